@@ -1,0 +1,131 @@
+/**
+ * The shapes of PROTOCOL.md "Shapes": what a session looks like to a client. Every field name is the
+ * wire name. Encoded and decoded forms are identical (times are ISO-8601 strings), so a value of these
+ * types can be written to JSON or msgpack as it is.
+ */
+import { Schema } from "effect"
+import { MessageId, RequestId, SessionId } from "./ids.js"
+
+/** The agents OrbitDock drives or watches. */
+export const Provider = Schema.Literal("claude", "codex", "sim")
+export type Provider = typeof Provider.Type
+
+/** working: a turn is running; waiting: the agent waits for the user. */
+export const SessionStatus = Schema.Literal("starting", "working", "waiting", "ended")
+export type SessionStatus = typeof SessionStatus.Type
+
+export const ApprovalPolicy = Schema.Literal("untrusted", "on-request", "never")
+export type ApprovalPolicy = typeof ApprovalPolicy.Type
+
+export const SandboxMode = Schema.Literal("read-only", "workspace-write", "danger-full-access")
+export type SandboxMode = typeof SandboxMode.Type
+
+/** ISO-8601 UTC time, kept as a string end to end. */
+export const Timestamp = Schema.String.annotations({ description: "ISO-8601 UTC time" })
+
+const Count = Schema.Number.pipe(Schema.nonNegative())
+
+export const TokenUsage = Schema.Struct({
+  input: Count,
+  output: Count,
+  cached_input: Count,
+  total: Count,
+  context_window: Schema.optional(Count)
+})
+export type TokenUsage = typeof TokenUsage.Type
+
+export const PlanStepStatus = Schema.Literal("pending", "in_progress", "completed")
+export const PlanStep = Schema.Struct({ step: Schema.String, status: PlanStepStatus })
+export type PlanStep = typeof PlanStep.Type
+
+export const MessageRole = Schema.Literal("user", "assistant", "tool", "reasoning", "system")
+export type MessageRole = typeof MessageRole.Type
+
+export const ToolStatus = Schema.Literal("running", "ok", "error")
+export type ToolStatus = typeof ToolStatus.Type
+
+export const ToolCall = Schema.Struct({
+  name: Schema.String,
+  input: Schema.optional(Schema.Unknown),
+  output: Schema.optional(Schema.String),
+  status: Schema.optional(ToolStatus),
+  exit_code: Schema.optional(Schema.Number)
+})
+export type ToolCall = typeof ToolCall.Type
+
+export const Message = Schema.Struct({
+  id: MessageId,
+  role: MessageRole,
+  content: Schema.String,
+  created_at: Timestamp,
+  tool: Schema.optional(ToolCall),
+  streaming: Schema.optional(Schema.Boolean)
+})
+export type Message = typeof Message.Type
+
+/** What `message_updated` may change: any message field but its id. */
+export const MessageChanges = Schema.partial(Message.pipe(Schema.omit("id")))
+export type MessageChanges = typeof MessageChanges.Type
+
+export const ApprovalKind = Schema.Literal("exec", "patch", "tool")
+export type ApprovalKind = typeof ApprovalKind.Type
+
+export const ApprovalRequest = Schema.Struct({
+  id: RequestId,
+  kind: ApprovalKind,
+  created_at: Timestamp,
+  command: Schema.optional(Schema.String),
+  cwd: Schema.optional(Schema.String),
+  diff: Schema.optional(Schema.String),
+  tool_name: Schema.optional(Schema.String),
+  input: Schema.optional(Schema.Unknown),
+  reason: Schema.optional(Schema.String)
+})
+export type ApprovalRequest = typeof ApprovalRequest.Type
+
+export const Question = Schema.Struct({
+  id: RequestId,
+  created_at: Timestamp,
+  question: Schema.String,
+  options: Schema.optional(Schema.Array(Schema.String))
+})
+export type Question = typeof Question.Type
+
+const summaryFields = {
+  id: SessionId,
+  provider: Provider,
+  status: SessionStatus,
+  title: Schema.optional(Schema.String),
+  cwd: Schema.String,
+  model: Schema.optional(Schema.String),
+  created_at: Timestamp,
+  last_activity_at: Timestamp,
+  ended_at: Schema.optional(Timestamp),
+  message_count: Count,
+  attention: Schema.Boolean,
+  token_usage: TokenUsage,
+  revision: Count,
+  /** Codex thread id / Claude session id. */
+  external_id: Schema.optional(Schema.String),
+  /** Sessions OrbitDock only watches (started in a terminal) refuse driving commands. */
+  watch_only: Schema.optional(Schema.Boolean)
+}
+
+/** One row of the session list. `external_id` and `watch_only` are OrbitDock additions. */
+export const SessionSummary = Schema.Struct(summaryFields)
+export type SessionSummary = typeof SessionSummary.Type
+
+/** A whole session as a subscriber mirrors it. */
+export const SessionState = Schema.Struct({
+  ...summaryFields,
+  messages: Schema.Array(Message),
+  pending_approval: Schema.NullOr(ApprovalRequest),
+  pending_question: Schema.NullOr(Question),
+  diff: Schema.optional(Schema.String),
+  plan: Schema.optional(Schema.Array(PlanStep))
+})
+export type SessionState = typeof SessionState.Type
+
+/** The scalar fields a `session_delta` may carry (everything but `messages`). */
+export const SessionChanges = Schema.partial(SessionState.pipe(Schema.omit("messages", "id")))
+export type SessionChanges = typeof SessionChanges.Type

@@ -1,0 +1,236 @@
+/**
+ * The wire protocol of PROTOCOL.md: every client and server message. These schemas are the single
+ * source of truth: the server decodes client frames with them, the SDK decodes server frames with
+ * them, and `protocol.schema.json` is generated from them.
+ */
+import { Schema } from "effect"
+import {
+  ApprovalPolicy,
+  ApprovalRequest,
+  MessageChanges,
+  Message,
+  Provider,
+  Question,
+  SandboxMode,
+  SessionChanges,
+  SessionState,
+  SessionSummary,
+  Timestamp,
+  TokenUsage
+} from "./Entities.js"
+import { ErrorCode } from "./errors.js"
+import { MessageId, RequestId, ServerId, SessionId } from "./ids.js"
+
+export const PROTOCOL_VERSION = 1 as const
+
+export const JSON_SUBPROTOCOL = "orbitdock.v1.json"
+export const MSGPACK_SUBPROTOCOL = "orbitdock.v1.msgpack"
+
+/** The largest client frame or HTTP body the server reads. */
+export const MAX_FRAME_BYTES = 1024 * 1024
+/** The most messages the server coalesces into one frame. */
+export const MAX_COALESCED = 256
+
+const clientMessage = <const T extends string, F extends Schema.Struct.Fields>(type: T, fields: F) =>
+  Schema.Struct({ type: Schema.Literal(type), id: Schema.optional(Schema.String), ...fields })
+
+// ── Client → server ──────────────────────────────────────────────────────────────────────────────
+
+export const SubscribeList = clientMessage("subscribe_list", {})
+export const UnsubscribeList = clientMessage("unsubscribe_list", {})
+export const SubscribeSession = clientMessage("subscribe_session", {
+  session_id: SessionId,
+  since_revision: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.nonNegative()))
+})
+export type SubscribeSession = typeof SubscribeSession.Type
+export type UnsubscribeList = typeof UnsubscribeList.Type
+export type SubscribeList = typeof SubscribeList.Type
+export const UnsubscribeSession = clientMessage("unsubscribe_session", { session_id: SessionId })
+export const CreateSession = clientMessage("create_session", {
+  provider: Provider,
+  cwd: Schema.String,
+  model: Schema.optional(Schema.String),
+  prompt: Schema.optional(Schema.String),
+  approval_policy: Schema.optional(ApprovalPolicy),
+  sandbox: Schema.optional(SandboxMode)
+})
+export type CreateSession = typeof CreateSession.Type
+export type UnsubscribeSession = typeof UnsubscribeSession.Type
+export const SendMessage = clientMessage("send_message", { session_id: SessionId, content: Schema.String })
+export const ApproveTool = clientMessage("approve_tool", {
+  session_id: SessionId,
+  request_id: RequestId,
+  approved: Schema.Boolean,
+  scope: Schema.optional(Schema.Literal("once", "session"))
+})
+export type ApproveTool = typeof ApproveTool.Type
+export type SendMessage = typeof SendMessage.Type
+export const AnswerQuestion = clientMessage("answer_question", {
+  session_id: SessionId,
+  request_id: RequestId,
+  answer: Schema.String
+})
+export type AnswerQuestion = typeof AnswerQuestion.Type
+export const InterruptSession = clientMessage("interrupt_session", { session_id: SessionId })
+export const EndSession = clientMessage("end_session", { session_id: SessionId })
+
+export const ClientMessage = Schema.Union(
+  SubscribeList,
+  UnsubscribeList,
+  SubscribeSession,
+  UnsubscribeSession,
+  CreateSession,
+  SendMessage,
+  ApproveTool,
+  AnswerQuestion,
+  InterruptSession,
+  EndSession
+)
+export type ClientMessage = typeof ClientMessage.Type
+export type ClientMessageType = ClientMessage["type"]
+export const clientMessageTypes: ReadonlyArray<ClientMessageType> = ClientMessage.members.map(
+  (m) => m.fields.type.literals[0]
+)
+/** Client messages that change the world; acked once their events are durable. */
+export type SessionCommand = Extract<
+  ClientMessage,
+  { readonly type: "send_message" | "approve_tool" | "answer_question" | "interrupt_session" | "end_session" }
+>
+
+// ── Server → client ──────────────────────────────────────────────────────────────────────────────
+
+const serverMessage = <const T extends string, F extends Schema.Struct.Fields>(type: T, fields: F) =>
+  Schema.Struct({ type: Schema.Literal(type), ...fields })
+
+/**
+ * Fields of every session-scoped message. `occurred_at` is an OrbitDock addition (clients that do
+ * not know it ignore it): the time of the event, which is the session's new `last_activity_at`.
+ */
+const sessionScoped = {
+  session_id: SessionId,
+  revision: Schema.Number,
+  occurred_at: Schema.optional(Timestamp)
+}
+
+export const Hello = serverMessage("hello", {
+  server_id: ServerId,
+  version: Schema.String,
+  protocol: Schema.Literal(PROTOCOL_VERSION)
+})
+export type Hello = typeof Hello.Type
+export type EndSession = typeof EndSession.Type
+export type InterruptSession = typeof InterruptSession.Type
+export const Ack = serverMessage("ack", {
+  id: Schema.String,
+  session_id: Schema.optional(SessionId),
+  revision: Schema.optional(Schema.Number)
+})
+export type Ack = typeof Ack.Type
+export const ErrorMessage = serverMessage("error", {
+  /** Echoed as the client sent it, even when it was not a string. */
+  id: Schema.optional(Schema.Unknown),
+  code: ErrorCode,
+  message: Schema.String
+})
+export type ErrorMessage = typeof ErrorMessage.Type
+export const SessionsList = serverMessage("sessions_list", { sessions: Schema.Array(SessionSummary) })
+/** To list subscribers; to session subscribers replaying from the start it is revision 1. */
+export const SessionCreatedMessage = serverMessage("session_created", {
+  session: SessionSummary,
+  session_id: Schema.optional(SessionId),
+  revision: Schema.optional(Schema.Number),
+  occurred_at: Schema.optional(Timestamp)
+})
+export type SessionCreatedMessage = typeof SessionCreatedMessage.Type
+export type SessionsList = typeof SessionsList.Type
+export const SessionUpdated = serverMessage("session_updated", { session: SessionSummary })
+export const SessionEndedMessage = serverMessage("session_ended", {
+  ...sessionScoped,
+  reason: Schema.String,
+  ended_at: Timestamp
+})
+export type SessionEndedMessage = typeof SessionEndedMessage.Type
+export type SessionUpdated = typeof SessionUpdated.Type
+export const SessionSnapshot = serverMessage("session_snapshot", {
+  session_id: SessionId,
+  revision: Schema.Number,
+  session: SessionState
+})
+export type SessionSnapshot = typeof SessionSnapshot.Type
+export const SessionDelta = serverMessage("session_delta", { ...sessionScoped, changes: SessionChanges })
+export const MessageAppendedMessage = serverMessage("message_appended", { ...sessionScoped, message: Message })
+export const MessageUpdatedMessage = serverMessage("message_updated", {
+  ...sessionScoped,
+  message_id: MessageId,
+  changes: MessageChanges
+})
+export type MessageUpdatedMessage = typeof MessageUpdatedMessage.Type
+export type MessageAppendedMessage = typeof MessageAppendedMessage.Type
+export type SessionDelta = typeof SessionDelta.Type
+export const ApprovalRequestedMessage = serverMessage("approval_requested", {
+  ...sessionScoped,
+  request: ApprovalRequest
+})
+export type ApprovalRequestedMessage = typeof ApprovalRequestedMessage.Type
+export const QuestionAskedMessage = serverMessage("question_asked", { ...sessionScoped, request: Question })
+export const TokensUpdatedMessage = serverMessage("tokens_updated", { ...sessionScoped, usage: TokenUsage })
+
+/** The messages that carry one revision of one session to its subscribers. */
+export const SessionMessage = Schema.Union(
+  SessionCreatedMessage,
+  SessionEndedMessage,
+  SessionDelta,
+  MessageAppendedMessage,
+  MessageUpdatedMessage,
+  ApprovalRequestedMessage,
+  QuestionAskedMessage,
+  TokensUpdatedMessage
+)
+export type SessionMessage = typeof SessionMessage.Type
+
+export const ServerMessage = Schema.Union(
+  Hello,
+  Ack,
+  ErrorMessage,
+  SessionsList,
+  SessionCreatedMessage,
+  SessionUpdated,
+  SessionEndedMessage,
+  SessionSnapshot,
+  SessionDelta,
+  MessageAppendedMessage,
+  MessageUpdatedMessage,
+  ApprovalRequestedMessage,
+  QuestionAskedMessage,
+  TokensUpdatedMessage
+)
+export type ServerMessage = typeof ServerMessage.Type
+export type ServerMessageType = ServerMessage["type"]
+
+/** A server frame: one message, or several to be processed in order. */
+export const ServerFrame = Schema.Union(ServerMessage, Schema.Array(ServerMessage))
+export type ServerFrame = typeof ServerFrame.Type
+
+// ── HTTP ─────────────────────────────────────────────────────────────────────────────────────────
+
+export const Health = Schema.Struct({
+  status: Schema.Literal("ok"),
+  version: Schema.String,
+  protocol: Schema.Literal(PROTOCOL_VERSION),
+  server_id: ServerId,
+  uptime_s: Schema.Number
+})
+export type TokensUpdatedMessage = typeof TokensUpdatedMessage.Type
+export type QuestionAskedMessage = typeof QuestionAskedMessage.Type
+export type Health = typeof Health.Type
+
+export const EventsPage = Schema.Struct({
+  events: Schema.Array(
+    Schema.Struct({ revision: Schema.Number, type: Schema.String, occurred_at: Timestamp, data: Schema.Unknown })
+  ),
+  next_after: Schema.NullOr(Schema.Number)
+})
+export type EventsPage = typeof EventsPage.Type
+
+export const HttpError = Schema.Struct({ code: ErrorCode, message: Schema.String })
+export type HttpError = typeof HttpError.Type

@@ -1,0 +1,6 @@
+export * from "./ids.js"
+export * from "./Entities.js"
+export * from "./SessionEvent.js"
+export * from "./Protocol.js"
+export * from "./errors.js"
+export * from "./JsonSchema.js"

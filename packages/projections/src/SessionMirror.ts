@@ -1,0 +1,118 @@
+/**
+ * Applies protocol session messages to a `SessionState`. This is how a client keeps a mirror, and it
+ * is also the second half of the server's fold (SessionProjection turns an event into a message, then
+ * applies it here), so a mirror fed the messages cannot disagree with the server's state.
+ * Pure: no clocks, no ids, no I/O; inputs are never mutated.
+ */
+import type {
+  Message,
+  MessageChanges,
+  SessionChanges,
+  SessionMessage,
+  SessionSnapshot,
+  SessionState,
+  SessionSummary
+} from "@orbitdock/domain"
+
+/** The longest title derived from a first user message. */
+export const TITLE_LENGTH = 80
+
+/** A title from the first line of a user prompt, when the agent gave none. */
+export const titleFrom = (content: string): string | undefined => {
+  const line = content.trim().split("\n", 1)[0]?.trim() ?? ""
+  if (line.length === 0) return undefined
+  return line.length > TITLE_LENGTH ? `${line.slice(0, TITLE_LENGTH - 1)}…` : line
+}
+
+/** A fresh state from the summary carried by `session_created`. */
+export const fromSummary = (summary: SessionSummary): SessionState => ({
+  ...summary,
+  messages: [],
+  pending_approval: null,
+  pending_question: null
+})
+
+const withEnvelope = (state: SessionState, revision: number, occurredAt: string | undefined): SessionState => ({
+  ...state,
+  revision,
+  last_activity_at: occurredAt ?? state.last_activity_at
+})
+
+const applyChanges = (state: SessionState, changes: SessionChanges): SessionState => {
+  const next: SessionState = { ...state, ...stripUndefined(changes) } as SessionState
+  return { ...next, attention: next.pending_approval !== null || next.pending_question !== null }
+}
+
+const appendMessage = (state: SessionState, message: Message): SessionState => {
+  const title =
+    state.title === undefined && message.role === "user" ? titleFrom(message.content) : state.title
+  const messages = [...state.messages, message]
+  const next = { ...state, messages, message_count: messages.length }
+  return title === undefined ? next : { ...next, title }
+}
+
+const updateMessage = (state: SessionState, id: string, changes: MessageChanges): SessionState => {
+  // Streaming updates almost always touch one of the last messages: search from the end.
+  for (let i = state.messages.length - 1; i >= 0; i--) {
+    const message = state.messages[i]!
+    if (message.id !== id) continue
+    const messages = state.messages.slice()
+    messages[i] = { ...message, ...stripUndefined(changes) }
+    return { ...state, messages }
+  }
+  return state
+}
+
+/** Applies one session message; messages of other sessions or older revisions must be filtered by the caller. */
+export const applyMessage = (state: SessionState, message: SessionMessage | SessionSnapshot): SessionState => {
+  switch (message.type) {
+    case "session_snapshot":
+      return message.session
+    case "session_created":
+      return { ...fromSummary(message.session), revision: message.revision ?? message.session.revision }
+    case "session_delta":
+      return applyChanges(withEnvelope(state, message.revision, message.occurred_at), message.changes)
+    case "message_appended":
+      return appendMessage(withEnvelope(state, message.revision, message.occurred_at), message.message)
+    case "message_updated":
+      return updateMessage(withEnvelope(state, message.revision, message.occurred_at), message.message_id, message.changes)
+    case "approval_requested": {
+      const next = withEnvelope(state, message.revision, message.occurred_at)
+      // A request queued behind another becomes visible when the first one is resolved (a delta).
+      return next.pending_approval === null ? { ...next, pending_approval: message.request, attention: true } : next
+    }
+    case "question_asked": {
+      const next = withEnvelope(state, message.revision, message.occurred_at)
+      return next.pending_question === null ? { ...next, pending_question: message.request, attention: true } : next
+    }
+    case "tokens_updated":
+      return { ...withEnvelope(state, message.revision, message.occurred_at), token_usage: message.usage }
+    case "session_ended":
+      return {
+        ...withEnvelope(state, message.revision, message.occurred_at),
+        status: "ended",
+        ended_at: message.ended_at,
+        pending_approval: null,
+        pending_question: null,
+        attention: false
+      }
+  }
+}
+
+/** The list row of a session. */
+export const summarize = (state: SessionState): SessionSummary => {
+  const { messages: _m, pending_approval: _a, pending_question: _q, diff: _d, plan: _p, ...summary } = state
+  return summary
+}
+
+// `changes` objects decoded from the wire never hold `undefined`, but ones built in code may.
+const stripUndefined = <T extends object>(changes: T): T => {
+  let clean: Record<string, unknown> | undefined
+  for (const key in changes) {
+    if ((changes as Record<string, unknown>)[key] === undefined) {
+      clean ??= { ...(changes as Record<string, unknown>) }
+      delete clean[key]
+    }
+  }
+  return (clean ?? changes) as T
+}

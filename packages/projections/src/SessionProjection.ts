@@ -1,0 +1,194 @@
+/**
+ * The fold of a session's domain events: `(projection, event) → [projection, message]`, where the
+ * message is the one protocol message that carries this revision to subscribers. The same function
+ * serves the live actor, replay at startup, `?at_revision=N` and tests. Pure and deterministic: time
+ * and revision arrive on the event.
+ */
+import type {
+  ApprovalRequest,
+  DomainEvent,
+  Question,
+  SessionChanges,
+  SessionId,
+  SessionMessage,
+  SessionState,
+  StoredEvent
+} from "@orbitdock/domain"
+import { applyMessage } from "./SessionMirror.js"
+
+/** Which kind of request an id was issued as. */
+export type RequestKind = "approval" | "question"
+
+export interface SessionProjection {
+  /** What clients see. */
+  readonly state: SessionState
+  /** Pending approvals in arrival order; the first is `state.pending_approval`. */
+  readonly approvals: ReadonlyArray<ApprovalRequest>
+  /** Pending questions in arrival order; the first is `state.pending_question`. */
+  readonly questions: ReadonlyArray<Question>
+  /** Every request id the session ever issued, to tell `conflict` (resolved) from `not_found`. */
+  readonly issued: Readonly<Record<string, RequestKind>>
+}
+
+/** The projection before revision 1 (only `session_created` gives it meaning). */
+export const empty = (sessionId: SessionId): SessionProjection => ({
+  state: {
+    id: sessionId,
+    provider: "sim",
+    status: "starting",
+    cwd: "",
+    created_at: "",
+    last_activity_at: "",
+    message_count: 0,
+    attention: false,
+    token_usage: { input: 0, output: 0, cached_input: 0, total: 0 },
+    revision: 0,
+    messages: [],
+    pending_approval: null,
+    pending_question: null
+  },
+  approvals: [],
+  questions: [],
+  issued: {}
+})
+
+const delta = (stored: StoredEvent, changes: SessionChanges): SessionMessage => ({
+  type: "session_delta",
+  session_id: stored.session_id,
+  revision: stored.revision,
+  occurred_at: stored.occurred_at,
+  changes
+})
+
+/** The protocol message an event becomes, given the queues after the event. */
+const toMessage = (
+  p: SessionProjection,
+  stored: StoredEvent,
+  approvals: ReadonlyArray<ApprovalRequest>,
+  questions: ReadonlyArray<Question>
+): SessionMessage => {
+  const event: DomainEvent = stored.event
+  const envelope = { session_id: stored.session_id, revision: stored.revision, occurred_at: stored.occurred_at }
+  switch (event.type) {
+    case "session_created": {
+      const { type: _t, approval_policy: _a, sandbox: _s, ...fields } = event
+      return {
+        type: "session_created",
+        ...envelope,
+        session: {
+          ...fields,
+          id: stored.session_id,
+          created_at: stored.occurred_at,
+          last_activity_at: stored.occurred_at,
+          message_count: 0,
+          attention: false,
+          token_usage: { input: 0, output: 0, cached_input: 0, total: 0 },
+          revision: stored.revision
+        }
+      }
+    }
+    case "session_info_changed": {
+      const { type: _t, ...changes } = event
+      return delta(stored, changes)
+    }
+    case "status_changed":
+      return delta(stored, { status: event.status })
+    case "turn_started":
+      return delta(stored, { status: "working" })
+    case "turn_completed":
+    case "turn_aborted":
+      return delta(stored, { status: "waiting" })
+    case "message_appended":
+      return { type: "message_appended", ...envelope, message: event.message }
+    case "message_updated":
+      return { type: "message_updated", ...envelope, message_id: event.message_id, changes: event.changes }
+    case "approval_requested":
+      return { type: "approval_requested", ...envelope, request: event.request }
+    case "question_asked":
+      return { type: "question_asked", ...envelope, request: event.request }
+    case "approval_resolved":
+      return delta(stored, {
+        pending_approval: approvals[0] ?? null,
+        attention: approvals.length > 0 || p.state.pending_question !== null
+      })
+    case "question_resolved":
+      return delta(stored, {
+        pending_question: questions[0] ?? null,
+        attention: questions.length > 0 || p.state.pending_approval !== null
+      })
+    case "tokens_updated":
+      return { type: "tokens_updated", ...envelope, usage: event.usage }
+    case "diff_updated":
+      return delta(stored, { diff: event.diff })
+    case "plan_updated":
+      return delta(stored, { plan: event.plan })
+    case "session_ended":
+      return { type: "session_ended", ...envelope, reason: event.reason, ended_at: stored.occurred_at }
+  }
+}
+
+const queues = (
+  p: SessionProjection,
+  event: DomainEvent
+): Pick<SessionProjection, "approvals" | "questions" | "issued"> => {
+  switch (event.type) {
+    case "approval_requested":
+      return {
+        approvals: [...p.approvals, event.request],
+        questions: p.questions,
+        issued: { ...p.issued, [event.request.id]: "approval" }
+      }
+    case "question_asked":
+      return {
+        approvals: p.approvals,
+        questions: [...p.questions, event.request],
+        issued: { ...p.issued, [event.request.id]: "question" }
+      }
+    case "approval_resolved":
+      return { approvals: p.approvals.filter((r) => r.id !== event.request_id), questions: p.questions, issued: p.issued }
+    case "question_resolved":
+      return { approvals: p.approvals, questions: p.questions.filter((r) => r.id !== event.request_id), issued: p.issued }
+    case "session_ended":
+      return { approvals: [], questions: [], issued: p.issued }
+    default:
+      return p
+  }
+}
+
+/**
+ * Folds one stored event. An event at or below the current revision is a redelivery: the projection
+ * is returned unchanged with no message.
+ */
+export const evolve = (
+  p: SessionProjection,
+  stored: StoredEvent
+): readonly [SessionProjection, SessionMessage | null] => {
+  if (stored.revision <= p.state.revision) return [p, null]
+  const next = queues(p, stored.event)
+  const message = toMessage(p, stored, next.approvals, next.questions)
+  return [{ ...next, state: applyMessage(p.state, message) }, message]
+}
+
+/** Folds events in order, discarding the messages. */
+export const fold = (p: SessionProjection, events: Iterable<StoredEvent>): SessionProjection => {
+  let current = p
+  for (const stored of events) current = evolve(current, stored)[0]
+  return current
+}
+
+/** The state after folding `events` from nothing. */
+export const replay = (sessionId: SessionId, events: Iterable<StoredEvent>): SessionProjection =>
+  fold(empty(sessionId), events)
+
+/** Whether a request id is pending, resolved, or was never issued. */
+export const requestStatus = (
+  p: SessionProjection,
+  requestId: string,
+  kind: RequestKind
+): "pending" | "resolved" | "other_kind" | "unknown" => {
+  const issued = p.issued[requestId]
+  if (issued === undefined) return "unknown"
+  if (issued !== kind) return "other_kind"
+  const pending = kind === "approval" ? p.approvals : p.questions
+  return pending.some((r) => r.id === requestId) ? "pending" : "resolved"
+}

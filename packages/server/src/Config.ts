@@ -1,0 +1,62 @@
+/**
+ * Server configuration: where to listen, where the data lives, how the writer batches. Built by the
+ * CLI from flags and environment; tests build it directly.
+ */
+import { Context, Layer } from "effect"
+import * as os from "node:os"
+import * as path from "node:path"
+
+export type LogLevelName = "trace" | "debug" | "info" | "warn" | "error" | "none"
+
+export interface ServerConfigShape {
+  /** TCP host; loopback by default. */
+  readonly host: string
+  /** TCP port; 0 picks a free one (tests). */
+  readonly port: number
+  /** Unix socket path, or null for none. */
+  readonly socketPath: string | null
+  /** Data directory (0700): token, logs, default database. */
+  readonly dataDir: string
+  /** SQLite file of the event log. */
+  readonly dbPath: string
+  /** The writer flushes after this many milliseconds… */
+  readonly flushMs: number
+  /** …or this many events, whichever comes first. */
+  readonly batchSize: number
+  readonly logLevel: LogLevelName
+  /** A token given on the command line or in ORBITDOCK_TOKEN; otherwise `<dataDir>/token`. */
+  readonly token: string | null
+  /** Extra origins allowed besides the server's own (`--allow-origin`). */
+  readonly allowOrigins: ReadonlyArray<string>
+  /** Non-loopback Host names accepted (`--public-host`). */
+  readonly publicHosts: ReadonlyArray<string>
+  /** Binaries of the agents; null: look up ORBITDOCK_*_BIN, then PATH. */
+  readonly codexBin: string | null
+  readonly claudeBin: string | null
+  /** Write JSON log lines to `<dataDir>/logs/server.log`. */
+  readonly fileLogging: boolean
+}
+
+export class ServerConfig extends Context.Tag("@orbitdock/server/ServerConfig")<ServerConfig, ServerConfigShape>() {}
+
+export const defaultDataDir = (): string => path.join(os.homedir(), ".orbitdock")
+
+/** The defaults of `orbitdock serve`, for a data directory. */
+export const defaults = (dataDir: string = defaultDataDir()): ServerConfigShape => ({
+  host: "127.0.0.1",
+  port: 4000,
+  socketPath: path.join(dataDir, "server.sock"),
+  dataDir,
+  dbPath: path.join(dataDir, "orbitdock.db"),
+  flushMs: 100,
+  batchSize: 50,
+  logLevel: "info",
+  token: null,
+  allowOrigins: [],
+  publicHosts: [],
+  codexBin: null,
+  claudeBin: null,
+  fileLogging: true
+})
+
+export const layer = (config: ServerConfigShape): Layer.Layer<ServerConfig> => Layer.succeed(ServerConfig, config)

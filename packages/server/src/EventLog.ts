@@ -1,0 +1,74 @@
+/**
+ * The event log: the source of truth. Owns durable, batched appends (one writer, off the main
+ * thread), reads by session and globally, connector checkpoints and the per-session summaries that
+ * make a cold start fast. Does not fold events or validate commands.
+ *
+ * Interface only here; the SQLite implementation lives in `EventLogSqlite.ts`.
+ */
+import type { SessionId, SessionSummary, StoredEvent } from "@orbitdock/domain"
+import { Context, Data, Effect, Option } from "effect"
+
+/** A connector's resume point (e.g. a transcript's byte offset), committed with the events it produced. */
+export interface Checkpoint {
+  readonly key: string
+  readonly value: string
+}
+
+/** An event whose envelope the session actor assigned, ready to be written. */
+export interface PendingEvent {
+  readonly stored: StoredEvent
+  /** Stable id of the event at its source; unique per session when present. */
+  readonly source_key: string | null
+}
+
+/** What one actor step hands to the writer. All of it commits in one transaction. */
+export interface AppendEntry {
+  readonly events: ReadonlyArray<PendingEvent>
+  /** Checkpoints advanced by these events (may come with no events, e.g. all were duplicates). */
+  readonly checkpoints?: ReadonlyArray<Checkpoint>
+  /** The session's summary after these events; the writer keeps the latest per session. */
+  readonly summary?: SessionSummary
+  /** Someone is waiting for this (a command's ack): flush now instead of waiting for the timer. */
+  readonly urgent?: boolean
+}
+
+/** An event with its global position in the log. */
+export interface PositionedEvent extends StoredEvent {
+  readonly position: number
+}
+
+export class EventLogError extends Data.TaggedError("EventLogError")<{
+  /** e.g. "EventLog.append:commit", which tests and logs can match on. */
+  readonly operation: string
+  readonly cause: unknown
+}> {
+  override get message() {
+    return `${this.operation} failed: ${this.cause instanceof Error ? this.cause.message : String(this.cause)}`
+  }
+}
+
+export interface EventLogShape {
+  /**
+   * Queues an entry for the writer and returns at once (never waits for the disk). The returned
+   * effect completes when the entry is committed. Entries commit in the order they were queued.
+   */
+  readonly append: (entry: AppendEntry) => Effect.Effect<Effect.Effect<void, EventLogError>>
+  /** One session's committed events with `revision > afterRevision`, in order, at most `limit`. */
+  readonly readSession: (
+    sessionId: SessionId,
+    afterRevision: number,
+    limit?: number
+  ) => Effect.Effect<ReadonlyArray<StoredEvent>, EventLogError>
+  /** Committed events of all sessions with `position > afterPosition`, in log order, at most `limit`. */
+  readonly readAll: (afterPosition: number, limit: number) => Effect.Effect<ReadonlyArray<PositionedEvent>, EventLogError>
+  /** The latest committed summary of every session, oldest session first. */
+  readonly summaries: Effect.Effect<ReadonlyArray<SessionSummary>, EventLogError>
+  /** The committed value of a checkpoint. */
+  readonly checkpoint: (key: string) => Effect.Effect<Option.Option<string>, EventLogError>
+  /** Every source key a session's committed events carry (for de-duplication after a restart). */
+  readonly sourceKeys: (sessionId: SessionId) => Effect.Effect<ReadonlySet<string>, EventLogError>
+  /** Completes when everything queued so far is committed. */
+  readonly flush: Effect.Effect<void, EventLogError>
+}
+
+export class EventLog extends Context.Tag("@orbitdock/server/EventLog")<EventLog, EventLogShape>() {}

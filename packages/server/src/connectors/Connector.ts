@@ -1,0 +1,114 @@
+/**
+ * The connector interface: how an agent (sim, Codex, Claude Code, …) plugs into OrbitDock without
+ * touching actors or the log. A connector turns what its agent does into domain events (through the
+ * `ConnectorHost`) and carries the user's decisions back to the agent.
+ *
+ * Validation that needs only the session's state (ended session, watch-only session, unknown or
+ * already-resolved request id) is done before a connector is called; the connector checks what only
+ * it knows (e.g. "a turn is already running" for agents that cannot queue).
+ */
+import type {
+  ApprovalPolicy,
+  DomainEvent,
+  ProtocolError,
+  Provider,
+  RequestId,
+  SandboxMode,
+  SessionId,
+  SessionState
+} from "@orbitdock/domain"
+import type { Effect, Option, Scope } from "effect"
+import type { Checkpoint, EventLogError } from "../EventLog.js"
+
+/** An event as a connector reports it; the actor assigns revision and (by default) time. */
+export interface EventInput {
+  readonly event: DomainEvent
+  /** Stable id at the source (codex item id + kind, claude record uuid, hook id); a repeat is dropped. */
+  readonly source_key?: string
+  /** When it happened at the source (e.g. a transcript timestamp); defaults to now. */
+  readonly occurred_at?: string
+}
+
+/** Proof that emitted events were folded (subscribers have them); `durable` waits for the disk. */
+export interface Receipt {
+  /** Revisions assigned to the events that were not duplicates. */
+  readonly revisions: ReadonlyArray<number>
+  /** Completes once those events (and the checkpoints) are committed. */
+  readonly durable: Effect.Effect<void, EventLogError>
+}
+
+export interface EmitOptions {
+  /** Checkpoints committed in the same transaction as the events. */
+  readonly checkpoints?: ReadonlyArray<Checkpoint>
+  /** Someone waits for durability (a command): flush at once. */
+  readonly urgent?: boolean
+}
+
+/** What the server offers connectors. */
+export interface ConnectorHost {
+  /**
+   * Hands events to a session's actor. If the session does not exist, the first event must be
+   * `session_created` and creates it. Returns once they are folded and published.
+   */
+  readonly emit: (
+    sessionId: SessionId,
+    events: ReadonlyArray<EventInput>,
+    options?: EmitOptions
+  ) => Effect.Effect<Receipt, ProtocolError>
+  /** `emit`, then wait until durable (what commands do before they are acked). */
+  readonly commit: (
+    sessionId: SessionId,
+    events: ReadonlyArray<EventInput>,
+    options?: EmitOptions
+  ) => Effect.Effect<Receipt, ProtocolError>
+  /** A session's current state, if it exists. */
+  readonly state: (sessionId: SessionId) => Effect.Effect<Option.Option<SessionState>>
+  /** A committed checkpoint value. */
+  readonly checkpoint: (key: string) => Effect.Effect<Option.Option<string>>
+  /** A fresh id for a message or request (unique within the server's lifetime and across restarts). */
+  readonly newId: (prefix: string) => string
+  /** The current time as OrbitDock stamps events. */
+  readonly now: () => string
+}
+
+export interface CreateParams {
+  readonly cwd: string
+  readonly model?: string | undefined
+  readonly prompt?: string | undefined
+  readonly approval_policy: ApprovalPolicy
+  readonly sandbox?: SandboxMode | undefined
+}
+
+export interface ApproveParams {
+  readonly request_id: RequestId
+  readonly approved: boolean
+  readonly scope: "once" | "session"
+}
+
+/** One agent integration. Methods that change the world return once their events are durable. */
+export interface Connector {
+  readonly provider: Provider
+  /**
+   * Starts a new agent session with this id: emits `session_created` (and, with a prompt, the first
+   * turn's start) and commits it.
+   */
+  readonly create: (sessionId: SessionId, params: CreateParams) => Effect.Effect<void, ProtocolError>
+  readonly sendMessage: (session: SessionState, content: string) => Effect.Effect<void, ProtocolError>
+  readonly approve: (session: SessionState, params: ApproveParams) => Effect.Effect<void, ProtocolError>
+  readonly answer: (session: SessionState, requestId: RequestId, answer: string) => Effect.Effect<void, ProtocolError>
+  /** Stops the running turn; on an idle session does nothing. */
+  readonly interrupt: (session: SessionState) => Effect.Effect<void, ProtocolError>
+  /** Stops the agent and emits `session_ended`. */
+  readonly end: (session: SessionState) => Effect.Effect<void, ProtocolError>
+  /**
+   * At startup, for a session of this provider that was `working` when the server stopped: whether
+   * its agent is still alive (a terminal Claude session may be) or was lost with the old process.
+   */
+  readonly survivedRestart: (session: SessionState) => Effect.Effect<boolean>
+}
+
+/** Builds a connector once the host exists (connectors and the registry depend on each other). */
+export type ConnectorFactory = (host: ConnectorHost) => Effect.Effect<Connector, never, Scope.Scope>
+
+/** The default approval policy: ask before anything that changes the machine. */
+export const DEFAULT_APPROVAL_POLICY: ApprovalPolicy = "untrusted"
