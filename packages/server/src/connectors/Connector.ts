@@ -17,7 +17,7 @@ import type {
   SessionId,
   SessionState
 } from "@orbitdock/domain"
-import type { Effect, Option, Scope } from "effect"
+import { Context, type Effect, type Option, type Scope } from "effect"
 import type { Checkpoint, EventLogError } from "../EventLog.js"
 
 /** An event as a connector reports it; the actor assigns revision and (by default) time. */
@@ -105,7 +105,34 @@ export interface Connector {
    * its agent is still alive (a terminal Claude session may be) or was lost with the old process.
    */
   readonly survivedRestart: (session: SessionState) => Effect.Effect<boolean>
+  /** HTTP endpoints the connector serves (e.g. Claude's `POST /hook`), after the access checks. */
+  readonly routes?: ReadonlyArray<ConnectorRoute>
 }
+
+/** An HTTP request as a connector route sees it: the body already read (≤ 1 MiB) and JSON-parsed. */
+export interface RouteRequest {
+  readonly body: unknown
+  readonly headers: Readonly<Record<string, string | undefined>>
+  /** Whether it came through the Unix socket or TCP (with a valid token). */
+  readonly via: "unix" | "tcp"
+}
+
+export interface RouteResponse {
+  readonly status: number
+  readonly body: unknown
+}
+
+export interface ConnectorRoute {
+  readonly method: "GET" | "POST"
+  readonly path: string
+  readonly handle: (request: RouteRequest) => Effect.Effect<RouteResponse>
+}
+
+/** The connectors the server was started with, by provider. */
+export class Connectors extends Context.Tag("@orbitdock/server/Connectors")<
+  Connectors,
+  ReadonlyMap<Provider, Connector>
+>() {}
 
 /** Builds a connector once the host exists (connectors and the registry depend on each other). */
 export type ConnectorFactory = (host: ConnectorHost) => Effect.Effect<Connector, never, Scope.Scope>
