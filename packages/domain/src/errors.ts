@@ -29,6 +29,7 @@ export const conflict = (message: string) => new ProtocolError({ code: "conflict
 export const unsupported = (message: string) => new ProtocolError({ code: "unsupported", message })
 export const invalid = (message: string) => new ProtocolError({ code: "invalid_message", message })
 export const internal = (message: string) => new ProtocolError({ code: "internal", message })
+export const timeoutError = (message: string) => new ProtocolError({ code: "timeout", message })
 
 /** The HTTP status that goes with each code. */
 export const httpStatus = (code: ErrorCode): number => {

@@ -1,0 +1,202 @@
+/**
+ * One session's actor: a fiber that owns the session's projection. It drains a bounded mailbox of
+ * connector events, assigns gapless revisions, folds them, publishes the resulting messages to the
+ * session's subscribers at once (UI path) and hands the stored events to the event log (persist
+ * path), whose durability it reports back without ever waiting for it.
+ *
+ * Does not validate commands (Commands.ts) or know about sockets (subscribers are plain callbacks).
+ */
+import type { SessionId, SessionMessage, SessionSnapshot, SessionState, StoredEvent } from "@orbitdock/domain"
+import { internal, type ProtocolError } from "@orbitdock/domain"
+import { SessionMirror, SessionProjection } from "@orbitdock/projections"
+import { Chunk, Deferred, Effect, Mailbox, Metric } from "effect"
+import { nowIso } from "./Clock.js"
+import type { EmitOptions, EventInput, Receipt } from "./connectors/Connector.js"
+import type { EventLogShape, PendingEvent } from "./EventLog.js"
+import * as Metrics from "./Metrics.js"
+import type { SessionSubscriber } from "./Sessions.js"
+
+/** How many recent events an actor keeps in memory to serve `since_revision` and the log's unflushed tail. */
+export const RECENT_EVENTS = 4096
+/** Mailbox capacity: connectors wait (backpressure) when an actor is this far behind. */
+export const MAILBOX_CAPACITY = 1024
+
+interface Ingest {
+  readonly events: ReadonlyArray<EventInput>
+  readonly options: EmitOptions | undefined
+  readonly reply: Deferred.Deferred<Receipt, ProtocolError>
+}
+
+interface Recent {
+  readonly stored: StoredEvent
+  readonly message: SessionMessage
+}
+
+export interface SessionActor {
+  readonly sessionId: SessionId
+  /** The current projection (read synchronously; only the actor fiber replaces it). */
+  readonly projection: () => SessionProjection.SessionProjection
+  /** Queues events; resolves once they are folded and published. */
+  readonly ingest: (events: ReadonlyArray<EventInput>, options?: EmitOptions) => Effect.Effect<Receipt, ProtocolError>
+  /**
+   * Pushes the catch-up to `subscriber` and registers it, atomically with respect to the actor (no
+   * gap, no duplicate): a snapshot, or the recent messages after `sinceRevision` when they are all
+   * still in memory. Returns the revision the ack carries.
+   */
+  readonly subscribe: (subscriber: SessionSubscriber, sinceRevision?: number) => number
+  readonly unsubscribe: (subscriber: SessionSubscriber) => void
+  readonly subscriberCount: () => number
+  /** A snapshot of the current state. */
+  readonly snapshot: () => SessionSnapshot
+  /** Recent events with revision > after (those still in memory), or undefined when `after` is older. */
+  readonly recentEvents: (after: number) => ReadonlyArray<StoredEvent> | undefined
+}
+
+export interface ActorOptions {
+  readonly log: EventLogShape
+  /** Source keys already in the log (dedup survives restarts). */
+  readonly sourceKeys: ReadonlySet<string>
+  /** Called after each folded step with the new state (the registry updates the list from it). */
+  readonly onChange: (state: SessionState, messages: ReadonlyArray<SessionMessage>) => void
+}
+
+/** Starts an actor over a projection already folded from the log. The fiber lives in the caller's scope. */
+export const make = Effect.fn("SessionActor.make")(function* (
+  initial: SessionProjection.SessionProjection,
+  options: ActorOptions
+) {
+  const sessionId = initial.state.id
+  const inbox = yield* Mailbox.make<Ingest>({ capacity: MAILBOX_CAPACITY, strategy: "suspend" })
+  const subscribers = new Set<SessionSubscriber>()
+  const sourceKeys = new Set(options.sourceKeys)
+  const recent: Array<Recent> = []
+  let projection = initial
+
+  const remember = (entry: Recent) => {
+    recent.push(entry)
+    // Trim in chunks so the common case is a plain push.
+    if (recent.length > RECENT_EVENTS + 256) recent.splice(0, recent.length - RECENT_EVENTS)
+  }
+
+  let duplicates = 0
+
+  const publish = (message: SessionMessage) => {
+    for (const subscriber of subscribers) subscriber.push(message)
+  }
+
+  /** Folds one mailbox item; returns what the writer must persist. */
+  const step = (item: Ingest, now: string): { pending: Array<PendingEvent>; revisions: Array<number>; messages: Array<SessionMessage> } => {
+    const pending: Array<PendingEvent> = []
+    const revisions: Array<number> = []
+    const messages: Array<SessionMessage> = []
+    for (const input of item.events) {
+      const key = input.source_key ?? null
+      if (key !== null) {
+        if (sourceKeys.has(key)) {
+          duplicates++
+          continue
+        }
+        sourceKeys.add(key)
+      }
+      const creates = input.event.type === "session_created"
+      // Revision 1 is always session_created, and a session is created once.
+      if (creates !== (projection.state.revision === 0)) continue
+      if (projection.state.status === "ended" && input.event.type !== "session_ended") {
+        // An agent that keeps talking after its session ended: keep the log consistent, drop it.
+        continue
+      }
+      const stored: StoredEvent = {
+        session_id: sessionId,
+        revision: projection.state.revision + 1,
+        occurred_at: input.occurred_at ?? now,
+        event: input.event
+      }
+      const [next, message] = SessionProjection.evolve(projection, stored)
+      if (message === null) continue
+      projection = next
+      remember({ stored, message })
+      publish(message)
+      pending.push({ stored, source_key: key })
+      revisions.push(stored.revision)
+      messages.push(message)
+    }
+    return { pending, revisions, messages }
+  }
+
+  const drain = Effect.gen(function* () {
+    while (true) {
+      const [items, done] = yield* inbox.takeAll
+      if (Chunk.isNonEmpty(items)) {
+        const now = nowIso()
+        for (const item of items) {
+          const { pending, revisions, messages } = step(item, now)
+          const checkpoints = item.options?.checkpoints ?? []
+          if (messages.length > 0) options.onChange(projection.state, messages)
+          let durable: Receipt["durable"] = Effect.void
+          if (pending.length > 0 || checkpoints.length > 0) {
+            durable = yield* options.log.append({
+              events: pending,
+              checkpoints,
+              summary: SessionMirror.summarize(projection.state),
+              urgent: item.options?.urgent ?? false
+            })
+          }
+          yield* Deferred.succeed(item.reply, { revisions, durable })
+        }
+        if (duplicates > 0) {
+          yield* Metric.incrementBy(Metrics.eventsDeduplicated, duplicates)
+          duplicates = 0
+        }
+      }
+      if (done) return
+    }
+  })
+
+  yield* drain.pipe(Effect.annotateLogs({ session_id: sessionId }), Effect.forkScoped)
+  yield* Effect.addFinalizer(() => inbox.end)
+
+  const actor: SessionActor = {
+    sessionId,
+    projection: () => projection,
+    ingest: (events, opts) =>
+      Effect.gen(function* () {
+        const reply = yield* Deferred.make<Receipt, ProtocolError>()
+        const accepted = yield* inbox.offer({ events, options: opts, reply })
+        if (!accepted) return yield* Effect.fail(internal(`session ${sessionId} is shutting down`))
+        return yield* Deferred.await(reply)
+      }),
+    subscribe: (subscriber, sinceRevision) => {
+      subscribers.add(subscriber)
+      const current = projection.state.revision
+      if (sinceRevision !== undefined && sinceRevision === current) return current
+      const catchUp = sinceRevision !== undefined && sinceRevision < current ? messagesAfter(sinceRevision) : undefined
+      if (catchUp === undefined) subscriber.push(actor.snapshot())
+      else for (const message of catchUp) subscriber.push(message)
+      return current
+    },
+    unsubscribe: (subscriber) => {
+      subscribers.delete(subscriber)
+    },
+    subscriberCount: () => subscribers.size,
+    snapshot: () => ({
+      type: "session_snapshot",
+      session_id: sessionId,
+      revision: projection.state.revision,
+      session: projection.state
+    }),
+    recentEvents: (after) => {
+      const first = recent[0]
+      if (first === undefined) return after >= projection.state.revision ? [] : undefined
+      if (after < first.stored.revision - 1) return undefined
+      return recent.filter((r) => r.stored.revision > after).map((r) => r.stored)
+    }
+  }
+
+  const messagesAfter = (after: number): ReadonlyArray<SessionMessage> | undefined => {
+    const first = recent[0]
+    if (first === undefined || after < first.stored.revision - 1) return undefined
+    return recent.filter((r) => r.stored.revision > after).map((r) => r.message)
+  }
+
+  return actor
+})

@@ -1,0 +1,320 @@
+/**
+ * The registry of session actors and the `Sessions` service built on it. Owns: one actor per session
+ * (created on a connector's `session_created`, or hydrated from the log on first use), the session
+ * list, the `ConnectorHost` connectors emit through, command dispatch (validated, serialized per
+ * session, acked after durability) and startup recovery of turns whose agent did not survive.
+ */
+import {
+  internal,
+  notFound,
+  type ProtocolError,
+  type Provider,
+  type SessionId,
+  type SessionState,
+  timeoutError,
+  toRecord,
+  unsupported,
+  type EventsPage
+} from "@orbitdock/domain"
+import { SessionMirror, SessionProjection } from "@orbitdock/projections"
+import { Context, Deferred, Duration, Effect, Layer, Metric, Option, Scope } from "effect"
+import { newId, nowIso } from "./Clock.js"
+import * as Commands from "./Commands.js"
+import {
+  type Connector,
+  type ConnectorFactory,
+  type ConnectorHost,
+  Connectors,
+  DEFAULT_APPROVAL_POLICY,
+  type EventInput
+} from "./connectors/Connector.js"
+import { EventLog, type EventLogError } from "./EventLog.js"
+import * as ListHub from "./ListHub.js"
+import * as Metrics from "./Metrics.js"
+import * as SessionActor from "./SessionActor.js"
+import { type Command, Sessions, type SessionsShape } from "./Sessions.js"
+
+/** How long a connector may take to carry out a command before the client gets `timeout`. */
+export const COMMAND_TIMEOUT = Duration.seconds(60)
+
+const logFailure = (operation: string) => (e: EventLogError) => internal(`${operation}: ${e.message}`)
+
+/** Builds the registry, its connectors (from the factories) and recovers interrupted turns. */
+export const make = (factories: ReadonlyArray<ConnectorFactory>) =>
+  Effect.gen(function* () {
+    const log = yield* EventLog
+    const scope = yield* Effect.scope
+    const hub = ListHub.make()
+    yield* Effect.addFinalizer(() => Effect.sync(hub.close))
+    const actors = new Map<SessionId, SessionActor.SessionActor>()
+    const loading = new Map<SessionId, Deferred.Deferred<SessionActor.SessionActor, ProtocolError>>()
+    const commandLocks = new Map<SessionId, Effect.Semaphore>()
+
+    for (const summary of yield* log.summaries) hub.load(summary)
+    yield* Metric.set(Metrics.sessions, hub.all().length)
+
+    const startActor = (projection: SessionProjection.SessionProjection, sourceKeys: ReadonlySet<string>) =>
+      SessionActor.make(projection, {
+        log,
+        sourceKeys,
+        onChange: (state, messages) => hub.update(SessionMirror.summarize(state), messages)
+      }).pipe(Scope.extend(scope))
+
+    /** The actor of a session, hydrating it from the log, or creating it when `create` allows. */
+    const actorFor = (sessionId: SessionId, create: boolean): Effect.Effect<SessionActor.SessionActor, ProtocolError> =>
+      Effect.suspend(() => {
+        const live = actors.get(sessionId)
+        if (live !== undefined) return Effect.succeed(live)
+        const pending = loading.get(sessionId)
+        if (pending !== undefined) return Deferred.await(pending)
+        const known = hub.get(sessionId) !== undefined
+        if (!known && !create) return Effect.fail(notFound(`no session ${sessionId}`))
+        const gate = Deferred.unsafeMake<SessionActor.SessionActor, ProtocolError>(undefined as never)
+        loading.set(sessionId, gate)
+        const start = known
+          ? Effect.all([log.readSession(sessionId, 0), log.sourceKeys(sessionId)]).pipe(
+              Effect.mapError(logFailure(`loading session ${sessionId}`)),
+              Effect.flatMap(([events, keys]) => startActor(SessionProjection.replay(sessionId, events), keys))
+            )
+          : startActor(SessionProjection.empty(sessionId), new Set())
+        return start.pipe(
+          Effect.tap((actor) =>
+            Effect.sync(() => {
+              actors.set(sessionId, actor)
+              loading.delete(sessionId)
+            }).pipe(
+              Effect.zipRight(Metric.set(Metrics.sessionsLoaded, actors.size)),
+              Effect.zipRight(Deferred.succeed(gate, actor))
+            )
+          ),
+          Effect.tapError((e) =>
+            Effect.sync(() => loading.delete(sessionId)).pipe(Effect.zipRight(Deferred.fail(gate, e)))
+          )
+        )
+      })
+
+    const host: ConnectorHost = {
+      emit: (sessionId, events, options) =>
+        actorFor(sessionId, events[0]?.event.type === "session_created").pipe(
+          Effect.flatMap((actor) => actor.ingest(events, options)),
+          Effect.tap(() => Metric.set(Metrics.sessions, hub.all().length))
+        ),
+      commit: (sessionId, events, options) =>
+        host.emit(sessionId, events, { ...options, urgent: true }).pipe(
+          Effect.tap((receipt) => receipt.durable.pipe(Effect.mapError(logFailure("commit"))))
+        ),
+      state: (sessionId) =>
+        actorFor(sessionId, false).pipe(
+          Effect.map((actor) => Option.some(actor.projection().state)),
+          Effect.orElseSucceed(() => Option.none<SessionState>())
+        ),
+      checkpoint: (key) => log.checkpoint(key).pipe(Effect.orElseSucceed(() => Option.none<string>())),
+      newId,
+      now: nowIso
+    }
+
+    const connectors = new Map<Provider, Connector>()
+    for (const factory of factories) {
+      const connector = yield* factory(host).pipe(Scope.extend(scope))
+      connectors.set(connector.provider, connector)
+    }
+
+    const connectorOf = (provider: Provider) => {
+      const connector = connectors.get(provider)
+      return connector === undefined
+        ? Effect.fail(unsupported(`no ${provider} connector is running on this server`))
+        : Effect.succeed(connector)
+    }
+
+    const lockFor = (sessionId: SessionId) => {
+      let lock = commandLocks.get(sessionId)
+      if (lock === undefined) {
+        lock = Effect.unsafeMakeSemaphore(1)
+        commandLocks.set(sessionId, lock)
+      }
+      return lock
+    }
+
+    const runSessionCommand = (command: Commands.SessionCommand): Effect.Effect<void, ProtocolError> =>
+      Effect.gen(function* () {
+        const actor = yield* actorFor(command.session_id, false)
+        const projection = actor.projection()
+        const refusal = Commands.refusal(projection, command)
+        if (refusal !== null) return yield* Effect.fail(refusal)
+        const connector = yield* connectorOf(projection.state.provider)
+        const state = projection.state
+        switch (command.type) {
+          case "send_message":
+            return yield* connector.sendMessage(state, command.content)
+          case "approve_tool":
+            return yield* connector.approve(state, {
+              request_id: command.request_id,
+              approved: command.approved,
+              scope: command.scope ?? "once"
+            })
+          case "answer_question":
+            return yield* connector.answer(state, command.request_id, command.answer)
+          case "interrupt_session":
+            return yield* connector.interrupt(state)
+          case "end_session":
+            return yield* connector.end(state)
+        }
+      }).pipe(lockFor(command.session_id).withPermits(1))
+
+    const execute: SessionsShape["execute"] = (command: Command) => {
+      const run =
+        command.type === "create_session"
+          ? Effect.gen(function* () {
+              const connector = yield* connectorOf(command.provider)
+              const sessionId = newId("ses") as SessionId
+              yield* connector.create(sessionId, {
+                cwd: command.cwd,
+                model: command.model,
+                prompt: command.prompt,
+                approval_policy: command.approval_policy ?? DEFAULT_APPROVAL_POLICY,
+                sandbox: command.sandbox
+              })
+              return { session_id: sessionId }
+            })
+          : runSessionCommand(command).pipe(Effect.as({}))
+      return run.pipe(
+        Effect.timeoutFail({
+          duration: COMMAND_TIMEOUT,
+          onTimeout: () => timeoutError(`${command.type} took longer than ${Duration.format(COMMAND_TIMEOUT)}`)
+        })
+      )
+    }
+
+    const events = (sessionId: SessionId, after: number, limit: number): Effect.Effect<EventsPage, ProtocolError> =>
+      Effect.gen(function* () {
+        const actor = yield* actorFor(sessionId, false)
+        const current = actor.projection().state.revision
+        let page = actor.recentEvents(after)?.slice(0, limit)
+        if (page === undefined) {
+          const durable = yield* log.readSession(sessionId, after, limit).pipe(Effect.mapError(logFailure("events")))
+          const last = durable.at(-1)?.revision ?? after
+          const tail = durable.length < limit ? (actor.recentEvents(last) ?? []) : []
+          page = [...durable, ...tail.slice(0, limit - durable.length)]
+        }
+        const last = page.at(-1)?.revision
+        return {
+          events: page.map(toRecord),
+          next_after: last !== undefined && last < current ? last : null
+        }
+      })
+
+    const stateAt = (sessionId: SessionId, revision: number): Effect.Effect<SessionState, ProtocolError> =>
+      Effect.gen(function* () {
+        const actor = yield* actorFor(sessionId, false)
+        const current = actor.projection().state
+        if (revision < 1 || revision > current.revision) {
+          return yield* Effect.fail(notFound(`session ${sessionId} has no revision ${revision} (current: ${current.revision})`))
+        }
+        if (revision === current.revision) return current
+        const durable = yield* log.readSession(sessionId, 0, revision).pipe(Effect.mapError(logFailure("at_revision")))
+        const last = durable.at(-1)?.revision ?? 0
+        const tail = last < revision ? (actor.recentEvents(last) ?? []).filter((e) => e.revision <= revision) : []
+        return SessionProjection.replay(sessionId, [...durable, ...tail]).state
+      })
+
+    const sessions: SessionsShape = {
+      list: (filter) =>
+        Effect.sync(() =>
+          hub
+            .all()
+            .filter(
+              (s) =>
+                (filter?.status === undefined || s.status === filter.status) &&
+                (filter?.provider === undefined || s.provider === filter.provider)
+            )
+        ),
+      get: (sessionId) => actorFor(sessionId, false).pipe(Effect.map((actor) => actor.projection().state)),
+      stateAt,
+      events,
+      subscribe: (sessionId, subscriber, sinceRevision) =>
+        actorFor(sessionId, false).pipe(
+          Effect.map((actor) => ({ revision: actor.subscribe(subscriber, sinceRevision) })),
+          Effect.tap(() => Metric.increment(Metrics.subscribers))
+        ),
+      unsubscribe: (sessionId, subscriber) =>
+        Effect.suspend(() => {
+          const actor = actors.get(sessionId)
+          if (actor === undefined) return Effect.void
+          actor.unsubscribe(subscriber)
+          return Metric.incrementBy(Metrics.subscribers, -1)
+        }),
+      subscribeList: (subscriber) =>
+        Effect.sync(() => hub.subscribe(subscriber)).pipe(Effect.zipRight(Metric.increment(Metrics.subscribers))),
+      unsubscribeList: (subscriber) =>
+        Effect.sync(() => hub.unsubscribe(subscriber)).pipe(Effect.zipRight(Metric.incrementBy(Metrics.subscribers, -1))),
+      snapshotNow: (sessionId) => actors.get(sessionId)?.snapshot(),
+      listNow: () => hub.list(),
+      execute
+    }
+
+    yield* recoverInterruptedTurns(hub.all(), actorFor, connectors, host)
+    return { sessions, connectors: connectors as ReadonlyMap<Provider, Connector> }
+  })
+
+/**
+ * Closes the turns that were running when the server stopped and whose agent did not survive
+ * (DESIGN.md "Startup and recovery"): pending requests expire, a visible system message, `waiting`.
+ */
+const recoverInterruptedTurns = (
+  summaries: ReadonlyArray<{ readonly id: SessionId; readonly status: string; readonly provider: Provider }>,
+  actorFor: (id: SessionId, create: boolean) => Effect.Effect<SessionActor.SessionActor, ProtocolError>,
+  connectors: ReadonlyMap<Provider, Connector>,
+  host: ConnectorHost
+) =>
+  Effect.forEach(
+    summaries.filter((s) => s.status === "working" || s.status === "starting"),
+    (summary) =>
+      Effect.gen(function* () {
+        const actor = yield* actorFor(summary.id, false)
+        const projection = actor.projection()
+        const connector = connectors.get(summary.provider)
+        const alive = connector === undefined ? false : yield* connector.survivedRestart(projection.state)
+        if (alive) return
+        yield* host.commit(summary.id, recoveryEvents(projection, host.newId("msg"), host.now()))
+        yield* Effect.logInfo(`closed the interrupted turn of session ${summary.id}`)
+      }).pipe(
+        Effect.catchAll((e) => Effect.logError(`recovery of session ${summary.id} failed: ${e.message}`))
+      ),
+    { discard: true }
+  )
+
+/** The events that close a turn whose agent is gone. */
+export const recoveryEvents = (
+  p: SessionProjection.SessionProjection,
+  messageId: string,
+  now: string
+): ReadonlyArray<EventInput> => [
+  ...p.approvals.map(
+    (r): EventInput => ({ event: { type: "approval_resolved", request_id: r.id, outcome: "expired" } })
+  ),
+  ...p.questions.map(
+    (r): EventInput => ({ event: { type: "question_resolved", request_id: r.id, outcome: "expired" } })
+  ),
+  ...p.state.messages
+    .filter((m) => m.streaming === true)
+    .map((m): EventInput => ({ event: { type: "message_updated", message_id: m.id, changes: { streaming: false } } })),
+  {
+    event: {
+      type: "message_appended",
+      message: { id: messageId as never, role: "system", content: "interrupted: server restarted", created_at: now }
+    }
+  },
+  { event: { type: "turn_aborted", reason: "server restarted" } }
+]
+
+/** Provides `Sessions` and `Connectors`, given the event log and the connector factories. */
+export const layer = (
+  factories: ReadonlyArray<ConnectorFactory>
+): Layer.Layer<Sessions | Connectors, EventLogError, EventLog> =>
+  Layer.scopedContext(
+    make(factories).pipe(
+      Effect.map(({ sessions, connectors }) =>
+        Context.make(Sessions, sessions).pipe(Context.add(Connectors, connectors))
+      )
+    )
+  )

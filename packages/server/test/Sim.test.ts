@@ -1,0 +1,181 @@
+import type { ServerMessage, SessionId, SessionMessage, SessionSnapshot } from "@orbitdock/domain"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import * as Sim from "../src/connectors/Sim.js"
+import * as EventLogMemory from "../src/EventLogMemory.js"
+import * as SessionRegistry from "../src/SessionRegistry.js"
+import { Sessions } from "../src/Sessions.js"
+import { makeCollector } from "./helpers/collector.js"
+
+const TestSessions = SessionRegistry.layer([Sim.make]).pipe(Layer.provide(EventLogMemory.layer))
+
+type Msg = SessionMessage | SessionSnapshot
+
+/** Creates a sim session and subscribes to it; returns its id and the collector. */
+const simSession = Effect.gen(function* () {
+  const sessions = yield* Sessions
+  const { session_id } = yield* sessions.execute({ type: "create_session", provider: "sim", cwd: "/work" })
+  const collector = yield* makeCollector<Msg>()
+  yield* sessions.subscribe(session_id!, collector, 1)
+  return { sessions, id: session_id as SessionId, collector }
+})
+
+const shape = (m: Msg | ServerMessage) => {
+  switch (m.type) {
+    case "session_delta":
+      return `delta ${JSON.stringify(m.changes)}`
+    case "message_appended":
+      return `append ${m.message.role} ${JSON.stringify(m.message.content)}${m.message.streaming ? " streaming" : ""}`
+    case "message_updated":
+      return `update ${JSON.stringify(m.changes)}`
+    case "tokens_updated":
+      return `tokens ${m.usage.input}/${m.usage.output}/${m.usage.total}`
+    default:
+      return m.type
+  }
+}
+
+describe("sim provider", () => {
+  it.layer(TestSessions)((it) => {
+    it.effect("a plain-text turn is exactly the normative sequence, revisions gapless", () =>
+      Effect.gen(function* () {
+        const { sessions, id, collector } = yield* simSession
+        yield* sessions.execute({ type: "send_message", session_id: id, content: "hello world" })
+        yield* collector.until((m) => m.type === "session_delta" && m.changes.status === "waiting")
+        expect(collector.received.map(shape)).toEqual([
+          'delta {"status":"working"}',
+          'append user "hello world"',
+          'append assistant "" streaming',
+          'update {"content":"echo: "}',
+          'update {"content":"echo: hello "}',
+          'update {"content":"echo: hello world","streaming":false}',
+          "tokens 11/17/28",
+          'delta {"status":"waiting"}'
+        ])
+        const revisions = collector.received.map((m) => m.revision)
+        expect(revisions).toEqual([2, 3, 4, 5, 6, 7, 8, 9])
+        const state = yield* sessions.get(id)
+        expect(state.status).toBe("waiting")
+        expect(state.title).toBe("hello world")
+        expect(state.messages.map((m) => m.content)).toEqual(["hello world", "echo: hello world"])
+      })
+    )
+
+    it.effect("/exec asks, runs once approved, then runs without asking after a session-wide approval", () =>
+      Effect.gen(function* () {
+        const { sessions, id, collector } = yield* simSession
+        yield* sessions.execute({ type: "send_message", session_id: id, content: "/exec ls -la" })
+        const asked = yield* collector.until((m) => m.type === "approval_requested")
+        if (asked.type !== "approval_requested") throw new Error("unreachable")
+        expect(asked.request).toMatchObject({ kind: "exec", command: "ls -la", cwd: "/work" })
+        expect((yield* sessions.get(id)).attention).toBe(true)
+        expect((yield* sessions.get(id)).status).toBe("working")
+        yield* sessions.execute({
+          type: "approve_tool",
+          session_id: id,
+          request_id: asked.request.id,
+          approved: true,
+          scope: "session"
+        })
+        yield* collector.until((m) => m.type === "session_delta" && m.changes.status === "waiting")
+        const state = yield* sessions.get(id)
+        expect(state.attention).toBe(false)
+        expect(state.messages.slice(1).map((m) => [m.role, m.content, m.tool])).toEqual([
+          ["tool", "ls -la", { name: "shell", input: { command: "ls -la" }, output: "ran: ls -la", status: "ok", exit_code: 0 }],
+          ["assistant", "echo: done", undefined]
+        ])
+        // Resolving it again: conflict; an id never issued: not_found.
+        const again = yield* sessions
+          .execute({ type: "approve_tool", session_id: id, request_id: asked.request.id, approved: true })
+          .pipe(Effect.flip)
+        expect(again.code).toBe("conflict")
+        const unknown = yield* sessions
+          .execute({ type: "approve_tool", session_id: id, request_id: "req_nope" as never, approved: true })
+          .pipe(Effect.flip)
+        expect(unknown.code).toBe("not_found")
+        const before = collector.received.length
+        yield* sessions.execute({ type: "send_message", session_id: id, content: "/exec pwd" })
+        yield* collector.until((m) => m.type === "session_delta" && m.changes.status === "waiting")
+        expect(collector.received.slice(before).some((m) => m.type === "approval_requested")).toBe(false)
+      })
+    )
+
+    it.effect("a denied /exec does not run; /ask takes an answer; tokens are running totals", () =>
+      Effect.gen(function* () {
+        const { sessions, id, collector } = yield* simSession
+        yield* sessions.execute({ type: "send_message", session_id: id, content: "/exec rm -rf /" })
+        const asked = yield* collector.until((m) => m.type === "approval_requested")
+        if (asked.type !== "approval_requested") throw new Error("unreachable")
+        yield* sessions.execute({ type: "approve_tool", session_id: id, request_id: asked.request.id, approved: false })
+        yield* collector.until((m) => m.type === "session_delta" && m.changes.status === "waiting")
+        yield* sessions.execute({ type: "send_message", session_id: id, content: "/ask color?" })
+        const question = yield* collector.until((m) => m.type === "question_asked")
+        if (question.type !== "question_asked") throw new Error("unreachable")
+        expect(question.request.question).toBe("color?")
+        const wrongKind = yield* sessions
+          .execute({ type: "approve_tool", session_id: id, request_id: question.request.id, approved: true })
+          .pipe(Effect.flip)
+        expect(wrongKind.code).toBe("conflict")
+        yield* sessions.execute({ type: "answer_question", session_id: id, request_id: question.request.id, answer: "blue" })
+        yield* collector.until((m) => m.type === "session_delta" && m.changes.status === "waiting")
+        const state = yield* sessions.get(id)
+        expect(state.messages.filter((m) => m.role !== "user").map((m) => m.content)).toEqual([
+          "echo: denied",
+          "answer: blue"
+        ])
+        const input = "/exec rm -rf /".length + "/ask color?".length
+        const output = "echo: denied".length + "answer: blue".length
+        expect(state.token_usage).toEqual({ input, output, cached_input: 0, total: input + output })
+      })
+    )
+
+    it.effect("send during a turn is a conflict; interrupt closes the turn; end ends the session", () =>
+      Effect.gen(function* () {
+        const { sessions, id, collector } = yield* simSession
+        yield* sessions.execute({ type: "send_message", session_id: id, content: "/sleep 60000" })
+        const busy = yield* sessions.execute({ type: "send_message", session_id: id, content: "hi" }).pipe(Effect.flip)
+        expect(busy.code).toBe("conflict")
+        yield* sessions.execute({ type: "interrupt_session", session_id: id })
+        const state = yield* sessions.get(id)
+        expect(state.status).toBe("waiting")
+        expect(state.messages.at(-1)?.content).toBe("interrupted")
+        // Interrupting an idle session is only an ack.
+        const revision = state.revision
+        yield* sessions.execute({ type: "interrupt_session", session_id: id })
+        expect((yield* sessions.get(id)).revision).toBe(revision)
+        yield* sessions.execute({ type: "end_session", session_id: id })
+        const ended = yield* collector.until((m) => m.type === "session_ended")
+        expect(ended).toMatchObject({ type: "session_ended", reason: "ended_by_user" })
+        expect((yield* sessions.get(id)).status).toBe("ended")
+        const late = yield* sessions.execute({ type: "send_message", session_id: id, content: "hi" }).pipe(Effect.flip)
+        expect(late.code).toBe("conflict")
+      })
+    )
+
+    it.effect("/burst N appends N messages, and since_revision catches up without gaps", () =>
+      Effect.gen(function* () {
+        const { sessions, id, collector } = yield* simSession
+        yield* sessions.execute({ type: "send_message", session_id: id, content: "/burst 1000" })
+        yield* collector.until((m) => m.type === "session_delta" && m.changes.status === "waiting")
+        const state = yield* sessions.get(id)
+        expect(state.messages.length).toBe(1001)
+        expect(state.messages.at(-1)?.content).toBe("burst 1000")
+        const late = yield* makeCollector<Msg>()
+        const { revision } = yield* sessions.subscribe(id, late, 500)
+        expect(revision).toBe(state.revision)
+        expect(late.received.map((m) => m.revision)).toEqual(
+          Array.from({ length: state.revision - 500 }, (_, i) => 501 + i)
+        )
+        const snap = yield* makeCollector<Msg>()
+        yield* sessions.subscribe(id, snap)
+        expect(snap.received).toEqual([{ type: "session_snapshot", session_id: id, revision: state.revision, session: state }])
+        const page = yield* sessions.events(id, 0, 10)
+        expect(page.events.map((e) => e.revision)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+        expect(page.next_after).toBe(10)
+        const at = yield* sessions.stateAt(id, 3)
+        expect(at.messages.map((m) => m.content)).toEqual(["/burst 1000"])
+        expect(at.revision).toBe(3)
+      })
+    )
+  })
+})
