@@ -1,0 +1,46 @@
+import { Either, Schema } from "effect"
+import { describe, expect, it } from "vitest"
+import { ClientMessage, clientMessageTypes, DomainEvent, eventTypes, ServerFrame } from "../src/index.js"
+
+const decodeClient = Schema.decodeUnknownEither(ClientMessage)
+
+describe("wire schemas", () => {
+  it("decode every client message type from PROTOCOL.md", () => {
+    const samples = [
+      { type: "subscribe_list", id: "1" },
+      { type: "unsubscribe_list" },
+      { type: "subscribe_session", session_id: "s", since_revision: 4 },
+      { type: "unsubscribe_session", session_id: "s" },
+      { type: "create_session", provider: "codex", cwd: "/r", model: "m", prompt: "p", approval_policy: "on-request", sandbox: "read-only" },
+      { type: "send_message", session_id: "s", content: "hi" },
+      { type: "approve_tool", session_id: "s", request_id: "r", approved: true, scope: "session" },
+      { type: "answer_question", session_id: "s", request_id: "r", answer: "yes" },
+      { type: "interrupt_session", session_id: "s" },
+      { type: "end_session", session_id: "s" }
+    ]
+    expect(samples.map((s) => s.type).sort()).toEqual([...clientMessageTypes].sort())
+    for (const sample of samples) expect(Either.isRight(decodeClient(sample))).toBe(true)
+  })
+
+  it("ignore unknown fields and refuse bad values", () => {
+    expect(decodeClient({ type: "send_message", session_id: "s", content: "x", extra: 1 })).toEqual(
+      Either.right({ type: "send_message", session_id: "s", content: "x" })
+    )
+    expect(Either.isLeft(decodeClient({ type: "create_session", provider: "gemini", cwd: "/" }))).toBe(true)
+    expect(Either.isLeft(decodeClient({ type: "subscribe_session", session_id: "s", since_revision: -1 }))).toBe(true)
+    expect(Either.isLeft(decodeClient({ type: "send_message", session_id: "", content: "x" }))).toBe(true)
+    expect(Either.isLeft(decodeClient({ type: "send_message", id: 7, session_id: "s", content: "x" }))).toBe(true)
+  })
+
+  it("decode server frames: one message or an array", () => {
+    const hello = { type: "hello", server_id: "x", version: "0.1.0", protocol: 1 }
+    const ack = { type: "ack", id: "1", session_id: "s", revision: 3 }
+    expect(Either.isRight(Schema.decodeUnknownEither(ServerFrame)(hello))).toBe(true)
+    expect(Either.isRight(Schema.decodeUnknownEither(ServerFrame)([ack, ack]))).toBe(true)
+  })
+
+  it("name every domain event type once", () => {
+    expect(new Set(eventTypes).size).toBe(eventTypes.length)
+    expect(DomainEvent.members.length).toBe(eventTypes.length)
+  })
+})

@@ -1,0 +1,98 @@
+/**
+ * Properties of the fold over arbitrary event sequences: folding a prefix then the rest equals folding
+ * everything, and a mirror that applies the emitted messages to a snapshot equals the fold.
+ */
+import type { DomainEvent, MessageId, RequestId, SessionMessage } from "@orbitdock/domain"
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import { SessionMirror, SessionProjection } from "../src/index.js"
+import { created, sid, stored } from "./helpers/spec.js"
+
+const at = "2026-01-01T00:00:00.000Z"
+const ids = ["a", "b", "c", "d"]
+const id = fc.constantFrom(...ids)
+const text = fc.string({ maxLength: 12 })
+
+const eventArb: fc.Arbitrary<DomainEvent> = fc.oneof(
+  fc.constant<DomainEvent>({ type: "turn_started" }),
+  fc.constant<DomainEvent>({ type: "turn_completed" }),
+  text.map((reason): DomainEvent => ({ type: "turn_aborted", reason })),
+  fc.tuple(id, fc.constantFrom("user", "assistant", "tool", "reasoning", "system" as const), text, fc.boolean()).map(
+    ([mid, role, content, streaming]): DomainEvent => ({
+      type: "message_appended",
+      message: { id: mid as MessageId, role, content, created_at: at, ...(streaming ? { streaming } : {}) }
+    })
+  ),
+  fc.tuple(id, text, fc.option(fc.boolean(), { nil: undefined })).map(
+    ([mid, content, streaming]): DomainEvent => ({
+      type: "message_updated",
+      message_id: mid as MessageId,
+      changes: streaming === undefined ? { content } : { content, streaming }
+    })
+  ),
+  id.map((rid): DomainEvent => ({ type: "approval_requested", request: { id: rid as RequestId, kind: "exec", created_at: at, command: "ls" } })),
+  fc.tuple(id, fc.constantFrom("approved", "denied", "expired", "withdrawn" as const)).map(
+    ([rid, outcome]): DomainEvent => ({ type: "approval_resolved", request_id: rid as RequestId, outcome })
+  ),
+  id.map((rid): DomainEvent => ({ type: "question_asked", request: { id: `q${rid}` as RequestId, created_at: at, question: "?" } })),
+  id.map((rid): DomainEvent => ({ type: "question_resolved", request_id: `q${rid}` as RequestId, outcome: "answered", answer: "x" })),
+  fc.tuple(fc.nat(1000), fc.nat(1000)).map(
+    ([input, output]): DomainEvent => ({ type: "tokens_updated", usage: { input, output, cached_input: 0, total: input + output } })
+  ),
+  text.map((diff): DomainEvent => ({ type: "diff_updated", diff })),
+  fc.constantFrom("starting", "working", "waiting" as const).map((status): DomainEvent => ({ type: "status_changed", status })),
+  fc.option(text, { nil: undefined }).map((title): DomainEvent => ({ type: "session_info_changed", ...(title === undefined ? {} : { title }) })),
+  fc.constant<DomainEvent>({ type: "session_ended", reason: "done" })
+)
+
+const history = fc.array(eventArb, { maxLength: 40 }).map((events) => stored([created, ...events]))
+
+describe("session fold properties", () => {
+  it("folding any prefix, then the rest, equals folding all", () =>
+    fc.assert(
+      fc.property(history, fc.nat(), (events, cut) => {
+        const k = cut % (events.length + 1)
+        const whole = SessionProjection.replay(sid, events)
+        const split = SessionProjection.fold(SessionProjection.replay(sid, events.slice(0, k)), events.slice(k))
+        expect(split).toEqual(whole)
+      }),
+      { numRuns: 300 }
+    ))
+
+  it("applying the emitted messages to a snapshot gives the fold's state", () =>
+    fc.assert(
+      fc.property(history, fc.nat(), (events, cut) => {
+        const k = 1 + (cut % events.length)
+        const snapshot = SessionProjection.replay(sid, events.slice(0, k))
+        let p = snapshot
+        const messages: Array<SessionMessage> = []
+        for (const e of events.slice(k)) {
+          const [next, message] = SessionProjection.evolve(p, e)
+          p = next
+          if (message !== null) messages.push(message)
+        }
+        // What a client does: start from the snapshot it received, apply messages as they arrive,
+        // after a JSON round trip (what crosses the wire).
+        const mirror = messages.reduce(
+          (state, m) => SessionMirror.applyMessage(state, JSON.parse(JSON.stringify(m))),
+          JSON.parse(JSON.stringify(snapshot.state))
+        )
+        expect(mirror).toEqual(JSON.parse(JSON.stringify(p.state)))
+        expect(mirror.revision).toBe(events.at(-1)!.revision)
+      }),
+      { numRuns: 300 }
+    ))
+
+  it("every event yields exactly one message, and revisions are gapless", () =>
+    fc.assert(
+      fc.property(history, (events) => {
+        let p = SessionProjection.empty(sid)
+        events.forEach((e, i) => {
+          const [next, message] = SessionProjection.evolve(p, e)
+          expect(message?.revision ?? -1).toBe(i + 1)
+          p = next
+        })
+      }),
+      { numRuns: 200 }
+    ))
+})
