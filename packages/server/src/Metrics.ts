@@ -57,3 +57,7 @@ export const clientErrors = Metric.counter("orbitdock_client_errors_total", {
 /** Frames sent to WebSocket clients, and the messages they held. */
 export const framesSent = Metric.counter("orbitdock_frames_sent_total", { incremental: true })
 export const messagesSent = Metric.counter("orbitdock_messages_sent_total", { incremental: true })
+/** Events appended to the event log and not yet committed (queued or in the batch being committed). */
+export const eventLogQueueDepth = Metric.gauge("orbitdock_event_log_queue_depth", {
+  description: "Events waiting for the event log writer"
+})

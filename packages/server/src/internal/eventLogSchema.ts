@@ -1,0 +1,62 @@
+/**
+ * The event log's SQLite schema: connection pragmas and the migrations, run once at startup by the
+ * main-thread connection before the writer worker starts (so a broken database fails the layer
+ * instead of a worker that keeps respawning). Owns DDL only; reads and writes live elsewhere.
+ */
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { Effect } from "effect"
+
+/**
+ * Per-connection settings. WAL lets the main-thread readers run while the worker commits;
+ * `synchronous = NORMAL` in WAL mode syncs at checkpoints, not at every commit: a power loss may
+ * lose the last commits but never tears one, and a process crash loses nothing committed.
+ */
+export const pragmas = (busyTimeoutMs: number) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql.unsafe("PRAGMA journal_mode = WAL")
+    yield* sql.unsafe("PRAGMA synchronous = NORMAL")
+    yield* sql.unsafe(`PRAGMA busy_timeout = ${busyTimeoutMs}`)
+  })
+
+const initial = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  // `position` aliases the rowid: the global log order, assigned at insert. The full event
+  // (with its `type`) is the JSON payload; `type` is repeated as a column for queries by type.
+  yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS events (
+    position INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    source_key TEXT,
+    payload BLOB NOT NULL,
+    UNIQUE (session_id, revision)
+  )`)
+  yield* sql.unsafe(`CREATE UNIQUE INDEX IF NOT EXISTS events_source_key
+    ON events (session_id, source_key) WHERE source_key IS NOT NULL`)
+  yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS checkpoints (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID`)
+  // rowid order is first-seen order: an upsert keeps the row's rowid.
+  yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS session_summaries (
+    session_id TEXT PRIMARY KEY,
+    revision INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    summary BLOB NOT NULL
+  )`)
+  // The token of the last committed batch (see writerProtocol.CommitRequest) and the entries it refused.
+  yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS writer_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    batch_token TEXT NOT NULL,
+    rejected TEXT NOT NULL
+  )`)
+})
+
+/** Applies the migrations not yet applied (idempotent: `effect_sql_migrations` records them). */
+export const migrate = Migrator.make({})({
+  loader: Migrator.fromRecord({ "0001_event_log": initial }),
+  table: "effect_sql_migrations"
+})

@@ -1,0 +1,210 @@
+/**
+ * The main-thread half of the writer: an unbounded in-memory queue of append entries and the one
+ * fiber that drains it in batches (group commit). Owns batching (size, time, urgency), ordering,
+ * retries of failed commits and completing each entry's durability `Deferred`. Does not touch
+ * SQLite: `commit` ships a batch to the writer worker.
+ */
+import type { WorkerError } from "@effect/platform/WorkerError"
+import { Clock, Deferred, Duration, Effect, Exit, Fiber, FiberId, Metric, Schedule } from "effect"
+import * as crypto from "node:crypto"
+import { performance } from "node:perf_hooks"
+import { type AppendEntry, EventLogError } from "../EventLog.js"
+import * as Metrics from "../Metrics.js"
+import type { CommitRequest, CommitResult } from "./writerProtocol.js"
+
+export interface WriteQueueOptions {
+  readonly batchSize: number
+  readonly flushMs: number
+  /** Ships one batch to the worker; `Failed` results and worker errors are retried here. */
+  readonly commit: (request: CommitRequest) => Effect.Effect<CommitResult, WorkerError>
+}
+
+interface Queued {
+  readonly entry: AppendEntry
+  readonly done: Deferred.Deferred<void, EventLogError>
+  readonly enqueuedAt: number
+}
+
+class CommitFailed {
+  readonly _tag = "CommitFailed"
+  constructor(readonly code: string, readonly message: string) {}
+}
+
+/**
+ * Failed commits (busy, I/O, a crashed worker) are retried: 20 ms doubling up to 2 s between
+ * attempts, 30 attempts (about 50 s) before the batch's entries fail with `EventLogError`.
+ */
+const retrySchedule = Schedule.exponential("20 millis").pipe(
+  Schedule.either(Schedule.spaced("2 seconds")),
+  Schedule.intersect(Schedule.recurs(30))
+)
+
+export const makeWriteQueue = (options: WriteQueueOptions) =>
+  Effect.gen(function* () {
+    const { batchSize, flushMs } = options
+    // A plain array with a moving head: `shift()` would be O(n) per entry under a backlog.
+    let queue: Array<Queued> = []
+    let head = 0
+    let queuedEvents = 0
+    let queuedUrgent = 0
+    let inFlightEvents = 0
+    let inFlight = false
+    let closing = false
+    let stopped = false
+    let wake: Deferred.Deferred<void> | null = null
+    const nonce = crypto.randomUUID()
+    let batches = 0
+
+    const signal = () => {
+      if (wake !== null) {
+        Deferred.unsafeDone(wake, Exit.void)
+        wake = null
+      }
+    }
+    const waitForSignal = Effect.suspend(() => {
+      wake = Deferred.unsafeMake<void>(FiberId.none)
+      return Deferred.await(wake)
+    })
+    const size = () => queue.length - head
+
+    const append = (entry: AppendEntry): Effect.Effect<Effect.Effect<void, EventLogError>> =>
+      Effect.sync(() => {
+        const done = Deferred.unsafeMake<void, EventLogError>(FiberId.none)
+        if (stopped) {
+          Deferred.unsafeDone(done, Exit.fail(new EventLogError({ operation: "EventLog.append:closed", cause: "the event log is closed" })))
+          return Deferred.await(done)
+        }
+        queue.push({ entry, done, enqueuedAt: performance.now() })
+        queuedEvents += entry.events.length
+        if (entry.urgent) queuedUrgent++
+        if (size() === 1 || entry.urgent || queuedEvents >= batchSize) signal()
+        return Deferred.await(done)
+      })
+
+    /** Waits until a batch is due: size reached, urgent entry, closing, or `flushMs` after the first entry. */
+    const waitUntilDue: Effect.Effect<void> = Effect.suspend(() => {
+      if (size() === 0) return closing ? Effect.void : Effect.zipRight(waitForSignal, waitUntilDue)
+      if (closing || queuedUrgent > 0 || queuedEvents >= batchSize) return Effect.void
+      const remaining = queue[head].enqueuedAt + flushMs - performance.now()
+      if (remaining <= 0) return Effect.void
+      return waitForSignal.pipe(Effect.timeoutOption(Duration.millis(remaining)), Effect.zipRight(waitUntilDue))
+    })
+
+    /** Takes entries up to `batchSize` events; an entry is never split (a large one is a batch alone). */
+    const take = (): Array<Queued> => {
+      const batch: Array<Queued> = []
+      let events = 0
+      while (size() > 0 && (batch.length === 0 || events + queue[head].entry.events.length <= batchSize)) {
+        const queued = queue[head++]
+        batch.push(queued)
+        events += queued.entry.events.length
+        if (queued.entry.urgent) queuedUrgent--
+      }
+      queuedEvents -= events
+      if (head > 1024 && head * 2 > queue.length) {
+        queue = queue.slice(head)
+        head = 0
+      }
+      return batch
+    }
+
+    const fail = (batch: ReadonlyArray<Queued>, error: EventLogError) =>
+      Effect.sync(() => batch.forEach((queued) => Deferred.unsafeDone(queued.done, Exit.fail(error))))
+
+    const commitBatch = (batch: ReadonlyArray<Queued>) =>
+      Effect.gen(function* () {
+        const request = { token: `${nonce}:${++batches}`, entries: batch.map((queued) => queued.entry), retry: false }
+        let attempts = 0
+        const attempt = Effect.suspend(() =>
+          options.commit(attempts++ === 0 ? request : { ...request, retry: true })
+        ).pipe(
+          Effect.flatMap((result) =>
+            result._tag === "Failed" ? Effect.fail(new CommitFailed(result.code, result.message)) : Effect.succeed(result)
+          ),
+          Effect.tapError((error) =>
+            Effect.logWarning("event log commit failed, retrying").pipe(
+              Effect.annotateLogs({
+                events: inFlightEvents,
+                code: error._tag === "CommitFailed" ? error.code : error.reason,
+                error: error.message
+              })
+            )
+          )
+        )
+        const outcome = yield* Effect.either(Effect.retry(attempt, retrySchedule))
+        if (attempts > 1) yield* Metric.incrementBy(Metrics.appendRetries, attempts - 1)
+        if (outcome._tag === "Left") {
+          yield* Effect.logError("event log commit failed for good; the batch is lost").pipe(
+            Effect.annotateLogs({ events: inFlightEvents, attempts, error: outcome.left.message })
+          )
+          return yield* fail(batch, new EventLogError({ operation: "EventLog.append:commit", cause: outcome.left }))
+        }
+        const rejected = new Map(outcome.right.rejected.map((r) => [r.index, r]))
+        let committed = 0
+        for (let index = 0; index < batch.length; index++) {
+          const refused = rejected.get(index)
+          if (refused === undefined) {
+            committed += batch[index].entry.events.length
+            Deferred.unsafeDone(batch[index].done, Exit.void)
+          } else {
+            const cause = Object.assign(new Error(refused.message), { code: refused.code })
+            Deferred.unsafeDone(batch[index].done, Exit.fail(new EventLogError({ operation: "EventLog.append:constraint", cause })))
+          }
+        }
+        if (rejected.size > 0) {
+          // A duplicate revision or source key is a bug upstream: loud, but the writer goes on.
+          yield* Effect.logError("event log refused entries").pipe(
+            Effect.annotateLogs({ refused: [...rejected.values()].map((r) => `${r.code}: ${r.message}`).join("; ") })
+          )
+        }
+        yield* Metric.incrementBy(Metrics.eventsAppended, committed)
+        yield* Metric.update(Metrics.batchSize, committed)
+        yield* Metric.update(Metrics.appendLatencyMs, performance.now() - batch[0].enqueuedAt)
+      })
+
+    const loop = Effect.gen(function* () {
+      while (true) {
+        yield* waitUntilDue
+        if (size() === 0) {
+          stopped = true // closing and drained
+          return
+        }
+        const batch = take()
+        inFlight = true
+        inFlightEvents = batch.reduce((n, queued) => n + queued.entry.events.length, 0)
+        yield* Metric.set(Metrics.eventLogQueueDepth, queuedEvents + inFlightEvents)
+        // A defect here is a bug of ours: the batch's waiters learn of it, the writer goes on.
+        yield* commitBatch(batch).pipe(
+          Effect.catchAllCause((cause) =>
+            Effect.logError("event log writer defect", cause).pipe(
+              Effect.zipRight(fail(batch, new EventLogError({ operation: "EventLog.append:writer", cause })))
+            )
+          )
+        )
+        inFlight = false
+        inFlightEvents = 0
+        yield* Metric.set(Metrics.eventLogQueueDepth, queuedEvents)
+      }
+    }).pipe(
+      Effect.ensuring(Effect.sync(() => (stopped = true))),
+      // The batching timer is wall-clock time whatever clock the caller runs with: the worker
+      // commits in real time, so a TestClock could never fire it.
+      Effect.withClock(Clock.make())
+    )
+
+    const fiber = yield* Effect.forkDaemon(loop)
+
+    /** Completes once everything queued before it is committed (an empty urgent entry rides behind it). */
+    const flush: Effect.Effect<void, EventLogError> = Effect.suspend(() =>
+      size() === 0 && !inFlight ? Effect.void : Effect.flatten(append({ events: [], urgent: true }))
+    )
+
+    /** Commits everything queued, then stops the writer fiber; later appends fail with `EventLogError`. */
+    const close: Effect.Effect<void> = Effect.suspend(() => {
+      closing = true
+      signal()
+      return Fiber.join(fiber)
+    })
+
+    return { append, flush, close } as const
+  })

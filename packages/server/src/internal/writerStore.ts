@@ -1,0 +1,183 @@
+/**
+ * The writer's side of the database, run inside the writer worker on its own connection: commits
+ * one batch of entries per transaction (events, checkpoints, summaries and the batch token
+ * together). Owns the SQL of the write path and the classification of failures; it never throws
+ * (every outcome is a `CommitResult`), so a bad batch cannot take the worker down.
+ */
+import type { SqlClient } from "@effect/sql/SqlClient"
+import { Cause, Effect } from "effect"
+import { encodeEvent, encodeSummary } from "./payloadCodec.js"
+import type { CommitRequest, CommitResult, RejectedEntry, WriterEntry } from "./writerProtocol.js"
+
+/** SQLite allows 32766 bound variables per statement (3.32+); stay well below. */
+const ROWS_PER_INSERT = 500
+
+type Row = ReadonlyArray<string | number | null>
+
+/** An entry turned into statement parameters (encoding happens here, off the main thread). */
+interface EncodedEntry {
+  readonly events: ReadonlyArray<Row>
+  readonly checkpoints: ReadonlyArray<Row>
+  readonly summary: Row | null
+}
+
+const encodeEntry = (entry: WriterEntry): EncodedEntry => ({
+  events: entry.events.map(({ source_key, stored }) => [
+    stored.session_id,
+    stored.revision,
+    stored.event.type,
+    stored.occurred_at,
+    source_key,
+    encodeEvent(stored.event)
+  ]),
+  checkpoints: (entry.checkpoints ?? []).map(({ key, value }) => [key, value]),
+  summary: entry.summary
+    ? [entry.summary.id, entry.summary.revision, entry.summary.created_at, encodeSummary(entry.summary)]
+    : null
+})
+
+const errorCode = (cause: unknown): string => {
+  const inner = (cause as { cause?: unknown })?.cause ?? cause
+  const code = (inner as { code?: unknown })?.code
+  return typeof code === "string" ? code : "UNKNOWN"
+}
+const errorMessage = (cause: unknown): string => {
+  const inner = (cause as { cause?: unknown })?.cause ?? cause
+  return inner instanceof Error ? inner.message : String(inner)
+}
+/** A UNIQUE/NOT NULL/CHECK violation: the entry is wrong, retrying it cannot help. */
+const isConstraint = (cause: unknown): boolean => errorCode(cause).startsWith("SQLITE_CONSTRAINT")
+
+const statementText = new Map<string, string>()
+/** `INSERT … VALUES (?,…),(?,…) [suffix]`, memoised so the prepared-statement cache hits. */
+const multiRowInsert = (head: string, width: number, rows: number, suffix: string): string => {
+  const key = `${head}|${rows}`
+  let text = statementText.get(key)
+  if (text === undefined) {
+    const tuple = `(${Array.from({ length: width }, () => "?").join(",")})`
+    text = `${head} VALUES ${Array.from({ length: rows }, () => tuple).join(",")} ${suffix}`
+    statementText.set(key, text)
+  }
+  return text
+}
+
+const EVENTS = "INSERT INTO events (session_id, revision, type, occurred_at, source_key, payload)"
+const CHECKPOINTS = "INSERT INTO checkpoints (key, value)"
+const CHECKPOINTS_UPSERT = "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+const SUMMARIES = "INSERT INTO session_summaries (session_id, revision, created_at, summary)"
+// A summary never goes back in time, whatever order two batches arrive in.
+const SUMMARIES_UPSERT = `ON CONFLICT (session_id) DO UPDATE SET revision = excluded.revision,
+  summary = excluded.summary WHERE excluded.revision >= session_summaries.revision`
+
+export const makeWriterStore = (sql: SqlClient) => {
+  const insertRows = (head: string, width: number, rows: ReadonlyArray<Row>, suffix = "") =>
+    Effect.forEach(
+      Array.from({ length: Math.ceil(rows.length / ROWS_PER_INSERT) }, (_, i) =>
+        rows.slice(i * ROWS_PER_INSERT, (i + 1) * ROWS_PER_INSERT)
+      ),
+      (chunk) => sql.unsafe(multiRowInsert(head, width, chunk.length, suffix), chunk.flat()).raw,
+      { discard: true }
+    )
+
+  const markBatch = (token: string, rejected: ReadonlyArray<RejectedEntry>) =>
+    sql.unsafe(
+      `INSERT INTO writer_state (id, batch_token, rejected) VALUES (1, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET batch_token = excluded.batch_token, rejected = excluded.rejected`,
+      [token, JSON.stringify(rejected)]
+    ).raw
+
+  /** The outcome of `token` if it is the last batch committed (a retry after a worker crash). */
+  const previousOutcome = (token: string) =>
+    sql
+      .unsafe<{ batch_token: string; rejected: string }>("SELECT batch_token, rejected FROM writer_state WHERE id = 1")
+      .pipe(
+        Effect.map(([row]) =>
+          row?.batch_token === token
+            ? ({ _tag: "Committed", rejected: JSON.parse(row.rejected) as Array<RejectedEntry> } as const)
+            : null
+        )
+      )
+
+  /** The common case: every entry is fine; one multi-row INSERT per table. */
+  const commitAll = (token: string, entries: ReadonlyArray<EncodedEntry>, rejected: ReadonlyArray<RejectedEntry>) => {
+    const checkpoints = new Map<unknown, Row>()
+    const summaries = new Map<unknown, Row>()
+    for (const entry of entries) {
+      // Later entries win: only the latest value of a key (summary of a session) is written.
+      for (const row of entry.checkpoints) checkpoints.set(row[0], row)
+      if (entry.summary) summaries.set(entry.summary[0], entry.summary)
+    }
+    return Effect.all(
+      [
+        insertRows(EVENTS, 6, entries.flatMap((entry) => entry.events)),
+        insertRows(CHECKPOINTS, 2, [...checkpoints.values()], CHECKPOINTS_UPSERT),
+        insertRows(SUMMARIES, 4, [...summaries.values()], SUMMARIES_UPSERT),
+        markBatch(token, rejected)
+      ],
+      { discard: true }
+    )
+  }
+
+  /**
+   * After a constraint violation: each entry in its own savepoint, so the offending entries are
+   * rolled back alone and the rest of the batch still commits in the same transaction.
+   */
+  const commitEach = (token: string, entries: ReadonlyArray<EncodedEntry>, rejected: Array<RejectedEntry>) =>
+    Effect.gen(function* () {
+      for (let index = 0; index < entries.length; index++) {
+        if (rejected.some((r) => r.index === index)) continue
+        const entry = entries[index]
+        yield* sql
+          .withTransaction(
+            Effect.all(
+              [
+                insertRows(EVENTS, 6, entry.events),
+                insertRows(CHECKPOINTS, 2, entry.checkpoints, CHECKPOINTS_UPSERT),
+                insertRows(SUMMARIES, 4, entry.summary ? [entry.summary] : [], SUMMARIES_UPSERT)
+              ],
+              { discard: true }
+            )
+          )
+          .pipe(
+            Effect.catchIf(isConstraint, (cause) =>
+              Effect.sync(() => rejected.push({ index, code: errorCode(cause), message: errorMessage(cause) }))
+            )
+          )
+      }
+      rejected.sort((a, b) => a.index - b.index)
+      yield* markBatch(token, rejected)
+    })
+
+  /** Commits a batch; never fails (see `CommitResult`). */
+  const commit = (request: CommitRequest): Effect.Effect<CommitResult> => {
+    // An entry that cannot be encoded is refused alone, like a constraint violation.
+    const rejected: Array<RejectedEntry> = []
+    const encoded = request.entries.map((entry, index): EncodedEntry => {
+      try {
+        return encodeEntry(entry)
+      } catch (cause) {
+        rejected.push({ index, code: "ENCODE", message: errorMessage(cause) })
+        return { events: [], checkpoints: [], summary: null }
+      }
+    })
+    const valid = encoded.filter((_, index) => !rejected.some((r) => r.index === index))
+    const once = <E, R>(body: Effect.Effect<void, E, R>) =>
+      sql.withTransaction(
+        Effect.gen(function* () {
+          const previous = request.retry ? yield* previousOutcome(request.token) : null
+          if (previous) return previous
+          yield* body
+          return { _tag: "Committed", rejected } as CommitResult
+        })
+      )
+    return once(commitAll(request.token, valid, rejected)).pipe(
+      Effect.catchIf(isConstraint, () => once(commitEach(request.token, encoded, rejected))),
+      Effect.catchAllCause((cause) => {
+        const failure = Cause.squash(cause)
+        return Effect.succeed<CommitResult>({ _tag: "Failed", code: errorCode(failure), message: errorMessage(failure) })
+      })
+    )
+  }
+
+  return { commit } as const
+}

@@ -1,0 +1,30 @@
+/**
+ * Entry point of the writer worker thread (compiled to `dist/internal/writerWorker.js` and started
+ * by `EventLogSqlite`). Owns the one write connection to the event log: opens it, then commits the
+ * batches the main thread sends, one at a time, until told to close.
+ */
+import { NodeRuntime, NodeWorkerRunner } from "@effect/platform-node"
+import * as Runner from "@effect/platform/WorkerRunner"
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import { Effect, Layer } from "effect"
+import { workerData } from "node:worker_threads"
+import { pragmas } from "./eventLogSchema.js"
+import type { CommitRequest, WriterWorkerData } from "./writerProtocol.js"
+import { makeWriterStore } from "./writerStore.js"
+
+const { dbPath } = workerData as WriterWorkerData
+
+const WriterLive = Layer.scopedDiscard(
+  Effect.gen(function* () {
+    const sql = yield* SqliteClient.make({ filename: dbPath })
+    // A short busy timeout: a locked database (another process, a `sqlite3` shell) then shows up as
+    // logged, retried commit failures on the main side instead of a silent stall.
+    yield* Effect.provideService(pragmas(1000), SqlClient.SqlClient, sql)
+    const store = makeWriterStore(sql)
+    yield* Runner.make((request: CommitRequest) => store.commit(request))
+  })
+).pipe(Layer.provide(Reactivity.layer), Layer.provide(NodeWorkerRunner.layer))
+
+NodeRuntime.runMain(Runner.launch(WriterLive), { disablePrettyLogger: true })
