@@ -1,0 +1,204 @@
+/**
+ * The HTTP routes of PROTOCOL.md ("HTTP"): health, sessions (list, state, time travel, events), the
+ * protocol's JSON Schema, Prometheus metrics, and the routes connectors bring (e.g. Claude's
+ * `POST /hook`). Runs after the access checks (see `Access.ts`); answers JSON `{code, message}` on
+ * every error. Reads come from the sessions service's live state, never from the disk on this path.
+ */
+import type * as http from "node:http"
+import {
+  type ErrorCode,
+  type Health,
+  protocolJsonSchema,
+  Provider,
+  ProtocolError,
+  type SessionId,
+  SessionStatus
+} from "@orbitdock/domain"
+import { Cause, Effect, Either, Exit, Runtime, Schema } from "effect"
+import type { ConnectorRoute } from "../connectors/Connector.js"
+import type { SessionFilter, SessionsShape } from "../Sessions.js"
+import * as Prometheus from "./Prometheus.js"
+import { type Headers, readBody, sendError, sendJson, sendText } from "./Respond.js"
+
+export interface ApiDeps {
+  readonly sessions: SessionsShape
+  readonly routes: ReadonlyArray<ConnectorRoute>
+  readonly runtime: Runtime.Runtime<never>
+  readonly health: () => Health
+}
+
+/** What a route answers; errors are `ProtocolError`s (mapped to `{code, message}` and a status). */
+type Answer =
+  | { readonly _tag: "json"; readonly status: number; readonly body: unknown }
+  | { readonly _tag: "text"; readonly status: number; readonly contentType: string; readonly text: string }
+
+const json = (body: unknown, status = 200): Answer => ({ _tag: "json", status, body })
+
+const EVENTS_DEFAULT_LIMIT = 1000
+const EVENTS_MAX_LIMIT = 10000
+
+const invalid = (message: string) => Effect.fail(new ProtocolError({ code: "invalid_message", message }))
+
+/** A query parameter as an integer, `fallback` when absent; a fitting error otherwise. */
+const intParam = (params: URLSearchParams, name: string, fallback: number | undefined) => {
+  const raw = params.get(name)
+  if (raw === null || raw === "") {
+    return fallback === undefined ? invalid(`${name} is required`) : Effect.succeed(fallback)
+  }
+  return /^-?\d+$/.test(raw) && Number.isSafeInteger(Number(raw))
+    ? Effect.succeed(Number(raw))
+    : invalid(`${name} must be an integer, got "${raw}"`)
+}
+
+const literalParam = <A extends string>(params: URLSearchParams, name: string, schema: Schema.Schema<A>) => {
+  const raw = params.get(name)
+  if (raw === null) return Effect.succeed(undefined)
+  const decoded = Schema.decodeUnknownEither(schema)(raw)
+  return Either.isRight(decoded)
+    ? Effect.succeed(decoded.right)
+    : invalid(`unknown ${name} "${raw}"`)
+}
+
+// Generated once: it only depends on the schemas.
+let protocolDocument: object | undefined
+
+const methodNotAllowed = (method: string, pathname: string) =>
+  Effect.fail(
+    new ProtocolError({ code: "invalid_message", message: `${method} is not allowed on ${pathname}` })
+  ).pipe(Effect.mapError((error) => ({ error, status: 405 })))
+
+const notFound = (pathname: string) =>
+  Effect.fail(new ProtocolError({ code: "not_found", message: `no route for ${pathname}` }))
+
+/** Makes the request handler (called after the access checks). */
+export const makeHandler = (deps: ApiDeps) => {
+  const { sessions } = deps
+  const connectorRoutes = new Map<string, Map<string, ConnectorRoute>>()
+  for (const route of deps.routes) {
+    const byMethod = connectorRoutes.get(route.path) ?? new Map<string, ConnectorRoute>()
+    byMethod.set(route.method, route)
+    connectorRoutes.set(route.path, byMethod)
+  }
+
+  const get = (pathname: string, params: URLSearchParams): Effect.Effect<Answer, ProtocolError> | undefined => {
+    switch (pathname) {
+      case "/health":
+        return Effect.sync(() => json(deps.health()))
+      case "/api/sessions":
+        return Effect.gen(function* () {
+          const status = yield* literalParam(params, "status", SessionStatus)
+          const provider = yield* literalParam(params, "provider", Provider)
+          const filter: SessionFilter = {
+            ...(status === undefined ? {} : { status }),
+            ...(provider === undefined ? {} : { provider })
+          }
+          return json(yield* sessions.list(filter))
+        })
+      case "/api/protocol.json":
+        return Effect.sync(() => json((protocolDocument ??= protocolJsonSchema())))
+      case "/metrics":
+        return Effect.map(Prometheus.scrape, (text) => ({
+          _tag: "text" as const,
+          status: 200,
+          contentType: Prometheus.CONTENT_TYPE,
+          text
+        }))
+    }
+    const match = /^\/api\/sessions\/([^/]+)(\/events)?$/.exec(pathname)
+    if (match === null) return undefined
+    let decodedId: string
+    try {
+      decodedId = decodeURIComponent(match[1])
+    } catch {
+      return invalid("the session id is not valid percent-encoding")
+    }
+    const sessionId = decodedId as SessionId
+    if (match[2] === undefined) {
+      return Effect.gen(function* () {
+        if (params.get("at_revision") === null) return json(yield* sessions.get(sessionId))
+        const revision = yield* intParam(params, "at_revision", undefined)
+        return json(yield* sessions.stateAt(sessionId, revision))
+      })
+    }
+    return Effect.gen(function* () {
+      const after = yield* intParam(params, "after", 0)
+      const limit = yield* intParam(params, "limit", EVENTS_DEFAULT_LIMIT)
+      if (after < 0) return yield* invalid("after must be 0 or more")
+      if (limit < 1) return yield* invalid("limit must be 1 or more")
+      return json(yield* sessions.events(sessionId, after, Math.min(limit, EVENTS_MAX_LIMIT)))
+    })
+  }
+
+  const connector = (route: ConnectorRoute, req: http.IncomingMessage, via: "tcp" | "unix") =>
+    Effect.gen(function* () {
+      const body = yield* Effect.promise(() => readBody(req))
+      if (!body.ok) {
+        return yield* Effect.fail(new ProtocolError({ code: "too_large", message: "the body exceeds 1 MiB" }))
+      }
+      let parsed: unknown = undefined
+      if (body.bytes.length > 0) {
+        try {
+          parsed = JSON.parse(body.bytes.toString("utf8"))
+        } catch (error) {
+          return yield* invalid(`the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`)
+        }
+      }
+      const headers: Record<string, string | undefined> = {}
+      for (const [name, value] of Object.entries(req.headers)) {
+        headers[name] = Array.isArray(value) ? value.join(", ") : value
+      }
+      const answer = yield* route.handle({ body: parsed, headers, via })
+      return json(answer.body, answer.status)
+    })
+
+  /** Handles one request; `headers` (CORS) go on every answer. */
+  return (req: http.IncomingMessage, res: http.ServerResponse, via: "tcp" | "unix", headers: Headers): void => {
+    const url = req.url ?? "/"
+    const q = url.indexOf("?")
+    const pathname = q < 0 ? url : url.slice(0, q)
+    const params = new URLSearchParams(q < 0 ? "" : url.slice(q + 1))
+    const method = req.method === "HEAD" ? "GET" : (req.method ?? "GET")
+
+    let handler: Effect.Effect<Answer, ProtocolError | { error: ProtocolError; status: number }>
+    const byMethod = connectorRoutes.get(pathname)
+    if (byMethod !== undefined) {
+      const route = byMethod.get(method)
+      handler = route === undefined ? methodNotAllowed(method, pathname) : connector(route, req, via)
+    } else if (pathname === "/ws") {
+      handler = Effect.fail(new ProtocolError({ code: "invalid_message", message: "GET /ws expects a WebSocket upgrade" }))
+        .pipe(Effect.mapError((error) => ({ error, status: 426 })))
+    } else {
+      const route = get(pathname, params)
+      if (route === undefined) handler = notFound(pathname)
+      else handler = method === "GET" ? route : methodNotAllowed(method, pathname)
+    }
+
+    Runtime.runPromiseExit(deps.runtime)(handler).then((exit) => {
+      if (Exit.isSuccess(exit)) {
+        const answer = exit.value
+        if (answer._tag === "json") sendJson(res, answer.status, answer.body, headers)
+        else sendText(res, answer.status, answer.contentType, answer.text, headers)
+        return
+      }
+      const failure = Cause.failureOption(exit.cause)
+      if (failure._tag === "Some") {
+        const { error, status } = failure.value instanceof ProtocolError
+          ? { error: failure.value, status: undefined }
+          : failure.value
+        const extra: Record<string, string> = error.code === "too_large" ? { ...headers, connection: "close" } : headers
+        if (status === 405) extra.allow = [...(byMethod?.keys() ?? ["GET"])].join(", ")
+        sendError(res, error.code as ErrorCode, error.message, extra, status)
+        log(deps.runtime, "debug", `${req.method} ${pathname}: ${error.code}: ${error.message}`)
+        return
+      }
+      sendError(res, "internal", "internal server error", headers)
+      log(deps.runtime, "warn", `${req.method} ${pathname} failed: ${Cause.pretty(exit.cause)}`)
+    })
+  }
+}
+
+const log = (runtime: Runtime.Runtime<never>, level: "debug" | "warn", message: string): void => {
+  Runtime.runFork(runtime)(
+    (level === "debug" ? Effect.logDebug(message) : Effect.logWarning(message)).pipe(Effect.annotateLogs({ module: "http" }))
+  )
+}

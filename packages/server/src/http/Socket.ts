@@ -1,0 +1,336 @@
+/**
+ * One WebSocket connection: hello, client frames (size check, decoding, validation), the client's
+ * subscriptions, acks and errors, liveness (ping) and teardown. Client messages are handled one at a
+ * time by the connection's own fiber, so acks leave in request order and the data a command caused
+ * (pushed by the sessions service before the command resolves) always precedes its ack.
+ *
+ * A failure on one connection never reaches another: every error is answered on this connection,
+ * and the socket is only ever closed by the client, by a teardown, or by the liveness rules.
+ */
+import {
+  type ClientMessage,
+  type ErrorCode,
+  type Hello,
+  MAX_FRAME_BYTES,
+  type ProtocolError,
+  type ServerMessage,
+  type SessionId,
+  type SessionMessage,
+  type SessionSnapshot
+} from "@orbitdock/domain"
+import { Cause, Effect, Fiber, Queue, Runtime } from "effect"
+import type { WebSocket } from "ws"
+import * as Metrics from "../Metrics.js"
+import type { AckFields, Command, ListMessage, ListSubscriber, SessionSubscriber, SessionsShape } from "../Sessions.js"
+import type { FrameCodec } from "./FrameCodec.js"
+import { type Inbound, validate } from "./Inbound.js"
+import { Outbox } from "./Outbox.js"
+
+export interface ConnectionDeps {
+  readonly sessions: SessionsShape
+  readonly runtime: Runtime.Runtime<never>
+  readonly hello: Hello
+  readonly outboxLimit: number
+  /** Called once the connection is gone (the transport forgets it). */
+  readonly onClosed: (connection: Connection) => void
+}
+
+/** The close code for connections the server gives up on (unresponsive or hopelessly behind). */
+export const CLOSE_DROPPED = 4000
+
+// Pause reading a client that sends faster than its messages are handled, resume once caught up.
+const INBOX_PAUSE_AT = 256
+const INBOX_RESUME_AT = 32
+
+interface SessionSubscription extends SessionSubscriber {
+  active: boolean
+  /** Messages at or below this revision are already covered by a snapshot the client got. */
+  floor: number
+}
+
+interface ListSubscription extends ListSubscriber {
+  active: boolean
+}
+
+const isCommand = (message: ClientMessage): message is Command =>
+  message.type !== "subscribe_list" &&
+  message.type !== "unsubscribe_list" &&
+  message.type !== "subscribe_session" &&
+  message.type !== "unsubscribe_session"
+
+let nextConnectionNumber = 0
+
+export class Connection {
+  readonly id: string
+  private readonly outbox: Outbox
+  private readonly inbox = Effect.runSync(Queue.unbounded<Inbound>())
+  private inboxSize = 0
+  private paused = false
+  private alive = true
+  private closed = false
+  private list: ListSubscription | null = null
+  private readonly subscriptions = new Map<SessionId, SessionSubscription>()
+  private readonly fiber: Fiber.RuntimeFiber<void, never>
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly codec: FrameCodec,
+    private readonly deps: ConnectionDeps,
+    readonly via: "tcp" | "unix"
+  ) {
+    this.id = `c${++nextConnectionNumber}`
+    this.outbox = new Outbox(ws, codec, {
+      limit: deps.outboxLimit,
+      onResync: () => this.resync(),
+      onHopeless: (reason) => this.drop(reason)
+    })
+    // First, and alone in its frame: nothing else is queued yet, so it is sent right away.
+    this.outbox.pushControl(deps.hello)
+    Metrics.connections.unsafeModify(1, [])
+    ws.on("message", this.onMessage)
+    ws.on("pong", this.onAlive)
+    ws.on("ping", this.onAlive)
+    ws.on("error", (error) => this.log("debug", `socket error: ${error.message}`))
+    ws.on("close", () => this.dispose())
+    this.fiber = Runtime.runFork(deps.runtime)(
+      this.run.pipe(Effect.annotateLogs({ connection: this.id, via }), Effect.withLogSpan("connection"))
+    )
+    this.log("debug", `connected (${codec.subprotocol})`)
+  }
+
+  /** Called by the transport on each ping interval: drops a client silent since the previous one. */
+  pingTick(): void {
+    if (this.closed) return
+    if (!this.alive) {
+      this.drop("no frame or pong since the previous ping")
+      return
+    }
+    this.alive = false
+    try {
+      this.ws.ping()
+    } catch {
+      // Not open any more; the close handler cleans up.
+    }
+  }
+
+  /** Called by the transport periodically: drops a client whose socket has not taken a frame for long. */
+  checkStuck(now: number, limitMs: number): void {
+    if (!this.closed && this.outbox.stuckFor(now) > limitMs) this.drop(`send buffer stuck for over ${limitMs} ms`)
+  }
+
+  /** Closes the connection with `code` (the server is stopping, or the client is dropped). */
+  close(code: number, reason: string): void {
+    if (this.ws.readyState === this.ws.CLOSED) return
+    try {
+      this.ws.close(code, reason)
+    } catch {
+      // Already closing.
+    }
+    // A client that does not read will never complete the closing handshake.
+    setTimeout(() => this.ws.terminate(), 1000).unref()
+  }
+
+  private drop(reason: string): void {
+    if (this.closed) return
+    Metrics.subscribersDropped.unsafeUpdate(1, [])
+    this.log("warn", `dropping connection: ${reason}`)
+    this.outbox.close()
+    this.close(CLOSE_DROPPED, reason.slice(0, 120))
+  }
+
+  private readonly onAlive = (): void => {
+    this.alive = true
+  }
+
+  private readonly onMessage = (data: Buffer | ArrayBuffer | Array<Buffer>, isBinary: boolean): void => {
+    this.alive = true
+    if (this.closed) return
+    const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
+    let item: Inbound
+    if (bytes.length > MAX_FRAME_BYTES) {
+      item = { ok: false, code: "too_large", message: `a frame may hold at most ${MAX_FRAME_BYTES} bytes`, hasId: false }
+    } else {
+      const decoded = this.codec.decode(bytes, isBinary)
+      item = decoded.ok ? validate(decoded.value) : { ok: false, code: "invalid_message", message: decoded.reason, hasId: false }
+    }
+    this.inboxSize++
+    this.inbox.unsafeOffer(item)
+    if (!this.paused && this.inboxSize >= INBOX_PAUSE_AT) {
+      this.paused = true
+      this.ws.pause()
+    }
+  }
+
+  // ── The connection's fiber: client messages, one at a time ──────────────────────────────────
+
+  private get run(): Effect.Effect<void> {
+    const self = this
+    return Effect.gen(function* () {
+      while (true) {
+        const item = yield* Queue.take(self.inbox)
+        self.inboxSize--
+        if (self.paused && self.inboxSize <= INBOX_RESUME_AT) {
+          self.paused = false
+          self.ws.resume()
+        }
+        yield* self.handle(item)
+      }
+    }).pipe(Effect.ensuring(Effect.suspend(() => self.unsubscribeAll())))
+  }
+
+  private handle(item: Inbound): Effect.Effect<void> {
+    if (!item.ok) {
+      return this.fail(item.hasId, item.id, item.code, item.message)
+    }
+    const message = item.message
+    return this.execute(message).pipe(
+      Effect.matchCauseEffect({
+        onSuccess: (fields) => {
+          if (message.id !== undefined) this.outbox.pushControl({ type: "ack", id: message.id, ...fields })
+          return Effect.void
+        },
+        onFailure: (cause) => {
+          const failure = Cause.failureOption(cause)
+          if (failure._tag === "Some") {
+            return this.fail(message.id !== undefined, message.id, failure.value.code, failure.value.message)
+          }
+          if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
+          return Effect.logError(`${message.type} failed`, cause).pipe(
+            Effect.zipRight(this.fail(message.id !== undefined, message.id, "internal", "internal server error"))
+          )
+        }
+      })
+    )
+  }
+
+  private fail(hasId: boolean, id: unknown, code: ErrorCode, message: string): Effect.Effect<void> {
+    const error: ServerMessage = hasId ? { type: "error", id, code, message } : { type: "error", code, message }
+    this.outbox.pushControl(error)
+    Metrics.clientErrors.unsafeUpdate(1, [])
+    return Effect.logDebug(`refused: ${code}: ${message}`)
+  }
+
+  private execute(message: ClientMessage): Effect.Effect<AckFields, ProtocolError> {
+    const sessions = this.deps.sessions
+    switch (message.type) {
+      case "subscribe_list":
+        return Effect.suspend(() => {
+          this.removeList()
+          const subscription: ListSubscription = {
+            active: true,
+            push: (m: ListMessage) => {
+              if (subscription.active) this.outbox.pushData(m)
+            }
+          }
+          this.list = subscription
+          Metrics.subscribers.unsafeModify(1, [])
+          return sessions.subscribeList(subscription)
+        }).pipe(Effect.as({}))
+      case "unsubscribe_list":
+        return Effect.sync(() => this.removeList()).pipe(Effect.as({}))
+      case "subscribe_session":
+        return Effect.suspend(() => {
+          const sessionId = message.session_id
+          this.removeSession(sessionId)
+          const subscription: SessionSubscription = {
+            active: true,
+            floor: 0,
+            push: (m: SessionMessage | SessionSnapshot) => this.pushSession(subscription, m)
+          }
+          // Registered before the catch-up so that a resync during it covers this session too.
+          this.subscriptions.set(sessionId, subscription)
+          Metrics.subscribers.unsafeModify(1, [])
+          return sessions.subscribe(sessionId, subscription, message.since_revision).pipe(
+            Effect.tapError(() => Effect.sync(() => this.forgetSession(sessionId, subscription))),
+            Effect.map(({ revision }) => ({ session_id: sessionId, revision }))
+          )
+        })
+      case "unsubscribe_session":
+        return Effect.sync(() => this.removeSession(message.session_id)).pipe(Effect.as({}))
+      default:
+        return isCommand(message) ? sessions.execute(message) : Effect.succeed({})
+    }
+  }
+
+  private pushSession(subscription: SessionSubscription, message: SessionMessage | SessionSnapshot): void {
+    if (!subscription.active) return
+    if (message.type === "session_snapshot") {
+      subscription.floor = message.revision
+    } else if (message.revision !== undefined && message.revision <= subscription.floor) {
+      return // already in a snapshot this client got
+    }
+    this.outbox.pushData(message)
+  }
+
+  /** After an overflow: the current list and a snapshot of every subscribed session, then live again. */
+  private resync(): void {
+    let count = 0
+    if (this.list !== null) {
+      this.outbox.pushData(this.deps.sessions.listNow())
+      count++
+    }
+    for (const [sessionId, subscription] of this.subscriptions) {
+      const snapshot = this.deps.sessions.snapshotNow(sessionId)
+      if (snapshot !== undefined) {
+        subscription.floor = snapshot.revision
+        this.outbox.pushData(snapshot)
+        count++
+      }
+    }
+    Metrics.subscribersResynced.unsafeUpdate(count, [])
+    this.log("info", `resynced ${count} subscription(s) after falling behind`)
+  }
+
+  private removeList(): void {
+    const list = this.list
+    if (list === null) return
+    list.active = false
+    this.list = null
+    Metrics.subscribers.unsafeModify(-1, [])
+    this.background(this.deps.sessions.unsubscribeList(list))
+  }
+
+  private forgetSession(sessionId: SessionId, subscription: SessionSubscription): void {
+    subscription.active = false
+    if (this.subscriptions.get(sessionId) === subscription) {
+      this.subscriptions.delete(sessionId)
+      Metrics.subscribers.unsafeModify(-1, [])
+    }
+  }
+
+  private removeSession(sessionId: SessionId): void {
+    const subscription = this.subscriptions.get(sessionId)
+    if (subscription === undefined) return
+    this.forgetSession(sessionId, subscription)
+    this.background(this.deps.sessions.unsubscribe(sessionId, subscription))
+  }
+
+  private unsubscribeAll(): Effect.Effect<void> {
+    return Effect.sync(() => {
+      this.removeList()
+      for (const sessionId of [...this.subscriptions.keys()]) this.removeSession(sessionId)
+    })
+  }
+
+  // ── Plumbing ─────────────────────────────────────────────────────────────────────────────────
+
+  private dispose(): void {
+    if (this.closed) return
+    this.closed = true
+    this.outbox.close()
+    Metrics.connections.unsafeModify(-1, [])
+    // Interrupting runs the fiber's finalizer, which unsubscribes everything.
+    Runtime.runFork(this.deps.runtime)(Fiber.interrupt(this.fiber))
+    this.log("debug", "closed")
+    this.deps.onClosed(this)
+  }
+
+  private background(effect: Effect.Effect<void>): void {
+    Runtime.runFork(this.deps.runtime)(effect)
+  }
+
+  private log(level: "debug" | "info" | "warn", message: string): void {
+    const log = level === "debug" ? Effect.logDebug : level === "info" ? Effect.logInfo : Effect.logWarning
+    Runtime.runFork(this.deps.runtime)(log(message).pipe(Effect.annotateLogs({ connection: this.id, via: this.via })))
+  }
+}
