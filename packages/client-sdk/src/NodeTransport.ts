@@ -1,0 +1,28 @@
+/**
+ * The Node transport, over the `ws` package: sends request headers (the `Authorization` token) and
+ * opens Unix sockets (`ws+unix:///path/server.sock:/ws`). Imported only by the Node entry, so
+ * browser bundles never see `ws`.
+ */
+import WebSocket from "ws"
+import type { Transport, WebSocketLike } from "./Transport.js"
+
+export interface NodeTransportOptions {
+  /** Largest frame accepted from the server (bytes, default 64 MiB). */
+  readonly maxPayload?: number
+}
+
+/** A `ws`-based transport. */
+export const make = (options: NodeTransportOptions = {}): Transport => ({
+  name: "ws",
+  supportsHeaders: true,
+  supportsUnixSockets: true,
+  open: ({ url, protocols, headers }) =>
+    new WebSocket(url, [...protocols], {
+      headers: { ...headers },
+      maxPayload: options.maxPayload ?? 64 * 1024 * 1024,
+      perMessageDeflate: false
+    }) as unknown as WebSocketLike
+})
+
+/** The transport the Node entry registers. */
+export const transport: Transport = make()

@@ -1,0 +1,7 @@
+export * as Backoff from "./Backoff.js"
+export * as Client from "./Client.js"
+export * as Codec from "./Codec.js"
+export * as Errors from "./Errors.js"
+export * as Mirror from "./Mirror.js"
+export * as OrbitClient from "./OrbitClient.js"
+export * as Transport from "./Transport.js"
