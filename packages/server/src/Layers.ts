@@ -1,0 +1,41 @@
+/**
+ * All wiring in one place: config → event log → session registry (with its connectors) →
+ * HTTP/WebSocket transport. `bin.ts` serves it; tests build it with a temp data dir and port 0.
+ */
+import { Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import { ServerConfig, type ServerConfigShape } from "./Config.js"
+import * as Config from "./Config.js"
+import type { ConnectorFactory } from "./connectors/Connector.js"
+import * as Sim from "./connectors/Sim.js"
+import * as EventLogSqlite from "./EventLogSqlite.js"
+import * as HttpTransport from "./http/HttpTransport.js"
+import * as SessionRegistry from "./SessionRegistry.js"
+
+/** The connectors a server runs: `sim` always; the agents' connectors by configuration. */
+export const connectorFactories = (_config: ServerConfigShape): ReadonlyArray<ConnectorFactory> => [Sim.make]
+
+export interface ServerOptions {
+  readonly transport?: HttpTransport.Options
+  /** Replaces the configured connectors (tests of a single connector). */
+  readonly connectors?: ReadonlyArray<ConnectorFactory>
+}
+
+/** The data directory, private to the user (0700), created before anything writes there. */
+const dataDirLayer = Layer.effectDiscard(
+  Effect.flatMap(ServerConfig, (config) =>
+    Effect.sync(() => {
+      fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
+      fs.chmodSync(config.dataDir, 0o700)
+    })
+  )
+)
+
+/** The whole server: everything above, listening once built. */
+export const server = (config: ServerConfigShape, options: ServerOptions = {}) =>
+  HttpTransport.layerWith(options.transport ?? {}).pipe(
+    Layer.provideMerge(SessionRegistry.layer(options.connectors ?? connectorFactories(config))),
+    Layer.provideMerge(EventLogSqlite.layer),
+    Layer.provideMerge(dataDirLayer),
+    Layer.provideMerge(Config.layer(config))
+  )

@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+/**
+ * The `orbitdock` command. Failures print one clear line and exit non-zero; they never dump a stack
+ * for an expected problem (server unreachable, unknown session, bad flag).
+ */
+import { Command, ValidationError } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Console, Effect } from "effect"
+import * as ClientCommands from "./cli/ClientCommands.js"
+import * as Serve from "./cli/Serve.js"
+import { VERSION } from "./http/HttpTransport.js"
+
+const orbitdock = Command.make("orbitdock").pipe(
+  Command.withDescription("OrbitDock: mission control for AI coding agents"),
+  Command.withSubcommands([
+    Serve.command,
+    ClientCommands.sessions,
+    ClientCommands.status,
+    ClientCommands.replay,
+    ClientCommands.tail,
+    ClientCommands.approve
+  ])
+)
+
+const cli = Command.run(orbitdock, { name: "orbitdock", version: VERSION })
+
+const exitWith = (message: string | null) =>
+  (message === null ? Effect.void : Console.error(`orbitdock: ${message}`)).pipe(
+    Effect.zipRight(Effect.sync(() => (process.exitCode = 1)))
+  )
+
+cli(process.argv).pipe(
+  // @effect/cli has already printed what was wrong with the arguments.
+  Effect.catchIf(ValidationError.isValidationError, () => exitWith(null)),
+  Effect.catchAll((e: unknown) => exitWith(e instanceof Error ? e.message : String(e))),
+  Effect.provide(NodeContext.layer),
+  NodeRuntime.runMain({ disablePrettyLogger: true })
+)

@@ -1,0 +1,91 @@
+/**
+ * `orbitdock serve`: builds the configuration from flags and environment and runs the server until
+ * SIGINT/SIGTERM. On start it prints one JSON line to stdout (`{"event":"listening",…}`) for tools
+ * and tests that start it with `--port 0`, and a human line to the log.
+ */
+import { Command, Options } from "@effect/cli"
+import { Effect, Option } from "effect"
+import * as path from "node:path"
+import * as Config from "../Config.js"
+import { HttpTransport } from "../http/HttpTransport.js"
+import * as Layers from "../Layers.js"
+import * as Logging from "../Logging.js"
+import { dataDirOption } from "./Shared.js"
+
+const logLevels = ["trace", "debug", "info", "warn", "error", "none"] as const
+
+const options = {
+  host: Options.text("host").pipe(Options.withDefault("127.0.0.1"), Options.withDescription("TCP host to listen on")),
+  port: Options.integer("port").pipe(Options.withDefault(4000), Options.withDescription("TCP port (0: any free port)")),
+  socket: Options.text("socket").pipe(
+    Options.optional,
+    Options.withDescription("Unix socket path (default <data-dir>/server.sock; 'none' to disable)")
+  ),
+  db: Options.text("db").pipe(Options.optional, Options.withDescription("SQLite event log (default <data-dir>/orbitdock.db)")),
+  dataDir: dataDirOption,
+  flushMs: Options.integer("flush-ms").pipe(Options.withDefault(100), Options.withDescription("Writer flush interval")),
+  batchSize: Options.integer("batch-size").pipe(Options.withDefault(50), Options.withDescription("Writer batch size")),
+  logLevel: Options.choice("log-level", logLevels).pipe(Options.withDefault("info" as const)),
+  token: Options.text("token").pipe(Options.optional, Options.withDescription("TCP token (default: ORBITDOCK_TOKEN or <data-dir>/token)")),
+  allowOrigin: Options.text("allow-origin").pipe(Options.repeated, Options.withDescription("Extra allowed browser origin")),
+  publicHost: Options.text("public-host").pipe(Options.repeated, Options.withDescription("Extra accepted Host name")),
+  codexBin: Options.text("codex-bin").pipe(Options.optional, Options.withDescription("Codex binary")),
+  claudeBin: Options.text("claude-bin").pipe(Options.optional, Options.withDescription("Claude Code binary"))
+}
+
+type ServeFlags = Command.Command.ParseConfig<typeof options>
+
+/** The server configuration the flags describe. */
+export const configFrom = (flags: ServeFlags): Config.ServerConfigShape => {
+  const dataDir = path.resolve(flags.dataDir)
+  const socket = Option.getOrElse(flags.socket, () => path.join(dataDir, "server.sock"))
+  if (!Number.isInteger(flags.port) || flags.port < 0 || flags.port > 65535) throw new Error(`--port ${flags.port} is not a port`)
+  if (flags.flushMs < 1) throw new Error("--flush-ms must be at least 1")
+  if (flags.batchSize < 1) throw new Error("--batch-size must be at least 1")
+  return {
+    ...Config.defaults(dataDir),
+    host: flags.host,
+    port: flags.port,
+    socketPath: socket === "none" ? null : path.resolve(socket),
+    dbPath: path.resolve(Option.getOrElse(flags.db, () => path.join(dataDir, "orbitdock.db"))),
+    flushMs: flags.flushMs,
+    batchSize: flags.batchSize,
+    logLevel: flags.logLevel,
+    token: Option.getOrNull(flags.token) ?? process.env.ORBITDOCK_TOKEN?.trim() ?? null,
+    allowOrigins: flags.allowOrigin,
+    publicHosts: flags.publicHost,
+    codexBin: Option.getOrNull(flags.codexBin),
+    claudeBin: Option.getOrNull(flags.claudeBin)
+  }
+}
+
+/** Runs the server with this configuration until interrupted. */
+export const serve = (config: Config.ServerConfigShape) =>
+  Effect.gen(function* () {
+    const transport = yield* HttpTransport
+    process.stdout.write(
+      `${JSON.stringify({
+        event: "listening",
+        url: transport.url,
+        port: transport.port,
+        socket: transport.socketPath,
+        server_id: transport.serverId,
+        version: transport.version,
+        pid: process.pid
+      })}\n`
+    )
+    yield* Effect.logInfo(
+      `OrbitDock ${transport.version} serving on ${transport.url}${transport.socketPath === null ? "" : ` and ${transport.socketPath}`}; event log ${config.dbPath}`
+    )
+    yield* Effect.logInfo(`open in a browser: ${transport.url}/?token=${transport.token}`)
+    return yield* Effect.never
+  }).pipe(
+    Effect.provide(Layers.server(config)),
+    Effect.provide(Logging.layer({ level: config.logLevel, dataDir: config.fileLogging ? config.dataDir : null })),
+    Effect.scoped
+  )
+
+export const command = Command.make("serve", options, (flags) =>
+  Effect.try({ try: () => configFrom(flags), catch: (e) => e as Error }).pipe(Effect.flatMap(serve))
+).pipe(Command.withDescription("Run the OrbitDock server (HTTP + WebSocket on TCP and a Unix socket)"))
+

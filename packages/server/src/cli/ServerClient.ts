@@ -1,0 +1,160 @@
+/**
+ * How the CLI's client commands reach a running server: through the Unix socket when it exists
+ * (trusted, no token), otherwise over TCP with the token from `--token`, ORBITDOCK_TOKEN or
+ * `<data-dir>/token`. Gives HTTP GET (JSON) and a WebSocket that speaks the JSON subprotocol.
+ */
+import { JSON_SUBPROTOCOL, ServerFrame, type ServerMessage } from "@orbitdock/domain"
+import { Data, Effect, Schema } from "effect"
+import * as fs from "node:fs"
+import * as http from "node:http"
+import * as path from "node:path"
+import WebSocket from "ws"
+
+export class CliError extends Data.TaggedError("CliError")<{ readonly message: string }> {}
+
+export interface Endpoint {
+  /** Unix socket path, when the server is reached through it. */
+  readonly socketPath: string | null
+  /** `http://host:port` otherwise. */
+  readonly baseUrl: string
+  readonly token: string | null
+}
+
+export interface EndpointOptions {
+  readonly dataDir: string
+  readonly url: string | null
+  readonly token: string | null
+}
+
+/** Picks the socket in the data dir when present and no URL was given; else TCP with a token. */
+export const resolveEndpoint = (options: EndpointOptions): Endpoint => {
+  const socketPath = path.join(options.dataDir, "server.sock")
+  if (options.url === null && fs.existsSync(socketPath)) return { socketPath, baseUrl: "http://localhost", token: null }
+  const tokenFile = path.join(options.dataDir, "token")
+  const token =
+    options.token ??
+    process.env.ORBITDOCK_TOKEN ??
+    (fs.existsSync(tokenFile) ? fs.readFileSync(tokenFile, "utf8").trim() : null)
+  return { socketPath: null, baseUrl: (options.url ?? "http://127.0.0.1:4000").replace(/\/$/, ""), token }
+}
+
+const describe = (endpoint: Endpoint) => endpoint.socketPath ?? endpoint.baseUrl
+
+/** GET a JSON resource; a non-2xx answer fails with the server's `{code, message}`. */
+export const getJson = (endpoint: Endpoint, pathAndQuery: string): Effect.Effect<unknown, CliError> =>
+  Effect.async<unknown, CliError>((resume) => {
+    const url = new URL(pathAndQuery, endpoint.baseUrl)
+    const request = http.request(
+      {
+        method: "GET",
+        ...(endpoint.socketPath === null
+          ? { hostname: url.hostname, port: url.port }
+          : { socketPath: endpoint.socketPath }),
+        path: url.pathname + url.search,
+        headers: endpoint.token === null ? {} : { authorization: `Bearer ${endpoint.token}` }
+      },
+      (response) => {
+        const chunks: Array<Buffer> = []
+        response.on("data", (c: Buffer) => chunks.push(c))
+        response.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8")
+          let body: unknown
+          try {
+            body = JSON.parse(text)
+          } catch {
+            return resume(Effect.fail(new CliError({ message: `unexpected answer from ${describe(endpoint)}: ${text.slice(0, 200)}` })))
+          }
+          if ((response.statusCode ?? 500) >= 300) {
+            const error = body as { code?: string; message?: string }
+            return resume(Effect.fail(new CliError({ message: `${error.code ?? response.statusCode}: ${error.message ?? text}` })))
+          }
+          resume(Effect.succeed(body))
+        })
+      }
+    )
+    request.on("error", (e) =>
+      resume(Effect.fail(new CliError({ message: `cannot reach the OrbitDock server at ${describe(endpoint)}: ${e.message}` })))
+    )
+    request.end()
+  })
+
+/** A WebSocket session with the server: send messages with ids, await acks, receive pushes. */
+export interface Connection {
+  /** Sends a client message with a fresh id; resolves with the ack, fails with the error. */
+  readonly request: (message: Record<string, unknown>) => Effect.Effect<ServerMessage, CliError>
+  /** Registers a listener for every server message that is not an ack/error of a request. */
+  readonly onMessage: (listener: (message: ServerMessage) => void) => void
+  /** Completes when the connection closes. */
+  readonly closed: Effect.Effect<void>
+  readonly close: () => void
+}
+
+const decodeFrame = Schema.decodeUnknownSync(ServerFrame)
+
+export const connect = (endpoint: Endpoint): Effect.Effect<Connection, CliError> =>
+  Effect.async<Connection, CliError>((resume) => {
+    const address =
+      endpoint.socketPath === null
+        ? `${endpoint.baseUrl.replace(/^http/, "ws")}/ws${endpoint.token === null ? "" : `?token=${endpoint.token}`}`
+        : `ws+unix://${endpoint.socketPath}:/ws`
+    const ws = new WebSocket(address, JSON_SUBPROTOCOL)
+    const pending = new Map<string, (m: ServerMessage) => void>()
+    const listeners: Array<(m: ServerMessage) => void> = []
+    let nextId = 1
+    let closeWaiters: Array<() => void> = []
+    let isClosed = false
+    ws.on("message", (data) => {
+      let frame: ServerFrame
+      try {
+        frame = decodeFrame(JSON.parse(data.toString()))
+      } catch (e) {
+        process.stderr.write(`orbitdock: ignoring an undecodable frame: ${String(e)}\n`)
+        return
+      }
+      for (const message of Array.isArray(frame) ? frame : [frame]) {
+        if ((message.type === "ack" || message.type === "error") && typeof message.id === "string") {
+          const waiter = pending.get(message.id)
+          if (waiter !== undefined) {
+            pending.delete(message.id)
+            waiter(message)
+            continue
+          }
+        }
+        for (const listener of listeners) listener(message)
+      }
+    })
+    ws.on("close", () => {
+      isClosed = true
+      for (const w of closeWaiters) w()
+      closeWaiters = []
+    })
+    ws.once("error", (e) =>
+      resume(Effect.fail(new CliError({ message: `cannot connect to the OrbitDock server at ${describe(endpoint)}: ${e.message}` })))
+    )
+    ws.once("open", () =>
+      resume(
+        Effect.succeed({
+          request: (message) =>
+            Effect.async<ServerMessage, CliError>((done) => {
+              const id = `cli-${nextId++}`
+              pending.set(id, (answer) =>
+                done(
+                  answer.type === "error"
+                    ? Effect.fail(new CliError({ message: `${answer.code}: ${answer.message}` }))
+                    : Effect.succeed(answer)
+                )
+              )
+              ws.send(JSON.stringify({ ...message, id }))
+            }),
+          onMessage: (listener) => {
+            listeners.push(listener)
+          },
+          closed: Effect.async<void>((done) => {
+            if (isClosed) return done(Effect.void)
+            closeWaiters.push(() => done(Effect.void))
+          }),
+          close: () => ws.close()
+        })
+      )
+    )
+  })
