@@ -1,0 +1,171 @@
+/**
+ * The outbox over a real WebSocket on 127.0.0.1: coalescing (one message alone, then arrays of at
+ * most 256, in order), and a client that stops reading (bounded memory, data dropped but acks kept,
+ * resync once it drains, then live again).
+ */
+import type { AddressInfo } from "node:net"
+import type { ServerMessage } from "@orbitdock/domain"
+import { afterEach, describe, expect, it } from "vitest"
+import WebSocket, { WebSocketServer } from "ws"
+import * as FrameCodec from "../../src/http/FrameCodec.js"
+import { Outbox } from "../../src/http/Outbox.js"
+
+interface Pair {
+  readonly server: WebSocket
+  readonly client: WebSocket
+  readonly frames: Array<unknown>
+  readonly messages: Array<any>
+  /** Resolves once `predicate` holds for the messages received so far. */
+  readonly until: (predicate: () => boolean, timeoutMs?: number) => Promise<void>
+}
+
+let cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const cleanup of cleanups) await cleanup()
+  cleanups = []
+})
+
+const connectPair = async (): Promise<Pair> => {
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 })
+  await new Promise<void>((resolve) => wss.once("listening", () => resolve()))
+  const port = (wss.address() as AddressInfo).port
+  const serverSide = new Promise<WebSocket>((resolve) => wss.once("connection", resolve))
+  const client = new WebSocket(`ws://127.0.0.1:${port}`)
+  const server = await serverSide
+  await new Promise<void>((resolve) => (client.readyState === WebSocket.OPEN ? resolve() : client.once("open", () => resolve())))
+  const frames: Array<unknown> = []
+  const messages: Array<any> = []
+  const waiters = new Set<() => void>()
+  client.on("message", (data: Buffer) => {
+    const value = JSON.parse(data.toString("utf8"))
+    frames.push(value)
+    if (Array.isArray(value)) messages.push(...value)
+    else messages.push(value)
+    for (const wake of waiters) wake()
+  })
+  cleanups.push(async () => {
+    client.terminate()
+    server.terminate()
+    await new Promise<void>((resolve) => wss.close(() => resolve()))
+  })
+  const until = (predicate: () => boolean, timeoutMs = 10_000) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (predicate()) {
+          clearTimeout(timer)
+          waiters.delete(check)
+          resolve()
+        }
+      }
+      const timer = setTimeout(() => {
+        waiters.delete(check)
+        reject(new Error(`timed out with ${messages.length} messages`))
+      }, timeoutMs)
+      waiters.add(check)
+      check()
+    })
+  return { server, client, frames, messages, until }
+}
+
+const delta = (revision: number, padding = ""): ServerMessage => ({
+  type: "session_delta",
+  session_id: "s" as never,
+  revision,
+  changes: padding === "" ? { status: "working" } : { title: padding }
+})
+
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+describe("Outbox", () => {
+  it("sends the first message alone, then coalesces what queued meanwhile into arrays of at most 256, in order", async () => {
+    const pair = await connectPair()
+    const outbox = new Outbox(pair.server, FrameCodec.json, { limit: 8192, onResync: () => {}, onHopeless: () => {} })
+    for (let i = 1; i <= 1000; i++) outbox.pushData(delta(i))
+    await pair.until(() => pair.messages.length === 1000)
+    expect(pair.messages.map((m) => m.revision)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1))
+    expect(Array.isArray(pair.frames[0])).toBe(false)
+    const arrays = pair.frames.filter(Array.isArray)
+    expect(arrays.length).toBeGreaterThan(0)
+    for (const frame of arrays) {
+      expect(frame.length).toBeGreaterThanOrEqual(2)
+      expect(frame.length).toBeLessThanOrEqual(256)
+    }
+    expect(pair.frames.length).toBeLessThan(20)
+    expect(outbox.size).toBe(0)
+  })
+
+  it("keeps memory bounded under a client that stops reading, keeps acks, and resyncs once it drains", async () => {
+    const pair = await connectPair()
+    const limit = 500
+    let resyncs = 0
+    const outbox: Outbox = new Outbox(pair.server, FrameCodec.json, {
+      limit,
+      onResync: () => {
+        resyncs++
+        outbox.pushData({ type: "sessions_list", sessions: [] })
+      },
+      onHopeless: () => {
+        throw new Error("not hopeless")
+      }
+    })
+    pair.client.pause()
+    const padding = "x".repeat(1000)
+    let revision = 0
+    let maxQueued = 0
+    let maxSocketBuffer = 0
+    const socket = (pair.server as unknown as { _socket: { writableLength: number } })._socket
+    while (!outbox.isStale && revision < 200_000) {
+      for (let i = 0; i < 100 && !outbox.isStale; i++) outbox.pushData(delta(++revision, padding))
+      maxQueued = Math.max(maxQueued, outbox.size)
+      maxSocketBuffer = Math.max(maxSocketBuffer, socket.writableLength)
+      await tick()
+    }
+    expect(outbox.isStale).toBe(true)
+    expect(maxQueued).toBeLessThanOrEqual(limit)
+    // One frame in flight at most: 256 messages of ~1.1 KB.
+    expect(maxSocketBuffer).toBeLessThan(256 * 1200)
+    expect(outbox.stuckFor(Date.now() + 1)).toBeGreaterThan(0)
+    const lastBeforeStale = revision
+
+    // While stale, data is dropped (it will be covered by the resync) but acks are kept.
+    for (let i = 0; i < 10_000; i++) outbox.pushData(delta(1_000_000 + i, padding))
+    outbox.pushControl({ type: "ack", id: "kept" })
+    expect(outbox.size).toBeLessThanOrEqual(limit)
+    expect(resyncs).toBe(0)
+
+    pair.client.resume()
+    await pair.until(() => pair.messages.some((m) => m.type === "sessions_list"))
+    expect(resyncs).toBe(1)
+    const types = pair.messages.map((m) => m.type)
+    const ackAt = types.indexOf("ack")
+    const resyncAt = types.indexOf("sessions_list")
+    expect(ackAt).toBeGreaterThan(0)
+    expect(resyncAt).toBeGreaterThan(ackAt)
+    // What arrived before the overflow is a gapless prefix; nothing pushed while stale arrived.
+    const data = pair.messages.filter((m) => m.type === "session_delta").map((m) => m.revision)
+    expect(data).toEqual(Array.from({ length: data.length }, (_, i) => i + 1))
+    expect(data.length).toBeLessThan(lastBeforeStale)
+    for (const frame of pair.frames) if (Array.isArray(frame)) expect(frame.length).toBeLessThanOrEqual(256)
+
+    // Live again after the resync.
+    outbox.pushData(delta(2_000_000))
+    await pair.until(() => pair.messages.some((m) => m.revision === 2_000_000))
+    expect(outbox.isStale).toBe(false)
+  })
+
+  it("gives up on a client whose unread acks alone exceed the limit", async () => {
+    const pair = await connectPair()
+    const reasons: Array<string> = []
+    const outbox = new Outbox(pair.server, FrameCodec.json, { limit: 50, onResync: () => {}, onHopeless: (r) => reasons.push(r) })
+    pair.client.pause()
+    const padding = "y".repeat(2000)
+    let revision = 0
+    while (!outbox.isStale && revision < 200_000) {
+      for (let i = 0; i < 100 && !outbox.isStale; i++) outbox.pushData(delta(++revision, padding))
+      await tick()
+    }
+    for (let i = 0; i < 60 && reasons.length === 0; i++) outbox.pushControl({ type: "ack", id: `a${i}` })
+    expect(reasons).toHaveLength(1)
+    expect(outbox.size).toBeLessThanOrEqual(50)
+  })
+})
