@@ -1,0 +1,84 @@
+/**
+ * The Claude Code connector: wires the hook route, the transcript tailer, held permission prompts and
+ * headless driving into one `Connector`.
+ *
+ * Which source owns what (so one Claude session is one OrbitDock timeline with no duplicate):
+ * - transcript JSONL: every message (prompts of watched sessions, assistant text/thinking/tool calls,
+ *   tool results, compaction, subagent sidechains) and all token usage;
+ * - headless stdout: the same messages earlier, under the same source keys (the first copy wins),
+ *   plus a driven session's turn ends and permission prompts;
+ * - hooks: a watched session's existence, turn starts/ends, end, and its permission prompts;
+ * - commands: a driven session's prompts and turn starts, approvals, interrupts and end.
+ */
+import { unsupported } from "@orbitdock/domain"
+import { Duration, Effect } from "effect"
+import * as os from "node:os"
+import * as path from "node:path"
+import type { Connector, ConnectorFactory, ConnectorHost } from "../Connector.js"
+import * as Headless from "./Headless.js"
+import * as HookIngest from "./HookIngest.js"
+import * as PermissionHold from "./PermissionHold.js"
+import * as SessionIndex from "./SessionIndex.js"
+import * as TranscriptTail from "./TranscriptTail.js"
+
+export interface ClaudeConnectorOptions {
+  /** `--claude-bin` (ServerConfig.claudeBin); null/undefined: `ORBITDOCK_CLAUDE_BIN`, then `claude` on PATH. */
+  readonly claudeBin?: string | null | undefined
+  /** Environment for lookup and for the driven `claude` processes; default: the server's own. */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  /** Claude Code's config dir; default `$CLAUDE_CONFIG_DIR`, else `<home>/.claude`. */
+  readonly claudeDir?: string | undefined
+  /**
+   * How long a held PermissionRequest/PreToolUse hook waits for a decision before answering "no
+   * decision" (Claude's own prompt takes over). Default 100 s, below the 120 s hook timeout that
+   * `orbitdock hooks install` writes.
+   */
+  readonly permissionTimeout?: Duration.DurationInput | undefined
+  /** Tools whose PreToolUse hook is held for approval too (`"*"`: all). Default none. */
+  readonly holdPreToolUse?: ReadonlyArray<string> | undefined
+  /** At startup, import unknown transcripts modified this recently. Default 0 (only known ones resume). */
+  readonly importRecent?: Duration.DurationInput | undefined
+}
+
+export const DEFAULT_PERMISSION_TIMEOUT = Duration.seconds(100)
+
+/** The Claude Code config directory for an environment. */
+export const claudeDirOf = (env: Readonly<Record<string, string | undefined>>): string =>
+  env.CLAUDE_CONFIG_DIR ?? path.join(env.HOME ?? os.homedir(), ".claude")
+
+/** Builds the connector factory; the server registers it with its other connectors. */
+export const makeClaudeConnector =
+  (options: ClaudeConnectorOptions = {}): ConnectorFactory =>
+  (host: ConnectorHost) =>
+    Effect.gen(function* () {
+      const env = options.env ?? process.env
+      const claudeDir = options.claudeDir ?? claudeDirOf(env)
+      const index = SessionIndex.make(host)
+      const permissions = PermissionHold.make(host)
+      const tail = yield* TranscriptTail.make(host, index, {
+        claudeDir,
+        importRecentMs: Duration.toMillis(options.importRecent ?? 0)
+      })
+      const hooks = HookIngest.make(host, index, tail, permissions, {
+        permissionTimeout: options.permissionTimeout ?? DEFAULT_PERMISSION_TIMEOUT,
+        holdPreToolUse: options.holdPreToolUse ?? []
+      })
+      const bin = Headless.findClaudeBin(options.claudeBin, env)
+      const headless = yield* Headless.make(host, index, tail, permissions, { bin, env, claudeDir })
+      if (bin === undefined) yield* Effect.logInfo("claude: no claude binary found; driven sessions are unsupported")
+
+      const connector: Connector = {
+        provider: "claude",
+        create: headless.create,
+        sendMessage: headless.sendMessage,
+        approve: headless.approve,
+        // Claude Code's questions (AskUserQuestion) arrive as tool permission prompts, never as questions.
+        answer: (session) => Effect.fail(unsupported(`claude session ${session.id} has no pending question`)),
+        interrupt: headless.interrupt,
+        end: headless.end,
+        // A terminal session may well still be running: its hooks and transcript close the turn.
+        survivedRestart: (session) => Effect.succeed(session.watch_only === true),
+        routes: [{ method: "POST", path: "/hook", handle: hooks.handle }]
+      }
+      return connector
+    })

@@ -1,0 +1,157 @@
+/**
+ * `POST /hook`: Claude Code hook events, from the native `http` hooks or the command hook forwarder.
+ * Owns what hooks mean to OrbitDock: a first sighting creates a watch-only session; for watch-only
+ * sessions hooks drive the turn lifecycle (UserPromptSubmit, Stop, SessionEnd) and hold permission
+ * prompts (PermissionRequest, optionally PreToolUse) for remote approval. Messages and tokens are the
+ * transcript's (hooks only make the tailer read at once), so nothing is reported twice.
+ *
+ * For a session OrbitDock drives, hooks only point at the transcript: its lifecycle and permission
+ * prompts belong to the headless driver (the stdio permission tool answers those).
+ */
+import { type SessionId, type SessionState } from "@orbitdock/domain"
+import { Duration, Effect, Either, Option } from "effect"
+import type { ConnectorHost, RouteRequest, RouteResponse } from "../Connector.js"
+import { decodeHook, type HookEvent, noDecision, permissionAnswer, preToolUseAnswer } from "./HookSchemas.js"
+import type { PermissionHold } from "./PermissionHold.js"
+import type { SessionIndex } from "./SessionIndex.js"
+import type { TranscriptTail } from "./TranscriptTail.js"
+
+export interface HookOptions {
+  /** How long a held permission prompt waits for a decision before answering "no decision". */
+  readonly permissionTimeout: Duration.DurationInput
+  /** Tools whose PreToolUse is held for approval too ("*" for all); none by default. */
+  readonly holdPreToolUse: ReadonlyArray<string>
+}
+
+const accepted = (body: unknown = noDecision): RouteResponse => ({ status: 202, body })
+const invalid = (message: string): RouteResponse => ({ status: 400, body: { code: "invalid_message", message } })
+
+export const make = (
+  host: ConnectorHost,
+  index: SessionIndex,
+  tail: TranscriptTail,
+  permissions: PermissionHold,
+  options: HookOptions
+) => {
+  /** Reads the transcript up to now, so the hook's effect lands after the messages it follows. */
+  const catchUp = (hook: HookEvent) =>
+    hook.transcript_path === undefined ? Effect.void : tail.poke(hook.transcript_path)
+
+  const setStatus = (sessionId: SessionId, hook: HookEvent, f: (s: SessionState) => Effect.Effect<void>) =>
+    index.locked(
+      sessionId,
+      host.state(sessionId).pipe(Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: f })))
+    )
+
+  const emitQuiet = (sessionId: SessionId, events: Parameters<ConnectorHost["emit"]>[1]) =>
+    host.emit(sessionId, events).pipe(
+      Effect.asVoid,
+      Effect.catchAll((e) => Effect.logWarning(`claude hook: events of ${sessionId} refused: ${e.message}`))
+    )
+
+  const holdFor = (session: SessionState, hook: HookEvent & { tool_name: string; tool_input?: unknown }) =>
+    permissions.hold(
+      session.id,
+      {
+        tool_name: hook.tool_name,
+        input: hook.tool_input,
+        cwd: hook.cwd,
+        dedupeKey: `${hook.hook_event_name}:${hook.session_id}:${hook.prompt_id ?? ""}:${hook.tool_name}:${JSON.stringify(hook.tool_input ?? null)}`
+      },
+      options.permissionTimeout
+    )
+
+  const onHook = (hook: HookEvent, session: SessionState): Effect.Effect<RouteResponse, unknown> =>
+    Effect.gen(function* () {
+      const watchOnly = session.watch_only === true
+      const sessionId = session.id
+      if ("_unknown" in hook) return accepted()
+      switch (hook.hook_event_name) {
+        case "UserPromptSubmit": {
+          if (!watchOnly || hook.prompt_id === undefined) return accepted()
+          const promptId = hook.prompt_id
+          yield* setStatus(sessionId, hook, (s) =>
+            s.status === "working" || s.status === "ended"
+              ? Effect.void
+              : emitQuiet(sessionId, [{ event: { type: "turn_started", turn_id: promptId }, source_key: `turn:${promptId}` }])
+          )
+          return accepted()
+        }
+        case "PermissionRequest": {
+          if (!watchOnly) return accepted()
+          const decision = yield* holdFor(session, hook)
+          switch (decision.kind) {
+            case "approved": {
+              const suggestions = decision.scope === "session" ? (hook.permission_suggestions ?? []) : []
+              const updatedPermissions = suggestions.map((s) => ({ ...s, destination: "session" }))
+              return accepted(
+                permissionAnswer({ behavior: "allow", ...(updatedPermissions.length > 0 ? { updatedPermissions } : {}) })
+              )
+            }
+            case "denied":
+              return accepted(permissionAnswer({ behavior: "deny", message: "Denied from OrbitDock" }))
+            default:
+              return accepted()
+          }
+        }
+        case "PreToolUse": {
+          const held = options.holdPreToolUse.includes("*") || options.holdPreToolUse.includes(hook.tool_name)
+          if (!watchOnly || !held) return accepted()
+          const decision = yield* holdFor(session, hook)
+          if (decision.kind === "approved") return accepted(preToolUseAnswer("allow", "Approved from OrbitDock"))
+          if (decision.kind === "denied") return accepted(preToolUseAnswer("deny", "Denied from OrbitDock"))
+          return accepted()
+        }
+        case "Stop": {
+          yield* catchUp(hook)
+          if (!watchOnly) return accepted()
+          yield* setStatus(sessionId, hook, (s) =>
+            s.status !== "working"
+              ? Effect.void
+              : emitQuiet(sessionId, [
+                  { event: { type: "turn_completed" }, source_key: `turn-end:stop:${hook.prompt_id ?? host.newId("stop")}` }
+                ])
+          )
+          return accepted()
+        }
+        case "SessionEnd": {
+          yield* catchUp(hook)
+          if (!watchOnly) return accepted()
+          yield* permissions.withdrawAll(sessionId)
+          yield* setStatus(sessionId, hook, (s) =>
+            s.status === "ended"
+              ? Effect.void
+              : emitQuiet(sessionId, [{ event: { type: "session_ended", reason: `claude exited (${hook.reason ?? "other"})` } }])
+          )
+          return accepted()
+        }
+        case "SubagentStop": {
+          if (hook.agent_transcript_path !== undefined) yield* tail.follow(hook.agent_transcript_path)
+          return accepted()
+        }
+        default:
+          return accepted()
+      }
+    })
+
+  /** The route's handler: decode, make sure the session exists, act. Never fails. */
+  const handle = (request: RouteRequest): Effect.Effect<RouteResponse> =>
+    Effect.gen(function* () {
+      const decoded = decodeHook(request.body)
+      if (Either.isLeft(decoded)) return invalid(`not a Claude Code hook event: ${decoded.left}`)
+      const hook = decoded.right
+      if (hook.transcript_path !== undefined) yield* tail.follow(hook.transcript_path)
+      const model = hook.hook_event_name === "SessionStart" && "model" in hook ? hook.model : undefined
+      const session = yield* index.ensure(hook.session_id, { cwd: hook.cwd, model })
+      if (Option.isNone(session)) return invalid(`hook for unknown session ${hook.session_id} has no cwd`)
+      return yield* onHook(hook, session.value)
+    }).pipe(
+      Effect.catchAllCause((cause) =>
+        Effect.logError("claude hook failed", cause).pipe(
+          Effect.as<RouteResponse>({ status: 500, body: { code: "internal", message: "hook handling failed" } })
+        )
+      )
+    )
+
+  return { handle }
+}

@@ -1,0 +1,104 @@
+/**
+ * Which OrbitDock session a Claude session id belongs to, and bringing watched sessions into being.
+ *
+ * The rule: a Claude session OrbitDock only watches (started in a terminal) gets the Claude session
+ * id itself as its OrbitDock id (`external_id` repeats it). A session OrbitDock drives gets the id the
+ * registry chose, and its Claude session id (passed with `--session-id`) is mapped to it by a
+ * checkpoint `claude:session:<claude id>` committed together with its `session_created`, so hooks and
+ * transcript lines of a driven session find it again after a restart.
+ *
+ * Also owns one lock per session, which serializes the read-modify-emit steps (token totals, turn
+ * boundaries) that the hook route, the transcript tailer and the headless driver all perform.
+ */
+import type { SessionId, SessionState } from "@orbitdock/domain"
+import { Effect, Option } from "effect"
+import type { ConnectorHost, EventInput } from "../Connector.js"
+
+/** The checkpoint key mapping a Claude session id to the OrbitDock session that drives it. */
+export const mappingKey = (claudeId: string): string => `claude:session:${claudeId}`
+
+/** What a first sighting tells us about a watched session. */
+export interface Sighting {
+  readonly cwd?: string | undefined
+  readonly model?: string | undefined
+}
+
+export interface SessionIndex {
+  /** The OrbitDock session of a Claude session id (driven mapping, else the id itself). */
+  readonly resolve: (claudeId: string) => Effect.Effect<SessionId>
+  /** Records a driven session's mapping in memory (its checkpoint is committed by the creator). */
+  readonly remember: (claudeId: string, sessionId: SessionId) => void
+  /**
+   * The session for a Claude session id, creating a watch-only one when it does not exist yet.
+   * `None` when it cannot be created (no cwd known yet).
+   */
+  readonly ensure: (claudeId: string, sighting: Sighting) => Effect.Effect<Option.Option<SessionState>>
+  /** Runs `effect` while holding the session's lock. */
+  readonly locked: <A, E, R>(sessionId: SessionId, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+}
+
+export const make = (host: ConnectorHost): SessionIndex => {
+  const mapped = new Map<string, SessionId>()
+  const locks = new Map<string, Effect.Semaphore>()
+  const lockOf = (key: string) => {
+    let lock = locks.get(key)
+    if (lock === undefined) {
+      lock = Effect.unsafeMakeSemaphore(1)
+      locks.set(key, lock)
+    }
+    return lock
+  }
+
+  const resolve = (claudeId: string): Effect.Effect<SessionId> =>
+    Effect.suspend(() => {
+      const known = mapped.get(claudeId)
+      if (known !== undefined) return Effect.succeed(known)
+      return host.checkpoint(mappingKey(claudeId)).pipe(
+        Effect.map((value) => {
+          const id = Option.getOrElse(value, () => claudeId) as SessionId
+          mapped.set(claudeId, id)
+          return id
+        })
+      )
+    })
+
+  const locked = <A, E, R>(sessionId: SessionId, effect: Effect.Effect<A, E, R>) =>
+    lockOf(sessionId).withPermits(1)(effect)
+
+  const ensure = (claudeId: string, sighting: Sighting) =>
+    Effect.gen(function* () {
+      const sessionId = yield* resolve(claudeId)
+      return yield* locked(
+        sessionId,
+        Effect.gen(function* () {
+          const existing = yield* host.state(sessionId)
+          if (Option.isSome(existing) || sighting.cwd === undefined) return existing
+          const created: EventInput = {
+            event: {
+              type: "session_created",
+              provider: "claude",
+              cwd: sighting.cwd,
+              status: "waiting",
+              external_id: claudeId,
+              watch_only: true,
+              ...(sighting.model === undefined ? {} : { model: sighting.model })
+            },
+            source_key: `created:${claudeId}`
+          }
+          yield* host.emit(sessionId, [created]).pipe(
+            Effect.catchAll((e) => Effect.logWarning(`claude: could not create session ${sessionId}: ${e.message}`))
+          )
+          return yield* host.state(sessionId)
+        })
+      )
+    })
+
+  return {
+    resolve,
+    remember: (claudeId, sessionId) => {
+      mapped.set(claudeId, sessionId)
+    },
+    ensure,
+    locked
+  }
+}
