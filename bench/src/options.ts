@@ -1,0 +1,20 @@
+/** Command-line options of `npm run bench`. */
+export interface Options {
+  /** A small smoke run (CI): few runs, small sizes, no BENCHMARKS.md unless --out is given. */
+  readonly quick: boolean
+  /** Runs per figure (median and min–max are over these). */
+  readonly runs: number
+  /** Which groups to run: raw, ingest, latency, stall, fanout, cold, memory. */
+  readonly only: ReadonlySet<string> | null
+  /** Where to write the report; null: do not write. */
+  readonly out: string | null
+}
+
+export const parseOptions = (argv: ReadonlyArray<string>, defaultOut: string): Options => {
+  const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3)
+  const quick = argv.includes("--quick")
+  const runs = Number(value("runs") ?? (quick ? 1 : 3))
+  const only = value("only")
+  const out = value("out") ?? (quick ? null : defaultOut)
+  return { quick, runs, only: only ? new Set(only.split(",")) : null, out }
+}

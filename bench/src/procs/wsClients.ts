@@ -1,0 +1,183 @@
+/**
+ * Child process holding many WebSocket clients, so that clients and server do not share an event
+ * loop. Driven over IPC by the bench (see lib/proc.ts). Used against the bare `ws` server and against
+ * OrbitDock alike.
+ *
+ * Counting mode does not decode frames: it counts the `revision` keys in each frame (one per session
+ * message, in JSON and in msgpack maps alike), so throughput measures the server, not this process's
+ * decoder. Latency mode decodes every frame and reads the send time embedded in message contents
+ * (`t=<ms>|…`, on the machine-wide monotonic clock).
+ */
+import { pack, unpack } from "msgpackr"
+import WebSocket from "ws"
+import { nowMs } from "../lib/stats.js"
+
+export interface ConnectRequest {
+  readonly type: "connect"
+  readonly url: string
+  readonly count: number
+  readonly protocol?: string
+  readonly mode: "count" | "latency" | "stall"
+  /** Client messages each connection sends after `hello` (OrbitDock) or at once (bare `ws`). */
+  readonly subscribe?: ReadonlyArray<unknown>
+  /** Wait for this many acks per connection before reporting ready. */
+  readonly acks?: number
+}
+
+export interface ClientReport {
+  readonly frames: number
+  readonly deltas: number
+  readonly bytes: number
+  readonly first: number
+  readonly last: number
+  readonly latencies: ReadonlyArray<number>
+  readonly snapshots: number
+  readonly errors: ReadonlyArray<string>
+}
+
+const NEEDLE = Buffer.from("revision")
+const sockets: Array<WebSocket> = []
+let frames = 0
+let deltas = 0
+let bytes = 0
+let first = 0
+let last = 0
+let snapshots = 0
+let latencies: Array<number> = []
+const errors: Array<string> = []
+
+const countNeedles = (data: Buffer): number => {
+  let n = 0
+  let at = data.indexOf(NEEDLE)
+  while (at !== -1) {
+    n++
+    at = data.indexOf(NEEDLE, at + NEEDLE.length)
+  }
+  return n
+}
+
+const decode = (data: Buffer, binary: boolean): unknown => (binary ? unpack(data) : JSON.parse(data.toString("utf8")))
+
+const observe = (message: Record<string, unknown>, received: number) => {
+  if (message.type === "session_snapshot") snapshots++
+  if (message.type !== "message_appended") return
+  const content = (message.message as { content?: string } | undefined)?.content
+  if (content === undefined || !content.startsWith("t=")) return
+  const sent = Number(content.slice(2, content.indexOf("|")))
+  if (Number.isFinite(sent)) latencies.push(received - sent)
+}
+
+const connectOne = (request: ConnectRequest): Promise<WebSocket> =>
+  new Promise((resolve, reject) => {
+    const ws = new WebSocket(request.url, request.protocol ? [request.protocol] : [], { perMessageDeflate: false })
+    let acks = 0
+    let ready = false
+    const done = () => {
+      if (!ready) {
+        ready = true
+        resolve(ws)
+      }
+    }
+    const sendAll = () => {
+      for (const m of request.subscribe ?? []) ws.send(request.protocol?.endsWith("msgpack") ? pack(m) : JSON.stringify(m))
+      if (!request.acks) done()
+    }
+    ws.on("error", (e) => (ready ? errors.push(String(e)) : reject(e)))
+    ws.on("open", () => {
+      // OrbitDock sends hello first; the bare server sends nothing until the run starts.
+      if (!request.subscribe) done()
+    })
+    let greeted = false
+    ws.on("message", (data: Buffer, binary: boolean) => {
+      const received = nowMs()
+      if (!greeted && request.subscribe) {
+        greeted = true
+        sendAll()
+        return
+      }
+      if (!ready && request.acks) {
+        // Count acks until subscribed; catch-up data is not measured.
+        const decoded = decode(data, binary)
+        for (const m of Array.isArray(decoded) ? decoded : [decoded]) {
+          const message = m as Record<string, unknown>
+          if (message.type === "ack") acks++
+          if (message.type === "error") errors.push(JSON.stringify(message))
+        }
+        if (acks >= request.acks) done()
+        return
+      }
+      if (request.mode === "stall") return
+      if (first === 0) first = received
+      last = received
+      frames++
+      bytes += data.length
+      if (request.mode === "count") {
+        deltas += countNeedles(data)
+        return
+      }
+      const decoded = decode(data, binary)
+      if (Array.isArray(decoded)) {
+        deltas += decoded.length
+        for (const m of decoded) observe(m as Record<string, unknown>, received)
+      } else {
+        deltas++
+        observe(decoded as Record<string, unknown>, received)
+      }
+    })
+  })
+
+
+const reset = () => {
+  frames = 0
+  deltas = 0
+  bytes = 0
+  first = 0
+  last = 0
+  snapshots = 0
+  latencies = []
+  errors.length = 0
+}
+
+const reply = (message: unknown) => process.send!(message)
+
+process.on("message", async (request: { type: string } & Record<string, unknown>) => {
+  switch (request.type) {
+    case "connect": {
+      const r = request as unknown as ConnectRequest
+      try {
+        // Connect in small waves: hundreds of simultaneous upgrades only measure the accept queue.
+        for (let i = 0; i < r.count; i += 25) {
+          const wave = await Promise.all(Array.from({ length: Math.min(25, r.count - i) }, () => connectOne(r)))
+          sockets.push(...wave)
+        }
+        reset()
+        reply({ type: "connected", count: sockets.length })
+      } catch (e) {
+        reply({ type: "failed", error: String(e) })
+      }
+      return
+    }
+    case "stall":
+      // Stop reading: the kernel buffers fill and the server sees a client that does not drain.
+      for (const ws of sockets) ws.pause()
+      reply({ type: "stalled" })
+      return
+    case "reset":
+      reset()
+      reply({ type: "reset" })
+      return
+    case "report": {
+      const report: ClientReport = { frames, deltas, bytes, first, last, latencies, snapshots, errors: [...errors] }
+      reply({ type: "report", report })
+      return
+    }
+    case "close":
+      for (const ws of sockets) ws.terminate()
+      sockets.length = 0
+      reply({ type: "closed" })
+      return
+    case "exit":
+      process.exit(0)
+  }
+})
+reply({ type: "up" })
