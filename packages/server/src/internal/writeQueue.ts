@@ -192,7 +192,9 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
       Effect.withClock(Clock.make())
     )
 
-    const fiber = yield* Effect.forkDaemon(loop)
+    // Explicitly interruptible: a layer may build us in an uninterruptible region, and the child
+    // would inherit that, so the batching timer (a race that interrupts its loser) would never fire.
+    const fiber = yield* Effect.forkDaemon(Effect.interruptible(loop))
 
     /** Completes once everything queued before it is committed (an empty urgent entry rides behind it). */
     const flush: Effect.Effect<void, EventLogError> = Effect.suspend(() =>

@@ -5,7 +5,8 @@
  * (every outcome is a `CommitResult`), so a bad batch cannot take the worker down.
  */
 import type { SqlClient } from "@effect/sql/SqlClient"
-import { Cause, Effect } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
 import { encodeEvent, encodeSummary } from "./payloadCodec.js"
 import type { CommitRequest, CommitResult, RejectedEntry, WriterEntry } from "./writerProtocol.js"
 
