@@ -92,15 +92,25 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
   Effect.gen(function* () {
     const env = options.env ?? process.env
     const clientName = options.clientName ?? DEFAULT_CLIENT_NAME
-    const scope = yield* Effect.scope
     const fibers = yield* FiberSet.make<unknown, unknown>()
     const bindings = new Map<SessionId, Binding>()
     const byThread = new Map<string, Binding>()
     const procLock = yield* Effect.makeSemaphore(1)
     let proc: Proc | null = null
     let generations = 0
+    /** Generations we stopped on purpose (no session left): their exit is not an error. */
+    const stopped = new Set<number>()
     let shuttingDown = false
-    yield* Effect.addFinalizer(() => Effect.sync(() => (shuttingDown = true)))
+    // Stopping the server stops the app-server: that exit is no failure of a turn (the server
+    // closes interrupted turns at its next start).
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        shuttingDown = true
+        const current = proc
+        proc = null
+        return current === null ? Effect.void : Scope.close(current.scope, Exit.void)
+      })
+    )
 
     const emitFor = (binding: Binding, events: ReadonlyArray<EventInput>, urgent: boolean) =>
       events.length === 0
@@ -163,14 +173,15 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
       })
 
     /** Routes what the server sends to the thread it concerns; unknown methods are ignored. */
-    const dispatch = (generation: number, server: CodexProcess.AppServer) =>
+    const dispatch = (generation: number, server: CodexProcess.AppServer, procScope: Scope.CloseableScope) =>
       Queue.take(server.rpc.incoming).pipe(
         Effect.flatMap((incoming): Effect.Effect<boolean> => {
           switch (incoming.kind) {
             case "closed":
               return Effect.gen(function* () {
                 if (proc?.generation === generation) proc = null
-                if (shuttingDown) return false
+                yield* Scope.close(procScope, Exit.void)
+                if (shuttingDown || stopped.has(generation)) return false
                 for (const binding of bindings.values()) {
                   if (binding.generation !== generation) continue
                   binding.generation = null
@@ -213,7 +224,7 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
         const binary = yield* CodexProcess.resolveBinary(options.bin, env).pipe(
           Effect.mapError((error) => unsupported(`codex is not available: ${error.message}`))
         )
-        const procScope = yield* Scope.fork(scope, ExecutionStrategy.sequential)
+        const procScope = yield* Scope.make(ExecutionStrategy.sequential)
         const started = yield* CodexProcess.spawnAppServer({
           binary,
           env,
@@ -224,7 +235,7 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
           Effect.tapError(() => Scope.close(procScope, Exit.void))
         )
         const generation = ++generations
-        yield* FiberSet.run(fibers, dispatch(generation, started))
+        yield* FiberSet.run(fibers, dispatch(generation, started, procScope))
         yield* started.rpc
           .request(
             "initialize",
@@ -368,6 +379,7 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
       if (current === null) return
       for (const binding of bindings.values()) if (binding.generation === current.generation) return
       proc = null
+      stopped.add(current.generation)
       yield* Scope.close(current.scope, Exit.void)
     })
 
