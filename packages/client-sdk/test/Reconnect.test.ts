@@ -1,0 +1,166 @@
+/**
+ * "Never wrong after trouble", against the real server process: a cut connection resumes with
+ * `since_revision`; a SIGKILLed and restarted server (new `server_id`) is resynced from snapshots; a
+ * dropped message (forced revision gap) is detected and resynced; offline commands fail clearly or
+ * are queued and sent exactly once. Each time the mirror must equal `GET /api/sessions/:id`.
+ */
+import { afterEach, beforeEach, expect, it } from "vitest"
+import { Client, Errors } from "../src/node.js"
+import { expectMirrorsServer, serverState, settled } from "./helpers/expectations.js"
+import * as Faults from "./helpers/faults.js"
+import { startServer, type ServerProcess } from "./helpers/serverProcess.js"
+
+let server: ServerProcess
+beforeEach(async () => {
+  server = await startServer()
+})
+afterEach(async () => {
+  await server?.cleanup()
+})
+
+const fastReconnect = { initialMs: 50, maxMs: 400, factor: 2, jitter: 0.5 }
+
+const noticesOf = (client: Client.Client) => {
+  const notices: Array<Client.Events["notice"]> = []
+  client.on("notice", (n) => notices.push(n))
+  return notices
+}
+
+it("resumes with since_revision after a cut connection while events keep flowing", async () => {
+  const faults = Faults.make()
+  const driver = await Client.connect({ url: server.wsUrl(), token: server.token })
+  const client = await Client.connect({ url: server.wsUrl(), token: server.token, transport: faults.transport, reconnect: fastReconnect })
+  try {
+    const notices = noticesOf(client)
+    const id = await driver.createSession({ provider: "sim", cwd: "/tmp/cut" })
+    await client.subscribeList()
+    await client.subscribeSession(id)
+    await driver.sendMessage(id, "/burst 3000")
+    await client.waitFor((m) => (m.sessions.get(id)?.messages.length ?? 0) >= 200)
+    const snapshots: Array<number> = []
+    client.on("messages", (batch) => {
+      for (const m of batch) if (m.type === "session_snapshot") snapshots.push(m.revision)
+    })
+    expect(client.session(id)!.status).toBe("working")
+    const cutAt = client.session(id)!.revision
+    faults.cut()
+    await client.waitFor((m) => m.connection === "online" && faults.opened() === 2)
+    const done = await settled(client, id, "burst 3000", 30_000)
+    console.log(`cut at revision ${cutAt}, converged at ${done.revision}`)
+    await expectMirrorsServer(client, server, id)
+    expect(notices.filter((n) => n._tag === "ServerRestarted")).toEqual([])
+    // Resumed from the revision it had, not from a snapshot.
+    expect(snapshots).toEqual([])
+    const contents = client.session(id)!.messages.filter((m) => m.role === "assistant").map((m) => m.content)
+    expect(contents).toEqual(Array.from({ length: 3000 }, (_, i) => `burst ${i + 1}`))
+  } finally {
+    await client.close()
+    await driver.close()
+  }
+})
+
+it("drops the mirror and resyncs from snapshots after the server is SIGKILLed and restarted", async () => {
+  const client = await Client.connect({ url: server.wsUrl(), token: server.token, reconnect: fastReconnect, encoding: "msgpack" })
+  try {
+    const notices = noticesOf(client)
+    const firstServerId = client.mirror.serverId
+    await client.subscribeList()
+    const quiet = await client.createSession({ provider: "sim", cwd: "/tmp/quiet", prompt: "before the crash" })
+    const busy = await client.createSession({ provider: "sim", cwd: "/tmp/busy" })
+    await client.subscribeSession(quiet)
+    await client.subscribeSession(busy)
+    await settled(client, quiet, "echo: before the crash")
+    await client.sendMessage(busy, "/burst 5000")
+    // Kill it mid-burst: some of what the client saw may never have become durable.
+    await client.waitFor((m) => (m.sessions.get(busy)?.messages.length ?? 0) >= 300)
+    await server.kill()
+    const seen = client.session(busy)!
+    expect(seen.status).toBe("working")
+    await client.waitFor((m) => m.connection === "reconnecting")
+    await expect(client.sendMessage(quiet, "while down")).rejects.toBeInstanceOf(Errors.OfflineError)
+    const restarted = await server.restart()
+    expect(restarted.server_id).not.toBe(firstServerId)
+
+    const back = await client.waitFor((m) => m.connection === "online" && m.serverId === restarted.server_id, 20_000)
+    expect(back.serverId).toBe(restarted.server_id)
+    expect(notices.some((n) => n._tag === "ServerRestarted")).toBe(true)
+    // The server closes the turn its crash interrupted; the mirror follows.
+    const recovered = await settled(client, busy, "interrupted: server restarted", 20_000)
+    console.log(`SIGKILL at revision ${seen.revision} seen by the client; restarted server resumed at ${recovered.revision}`)
+    await client.sendMessage(busy, "after the restart")
+    await settled(client, busy, "echo: after the restart")
+    await client.sendMessage(quiet, "still here")
+    await settled(client, quiet, "echo: still here")
+    await expectMirrorsServer(client, server, busy)
+    await expectMirrorsServer(client, server, quiet)
+    // The list was refetched from the new process as well.
+    const list = await server.get("/api/sessions")
+    await client.waitFor((m) =>
+      list.body.every((s: { id: never; status: string }) => m.list?.get(s.id)?.status === s.status)
+    )
+    expect([...client.mirror.list!.keys()]).toEqual(list.body.map((s: { id: string }) => s.id))
+  } finally {
+    await client.close()
+  }
+})
+
+it("detects a forced revision gap and resyncs", async () => {
+  const faults = Faults.make()
+  const client = await Client.connect({ url: server.wsUrl(), token: server.token, transport: faults.transport })
+  try {
+    const notices = noticesOf(client)
+    const id = await client.createSession({ provider: "sim", cwd: "/tmp/gap" })
+    await client.subscribeSession(id)
+    const dropped = faults.dropNext((m) => m.type === "message_appended" && m.session_id === id && m.message.content === "burst 40")
+    await client.sendMessage(id, "/burst 100")
+    const lost = await dropped
+    await settled(client, id, "burst 100")
+    const gaps = notices.filter((n) => n._tag === "Gap")
+    expect(gaps.length).toBeGreaterThanOrEqual(1)
+    expect(gaps[0]).toMatchObject({ session_id: id, have: lost.revision - 1, got: lost.revision + 1 })
+    await expectMirrorsServer(client, server, id)
+    expect(client.session(id)!.messages.filter((m) => m.content === "burst 40")).toHaveLength(1)
+  } finally {
+    await client.close()
+  }
+})
+
+it("queues an offline command when asked and sends it exactly once after reconnecting", async () => {
+  const client = await Client.connect({ url: server.wsUrl(), token: server.token, reconnect: fastReconnect })
+  try {
+    const id = await client.createSession({ provider: "sim", cwd: "/tmp/queue" })
+    await client.subscribeSession(id)
+    await server.kill()
+    await client.waitFor((m) => m.connection === "reconnecting")
+    const queued = client.sendMessage(id, "sent once", { queue: true, timeoutMs: 30_000 })
+    await expect(client.sendMessage(id, "not queued")).rejects.toBeInstanceOf(Errors.OfflineError)
+    await server.restart()
+    await queued
+    await settled(client, id, "echo: sent once")
+    const state = await serverState(server, id)
+    expect(state.messages.filter((m) => m.content === "sent once")).toHaveLength(1)
+    expect(state.messages.some((m) => m.content === "not queued")).toBe(false)
+    await expectMirrorsServer(client, server, id)
+  } finally {
+    await client.close()
+  }
+})
+
+it("fails a command in flight when the connection drops, and never resends it", async () => {
+  const client = await Client.connect({ url: server.wsUrl(), token: server.token, reconnect: fastReconnect })
+  try {
+    const id = await client.createSession({ provider: "sim", cwd: "/tmp/lost" })
+    process.kill(server.listening().pid, "SIGSTOP")
+    const inFlight = client.sendMessage(id, "in flight").catch((e: unknown) => e)
+    await server.kill()
+    expect(await inFlight).toBeInstanceOf(Errors.ConnectionLostError)
+    await server.restart()
+    await client.waitFor((m) => m.connection === "online")
+    await client.subscribeSession(id)
+    const state = await serverState(server, id)
+    expect(state.messages.filter((m) => m.content === "in flight").length).toBeLessThanOrEqual(1)
+    await expectMirrorsServer(client, server, id)
+  } finally {
+    await client.close()
+  }
+})
