@@ -3,7 +3,7 @@
  * Owns what hooks mean to OrbitDock: a first sighting creates a watch-only session; for watch-only
  * sessions hooks drive the turn lifecycle (UserPromptSubmit, Stop, SessionEnd) and hold permission
  * prompts (PermissionRequest, optionally PreToolUse) for remote approval. Messages and tokens are the
- * transcript's (hooks only make the tailer read at once), so nothing is reported twice.
+ * transcript's (every hook makes the tailer read up to now first), so nothing is reported twice.
  *
  * For a session OrbitDock drives, hooks only point at the transcript: its lifecycle and permission
  * prompts belong to the headless driver (the stdio permission tool answers those).
@@ -33,7 +33,7 @@ export const make = (
   permissions: PermissionHold,
   options: HookOptions
 ) => {
-  /** Reads the transcript up to now, so the hook's effect lands after the messages it follows. */
+  /** Follows the hook's transcript and reads it up to now. */
   const catchUp = (hook: HookEvent) =>
     hook.transcript_path === undefined ? Effect.void : tail.poke(hook.transcript_path)
 
@@ -103,7 +103,6 @@ export const make = (
           return accepted()
         }
         case "Stop": {
-          yield* catchUp(hook)
           if (!watchOnly) return accepted()
           yield* setStatus(sessionId, hook, (s) =>
             s.status !== "working"
@@ -115,7 +114,6 @@ export const make = (
           return accepted()
         }
         case "SessionEnd": {
-          yield* catchUp(hook)
           if (!watchOnly) return accepted()
           yield* permissions.withdrawAll(sessionId)
           yield* setStatus(sessionId, hook, (s) =>
@@ -140,10 +138,11 @@ export const make = (
       const decoded = decodeHook(request.body)
       if (Either.isLeft(decoded)) return invalid(`not a Claude Code hook event: ${decoded.left}`)
       const hook = decoded.right
-      if (hook.transcript_path !== undefined) yield* tail.follow(hook.transcript_path)
       const model = hook.hook_event_name === "SessionStart" && "model" in hook ? hook.model : undefined
       const session = yield* index.ensure(hook.session_id, { cwd: hook.cwd, model })
       if (Option.isNone(session)) return invalid(`hook for unknown session ${hook.session_id} has no cwd`)
+      // Read the transcript up to now first, so what the hook does lands after the messages it follows.
+      yield* catchUp(hook)
       return yield* onHook(hook, session.value)
     }).pipe(
       Effect.catchAllCause((cause) =>

@@ -101,7 +101,8 @@ const translateUser = (rec: Rec, uuid: string, at: string, sidechain: boolean, l
   const content = message.content
   const promptId = str(rec.promptId)
   if (rec.isMeta === true) return NOTHING
-  if (rec.isCompactSummary === true) {
+  // The summary after compaction (`isSynthetic` is how stream-json marks the same record).
+  if (rec.isCompactSummary === true || rec.isSynthetic === true) {
     return { events: [appended(`rec:${uuid}`, recordMessageId(uuid), "system", blockText(content), at)] }
   }
   if (Array.isArray(content) && content.some((b) => isRec(b) && b.type === "tool_result")) {
@@ -246,7 +247,7 @@ export const streamLineAsRecord = (line: Rec): Rec | undefined => {
     sessionId: line.session_id,
     isSidechain: line.parent_tool_use_id !== null && line.parent_tool_use_id !== undefined,
     ...(line.tool_use_result === undefined ? {} : { toolUseResult: line.tool_use_result }),
-    ...(line.isReplay === true ? { isReplay: true } : {})
+    ...(line.isSynthetic === true ? { isSynthetic: true } : {})
   }
 }
 
