@@ -1,0 +1,121 @@
+/**
+ * OrbitDock's entries in Claude Code's `settings.json` (`hooks`), as pure functions: which hooks to
+ * add, merging them in without touching the user's own hooks, taking them out again, and telling
+ * which are installed. File I/O and the CLI live in `cli/hooks.ts`.
+ *
+ * Transport (FORMATS.md §3.1): native `http` hooks (TCP with the token in a header) for every event
+ * that supports them, and a command hook (curl over the Unix socket, which needs no token) for
+ * `SessionStart`, for which Claude Code skips `http` hooks. `mode: "command"` uses the curl hook for
+ * every event (no token written to settings.json).
+ */
+
+/** The events OrbitDock listens to. */
+export const HOOK_EVENTS = [
+  "SessionStart",
+  "UserPromptSubmit",
+  "PreToolUse",
+  "PermissionRequest",
+  "PostToolUse",
+  "Stop",
+  "SubagentStop",
+  "SessionEnd"
+] as const
+export type HookEventName = (typeof HOOK_EVENTS)[number]
+
+/** Every OrbitDock hook URL carries this query, which is how our entries are recognised. */
+export const MARKER = "orbitdock=1"
+
+export interface HookTarget {
+  /** `http://127.0.0.1:4000` (native http hooks). */
+  readonly url: string
+  /** The server's TCP token (http hooks send it as a Bearer header). */
+  readonly token: string | null
+  /** The server's Unix socket (command hooks). */
+  readonly socketPath: string
+  readonly mode: "http" | "command"
+  /** Seconds Claude waits for a PermissionRequest/PreToolUse answer (above OrbitDock's hold timeout). */
+  readonly permissionTimeoutS: number
+}
+
+type Json = Record<string, unknown>
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
+
+/** The hook entry for one event. */
+export const hookEntry = (event: HookEventName, target: HookTarget): Json => {
+  const timeout = event === "PermissionRequest" || event === "PreToolUse" ? target.permissionTimeoutS : 10
+  if (target.mode === "http" && event !== "SessionStart" && target.token !== null) {
+    return {
+      type: "http",
+      url: `${target.url.replace(/\/$/, "")}/hook?${MARKER}`,
+      headers: { Authorization: `Bearer ${target.token}` },
+      timeout
+    }
+  }
+  // curl prints the server's answer, which Claude reads as the hook output; a server that is down
+  // must not turn into a hook error in the user's terminal, hence `|| true`.
+  const command = [
+    "curl -sS",
+    `--max-time ${timeout}`,
+    `--unix-socket ${shellQuote(target.socketPath)}`,
+    "-X POST -H 'content-type: application/json' --data-binary @-",
+    shellQuote(`http://localhost/hook?${MARKER}`),
+    "|| true"
+  ].join(" ")
+  return { type: "command", command, timeout: timeout + 5 }
+}
+
+const isOurs = (hook: unknown): boolean => {
+  if (typeof hook !== "object" || hook === null) return false
+  const h = hook as Json
+  return (typeof h.url === "string" && h.url.includes(MARKER)) || (typeof h.command === "string" && h.command.includes(MARKER))
+}
+
+/** The settings without any OrbitDock hook (the user's hooks untouched, empty leftovers removed). */
+export const withoutOurs = (settings: Json): Json => {
+  const hooks = settings.hooks
+  if (typeof hooks !== "object" || hooks === null || Array.isArray(hooks)) return settings
+  const next: Json = {}
+  for (const [event, groups] of Object.entries(hooks as Json)) {
+    if (!Array.isArray(groups)) {
+      next[event] = groups
+      continue
+    }
+    const kept = groups.flatMap((group: unknown) => {
+      if (typeof group !== "object" || group === null || !Array.isArray((group as Json).hooks)) return [group]
+      const entries = ((group as Json).hooks as Array<unknown>).filter((h) => !isOurs(h))
+      if (entries.length === ((group as Json).hooks as Array<unknown>).length) return [group]
+      return entries.length === 0 ? [] : [{ ...(group as Json), hooks: entries }]
+    })
+    if (kept.length > 0) next[event] = kept
+  }
+  const { hooks: _h, ...rest } = settings
+  return Object.keys(next).length === 0 ? rest : { ...rest, hooks: next }
+}
+
+/** The settings with OrbitDock's hooks (replacing older OrbitDock entries, keeping the user's). */
+export const withOurs = (settings: Json, target: HookTarget): Json => {
+  const base = withoutOurs(settings)
+  const hooks: Json = { ...((base.hooks as Json | undefined) ?? {}) }
+  for (const event of HOOK_EVENTS) {
+    const groups = Array.isArray(hooks[event]) ? (hooks[event] as Array<unknown>) : []
+    hooks[event] = [...groups, { hooks: [hookEntry(event, target)] }]
+  }
+  return { ...base, hooks }
+}
+
+/** Which events have an OrbitDock hook, and through what. */
+export const installed = (settings: Json): Partial<Record<string, "http" | "command">> => {
+  const out: Partial<Record<string, "http" | "command">> = {}
+  const hooks = settings.hooks
+  if (typeof hooks !== "object" || hooks === null) return out
+  for (const [event, groups] of Object.entries(hooks as Json)) {
+    if (!Array.isArray(groups)) continue
+    for (const group of groups) {
+      const entries = typeof group === "object" && group !== null ? (group as Json).hooks : undefined
+      if (!Array.isArray(entries)) continue
+      for (const h of entries) if (isOurs(h)) out[event] = (h as Json).type === "http" ? "http" : "command"
+    }
+  }
+  return out
+}

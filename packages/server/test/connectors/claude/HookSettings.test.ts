@@ -1,0 +1,83 @@
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { describe, expect, it } from "vitest"
+import { install, uninstall } from "../../../src/cli/hooks.js"
+import { HOOK_EVENTS, hookEntry, installed, withOurs, withoutOurs } from "../../../src/connectors/claude/HookSettings.js"
+
+const target = { url: "http://127.0.0.1:4000", token: "t".repeat(64), socketPath: "/home/u/.orbitdock/server.sock", mode: "http" as const, permissionTimeoutS: 120 }
+
+const userSettings = {
+  model: "opus",
+  hooks: {
+    PreToolUse: [{ matcher: "Bash", hooks: [{ type: "command", command: "my-linter" }] }],
+    Notification: [{ hooks: [{ type: "command", command: "notify-send hi" }] }]
+  }
+}
+
+describe("HookSettings", () => {
+  it("uses native http hooks with the token, and curl over the Unix socket for SessionStart", () => {
+    expect(hookEntry("Stop", target)).toEqual({
+      type: "http",
+      url: "http://127.0.0.1:4000/hook?orbitdock=1",
+      headers: { Authorization: `Bearer ${target.token}` },
+      timeout: 10
+    })
+    expect(hookEntry("PermissionRequest", target)).toMatchObject({ type: "http", timeout: 120 })
+    const start = hookEntry("SessionStart", target)
+    expect(start.type).toBe("command")
+    expect(start.command).toContain("--unix-socket '/home/u/.orbitdock/server.sock'")
+    expect(start.command).toContain("http://localhost/hook?orbitdock=1")
+    expect(hookEntry("Stop", { ...target, mode: "command" }).type).toBe("command")
+  })
+
+  it("merges without clobbering the user's hooks, idempotently, and uninstalls only ours", () => {
+    const merged = withOurs(userSettings, target)
+    expect(merged.model).toBe("opus")
+    const hooks = merged.hooks as Record<string, Array<{ hooks: Array<{ command?: string }> }>>
+    expect(hooks.PreToolUse![0]).toEqual(userSettings.hooks.PreToolUse[0])
+    expect(hooks.PreToolUse).toHaveLength(2)
+    expect(hooks.Notification).toEqual(userSettings.hooks.Notification)
+    expect(Object.keys(installed(merged)).sort()).toEqual([...HOOK_EVENTS].sort())
+    // Installing again (even with a new token) replaces our entries instead of adding more.
+    const again = withOurs(merged, { ...target, token: "u".repeat(64) })
+    expect((again.hooks as Record<string, Array<unknown>>).PreToolUse).toHaveLength(2)
+    expect(withOurs(merged, target)).toEqual(merged)
+    expect(withoutOurs(merged)).toEqual(userSettings)
+    expect(withoutOurs(withOurs({}, target))).toEqual({})
+  })
+
+  it("install writes a backup and a private file, twice is a no-op, uninstall restores", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "orbitdock-hooks-"))
+    const settingsPath = path.join(dir, "claude", "settings.json")
+    fs.mkdirSync(path.dirname(settingsPath))
+    fs.writeFileSync(settingsPath, JSON.stringify(userSettings))
+    fs.writeFileSync(path.join(dir, "token"), `${target.token}\n`)
+    const options = { settingsPath, dataDir: dir, url: target.url, token: null, mode: "http" as const, permissionTimeoutS: 120 }
+    const first = Effect.runSync(install(options))
+    expect(first.changed).toBe(true)
+    expect(JSON.parse(fs.readFileSync(first.backup!, "utf8"))).toEqual(userSettings)
+    expect(fs.statSync(settingsPath).mode & 0o777).toBe(0o600)
+    const written = JSON.parse(fs.readFileSync(settingsPath, "utf8"))
+    expect(installed(written).Stop).toBe("http")
+    expect(JSON.stringify(written)).toContain(target.token)
+    expect(Effect.runSync(install(options)).changed).toBe(false)
+    expect(Effect.runSync(uninstall(settingsPath)).changed).toBe(true)
+    expect(JSON.parse(fs.readFileSync(settingsPath, "utf8"))).toEqual(userSettings)
+    expect(Effect.runSync(uninstall(settingsPath)).changed).toBe(false)
+    // Without a token, http mode refuses with a clear message; command mode needs none.
+    fs.rmSync(path.join(dir, "token"))
+    const saved = process.env.ORBITDOCK_TOKEN
+    delete process.env.ORBITDOCK_TOKEN
+    const refused = Effect.runSync(Effect.flip(install(options)))
+    expect(refused.message).toMatch(/no token/)
+    expect(Effect.runSync(install({ ...options, mode: "command" })).changed).toBe(true)
+    if (saved !== undefined) process.env.ORBITDOCK_TOKEN = saved
+    // A settings file that is not JSON is reported, never overwritten.
+    fs.writeFileSync(settingsPath, "{ not json")
+    expect(Effect.runSync(Effect.flip(install({ ...options, mode: "command" }))).message).toMatch(/cannot read/)
+    expect(fs.readFileSync(settingsPath, "utf8")).toBe("{ not json")
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+})
