@@ -165,3 +165,29 @@ export const waitUntil = async (condition: () => boolean, timeoutMs = 10_000, wh
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
 }
+
+/** Waits for a message (any session, any time since the client connected) matching `predicate`. */
+export const waitMessage = (client: TestClient, predicate: (m: Msg) => boolean, timeoutMs = 20_000): Promise<Msg> =>
+  new Promise<Msg>((resolve, reject) => {
+    let cursor = 0
+    const check = () => {
+      while (cursor < client.messages.length) {
+        const m = client.messages[cursor++] as Msg
+        if (predicate(m)) {
+          stop()
+          resolve(m)
+          return
+        }
+      }
+    }
+    const timer = setTimeout(() => {
+      stop()
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for a message`))
+    }, timeoutMs)
+    const stop = () => {
+      clearTimeout(timer)
+      client.ws.off("message", check)
+    }
+    client.ws.on("message", check)
+    check()
+  })

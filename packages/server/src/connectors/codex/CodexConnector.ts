@@ -391,6 +391,16 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
       })
     }
 
+    /**
+     * Sessions from rollouts are only watched: OrbitDock must not start turns in a thread another
+     * Codex process owns. (The registry is meant to refuse these first; this is the connector's own
+     * guard.)
+     */
+    const driven = <A>(session: SessionState, command: Effect.Effect<A, ProtocolError>) =>
+      session.watch_only === true
+        ? Effect.fail(new ProtocolError({ code: "conflict", message: "this Codex session is watch-only (started outside OrbitDock)" }))
+        : command
+
     const connector: Connector = {
       provider: "codex",
       create: (sessionId, params) =>
@@ -433,9 +443,9 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
           )
           if (params.prompt !== undefined) yield* startTurn(binding, params.prompt)
         }),
-      sendMessage: (session, content) => bindingFor(session).pipe(Effect.flatMap((binding) => startTurn(binding, content))),
+      sendMessage: (session, content) => driven(session, bindingFor(session).pipe(Effect.flatMap((binding) => startTurn(binding, content)))),
       approve: (session, params: ApproveParams) =>
-        resolve(
+        driven(session, resolve(
           session,
           params.request_id,
           "approval",
@@ -444,9 +454,9 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
             event: { type: "approval_resolved", request_id: params.request_id, outcome: params.approved ? "approved" : "denied", scope: params.scope },
             source_key: `request:${params.request_id}:resolved`
           }
-        ),
+        )),
       answer: (session, requestId, answer) =>
-        resolve(
+        driven(session, resolve(
           session,
           requestId,
           "question",
@@ -455,8 +465,8 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
             event: { type: "question_resolved", request_id: requestId, outcome: "answered", answer },
             source_key: `request:${requestId}:resolved`
           }
-        ),
-      interrupt,
+        )),
+      interrupt: (session) => driven(session, interrupt(session)),
       end: (session) =>
         Effect.gen(function* () {
           const binding = bindings.get(session.id)

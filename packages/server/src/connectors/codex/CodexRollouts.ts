@@ -8,7 +8,7 @@
  */
 import type { SessionId } from "@orbitdock/domain"
 import { watch } from "chokidar"
-import { Effect, Either, Option, Queue, Runtime, Schema, type Scope } from "effect"
+import { Effect, Either, Option, Queue, Runtime, Schedule, Schema, type Scope } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -21,6 +21,8 @@ export interface RolloutWatchOptions {
   readonly clientName: string
   /** Files not written to within this long before startup are not imported. */
   readonly lookbackMs: number
+  /** How often followed files are re-checked for growth chokidar did not report (default 1 s). */
+  readonly recheckMs?: number
 }
 
 /** Lines per emit: a long rollout is imported in bounded steps, each with its own checkpoint. */
@@ -172,6 +174,20 @@ export const watchRollouts = (host: ConnectorHost, options: RolloutWatchOptions)
       (w) => Effect.promise(() => w.close())
     )
     void watcher
+    // (observed) chokidar can miss the last of a burst of appends (the rollout's final lines stay
+    // unread until the next write, which may never come): followed files are re-checked at a low
+    // rate and read when they grew.
+    yield* Effect.sync(() => {
+      for (const [file, state] of files) {
+        if (state.sessionId === null) continue
+        const size = fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0
+        if (size > state.offset) offer(file, false)
+      }
+    }).pipe(
+      Effect.catchAllCause((cause) => Effect.logDebug("codex: rollout re-check failed", cause)),
+      Effect.repeat(Schedule.spaced(options.recheckMs ?? 1000)),
+      Effect.forkScoped
+    )
     yield* Queue.take(changed).pipe(
       Effect.flatMap(({ file, initial, mtimeMs }) => (isRollout(file) ? ingest(file, initial, mtimeMs) : Effect.void)),
       Effect.catchAllCause((cause) => Effect.logWarning("codex: a rollout could not be read", cause)),

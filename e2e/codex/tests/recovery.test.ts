@@ -1,0 +1,111 @@
+/**
+ * Failures and restarts: OrbitDock restarted mid-session (the next message resumes the same Codex
+ * thread, history and approval policy intact), and the codex process killed mid-turn (a visible
+ * error, the turn closed, recovery on the next message with a new process).
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type CodexEnv, makeCodexEnv, nativeCodexBin } from "../helpers/codexEnv.js"
+import { type MockModel, startMockModel } from "../helpers/mockModel.js"
+import { ack, childPids, createSession, drive, startOrbit, stateOf, waitUntil } from "../helpers/orbit.js"
+
+let mock: MockModel
+let codex: CodexEnv
+
+beforeAll(async () => {
+  mock = await startMockModel()
+  codex = makeCodexEnv("recovery", mock.baseUrl)
+})
+
+afterAll(async () => {
+  await mock?.close()
+  codex?.remove()
+})
+
+const wordsStreaming = (m: any) =>
+  m.type === "message_updated" && typeof m.changes.content === "string" && m.changes.content.includes("word3")
+
+describe("codex recovery", () => {
+  it("resumes the thread after OrbitDock restarts mid-turn", async () => {
+    const dataDir = path.join(codex.root, "orbit-restart")
+    const cwd = codex.newWorkDir("restart")
+    const first = await startOrbit({ codex, dataDir })
+    const s = await createSession(first, { cwd, approval_policy: "untrusted" })
+    await s.send("SCENARIO:text before restart")
+    await s.status("waiting")
+    const threadId = (await stateOf(first, s.id)).external_id
+    await s.send("SCENARIO:slow")
+    await s.next(wordsStreaming)
+    await first.close() // the app-server goes with it, mid-turn
+
+    const second = await startOrbit({ codex, dataDir })
+    try {
+      const client = await second.connect()
+      const again = await drive(client, s.id)
+      const restored = await stateOf(second, s.id)
+      expect(restored.status).toBe("waiting")
+      expect(restored.external_id).toBe(threadId)
+      expect(restored.messages.at(-1)).toMatchObject({ role: "system", content: "interrupted: server restarted" })
+
+      const requestsBefore = mock.requests.length
+      await again.send("SCENARIO:text after restart")
+      await again.status("waiting")
+      const state = await stateOf(second, s.id)
+      expect(state.messages.at(-1).content).toBe("Hello! You said: after restart")
+      // Same Codex thread, with its history: the model saw the earlier turns.
+      const request = mock.requests.slice(requestsBefore).find((r) => r.lastUserText.includes("after restart"))!
+      expect(request.promptCacheKey).toBe(threadId)
+      const firstTurn = mock.requests.find((r) => r.lastUserText.includes("before restart"))!
+      expect(request.inputLength).toBeGreaterThan(firstTurn.inputLength)
+
+      // The resumed thread keeps the session's approval policy: a command still asks first.
+      await again.send("SCENARIO:shell touch resumed.txt")
+      const asked = await again.next((m) => m.type === "approval_requested")
+      ack(await again.command({ type: "approve_tool", request_id: asked.request.id, approved: true }))
+      await again.status("waiting")
+      expect(fs.existsSync(path.join(cwd, "resumed.txt"))).toBe(true)
+    } finally {
+      await second.close()
+    }
+  })
+
+  it("shows a killed codex process as an error, closes the turn, and recovers on the next message", async () => {
+    const server = await startOrbit({ codex })
+    try {
+      const cwd = codex.newWorkDir("kill")
+      const s = await createSession(server, { cwd })
+      await s.send("SCENARIO:slow")
+      await s.next(wordsStreaming)
+      const [pid] = childPids(process.pid, nativeCodexBin())
+      expect(pid).toBeGreaterThan(0)
+      process.kill(pid!, "SIGKILL")
+      const error = await s.next((m) => m.type === "message_appended" && m.message.role === "system")
+      expect(error.message.content).toContain("codex process exited")
+      expect(error.message.content).toContain("SIGKILL")
+      await s.status("waiting")
+      let state = await stateOf(server, s.id)
+      expect(state.messages.find((m: any) => m.role === "assistant").streaming).toBe(false)
+
+      // A pending approval expires when the process dies.
+      await s.send("SCENARIO:shell touch never.txt")
+      await s.next((m) => m.type === "approval_requested")
+      const [second] = childPids(process.pid, nativeCodexBin())
+      expect(second).not.toBe(pid)
+      process.kill(second!, "SIGKILL")
+      await s.status("waiting")
+      state = await stateOf(server, s.id)
+      expect(state.pending_approval).toBeNull()
+      expect(state.attention).toBe(false)
+      expect(fs.existsSync(path.join(cwd, "never.txt"))).toBe(false)
+
+      await s.send("SCENARIO:text recovered")
+      await s.status("waiting")
+      state = await stateOf(server, s.id)
+      expect(state.messages.at(-1).content).toBe("Hello! You said: recovered")
+      await waitUntil(() => childPids(process.pid, nativeCodexBin()).length === 1, 5000, "one codex process")
+    } finally {
+      await server.close()
+    }
+  })
+})
