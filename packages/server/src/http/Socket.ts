@@ -68,6 +68,8 @@ export class Connection {
   private paused = false
   private alive = true
   private closed = false
+  /** Given up on: closing, waiting for the socket to go. */
+  private dropping = false
   private list: ListSubscription | null = null
   private readonly subscriptions = new Map<SessionId, SessionSubscription>()
   private readonly fiber: Fiber.RuntimeFiber<void, never>
@@ -100,7 +102,7 @@ export class Connection {
 
   /** Called by the transport on each ping interval: drops a client silent since the previous one. */
   pingTick(): void {
-    if (this.closed) return
+    if (this.closed || this.dropping) return
     if (!this.alive) {
       this.drop("no frame or pong since the previous ping")
       return
@@ -131,7 +133,8 @@ export class Connection {
   }
 
   private drop(reason: string): void {
-    if (this.closed) return
+    if (this.closed || this.dropping) return
+    this.dropping = true
     Metrics.subscribersDropped.unsafeUpdate(1, [])
     this.log("warn", `dropping connection: ${reason}`)
     this.outbox.close()

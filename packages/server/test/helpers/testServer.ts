@@ -75,9 +75,11 @@ export interface TestClient {
   readonly messages: Array<ServerMessage>
   /** Sends a message object (encoded with the connection's subprotocol) or raw bytes/text. */
   readonly send: (message: object | string | Buffer) => void
-  /** Waits for the next message matching `predicate` after the ones already waited for. */
+  /** Waits for the next message matching `predicate` after the last one `next` returned (skipping others). */
   readonly next: (predicate?: (m: ServerMessage) => boolean, timeoutMs?: number) => Promise<ServerMessage>
-  /** Sends a message with a fresh `id` (unless it has one) and waits for its ack or error. */
+  /** The first message (of all received, ignoring the `next` cursor) matching `predicate`, waiting for it. */
+  readonly waitFor: (predicate: (m: ServerMessage) => boolean, timeoutMs?: number) => Promise<ServerMessage>
+  /** Sends a message with a fresh `id` (unless it has one) and waits for its ack or error (the cursor stays). */
   readonly request: (message: object, timeoutMs?: number) => Promise<ServerMessage & { type: "ack" | "error" }>
   /** Resolves with the close code and reason. */
   readonly closed: Promise<{ code: number; reason: string }>
@@ -247,14 +249,15 @@ export const makeClient = (ws: WebSocket, msgpack: boolean): TestClient => {
   )
   ws.on("error", () => {})
 
-  const next = (predicate: (m: ServerMessage) => boolean = () => true, timeoutMs = 5000) =>
-    new Promise<ServerMessage>((resolve, reject) => {
+  /** Resolves with the index of the first message at or after `from` that matches. */
+  const waitIndex = (from: number, predicate: (m: ServerMessage) => boolean, timeoutMs: number) =>
+    new Promise<number>((resolve, reject) => {
+      let index = from
       const check = () => {
-        while (cursor < messages.length) {
-          const m = messages[cursor++]
-          if (predicate(m)) {
+        for (; index < messages.length; index++) {
+          if (predicate(messages[index])) {
             cleanup()
-            resolve(m)
+            resolve(index)
             return
           }
         }
@@ -265,7 +268,8 @@ export const makeClient = (ws: WebSocket, msgpack: boolean): TestClient => {
       }
       const timer = setTimeout(() => {
         cleanup()
-        reject(new Error(`timed out after ${timeoutMs} ms (${messages.length} messages: ${JSON.stringify(messages.slice(-3))})`))
+        const last = JSON.stringify(messages.slice(-3))
+        reject(new Error(`timed out after ${timeoutMs} ms (${messages.length} messages, the last: ${last.length > 600 ? last.slice(0, 600) + "…" : last})`))
       }, timeoutMs)
       const cleanup = () => {
         clearTimeout(timer)
@@ -274,6 +278,12 @@ export const makeClient = (ws: WebSocket, msgpack: boolean): TestClient => {
       waiters.add(check)
       check()
     })
+
+  const next = async (predicate: (m: ServerMessage) => boolean = () => true, timeoutMs = 5000) => {
+    const index = await waitIndex(cursor, predicate, timeoutMs)
+    cursor = index + 1
+    return messages[index]
+  }
 
   const send = (message: object | string | Buffer) => {
     if (typeof message === "string" || Buffer.isBuffer(message)) ws.send(message)
@@ -287,15 +297,20 @@ export const makeClient = (ws: WebSocket, msgpack: boolean): TestClient => {
     messages,
     send,
     next,
-    request: async (message, timeoutMs) => {
+    request: async (message, timeoutMs = 5000) => {
       const withId = "id" in message ? message : { ...message, id: `r${++nextRequestId}` }
       const id = (withId as { id: unknown }).id
+      const from = messages.length
       send(withId)
-      return (await next(
+      // Does not move the `next` cursor: data the request caused can still be waited for.
+      const index = await waitIndex(
+        from,
         (m) => (m.type === "ack" || m.type === "error") && (m as { id?: unknown }).id === id,
         timeoutMs
-      )) as ServerMessage & { type: "ack" | "error" }
+      )
+      return messages[index] as ServerMessage & { type: "ack" | "error" }
     },
+    waitFor: async (predicate, timeoutMs = 5000) => messages[await waitIndex(0, predicate, timeoutMs)],
     closed,
     close: async () => {
       if (ws.readyState === WebSocket.CLOSED) return
