@@ -13,7 +13,7 @@ import type {
   SessionState
 } from "@orbitdock/domain"
 import type { SessionSummaries } from "@orbitdock/projections"
-import { Context, Effect, Layer, Option, Stream, SubscriptionRef, type Scope } from "effect"
+import { Context, Effect, Layer, Option, PubSub, Stream, SubscriptionRef, type Scope } from "effect"
 import * as Backoff from "./Backoff.js"
 import type { Encoding } from "./Codec.js"
 import { type ClientError, TimeoutError } from "./Errors.js"
@@ -68,6 +68,8 @@ export interface OrbitClientShape {
   readonly changes: Stream.Stream<Mirror>
   /** Every server message, in order, from the moment the stream is run. */
   readonly messages: Stream.Stream<ServerMessage>
+  /** Like `messages`, but subscribed now: nothing published after this effect is missed. */
+  readonly subscribeMessages: Effect.Effect<Stream.Stream<ServerMessage>, never, Scope.Scope>
   /** Gaps, restarts, drops and other events that are not server messages. */
   readonly notices: Stream.Stream<Notice>
   /** The mirror now (synchronous). */
@@ -168,6 +170,7 @@ export const make = (options: Options = {}): Effect.Effect<OrbitClientShape, Cli
       mirror: core.mirrorRef,
       changes: core.mirrorRef.changes,
       messages: Stream.fromPubSub(core.messages),
+      subscribeMessages: Effect.map(PubSub.subscribe(core.messages), (queue) => Stream.fromQueue(queue)),
       notices: Stream.async<Notice>((emit) => {
         const off = core.notifier.onNotice((notice) => void emit.single(notice))
         return Effect.sync(off)

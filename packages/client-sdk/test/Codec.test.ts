@@ -22,7 +22,8 @@ describe("Codec.decodeFrame", () => {
   })
 
   it("ignores unknown fields", () => {
-    const decoded = Codec.decodeFrame(JSON.stringify({ ...appended(2), future_field: 1, message: { ...appended(2).message, x: 2 } }))
+    const message = appended(2) as Extract<ReturnType<typeof appended>, { type: "message_appended" }>
+    const decoded = Codec.decodeFrame(JSON.stringify({ ...message, future_field: 1, message: { ...message.message, x: 2 } }))
     expect(decoded.messages).toEqual([appended(2)])
   })
 
