@@ -48,6 +48,8 @@ export interface EventLogSqliteOptions {
   readonly dbPath: string
   readonly flushMs: number
   readonly batchSize: number
+  /** Called with every writer thread started (a crashed one is replaced); tests kill it through this. */
+  readonly onWriterStarted?: ((thread: NodeThread) => void) | undefined
 }
 
 /** Opens the log; the scope's close commits everything queued, then stops the worker. */
@@ -69,7 +71,13 @@ export const make = (options: EventLogSqliteOptions) =>
     const workerData: WriterWorkerData = { dbPath }
     const worker = yield* Worker.WorkerManager.pipe(
       Effect.flatMap((manager) => manager.spawn<CommitRequest, CommitResult, never>({})),
-      Effect.provide(NodeWorker.layer(() => new NodeThread(writerWorkerUrl(), { workerData }))),
+      Effect.provide(
+        NodeWorker.layer(() => {
+          const thread = new NodeThread(writerWorkerUrl(), { workerData })
+          options.onWriterStarted?.(thread)
+          return thread
+        })
+      ),
       Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => "the writer worker did not start" }),
       Effect.mapError(fail("EventLog.open:worker"))
     )

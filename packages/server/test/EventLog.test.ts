@@ -6,11 +6,15 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { Duration, Effect, Either, Fiber, Metric, Option } from "effect"
 import { spawn } from "node:child_process"
+import type { Worker as Thread } from "node:worker_threads"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import type { AppendEntry, EventLogShape } from "../src/EventLog.js"
+import { makeWriterStore } from "../src/internal/writerStore.js"
 import * as Metrics from "../src/Metrics.js"
 import { event, events, openLog, sid, summary, tempDir } from "./helpers/eventLogFixtures.js"
 
@@ -243,5 +247,45 @@ describe("EventLogSqlite", () => {
         )
         expect(summaries.get(session)).toBe(revisions.length === 0 ? undefined : revisions.length)
       }
+    }))
+
+  it.scopedLive("a crashed writer thread is replaced and the batch it held is committed once", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const threads: Array<Thread> = []
+      const { log } = yield* openLog({
+        dbPath: path.join(dir, "log.db"),
+        ...relaxed,
+        onWriterStarted: (thread) => threads.push(thread)
+      })
+      yield* Effect.flatten(log.append({ events: events(s1, 1, 10), urgent: true }))
+      const retries = (yield* Metric.value(Metrics.appendRetries)).count
+      // Killed while this batch is on its way to it (or in it): nothing may be lost or doubled.
+      const durable = yield* log.append({ events: events(s1, 11, 20), checkpoints: [{ key: "k", value: "20" }], urgent: true })
+      yield* Effect.promise(() => threads[0].terminate())
+      yield* awaitAll([durable])
+      expect(threads.length).toBe(2)
+      expect((yield* Metric.value(Metrics.appendRetries)).count).toBeGreaterThan(retries)
+      expect((yield* log.readSession(s1, 0)).map((e) => e.revision)).toStrictEqual(events(s1, 1, 20).map((e) => e.stored.revision))
+      expect(yield* log.checkpoint("k")).toStrictEqual(Option.some("20"))
+    }))
+
+  it.scopedLive("the writer recognises a batch re-sent after it committed (reply lost to a crash)", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      // Migrate the file through the layer, then drive the worker-side store on a connection of our own.
+      const dbPath = path.join(dir, "log.db")
+      yield* Effect.flatMap(openLog({ dbPath, ...relaxed }), ({ close }) => close)
+      const sql = yield* SqliteClient.make({ filename: dbPath }).pipe(Effect.provide(Reactivity.layer))
+      const store = makeWriterStore(sql)
+      const entries = [{ events: events(s1, 1, 2) }, { events: [event(s1, 2, "again")] }, { events: events(s2, 1, 1) }]
+      const first = yield* store.commit({ token: "t-1", entries, retry: false })
+      expect(first._tag === "Committed" && first.rejected.map((r) => r.index)).toStrictEqual([1])
+      expect(yield* store.commit({ token: "t-1", entries, retry: true })).toStrictEqual(first)
+      // A new token with the same rows is a real duplicate.
+      const other = yield* store.commit({ token: "t-2", entries: [entries[2]], retry: true })
+      expect(other._tag === "Committed" && other.rejected.map((r) => r.code)).toStrictEqual(["SQLITE_CONSTRAINT_UNIQUE"])
+      const rows = yield* sql.unsafe<{ n: number }>("SELECT count(*) AS n FROM events")
+      expect(rows[0].n).toBe(3)
     }))
 })
