@@ -177,9 +177,7 @@ const itemStarted = (state: ThreadState, item: ThreadItem, at: string): Translat
       ...(streaming ? { streaming: true } : {})
     }
   }
-  const items = item.type === "userMessage"
-    ? state.items
-    : { ...state.items, [item.id]: { kind: shown.kind, content: shown.content, deltas: 0, ...(shown.tool === undefined ? {} : { tool: shown.tool }) } }
+  const items = { ...state.items, [item.id]: { kind: shown.kind, content: shown.content, deltas: 0, ...(shown.tool === undefined ? {} : { tool: shown.tool }) } }
   return { state: { ...state, items, fileChanges }, events: [input(event, appendKey(id), at)] }
 }
 
@@ -188,13 +186,11 @@ const itemCompleted = (state: ThreadState, item: ThreadItem, at: string): Transl
   const fileChanges = item.type === "fileChange"
     ? { ...state.fileChanges, [item.id]: (item as Extract<ThreadItem, { type: "fileChange" }>).changes }
     : state.fileChanges
-  if (shown === null || item.type === "userMessage") {
+  if (shown === null) return { state: { ...state, fileChanges }, events: [] }
+  if (item.type === "userMessage") {
     // A user message is complete when it starts; append it here only if its start was missed.
-    if (shown !== null && state.items[item.id] === undefined) {
-      const started = itemStarted(state, item, at)
-      return { state: { ...started.state, items: state.items, fileChanges }, events: started.events }
-    }
-    return { state: { ...state, fileChanges }, events: [] }
+    if (state.items[item.id] !== undefined) return { state: { ...state, items: without(state.items, item.id) }, events: [] }
+    return { state, events: itemStarted(state, item, at).events }
   }
   const id = messageIdOf(item)
   const events: Array<EventInput> = []
