@@ -6,6 +6,7 @@ import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import { ServerConfig, type ServerConfigShape } from "./Config.js"
 import * as Config from "./Config.js"
+import { makeClaudeConnector } from "./connectors/claude/ClaudeConnector.js"
 import type { ConnectorFactory } from "./connectors/Connector.js"
 import * as Sim from "./connectors/Sim.js"
 import * as EventLogSqlite from "./EventLogSqlite.js"
@@ -13,7 +14,10 @@ import * as HttpTransport from "./http/HttpTransport.js"
 import * as SessionRegistry from "./SessionRegistry.js"
 
 /** The connectors a server runs: `sim` always; the agents' connectors by configuration. */
-export const connectorFactories = (_config: ServerConfigShape): ReadonlyArray<ConnectorFactory> => [Sim.make]
+export const connectorFactories = (config: ServerConfigShape): ReadonlyArray<ConnectorFactory> => [
+  Sim.make,
+  makeClaudeConnector({ claudeBin: config.claudeBin })
+]
 
 export interface ServerOptions {
   readonly transport?: HttpTransport.Options
