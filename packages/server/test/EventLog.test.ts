@@ -8,7 +8,7 @@ import { describe, expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import { Duration, Effect, Either, Fiber, Metric, Option } from "effect"
+import { Duration, Effect, Either, Fiber, Metric, Option, Schedule } from "effect"
 import { spawn } from "node:child_process"
 import type { Worker as Thread } from "node:worker_threads"
 import * as path from "node:path"
@@ -26,6 +26,14 @@ const batchStats = Metric.value(Metrics.batchSize).pipe(Effect.map(({ count, sum
 const appendAll = (log: EventLogShape, entries: ReadonlyArray<AppendEntry>) => Effect.forEach(entries, log.append)
 const awaitAll = (durable: ReadonlyArray<Effect.Effect<void, unknown>>) =>
   Effect.all(durable, { discard: true }).pipe(Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => "not durable in 10 s" }))
+
+/** Polls `condition` every 10 ms, for at most 10 s (for what only shows in metrics or on disk). */
+const waitUntil = (condition: Effect.Effect<boolean>) =>
+  condition.pipe(
+    Effect.flatMap((ok) => (ok ? Effect.void : Effect.fail("not yet"))),
+    Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 1000 }),
+    Effect.orDie
+  )
 
 describe("EventLogSqlite", () => {
   it.scopedLive("commits appends and reads them back identically, by session and globally", () =>
@@ -210,8 +218,8 @@ describe("EventLogSqlite", () => {
       yield* Effect.addFinalizer(() => Effect.sync(() => locker.close()))
       locker.exec("BEGIN IMMEDIATE")
       const durable = yield* log.append({ events: events(s1, 1, 1), urgent: true })
-      // The worker's busy timeout is 1 s: hold the lock long enough for at least one failed attempt.
-      yield* Effect.sleep("1500 millis")
+      // The worker's busy timeout is 1 s: hold the lock until an attempt has failed.
+      yield* waitUntil(Metric.value(Metrics.appendRetries).pipe(Effect.map(({ count }) => count > retries)))
       locker.exec("COMMIT")
       yield* awaitAll([durable])
       expect((yield* Metric.value(Metrics.appendRetries)).count).toBeGreaterThan(retries)

@@ -117,7 +117,10 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
         if (queued.entry.urgent) queuedUrgent--
       }
       queuedEvents -= events
-      if (head > 1024 && head * 2 > queue.length) {
+      if (head === queue.length) {
+        queue = []
+        head = 0
+      } else if (head > 1024 && head * 2 > queue.length) {
         queue = queue.slice(head)
         head = 0
       }
@@ -142,6 +145,7 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
           ),
           Effect.tapError((error) =>
             Effect.logWarning("event log commit failed, retrying").pipe(
+              Effect.zipRight(Metric.increment(Metrics.appendRetries)),
               Effect.annotateLogs({
                 events: inFlightEvents,
                 code: error._tag === "CommitFailed" ? error.code : error.reason,
@@ -151,7 +155,6 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
           )
         )
         const outcome = yield* Effect.either(Effect.retry(attempt, retrySchedule))
-        if (attempts > 1) yield* Metric.incrementBy(Metrics.appendRetries, attempts - 1)
         if (outcome._tag === "Left") {
           yield* Effect.logError("event log commit failed for good; the batch is lost").pipe(
             Effect.annotateLogs({ events: inFlightEvents, attempts, error: outcome.left.message })
@@ -206,6 +209,7 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
       }
     }).pipe(
       Effect.ensuring(Effect.sync(() => (stopped = true))),
+      Effect.annotateLogs({ module: "EventLog" }),
       // The batching timer is wall-clock time whatever clock the caller runs with: the worker
       // commits in real time, so a TestClock could never fire it.
       Effect.withClock(Clock.make())
