@@ -64,7 +64,11 @@ export interface Options {
   readonly pingIntervalMs?: number
   /** A client whose socket has not taken a frame for this long is dropped. Default 60 s. */
   readonly stuckTimeoutMs?: number
-  /** Messages queued per connection before it counts as fallen behind. Default 8192. */
+  /**
+   * Messages queued per connection before it counts as fallen behind. Default 32768: the queue holds
+   * references to messages shared by every subscriber, so this bounds a slow client at a few MB,
+   * while a burst that a healthy client drains within a moment does not trigger a resync.
+   */
   readonly outboxLimit?: number
   /** Default: a random UUID. */
   readonly serverId?: string
@@ -150,7 +154,7 @@ const make = (options: Options) =>
     const runtime = yield* Effect.runtime<never>()
     const pingIntervalMs = options.pingIntervalMs ?? 30_000
     const stuckTimeoutMs = options.stuckTimeoutMs ?? 60_000
-    const outboxLimit = options.outboxLimit ?? 8192
+    const outboxLimit = options.outboxLimit ?? 32_768
     const serverId = (options.serverId ?? crypto.randomUUID()) as ServerId
     const version = options.version ?? VERSION
     const startedAt = Date.now()
