@@ -7,6 +7,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Figures, machine, markdownTables, repoRoot, textTable } from "./lib/report.js"
 import { parseOptions, type Options } from "./options.js"
+import { coldStart, stalledClient } from "./coldScenarios.js"
+import { fanout, ingest, stalls, uiLatency } from "./orbitScenarios.js"
 import { rawAppend, rawDecode, rawFanout, rawLatency, rawStall } from "./rawScenarios.js"
 
 const groups: ReadonlyArray<readonly [string, (f: Figures, o: Options) => unknown]> = [
@@ -14,7 +16,13 @@ const groups: ReadonlyArray<readonly [string, (f: Figures, o: Options) => unknow
   ["raw-stall", rawStall],
   ["raw-fanout", rawFanout],
   ["raw-latency", rawLatency],
-  ["raw-decode", rawDecode]
+  ["raw-decode", rawDecode],
+  ["ingest", ingest],
+  ["latency", uiLatency],
+  ["stall", stalls],
+  ["fanout", fanout],
+  ["cold", coldStart],
+  ["memory", stalledClient]
 ]
 
 const selected = (o: Options, name: string) => o.only === null || o.only.has(name) || o.only.has(name.split("-")[0]!)

@@ -81,7 +81,7 @@ export const rawLatency = async (figures: Figures, o: Options) => {
       figures.add(RAW_LATENCY, `${who}: max`, "ms", p.max)
     }
   }
-  figures.note(RAW_LATENCY, "Send time embedded in each message (`process.hrtime`, CLOCK_MONOTONIC, shared by all processes of the machine); the client decodes every frame with JSON.parse.")
+  figures.note(RAW_LATENCY, "Send time embedded in each message (`process.hrtime`, CLOCK_MONOTONIC, shared by all processes of the machine); the client reads the stamp from the frame's bytes without decoding it (as in scenario 2).")
 }
 
 export const rawDecode = (figures: Figures, o: Options) => {

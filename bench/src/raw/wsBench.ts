@@ -4,7 +4,7 @@
  */
 import type { ClientReport, ConnectRequest } from "../procs/wsClients.js"
 import { spawnProc, type Proc } from "../lib/proc.js"
-import { percentiles, type Percentiles } from "../lib/stats.js"
+import type { Percentiles } from "../lib/stats.js"
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 const script = (name: string) => new URL(`../procs/${name}.js`, import.meta.url)
@@ -60,7 +60,7 @@ export const bareLatency = async (n: number, perClientRate: number, durationMs: 
     await connectClients(clients, { url: `ws://127.0.0.1:${server.up.port}`, count: n, mode: "latency" })
     await server.request({ type: "latency", rate: perClientRate, durationMs }, ["latency-done"])
     const report = await drainAndReport(clients)
-    return percentiles(report.latencies)
+    return report.latency
   } finally {
     await clients.kill()
     await server.kill()

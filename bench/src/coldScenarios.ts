@@ -1,0 +1,188 @@
+/**
+ * OrbitDock's scenarios 5–6 (issue 6): cold start and replay of a large log with the real
+ * `orbitdock serve` process, and memory (RSS with the whole log live; RSS while a subscribed client
+ * stops reading).
+ */
+import { SessionMirror, SessionProjection } from "@orbitdock/projections"
+import Database from "better-sqlite3"
+import { spawn, type ChildProcess } from "node:child_process"
+import * as fs from "node:fs"
+import * as http from "node:http"
+import * as path from "node:path"
+import * as readline from "node:readline"
+import { eventAt, sessionIdOf } from "./lib/events.js"
+import type { Figures } from "./lib/report.js"
+import { binPath } from "./lib/server.js"
+import { nowMs, summarize } from "./lib/stats.js"
+import type { Options } from "./options.js"
+import { ask, startOrbit } from "./orbit.js"
+import { connectClients, spawnClients } from "./raw/wsBench.js"
+import { tempDir } from "./raw/sqliteAppend.js"
+
+export const S5 = "5. Cold start and replay (real `orbitdock serve` on a pre-written log)"
+export const S6 = "6. Memory (server RSS)"
+
+const TOKEN = "c".repeat(64)
+
+interface Serve {
+  readonly child: ChildProcess
+  readonly port: number
+  readonly listeningAt: number
+  readonly stop: () => Promise<void>
+}
+
+/** Starts the real CLI on `dataDir` and resolves once it printed its `listening` line. */
+const serve = (dataDir: string): Promise<Serve> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [binPath, "serve", "--port", "0", "--socket", "none", "--data-dir", dataDir, "--token", TOKEN, "--log-level", "warn"], {
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    const timer = setTimeout(() => reject(new Error("orbitdock serve did not start within 60 s")), 60_000)
+    child.once("exit", (code) => reject(new Error(`orbitdock serve exited with ${code}`)))
+    readline.createInterface({ input: child.stdout! }).once("line", (line) => {
+      clearTimeout(timer)
+      const listeningAt = nowMs()
+      const port = (JSON.parse(line) as { port: number }).port
+      resolve({
+        child,
+        port,
+        listeningAt,
+        stop: () =>
+          new Promise<void>((done) => {
+            child.removeAllListeners("exit")
+            if (child.exitCode !== null) return done()
+            child.once("exit", () => done())
+            child.kill("SIGTERM")
+          })
+      })
+    })
+  })
+
+const get = (port: number, pathAndQuery: string): Promise<{ status: number; body: string }> =>
+  new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, path: pathAndQuery, headers: { authorization: `Bearer ${TOKEN}` } }, (res) => {
+      const chunks: Array<Buffer> = []
+      res.on("data", (c: Buffer) => chunks.push(c))
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }))
+    })
+    req.on("error", reject)
+  })
+
+const rssOf = (pid: number): number => {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8")
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN)
+  return kb / 1024
+}
+
+/**
+ * Writes a log of `sessions` × `perSession` events in the real schema and encoding (the schema is
+ * created by the real server's migrations; rows are JSON payloads as `payloadCodec.ts` writes them,
+ * plus each session's summary), directly with better-sqlite3 so that generating it takes seconds.
+ */
+export const writeLog = async (dataDir: string, sessions: number, perSession: number): Promise<number> => {
+  const started = await serve(dataDir) // creates the schema (and the data dir's token)
+  await started.stop()
+  const db = new Database(path.join(dataDir, "orbitdock.db"))
+  db.pragma("journal_mode = WAL")
+  db.pragma("synchronous = OFF")
+  const insert = db.prepare("INSERT INTO events (session_id, revision, type, occurred_at, source_key, payload) VALUES (?, ?, ?, ?, NULL, ?)")
+  const upsert = db.prepare("INSERT OR REPLACE INTO session_summaries (session_id, revision, created_at, summary) VALUES (?, ?, ?, ?)")
+  // Every synthetic session has the same history: fold one with the real projection for the summary.
+  const template = SessionMirror.summarize(
+    SessionProjection.replay(sessionIdOf(0) as never, Array.from({ length: perSession }, (_, r) => eventAt(sessionIdOf(0), r + 1))).state
+  )
+  const t0 = nowMs()
+  const writeSession = db.transaction((s: number) => {
+    const id = sessionIdOf(s)
+    for (let r = 1; r <= perSession; r++) {
+      const e = eventAt(id, r)
+      insert.run(id, r, e.event.type, e.occurred_at, JSON.stringify(e.event))
+    }
+    upsert.run(id, perSession, template.created_at, JSON.stringify({ ...template, id, title: id }))
+  })
+  for (let s = 0; s < sessions; s++) writeSession(s)
+  db.pragma("wal_checkpoint(TRUNCATE)")
+  db.close()
+  return (nowMs() - t0) / 1000
+}
+
+export const coldStart = async (figures: Figures, o: Options) => {
+  const sessions = o.quick ? 20 : 200
+  const perSession = o.quick ? 1_000 : 5_000
+  const total = sessions * perSession
+  const dataDir = tempDir("cold")
+  try {
+    const seconds = await writeLog(dataDir, sessions, perSession)
+    figures.note(S5, `Log: ${sessions} sessions × ${perSession.toLocaleString("en")} events (${total.toLocaleString("en")} events, ~500 bytes each, ${(fs.statSync(path.join(dataDir, "orbitdock.db")).size / 2 ** 20).toFixed(0)} MiB), written in ${seconds.toFixed(1)} s by the bench. Each run starts \`node packages/server/dist/bin.js serve --port 0 --socket none\` on it, waits for \`/health\`, then GETs \`/api/sessions/:id\` for every session (4 at a time; sessions are hydrated from the log on first use), then \`?at_revision=${perSession / 2}\` on one session (5 times, median).`)
+    for (let run = 0; run < o.runs; run++) {
+      const t0 = nowMs()
+      const server = await serve(dataDir)
+      try {
+        let health = await get(server.port, "/health")
+        while (health.status !== 200) health = await get(server.port, "/health")
+        const healthAt = nowMs()
+        let next = 0
+        const worker = async () => {
+          while (next < sessions) {
+            const id = sessionIdOf(next++)
+            const r = await get(server.port, `/api/sessions/${id}`)
+            if (r.status !== 200) throw new Error(`GET /api/sessions/${id}: ${r.status} ${r.body.slice(0, 200)}`)
+          }
+        }
+        await Promise.all([worker(), worker(), worker(), worker()])
+        const allAt = nowMs()
+        const at: Array<number> = []
+        for (let i = 0; i < 5; i++) {
+          const a = nowMs()
+          const r = await get(server.port, `/api/sessions/${sessionIdOf(1)}?at_revision=${perSession / 2}`)
+          if (r.status !== 200) throw new Error(`at_revision: ${r.status}`)
+          at.push(nowMs() - a)
+        }
+        figures.add(S5, `${total.toLocaleString("en")} events: start → /health answers`, "s", (healthAt - t0) / 1000, { op: "<=", value: 3, label: "≤ 3 s" })
+        figures.add(S5, `${total.toLocaleString("en")} events: start → every session queryable`, "s", (allAt - t0) / 1000, { op: "<=", value: 3, label: "≤ 3 s" })
+        figures.add(S5, `?at_revision=${perSession / 2} on a ${perSession.toLocaleString("en")}-event session`, "ms", summarize(at).median)
+        figures.add(S6, `RSS with ${sessions} sessions × ${perSession.toLocaleString("en")} events live (real serve)`, "MB", rssOf(server.child.pid!), sessions === 200 ? { op: "<=", value: 250, label: "≤ 250 MB" } : undefined)
+      } finally {
+        await server.stop()
+      }
+    }
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+export const stalledClient = async (figures: Figures, o: Options) => {
+  const totalMs = o.quick ? 4_000 : 60_000
+  const stepMs = o.quick ? 1_000 : 5_000
+  for (let run = 0; run < (o.quick ? 1 : 1); run++) {
+    const server = await startOrbit({})
+    const clients = await spawnClients()
+    try {
+      await ask(server, { type: "create", count: 10 }, "created")
+      await connectClients(clients, {
+        url: server.wsUrl,
+        protocol: "orbitdock.v1.json",
+        count: 1,
+        mode: "stall",
+        subscribe: [{ type: "subscribe_list", id: "l" }, ...Array.from({ length: 10 }, (_, k) => ({ type: "subscribe_session", id: `s${k}`, session_id: `load-${String(k).padStart(4, "0")}` }))],
+        acks: 11
+      })
+      await clients.request({ type: "stall" }, ["stalled"])
+      const samples: Array<number> = []
+      for (let t = 0; t < totalMs; t += stepMs) {
+        await ask(server, { type: "load", rate: 2_000, sessions: 10, durationMs: stepMs, kind: "update" }, "loaded")
+        samples.push((await ask<{ rss: number }>(server, { type: "memory" }, "memory")).rss / 2 ** 20)
+      }
+      const first = samples[0]!
+      const last = samples[samples.length - 1]!
+      figures.add(S6, `stalled client, ${totalMs / 1000} s at 2,000 events/s: RSS after the first ${stepMs / 1000} s`, "MB", first)
+      figures.add(S6, `stalled client: RSS at the end`, "MB", last)
+      figures.add(S6, `stalled client: RSS max`, "MB", Math.max(...samples))
+      figures.add(S6, `stalled client: RSS growth first → end`, "MB", last - first, { op: "<=", value: 20, label: "flat (≤ 20 MB)" })
+      figures.note(S6, `Stalled client: one client subscribed to the list and 10 sessions stops reading its socket (\`ws.pause()\`); the sessions receive 2,000 events/s of \`message_updated\` (replacing one message's content, so the session state itself does not grow) for ${totalMs / 1000} s; the server's RSS after a GC is sampled every ${stepMs / 1000} s: ${samples.map((s) => s.toFixed(0)).join(", ")} MB.`)
+    } finally {
+      await clients.kill()
+      await server.stop()
+    }
+  }
+}

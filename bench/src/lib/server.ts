@@ -1,0 +1,16 @@
+/**
+ * The parts of the server the bench drives directly. `@orbitdock/server` exports no barrel, so these
+ * are the compiled modules (built by `npm run build` before the bench runs).
+ */
+export * as Config from "../../../packages/server/dist/Config.js"
+export * as Layers from "../../../packages/server/dist/Layers.js"
+export * as Logging from "../../../packages/server/dist/Logging.js"
+export * as Sim from "../../../packages/server/dist/connectors/Sim.js"
+export * as EventLogSqlite from "../../../packages/server/dist/EventLogSqlite.js"
+export { HttpTransport } from "../../../packages/server/dist/http/HttpTransport.js"
+export type { ConnectorHost, ConnectorFactory, EventInput } from "../../../packages/server/dist/connectors/Connector.js"
+export { EventLog } from "../../../packages/server/dist/EventLog.js"
+
+import * as path from "node:path"
+/** `orbitdock` itself, for scenarios that start the real CLI. */
+export const binPath = path.resolve(new URL(".", import.meta.url).pathname, "../../../packages/server/dist/bin.js")

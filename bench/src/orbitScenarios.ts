@@ -1,0 +1,152 @@
+/**
+ * OrbitDock's scenarios 1–4 (issue 6): durable ingest, UI-path latency, event-loop stalls and
+ * fan-out, each against a real server process (the bench server: real layers, real SQLite, real
+ * sockets) with clients in another process, next to the raw references of the same run.
+ */
+import type { ClientReport } from "./procs/wsClients.js"
+import type { Figures } from "./lib/report.js"
+import type { Options } from "./options.js"
+import { ask, sessionId, startOrbit, type OrbitServer } from "./orbit.js"
+import { connectClients, drainAndReport, rate, spawnClients } from "./raw/wsBench.js"
+import { FANOUT_N, RAW_APPEND, RAW_FANOUT } from "./rawScenarios.js"
+
+export const S1 = "1. Durable ingest (connector interface → actors → projections → SQLite, until durable)"
+export const S2 = "2. UI-path latency: event ingest → receipt by a client, while the log writes"
+export const S3 = "3. Event-loop stalls in the server during 20,000 events/s of ingest"
+export const S4 = "4. Fan-out: deltas/s delivered, every client subscribed to every session"
+
+const JSON_PROTOCOL = "orbitdock.v1.json"
+const MSGPACK_PROTOCOL = "orbitdock.v1.msgpack"
+
+/** What a mission-control screen subscribes to: the list and some sessions. */
+const subscriptions = (sessions: ReadonlyArray<number>, list: boolean) => [
+  ...(list ? [{ type: "subscribe_list", id: "list" }] : []),
+  ...sessions.map((s) => ({ type: "subscribe_session", id: `s${s}`, session_id: sessionId(s) }))
+]
+
+const withServer = async <A>(options: Parameters<typeof startOrbit>[0], sessions: number, f: (server: OrbitServer) => Promise<A>): Promise<A> => {
+  const server = await startOrbit(options)
+  try {
+    await ask(server, { type: "create", count: sessions }, "created")
+    return await f(server)
+  } finally {
+    await server.stop()
+  }
+}
+
+export const ingest = async (figures: Figures, o: Options) => {
+  const total = o.quick ? 10_000 : 100_000
+  const batches = o.quick ? [50] : [50, 500]
+  for (let run = 0; run < o.runs; run++) {
+    for (const batchSize of batches) {
+      for (const chunk of [1, 256]) {
+        const r = await withServer({ batchSize }, 100, (server) =>
+          ask<{ events: number; seconds: number }>(server, { type: "ingest", total, sessions: 100, chunk }, "ingested")
+        )
+        const perSec = r.events / r.seconds
+        const label = `batch ${batchSize}, ${chunk === 1 ? "1 event per emit" : `${chunk} events per emit`}`
+        figures.add(S1, `${label}: events/s`, "events/s", perSec)
+        const raw = figures.median(RAW_APPEND, `batch ${batchSize}: events/s`)
+        figures.add(S1, `${label}: ratio to raw`, "× raw", perSec / raw, { op: ">=", value: 0.7, label: "≥ 0.7× raw" })
+      }
+    }
+  }
+  figures.note(S1, `${total.toLocaleString("en")} ~500-byte \`message_appended\` events over 100 sessions, emitted through the registry's \`ConnectorHost.emit\` (what connectors call) as fast as the actors take them, timed until every receipt's \`durable\` completed. The server runs with \`--batch-size\` as shown (flush 100 ms). Ratio: to the raw better-sqlite3 append at the same batch size (R1, median of this run).`)
+}
+
+const latencyRun = async (server: OrbitServer, plan: ReadonlyArray<ReadonlyArray<number>>, list: boolean, eventsPerSec: number, durationMs: number) => {
+  const clients = await spawnClients()
+  try {
+    for (const sessions of plan) {
+      await connectClients(clients, {
+        url: server.wsUrl,
+        protocol: JSON_PROTOCOL,
+        count: 1,
+        mode: "latency",
+        subscribe: subscriptions(sessions, list),
+        acks: sessions.length + (list ? 1 : 0)
+      })
+    }
+    await clients.request({ type: "reset" }, ["reset"])
+    const load = await ask<{ produced: number; eldP99: number }>(server, { type: "load", rate: eventsPerSec, sessions: 100, durationMs }, "loaded")
+    const report = await drainAndReport(clients)
+    return { report, load }
+  } finally {
+    await clients.kill()
+  }
+}
+
+export const uiLatency = async (figures: Figures, o: Options) => {
+  const durationMs = o.quick ? 1_000 : 5_000
+  const n = o.quick ? 20 : 100
+  for (let run = 0; run < o.runs; run++) {
+    // Mission control: client i watches the list and sessions 5i … 5i+4 (mod 100).
+    const mission = Array.from({ length: n }, (_, i) => Array.from({ length: 5 }, (_, k) => (5 * i + k) % 100))
+    const everything = Array.from({ length: n }, () => Array.from({ length: 100 }, (_, k) => k))
+    for (const [label, plan] of [["list + 5 sessions each", mission], ["stress: every client ← every session", everything]] as const) {
+      const { report } = await withServer({}, 100, (server) => latencyRun(server, plan, true, 5_000, durationMs))
+      const who = `${n} clients, ${label}`
+      const p = report.latency
+      figures.add(S2, `${who}: p50`, "ms", p.p50, label.startsWith("stress") ? undefined : { op: "<=", value: 1, label: "≤ 1 ms" })
+      figures.add(S2, `${who}: p99`, "ms", p.p99, label.startsWith("stress") ? undefined : { op: "<=", value: 5, label: "≤ 5 ms" })
+      figures.add(S2, `${who}: max`, "ms", p.max)
+      figures.add(S2, `${who}: deltas received/s`, "deltas/s", rate(report, report.deltas))
+      figures.add(S2, `${who}: resyncs (snapshots)`, "count", report.snapshots)
+    }
+  }
+  figures.note(S2, `100 sessions produce 5,000 events/s in all (each a ~500-byte \`message_appended\` whose content starts with its emit time on the machine-wide monotonic clock), emitted through \`ConnectorHost.emit\` in the server process; ${n} WebSocket clients (JSON) in another process; latency = receipt time − emit time, over ${durationMs / 1000} s, every message. The log writes meanwhile (batch 50, flush 100 ms).`)
+}
+
+export const stalls = async (figures: Figures, o: Options) => {
+  const durationMs = o.quick ? 1_000 : 5_000
+  for (let run = 0; run < o.runs; run++) {
+    const load = await withServer({}, 100, (server) =>
+      ask<{ produced: number; seconds: number; eldP50: number; eldP99: number; eldMax: number }>(server, { type: "load", rate: 20_000, sessions: 100, durationMs }, "loaded")
+    )
+    figures.add(S3, "20,000 events/s, batch 50: loop delay p50", "ms", load.eldP50)
+    figures.add(S3, "20,000 events/s, batch 50: loop delay p99", "ms", load.eldP99, { op: "<=", value: 5, label: "≤ 5 ms" })
+    figures.add(S3, "20,000 events/s, batch 50: loop delay max", "ms", load.eldMax)
+    figures.add(S3, "events emitted/s (offered 20,000)", "events/s", load.produced / load.seconds)
+  }
+  figures.note(S3, "`monitorEventLoopDelay({ resolution: 1 })` in the server process (values include the 1 ms sampling interval; compare with R2's no-writer baseline), while 100 sessions receive 20,000 events/s through `ConnectorHost.emit` (no clients connected). The load generator runs in the server process, as a connector would.")
+}
+
+export const fanout = async (figures: Figures, o: Options) => {
+  const durationMs = o.quick ? 600 : 2_000
+  const ns = o.quick ? [1, 10] : FANOUT_N
+  const encodings = o.quick ? (["json"] as const) : (["json", "msgpack"] as const)
+  for (let run = 0; run < o.runs; run++) {
+    for (const encoding of encodings) {
+      for (const n of ns) {
+        // Offer enough to saturate: 20,000 events/s, or 1M deltas/s in all when that is less.
+        const eventsPerSec = Math.min(20_000, Math.floor(1_000_000 / n))
+        const report: ClientReport = await withServer({}, 10, async (server) => {
+          const clients = await spawnClients()
+          try {
+            const all = Array.from({ length: 10 }, (_, k) => k)
+            await connectClients(clients, {
+              url: server.wsUrl,
+              protocol: encoding === "json" ? JSON_PROTOCOL : MSGPACK_PROTOCOL,
+              count: n,
+              mode: "count",
+              subscribe: subscriptions(all, false),
+              acks: all.length
+            })
+            await clients.request({ type: "reset" }, ["reset"])
+            await ask(server, { type: "load", rate: eventsPerSec, sessions: 10, durationMs }, "loaded")
+            return await drainAndReport(clients)
+          } finally {
+            await clients.kill()
+          }
+        })
+        const delivered = rate(report, report.deltas)
+        const label = `${encoding}, ${n} client${n > 1 ? "s" : ""}`
+        figures.add(S4, `${label}: deltas/s delivered (offered ${((eventsPerSec * n) / 1000).toFixed(0)}k/s)`, "deltas/s", delivered)
+        const bare = figures.median(RAW_FANOUT, `${encoding}, 16 deltas/frame, ${n} client${n > 1 ? "s" : ""}`)
+        figures.add(S4, `${label}: ratio to bare ws (16/frame)`, "× bare", delivered / bare, n === 100 ? { op: ">=", value: 0.5, label: "≥ 0.5× bare" } : undefined)
+        figures.add(S4, `${label}: resyncs (snapshots)`, "count", report.snapshots)
+      }
+    }
+  }
+  figures.note(S4, "10 sessions, every client subscribed to all 10; the server is offered 20,000 events/s (1M deltas/s in all for 100 and 500 clients). Delivered = `message_appended` deltas counted by the clients per second. A client that falls 8,192 messages behind is resynced with snapshots (counted), as the protocol requires.")
+}

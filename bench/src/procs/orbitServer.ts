@@ -1,0 +1,179 @@
+/**
+ * Child process: the real OrbitDock server (`Layers.server`: SQLite log with its writer worker,
+ * session registry and actors, HTTP/WebSocket transport on 127.0.0.1) plus a load generator that
+ * emits through the registry's real `ConnectorHost` — what a connector does, with the emit time
+ * embedded in each message's content so clients in other processes can measure ingest → receipt.
+ *
+ * Driven over IPC: `create` sessions, `load` at a rate (monitoring this process's event loop),
+ * `ingest` as fast as possible until durable, `memory`, `exit`.
+ *
+ * argv: <dataDir> <batchSize> <flushMs>
+ */
+import { Effect, Runtime } from "effect"
+import { monitorEventLoopDelay } from "node:perf_hooks"
+import { content as filler } from "../lib/events.js"
+import { Config, HttpTransport, Layers, Logging, Sim, type ConnectorFactory, type ConnectorHost, type EventInput } from "../lib/server.js"
+import { nowMs } from "../lib/stats.js"
+
+export const BENCH_TOKEN = "b".repeat(64)
+
+const [dataDir, batchSize, flushMs] = [process.argv[2]!, Number(process.argv[3] ?? 50), Number(process.argv[4] ?? 100)]
+const reply = (m: unknown) => process.send!(m)
+const gc = () => (globalThis as { gc?: () => void }).gc?.()
+
+let captured: ConnectorHost | undefined
+// The sim connector as configured, plus a handle on the host it is given: the registry's own.
+const capture: ConnectorFactory = (host) => {
+  captured = host
+  return Sim.make(host)
+}
+
+const config: Config.ServerConfigShape = {
+  ...Config.defaults(dataDir),
+  port: 0,
+  socketPath: null,
+  batchSize,
+  flushMs,
+  logLevel: "warn",
+  token: BENCH_TOKEN,
+  fileLogging: false
+}
+
+const FILLER = filler("load")
+let messageCounter = 0
+const sessionIds: Array<string> = []
+
+/** A `message_updated` of the session's one streaming message: load that does not grow the state. */
+const update = (sessionId: string) => ({
+  event: {
+    type: "message_updated" as const,
+    message_id: `u-${sessionId}` as never,
+    changes: { content: `t=${nowMs()}|${FILLER}` }
+  }
+})
+
+const event = (stamp: boolean) => {
+  const id = `b${++messageCounter}`
+  return {
+    event: {
+      type: "message_appended" as const,
+      message: {
+        id: id as never,
+        role: "assistant" as const,
+        content: stamp ? `t=${nowMs()}|${FILLER}` : FILLER,
+        created_at: "2026-01-01T00:00:00.000Z"
+      }
+    }
+  }
+}
+
+const program = Effect.gen(function* () {
+  const transport = yield* HttpTransport
+  const host = captured!
+  const runtime = yield* Effect.runtime<never>()
+  const run = <A, E>(effect: Effect.Effect<A, E>) => Runtime.runPromise(runtime)(effect)
+
+  const create = (count: number) =>
+    Effect.forEach(
+      Array.from({ length: count }, (_, i) => `load-${String(sessionIds.length + i).padStart(4, "0")}`),
+      (id) =>
+        host
+          .commit(id as never, [{ event: { type: "session_created", provider: "sim", cwd: "/bench", status: "waiting", title: id } }])
+          .pipe(Effect.tap(() => Effect.sync(() => sessionIds.push(id)))),
+      { discard: true }
+    )
+
+  /** Emits `rate` events/s spread over the first `sessions` sessions for `durationMs`. */
+  const load = (rate: number, sessions: number, durationMs: number, kind: "append" | "update") =>
+    Effect.gen(function* () {
+      const ids = sessionIds.slice(0, sessions)
+      if (kind === "update") {
+        yield* Effect.forEach(ids, (id) =>
+          host.emit(id as never, [
+            { event: { type: "message_appended", message: { id: `u-${id}` as never, role: "assistant", content: "", created_at: "2026-01-01T00:00:00.000Z", streaming: true } } }
+          ]), { discard: true })
+      }
+      const histogram = monitorEventLoopDelay({ resolution: 1 })
+      const start = nowMs()
+      let produced = 0
+      let next = 0
+      histogram.enable()
+      while (nowMs() - start < durationMs) {
+        const due = Math.floor(((nowMs() - start) / 1000) * rate)
+        const batches = new Map<string, Array<EventInput>>()
+        for (; produced < due; produced++) {
+          const id = ids[next++ % ids.length]!
+          let list = batches.get(id)
+          if (list === undefined) batches.set(id, (list = []))
+          list.push(kind === "update" ? update(id) : event(true))
+        }
+        yield* Effect.forEach(batches, ([id, events]) => host.emit(id as never, events), { concurrency: "unbounded", discard: true })
+        yield* Effect.sleep(1)
+      }
+      histogram.disable()
+      return {
+        produced,
+        seconds: (nowMs() - start) / 1000,
+        eldP50: histogram.percentile(50) / 1e6,
+        eldP99: histogram.percentile(99) / 1e6,
+        eldMax: histogram.max / 1e6
+      }
+    })
+
+  /** Emits `total` events over `sessions` sessions as fast as the actors take them, until all are durable. */
+  const ingest = (total: number, sessions: number, chunk: number) =>
+    Effect.gen(function* () {
+      const ids = sessionIds.slice(0, sessions)
+      const perSession = Math.ceil(total / ids.length)
+      const start = nowMs()
+      const durables = yield* Effect.forEach(
+        ids,
+        (id) =>
+          Effect.gen(function* () {
+            const waits: Array<Effect.Effect<void, unknown>> = []
+            for (let done = 0; done < perSession; done += chunk) {
+              const events = Array.from({ length: Math.min(chunk, perSession - done) }, () => event(false))
+              const receipt = yield* host.emit(id as never, events)
+              waits.push(receipt.durable)
+            }
+            return waits
+          }),
+        { concurrency: "unbounded" }
+      )
+      const folded = nowMs()
+      yield* Effect.all(durables.flat(), { discard: true })
+      const end = nowMs()
+      return { events: perSession * ids.length, seconds: (end - start) / 1000, foldedSeconds: (folded - start) / 1000 }
+    })
+
+  process.on("message", (request: Record<string, unknown>) => {
+    const answer = (type: string, effect: Effect.Effect<unknown, unknown>) =>
+      run(effect).then(
+        (result) => reply({ type, ...(result as object) }),
+        (error) => reply({ type: "failed", error: String(error) })
+      )
+    switch (request.type) {
+      case "create":
+        return void answer("created", create(request.count as number).pipe(Effect.map(() => ({ sessions: sessionIds.length }))))
+      case "load":
+        return void answer("loaded", load(request.rate as number, request.sessions as number, request.durationMs as number, (request.kind as "append" | "update" | undefined) ?? "append"))
+      case "ingest":
+        return void answer("ingested", ingest(request.total as number, request.sessions as number, request.chunk as number))
+      case "memory":
+        gc()
+        gc()
+        return void reply({ type: "memory", rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed })
+      case "exit":
+        process.exit(0)
+    }
+  })
+  reply({ type: "up", port: transport.port, token: transport.token, pid: process.pid })
+  return yield* Effect.never
+})
+
+const main = program.pipe(
+  Effect.provide(Layers.server(config, { connectors: [capture] })),
+  Effect.provide(Logging.layer({ level: "warn", dataDir: null })),
+  Effect.scoped
+)
+Effect.runFork(main as Effect.Effect<never, unknown>)
