@@ -120,6 +120,28 @@ describe("codex turns through OrbitDock", () => {
     expect((await stateOf(server, s.id)).messages.at(-1).content).toBe("Hello! You said: after interrupt")
   })
 
+  it("steers a running turn with a second message, and ends the session", async () => {
+    const cwd = codex.newWorkDir("steer")
+    const s = await createSession(server, { cwd })
+    await s.send("SCENARIO:slow")
+    await s.next((m) => m.type === "message_updated" && typeof m.changes.content === "string" && m.changes.content.includes("word2"))
+    // A message during a running turn is given to Codex as a steer of that turn, not refused.
+    await s.send("also mention the weather")
+    let state = await stateOf(server, s.id)
+    expect(state.status).toBe("working")
+    expect(state.messages.filter((m: any) => m.role === "user").map((m: any) => m.content)).toEqual([
+      "SCENARIO:slow",
+      "also mention the weather"
+    ])
+    const ended = await s.command({ type: "end_session" })
+    expect(ended.type).toBe("ack")
+    state = await stateOf(server, s.id)
+    expect(state.status).toBe("ended")
+    expect(state.messages.every((m: any) => m.streaming !== true)).toBe(true)
+    const refused = await s.command({ type: "send_message", content: "anyone there?" })
+    expect(refused).toMatchObject({ type: "error", code: "conflict" })
+  })
+
   it("shows a model failure as a visible error and ends the turn", async () => {
     const cwd = codex.newWorkDir("fail")
     const s = await createSession(server, { cwd })

@@ -31,7 +31,7 @@ export interface CodexConnectorOptions {
   readonly bin?: string | null
   /** The child's environment; default: the server's own (`process.env`), so CODEX_HOME etc. apply. */
   readonly env?: Readonly<Record<string, string | undefined>>
-  /** Follow `$CODEX_HOME/sessions` rollouts as watch-only sessions (default true). */
+  /** Follow `$CODEX_HOME/sessions` rollouts as watch-only sessions (default: on unless ORBITDOCK_CODEX_WATCH=0). */
   readonly watchRollouts?: boolean
   /** Rollout files last written longer ago than this at startup are not imported (default 24 h). */
   readonly rolloutLookbackMs?: number
@@ -147,9 +147,11 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
     const startWorker = (binding: Binding) =>
       FiberSet.run(
         fibers,
+        // Ends when the session ends (its queue is shut down); one bad message never stops it.
         Queue.take(binding.queue).pipe(
-          Effect.flatMap((work) => handle(binding, work)),
-          Effect.catchAllCause((cause) => Effect.logError("codex: a thread message failed", cause)),
+          Effect.flatMap((work) =>
+            handle(binding, work).pipe(Effect.catchAllCause((cause) => Effect.logError("codex: a thread message failed", cause)))
+          ),
           Effect.forever
         )
       )
@@ -383,7 +385,8 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
       yield* Scope.close(current.scope, Exit.void)
     })
 
-    if (options.watchRollouts !== false) {
+    // Watching is on unless turned off here or with ORBITDOCK_CODEX_WATCH=0.
+    if (options.watchRollouts ?? env.ORBITDOCK_CODEX_WATCH !== "0") {
       yield* watchRollouts(host, {
         env,
         clientName,

@@ -159,9 +159,12 @@ export const watchRollouts = (host: ConnectorHost, options: RolloutWatchOptions)
       Runtime.runSync(runtime)(Queue.offer(changed, { file, initial, mtimeMs: stats?.mtimeMs ?? Date.now() }))
 
     let ready = false
+    // chokidar does not notice a watched path that is created later: until Codex first creates
+    // its sessions dir, the re-check below looks for it and adds it then.
+    let watching = fs.existsSync(dir)
     const watcher = yield* Effect.acquireRelease(
       Effect.sync(() =>
-        watch(dir, {
+        watch(watching ? dir : [], {
           ignoreInitial: false,
           alwaysStat: true,
           ignored: (file, stats) => stats?.isFile() === true && !isRollout(file)
@@ -173,11 +176,14 @@ export const watchRollouts = (host: ConnectorHost, options: RolloutWatchOptions)
       ),
       (w) => Effect.promise(() => w.close())
     )
-    void watcher
     // (observed) chokidar can miss the last of a burst of appends (the rollout's final lines stay
     // unread until the next write, which may never come): followed files are re-checked at a low
     // rate and read when they grew.
     yield* Effect.sync(() => {
+      if (!watching && fs.existsSync(dir)) {
+        watching = true
+        watcher.add(dir)
+      }
       for (const [file, state] of files) {
         if (state.sessionId === null) continue
         const size = fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0
