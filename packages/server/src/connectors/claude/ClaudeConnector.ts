@@ -30,8 +30,8 @@ export interface ClaudeConnectorOptions {
   readonly claudeDir?: string | undefined
   /**
    * How long a held PermissionRequest/PreToolUse hook waits for a decision before answering "no
-   * decision" (Claude's own prompt takes over). Default 100 s, below the 120 s hook timeout that
-   * `orbitdock hooks install` writes.
+   * decision" (Claude's own prompt takes over). Default: `ORBITDOCK_CLAUDE_PERMISSION_TIMEOUT_MS`,
+   * else 100 s, below the 120 s hook timeout that `orbitdock hooks install` writes.
    */
   readonly permissionTimeout?: Duration.DurationInput | undefined
   /** Tools whose PreToolUse hook is held for approval too (`"*"`: all). Default none. */
@@ -41,6 +41,11 @@ export interface ClaudeConnectorOptions {
 }
 
 export const DEFAULT_PERMISSION_TIMEOUT = Duration.seconds(100)
+
+const timeoutFromEnv = (env: Readonly<Record<string, string | undefined>>): Duration.Duration | undefined => {
+  const ms = Number(env.ORBITDOCK_CLAUDE_PERMISSION_TIMEOUT_MS)
+  return Number.isFinite(ms) && ms > 0 ? Duration.millis(ms) : undefined
+}
 
 /** The Claude Code config directory for an environment. */
 export const claudeDirOf = (env: Readonly<Record<string, string | undefined>>): string =>
@@ -60,7 +65,7 @@ export const makeClaudeConnector =
         importRecentMs: Duration.toMillis(options.importRecent ?? 0)
       })
       const hooks = HookIngest.make(host, index, tail, permissions, {
-        permissionTimeout: options.permissionTimeout ?? DEFAULT_PERMISSION_TIMEOUT,
+        permissionTimeout: options.permissionTimeout ?? timeoutFromEnv(env) ?? DEFAULT_PERMISSION_TIMEOUT,
         holdPreToolUse: options.holdPreToolUse ?? []
       })
       const bin = Headless.findClaudeBin(options.claudeBin, env)

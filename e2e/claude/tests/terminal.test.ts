@@ -1,0 +1,186 @@
+/**
+ * Terminal sessions: a user runs `claude -p` with OrbitDock's hooks installed; OrbitDock shows the
+ * session live over its WebSocket, holds permission prompts for remote approval, and reads the
+ * transcript. Real claude binary, mock model, real OrbitDock server process.
+ */
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import { type Client, installHooks, makeWorld, mirror, subscribe, type World } from "../helpers/world.js"
+
+let world: World | undefined
+afterEach(async () => {
+  await world?.cleanup()
+  world = undefined
+})
+
+/** The session a new terminal run creates, as announced to list subscribers. */
+const nextClaudeSession = async (client: Client) => {
+  const created = await client.next((m) => m.type === "session_created" && m.session.provider === "claude")
+  return created.session.id as string
+}
+
+/** The pending approval of a session: from its snapshot, or the next `approval_requested`. */
+const pendingApproval = async (client: Client, sessionId: string) => {
+  const before = client.messages.length
+  await subscribe(client, sessionId)
+  const snapshot = client.messages.slice(before).find((m) => m.type === "session_snapshot" && m.session_id === sessionId)
+  if (snapshot?.session.pending_approval) return snapshot.session.pending_approval
+  const asked = await client.next((m) => m.type === "approval_requested" && m.session_id === sessionId)
+  return asked.request
+}
+
+const tokensServed = (w: World, claudeSessionId: string) => {
+  const served = w.mock.served.filter((s) => s.sessionId === claudeSessionId)
+  const input = served.reduce((a, s) => a + s.usage.input_tokens, 0)
+  const output = served.reduce((a, s) => a + s.usage.output_tokens, 0)
+  return { input, output, cached_input: 0, total: input + output }
+}
+
+describe("terminal claude sessions", () => {
+  it("a claude -p run with OrbitDock's hooks appears live with the right messages and tokens", async () => {
+    world = await makeWorld()
+    const server = await world.startServer()
+    const installed = await installHooks(world, server)
+    expect(installed.changed).toBe(true)
+    const client = await server.connect()
+    await client.request({ type: "subscribe_list" })
+
+    const run = world.claude("[[script:bash:echo hi]] Run echo hi.", ["--allowedTools", "Bash(echo hi)"])
+    const sessionId = await nextClaudeSession(client)
+    await subscribe(client, sessionId)
+    // Live: the final answer reaches the subscriber while the session runs.
+    await client.next((m) => m.type === "message_appended" && m.session_id === sessionId && m.message.content === "The command printed: hi")
+    const result = await run.done
+    expect(result.code).toBe(0)
+    await client.next((m) => m.type === "session_ended" && m.session_id === sessionId)
+
+    const { body: state } = await server.get(`/api/sessions/${sessionId}`)
+    expect(state).toMatchObject({ provider: "claude", watch_only: true, external_id: sessionId, cwd: world.work, status: "ended" })
+    expect(state.model).toBeDefined()
+    expect(state.messages.map((m: any) => `${m.role}: ${m.content}`)).toEqual([
+      "user: [[script:bash:echo hi]] Run echo hi.",
+      "assistant: I will run a command.",
+      "tool: echo hi",
+      "assistant: The command printed: hi"
+    ])
+    expect(state.messages[2].tool).toMatchObject({ name: "Bash", input: { command: "echo hi" }, output: "hi", status: "ok" })
+    expect(state.token_usage).toEqual(tokensServed(world, sessionId))
+    expect(state.token_usage.total).toBeGreaterThan(0)
+    // What the WebSocket subscriber mirrored equals the server's state.
+    const seen = mirror(client.messages, sessionId)
+    expect(seen.messages).toEqual(state.messages)
+    expect(seen.token_usage).toEqual(state.token_usage)
+  })
+
+  it("a tool call approved and one denied from a WebSocket client through the held PermissionRequest hook", async () => {
+    world = await makeWorld()
+    const server = await world.startServer()
+    await installHooks(world, server)
+    const client = await server.connect()
+    await client.request({ type: "subscribe_list" })
+
+    // Approved: the command runs and its output reaches the model.
+    const approvedRun = world.claude(`[[script:bash:node -e "console.log('approved-run')"]] go`)
+    const first = await nextClaudeSession(client)
+    const request = await pendingApproval(client, first)
+    expect(request).toMatchObject({ kind: "tool", tool_name: "Bash", command: `node -e "console.log('approved-run')"` })
+    const ack = await client.request({ type: "approve_tool", session_id: first, request_id: request.id, approved: true })
+    expect(ack.type).toBe("ack")
+    const approved = await approvedRun.done
+    const approvedResult = approved.lines.find((l) => l.type === "result")
+    expect(approvedResult.result).toBe("The command printed: approved-run")
+    expect(approvedResult.permission_denials).toEqual([])
+
+    // Denied: the command never runs; the model is told.
+    const deniedRun = world.claude(`[[script:bash:node -e "console.log('denied-run')"]] go`)
+    const second = await nextClaudeSession(client)
+    const request2 = await pendingApproval(client, second)
+    await client.request({ type: "approve_tool", session_id: second, request_id: request2.id, approved: false })
+    const denied = await deniedRun.done
+    const deniedResult = denied.lines.find((l) => l.type === "result")
+    expect(deniedResult.permission_denials).toHaveLength(1)
+    expect(deniedResult.result).not.toContain("denied-run\n")
+    await client.next((m) => m.type === "session_ended" && m.session_id === second)
+    const { body: state } = await server.get(`/api/sessions/${second}`)
+    const tool = state.messages.find((m: any) => m.role === "tool")
+    expect(tool.tool.status).toBe("error")
+    const { body: events } = await server.get(`/api/sessions/${second}/events`)
+    expect(events.events.filter((e: any) => e.type === "approval_resolved").map((e: any) => e.data.outcome)).toEqual(["denied"])
+  })
+
+  it("nobody decides in time: the hook answers no decision, the approval expires, claude falls back", async () => {
+    world = await makeWorld()
+    const server = await world.startServer({ ORBITDOCK_CLAUDE_PERMISSION_TIMEOUT_MS: "1500" })
+    await installHooks(world, server)
+    const client = await server.connect()
+    await client.request({ type: "subscribe_list" })
+    const run = world.claude(`[[script:bash:node -e "console.log('nobody')"]] go`)
+    const sessionId = await nextClaudeSession(client)
+    const request = await pendingApproval(client, sessionId)
+    // The prompt is withdrawn from clients when it expires.
+    await client.next((m) => m.type === "session_delta" && m.session_id === sessionId && m.changes.pending_approval === null)
+    const result = await run.done
+    // Headless claude has no prompt of its own to fall back to: it denies by itself.
+    expect(result.lines.find((l) => l.type === "result").permission_denials).toHaveLength(1)
+    const { body: events } = await server.get(`/api/sessions/${sessionId}/events`)
+    const resolved = events.events.filter((e: any) => e.type === "approval_resolved")
+    expect(resolved.map((e: any) => [e.data.request_id, e.data.outcome])).toEqual([[request.id, "expired"]])
+    const late = await client.request({ type: "approve_tool", session_id: sessionId, request_id: request.id, approved: true })
+    expect(late).toMatchObject({ type: "error" })
+  })
+
+  it("malformed hook bodies get 400 with a reason; a truncated transcript line waits for its end", async () => {
+    world = await makeWorld()
+    const server = await world.startServer()
+    // Not JSON (the transport), JSON that is not a hook (the connector), no token over TCP.
+    const notJson = await server.postHook("{not json")
+    expect(notJson.status).toBe(400)
+    expect(notJson.body).toMatchObject({ code: "invalid_message", message: expect.any(String) })
+    const notHook = await server.postHook(JSON.stringify({ hook_event_name: "Stop" }))
+    expect(notHook.status).toBe(400)
+    expect(notHook.body.message).toMatch(/session_id/)
+    const wrongType = await server.postHook(JSON.stringify({ session_id: "x", hook_event_name: "PreToolUse", tool_name: 7, cwd: "/" }))
+    expect(wrongType.status).toBe(400)
+    expect(wrongType.body.message).toMatch(/tool_name/)
+    expect((await server.postHook(JSON.stringify({ session_id: "x", hook_event_name: "Stop", cwd: "/" }), { auth: false })).status).toBe(401)
+
+    // A real transcript, written by a real run (no hooks installed: OrbitDock finds it on disk).
+    const client = await server.connect()
+    await client.request({ type: "subscribe_list" })
+    const run = await world.claude("[[script:text:First answer.]] hello").done
+    expect(run.code).toBe(0)
+    const original = await nextClaudeSession(client)
+    const projectDir = path.join(world.home, ".claude", "projects")
+    const file = fs
+      .readdirSync(projectDir, { recursive: true, encoding: "utf8" })
+      .map((f) => path.join(projectDir, f))
+      .find((f) => f.endsWith(`${original}.jsonl`))!
+    const text = fs.readFileSync(file, "utf8")
+    const answerAt = text.indexOf('"text":"First answer."')
+    const lineStart = text.lastIndexOf("\n", answerAt) + 1
+    const cut = lineStart + Math.floor((answerAt - lineStart) / 2)
+
+    // The same conversation under a new session id, cut in the middle of the answer's line.
+    const copyId = crypto.randomUUID()
+    const copy = path.join(path.dirname(file), `${copyId}.jsonl`)
+    fs.writeFileSync(copy, text.slice(0, cut))
+    // Any hook of that session makes OrbitDock read its transcript up to now (over the Unix socket: no token).
+    const poke = () =>
+      server.postHook(
+        JSON.stringify({ session_id: copyId, transcript_path: copy, cwd: world!.work, hook_event_name: "Notification" }),
+        { via: "unix" }
+      )
+    expect((await poke()).status).toBe(202)
+    let { body: state } = await server.get(`/api/sessions/${copyId}`)
+    expect(state.messages.map((m: any) => m.content)).toEqual(["[[script:text:First answer.]] hello"])
+    fs.appendFileSync(copy, text.slice(cut))
+    await poke()
+    ;({ body: state } = await server.get(`/api/sessions/${copyId}`))
+    expect(state.messages.map((m: any) => m.content)).toEqual(["[[script:text:First answer.]] hello", "First answer."])
+    await poke()
+    ;({ body: state } = await server.get(`/api/sessions/${copyId}`))
+    expect(state.messages).toHaveLength(2)
+  })
+})
