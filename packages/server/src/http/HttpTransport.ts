@@ -127,12 +127,18 @@ const listen = (server: http.Server, target: { port: number; host: string } | { 
       resolve()
     }
     if ("path" in target) {
-      // The socket is created 0600 (the umask applies to bind()); chmod below makes sure.
-      const previous = process.umask(0o177)
+      // The socket is created 0600 (the umask applies to bind()); the chmod after listening makes
+      // sure. Worker threads cannot change the umask: there the 0700 data dir covers the moment.
+      let previous: number | undefined
+      try {
+        previous = process.umask(0o177)
+      } catch {
+        previous = undefined
+      }
       try {
         server.listen(target.path, done)
       } finally {
-        process.umask(previous)
+        if (previous !== undefined) process.umask(previous)
       }
     } else {
       server.listen(target.port, target.host, done)

@@ -96,6 +96,8 @@ export interface TestServer {
   readonly config: ServerConfigShape
   readonly request: (pathAndQuery: string, options?: RequestOptions) => Promise<HttpAnswer>
   readonly connect: (options?: ConnectOptions) => Promise<TestClient>
+  /** Closes the server only: open clients see it go (close code 1001). */
+  readonly stop: () => Promise<void>
   /** Closes the clients opened with `connect`, then the server (the data dir stays until `cleanup`). */
   readonly close: () => Promise<void>
   /** `close`, then removes the data dir. */
@@ -191,11 +193,14 @@ export const startTestServer = async (options: TestServerOptions = {}): Promise<
       ws.once("error", reject)
     })
 
-  const close = async () => {
+  const stop = async () => {
     if (closed) return
     closed = true
-    await Promise.all([...clients].map((client) => client.close()))
     await Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+  const close = async () => {
+    if (!closed) await Promise.all([...clients].map((client) => client.close()))
+    await stop()
   }
 
   return {
@@ -208,6 +213,7 @@ export const startTestServer = async (options: TestServerOptions = {}): Promise<
     config,
     request,
     connect,
+    stop,
     close,
     cleanup: async () => {
       await close()

@@ -129,6 +129,15 @@ describe("subscriptions and commands", () => {
     })
   }
 
+  it("subscribe_session to an unknown session: not_found; unsubscribing what was never subscribed: ack", async () => {
+    const client = await server.connect({ protocol: "msgpack" })
+    expect(await client.request({ type: "subscribe_session", id: "s1", session_id: "ses_none" })).toMatchObject({ type: "error", id: "s1", code: "not_found" })
+    expect(await client.request({ type: "unsubscribe_session", id: "s2", session_id: "ses_none" })).toEqual({ type: "ack", id: "s2" })
+    const metrics = (await server.request("/metrics")).text
+    expect(metrics).toMatch(/^orbitdock_subscribers \d+/m)
+    await client.close()
+  })
+
   it("acks leave in request order, even when an earlier command takes longer", async () => {
     const client = await server.connect()
     const id = await createSim(client)
