@@ -10,6 +10,7 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { Duration, Effect, Either, Fiber, Metric, Option, Schedule } from "effect"
 import { spawn } from "node:child_process"
+import * as fs from "node:fs"
 import type { Worker as Thread } from "node:worker_threads"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -295,5 +296,14 @@ describe("EventLogSqlite", () => {
       expect(other._tag === "Committed" && other.rejected.map((r) => r.code)).toStrictEqual(["SQLITE_CONSTRAINT_UNIQUE"])
       const rows = yield* sql.unsafe<{ n: number }>("SELECT count(*) AS n FROM events")
       expect(rows[0].n).toBe(3)
+    }))
+
+  it.scopedLive("a file that is not a database fails the layer with EventLogError", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const dbPath = path.join(dir, "log.db")
+      fs.writeFileSync(dbPath, "not a database ".repeat(100))
+      const opened = yield* Effect.either(openLog({ dbPath, ...relaxed }))
+      expect(Either.getLeft(opened).pipe(Option.map((e) => e.operation))).toStrictEqual(Option.some("EventLog.open:connection"))
     }))
 })
