@@ -1,9 +1,9 @@
 /**
  * The Codex connector: OrbitDock sessions driven through one shared `codex app-server` process (one
- * Codex thread per session), plus watch-only sessions from rollout files (`CodexRollouts`). Owns the
- * process lifecycle (started on first need, its death noticed and turned into visible errors,
- * restarted and the thread resumed on the next command), the routing of the server's messages to
- * each thread's worker fiber, and the commands. What the messages mean is `CodexTranslate`'s.
+ * Codex thread per session; the process itself is `CodexAppServer`'s), plus watch-only sessions from
+ * rollout files (`CodexRollouts`). Owns the session ↔ thread bindings, each thread's worker fiber,
+ * the commands, and recovery: a dead process ends its threads' turns visibly, and the next command
+ * resumes the thread (`thread/resume`) in a new process. What the messages mean is `CodexTranslate`'s.
  *
  * Ordering: each thread has one worker that translates its messages in arrival order under the
  * thread's lock; a command holds the same lock while it talks to Codex and commits its own events,
@@ -15,13 +15,12 @@ import {
   type MessageId,
   ProtocolError,
   type SessionId,
-  type SessionState,
-  unsupported
+  type SessionState
 } from "@orbitdock/domain"
-import { Deferred, Effect, Either, ExecutionStrategy, Exit, FiberSet, Option, Queue, Schema, Scope } from "effect"
+import { Deferred, Effect, Either, FiberSet, Option, Queue, Schema } from "effect"
 import type { ApproveParams, Connector, ConnectorFactory, ConnectorHost, CreateParams, EventInput } from "../Connector.js"
-import * as CodexProcess from "./CodexProcess.js"
-import type { CodexRpcError } from "./CodexRpc.js"
+import * as CodexAppServer from "./CodexAppServer.js"
+import { toProtocol } from "./CodexAppServer.js"
 import * as S from "./CodexSchemas.js"
 import * as T from "./CodexTranslate.js"
 import { watchRollouts } from "./CodexRollouts.js"
@@ -43,10 +42,7 @@ export interface CodexConnectorOptions {
 
 export const DEFAULT_CLIENT_NAME = "orbitdock"
 
-type Work =
-  | { readonly kind: "notification"; readonly notification: S.Notification }
-  | { readonly kind: "request"; readonly request: S.ServerRequest }
-  | { readonly kind: "exited"; readonly detail: string }
+type Work = CodexAppServer.ThreadMessage | { readonly kind: "exited"; readonly detail: string }
 
 interface Policy {
   readonly approval_policy: CreateParams["approval_policy"]
@@ -66,12 +62,6 @@ interface Binding {
   turnEnded: Deferred.Deferred<void> | null
 }
 
-interface Proc {
-  readonly generation: number
-  readonly server: CodexProcess.AppServer
-  readonly scope: Scope.CloseableScope
-}
-
 const checkpointKey = (sessionId: SessionId) => `codex:thread:${sessionId}`
 const PolicyJson = Schema.parseJson(
   Schema.Struct({
@@ -81,12 +71,6 @@ const PolicyJson = Schema.parseJson(
   })
 )
 
-const toProtocol = (error: CodexRpcError): ProtocolError =>
-  new ProtocolError({ code: error.operation.endsWith(":timeout") ? "timeout" : "internal", message: `codex: ${error.message}` })
-
-const decodeNotification = Schema.decodeUnknownEither(S.Notification)
-const decodeServerRequest = Schema.decodeUnknownEither(S.ServerRequest)
-
 /** The connector factory the server registers for provider `codex`. */
 export const makeCodexConnector = (options: CodexConnectorOptions = {}): ConnectorFactory => (host: ConnectorHost) =>
   Effect.gen(function* () {
@@ -95,21 +79,21 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
     const fibers = yield* FiberSet.make<unknown, unknown>()
     const bindings = new Map<SessionId, Binding>()
     const byThread = new Map<string, Binding>()
-    const procLock = yield* Effect.makeSemaphore(1)
-    let proc: Proc | null = null
-    let generations = 0
-    /** Generations we stopped on purpose (no session left): their exit is not an error. */
-    const stopped = new Set<number>()
-    let shuttingDown = false
-    // Stopping the server stops the app-server: that exit is no failure of a turn (the server
-    // closes interrupted turns at its next start).
-    yield* Effect.addFinalizer(() =>
-      Effect.suspend(() => {
-        shuttingDown = true
-        const current = proc
-        proc = null
-        return current === null ? Effect.void : Scope.close(current.scope, Exit.void)
-      })
+    const appServer = yield* CodexAppServer.make(
+      { bin: options.bin, env, clientName, requestTimeoutMs: options.requestTimeoutMs },
+      {
+        route: (threadId, message) => {
+          const binding = byThread.get(threadId)
+          return binding === undefined ? Effect.succeed(false) : Queue.offer(binding.queue, message).pipe(Effect.as(true))
+        },
+        // Every thread loaded in the dead process: its turn ends, visibly, after what came before.
+        exited: (generation, reason) =>
+          Effect.forEach(bindings.values(), (binding) => {
+            if (binding.generation !== generation) return Effect.void
+            binding.generation = null
+            return Queue.offer(binding.queue, { kind: "exited", detail: reason })
+          }, { discard: true })
+      }
     )
 
     const emitFor = (binding: Binding, events: ReadonlyArray<EventInput>, urgent: boolean) =>
@@ -174,95 +158,12 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
         return binding
       })
 
-    /** Routes what the server sends to the thread it concerns; unknown methods are ignored. */
-    const dispatch = (generation: number, server: CodexProcess.AppServer, procScope: Scope.CloseableScope) =>
-      Queue.take(server.rpc.incoming).pipe(
-        Effect.flatMap((incoming): Effect.Effect<boolean> => {
-          switch (incoming.kind) {
-            case "closed":
-              return Effect.gen(function* () {
-                if (proc?.generation === generation) proc = null
-                yield* Scope.close(procScope, Exit.void)
-                if (shuttingDown || stopped.has(generation)) return false
-                for (const binding of bindings.values()) {
-                  if (binding.generation !== generation) continue
-                  binding.generation = null
-                  yield* Queue.offer(binding.queue, { kind: "exited", detail: incoming.reason })
-                }
-                yield* Effect.logWarning(`codex: ${incoming.reason}`).pipe(Effect.annotateLogs({ stderr: server.stderrTail() }))
-                return false
-              })
-            case "notification": {
-              const { method } = incoming.frame
-              if (!S.notificationMethods.has(method)) return Effect.logDebug(`codex: ignored ${method}`).pipe(Effect.as(true))
-              const decoded = decodeNotification(incoming.frame)
-              if (Either.isLeft(decoded)) {
-                return Effect.logWarning(`codex: a ${method} we cannot read was skipped`, decoded.left.message).pipe(Effect.as(true))
-              }
-              const binding = byThread.get(decoded.right.params.threadId)
-              if (binding === undefined) return Effect.succeed(true)
-              return Queue.offer(binding.queue, { kind: "notification", notification: decoded.right }).pipe(Effect.as(true))
-            }
-            case "request": {
-              const { id, method } = incoming.frame
-              const decoded = S.serverRequestMethods.has(method) ? decodeServerRequest(incoming.frame) : undefined
-              const binding = decoded !== undefined && Either.isRight(decoded) ? byThread.get(decoded.right.params.threadId) : undefined
-              if (binding === undefined || decoded === undefined || Either.isLeft(decoded)) {
-                // Never leave Codex waiting on a request OrbitDock cannot show.
-                return server.rpc.respondError(id, -32601, `OrbitDock does not handle ${method} here`).pipe(Effect.ignore, Effect.as(true))
-              }
-              return Queue.offer(binding.queue, { kind: "request", request: decoded.right }).pipe(Effect.as(true))
-            }
-          }
-        }),
-        Effect.repeat({ while: (more) => more }),
-        Effect.asVoid
-      )
-
-    /** The running app-server, started (and initialized) if there is none. */
-    const ensureProcess: Effect.Effect<Proc, ProtocolError> = procLock.withPermits(1)(
-      Effect.gen(function* () {
-        if (proc !== null) return proc
-        const binary = yield* CodexProcess.resolveBinary(options.bin, env).pipe(
-          Effect.mapError((error) => unsupported(`codex is not available: ${error.message}`))
-        )
-        const procScope = yield* Scope.make(ExecutionStrategy.sequential)
-        const started = yield* CodexProcess.spawnAppServer({
-          binary,
-          env,
-          ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs })
-        }).pipe(
-          Scope.extend(procScope),
-          Effect.mapError((error) => unsupported(error.message)),
-          Effect.tapError(() => Scope.close(procScope, Exit.void))
-        )
-        const generation = ++generations
-        yield* FiberSet.run(fibers, dispatch(generation, started, procScope))
-        yield* started.rpc
-          .request(
-            "initialize",
-            {
-              clientInfo: { name: clientName, title: "OrbitDock", version: "0.1.0" },
-              capabilities: { experimentalApi: false, requestAttestation: false }
-            },
-            S.InitializeResult
-          )
-          .pipe(
-            Effect.zipRight(started.rpc.notify("initialized")),
-            Effect.mapError(toProtocol),
-            Effect.tapError(() => Scope.close(procScope, Exit.void))
-          )
-        proc = { generation, server: started, scope: procScope }
-        return proc
-      })
-    )
-
     /** The thread loaded in the running process (resumed there if it is not). Call under the lock. */
     const ensureLoaded = (binding: Binding) =>
       Effect.gen(function* () {
-        const current = yield* ensureProcess
+        const current = yield* appServer.ensure
         if (binding.generation !== current.generation) {
-          yield* current.server.rpc
+          yield* current.rpc
             .request(
               "thread/resume",
               {
@@ -305,18 +206,18 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
     const startTurn = (binding: Binding, content: string) =>
       binding.lock.withPermits(1)(
         Effect.gen(function* () {
-          const { server } = yield* ensureLoaded(binding)
+          const { rpc } = yield* ensureLoaded(binding)
           const messageId = host.newId("msg")
           const input = [{ type: "text", text: content, text_elements: [] }]
           const running = binding.state.turnId
           if (running !== null) {
-            const steered = yield* server.rpc
+            const steered = yield* rpc
               .request("turn/steer", { threadId: binding.threadId, input, expectedTurnId: running, clientUserMessageId: messageId }, S.TurnSteerResult)
               .pipe(Effect.either)
             if (Either.isRight(steered)) return yield* host.commit(binding.sessionId, [userMessage(messageId, content)])
             // The turn ended meanwhile (its end not yet translated): start a new one.
           }
-          const started = yield* server.rpc
+          const started = yield* rpc
             .request("turn/start", { threadId: binding.threadId, input, clientUserMessageId: messageId }, S.TurnStartResult)
             .pipe(Effect.mapError(toProtocol))
           const turnId = started.turn.id
@@ -335,10 +236,11 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
         yield* binding.lock.withPermits(1)(
           Effect.gen(function* () {
             const pending = binding.state.pending[requestId]
+            const proc = appServer.current()
             if (pending === undefined || pending.kind !== kind || proc === null || binding.generation !== proc.generation) {
               return yield* Effect.fail(new ProtocolError({ code: "conflict", message: `request ${requestId} is not waiting for an answer` }))
             }
-            yield* proc.server.rpc.respond(pending.rpcId, result(pending)).pipe(Effect.mapError(toProtocol))
+            yield* proc.rpc.respond(pending.rpcId, result(pending)).pipe(Effect.mapError(toProtocol))
             binding.state = T.answered(binding.state, requestId)
             yield* host.commit(binding.sessionId, [resolution])
           })
@@ -352,10 +254,11 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
         const waiter = yield* binding.lock.withPermits(1)(
           Effect.gen(function* () {
             const turnId = binding.state.turnId
+            const proc = appServer.current()
             if (turnId === null || proc === null || binding.generation !== proc.generation) return Option.none()
             const ended = yield* Deferred.make<void>()
             binding.turnEnded = ended
-            yield* proc.server.rpc
+            yield* proc.rpc
               .request("turn/interrupt", { threadId: binding.threadId, turnId }, Schema.Unknown)
               .pipe(Effect.catchAll((error) => Effect.logWarning(`codex: turn/interrupt failed: ${error.message}`)))
             return Option.some({ ended, turnId })
@@ -375,15 +278,6 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
           })
         )
       })
-
-    const stopProcessIfIdle = Effect.gen(function* () {
-      const current = proc
-      if (current === null) return
-      for (const binding of bindings.values()) if (binding.generation === current.generation) return
-      proc = null
-      stopped.add(current.generation)
-      yield* Scope.close(current.scope, Exit.void)
-    })
 
     // Watching is on unless turned off here or with ORBITDOCK_CODEX_WATCH=0.
     if (options.watchRollouts ?? env.ORBITDOCK_CODEX_WATCH !== "0") {
@@ -408,8 +302,8 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
       provider: "codex",
       create: (sessionId, params) =>
         Effect.gen(function* () {
-          const current = yield* ensureProcess
-          const started = yield* current.server.rpc
+          const current = yield* appServer.ensure
+          const started = yield* current.rpc
             .request(
               "thread/start",
               {
@@ -475,16 +369,17 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
           const binding = bindings.get(session.id)
           if (binding !== undefined) {
             yield* interrupt(session).pipe(Effect.catchAll(() => Effect.void))
-            const current = proc
+            const current = appServer.current()
             if (current !== null && binding.generation === current.generation) {
-              yield* current.server.rpc.request("thread/unsubscribe", { threadId: binding.threadId }, Schema.Unknown).pipe(Effect.ignore)
+              yield* current.rpc.request("thread/unsubscribe", { threadId: binding.threadId }, Schema.Unknown).pipe(Effect.ignore)
             }
             bindings.delete(session.id)
             byThread.delete(binding.threadId)
             yield* Queue.shutdown(binding.queue)
           }
           yield* host.commit(session.id, [{ event: { type: "session_ended", reason: "ended_by_user" } }])
-          yield* procLock.withPermits(1)(stopProcessIfIdle)
+          // The last session gone: the app-server is stopped until the next one.
+          yield* appServer.stopUnless((generation) => [...bindings.values()].some((b) => b.generation === generation))
         }),
       // The app-server is our child: it dies with the server, so no running turn survives a restart.
       survivedRestart: () => Effect.succeed(false)
