@@ -41,6 +41,12 @@ export const scripts: Record<string, Script> = {
     step === 0
       ? { blocks: [text("I will run a command."), { type: "tool_use", name: "Bash", input: { command: arg, description: "Run it" } }] }
       : { blocks: [text(`The command printed: ${result}`)] },
+  /** `MS|COMMAND`: like `bash`, but the first reply waits MS milliseconds. */
+  slowbash: (step, arg, result) => {
+    const bar = arg.indexOf("|")
+    const reply = scripts.bash!(step, arg.slice(bar + 1), result)
+    return step === 0 ? { ...reply, delayMs: Number(arg.slice(0, bar)) } : reply
+  },
   /** A slow answer: keeps the turn running for ARG milliseconds. */
   slow: (_step, arg) => ({ blocks: [text("Finally done.")], delayMs: Number(arg) || 30_000 })
 }

@@ -36,11 +36,16 @@ export interface ClaudeConnectorOptions {
   readonly permissionTimeout?: Duration.DurationInput | undefined
   /** Tools whose PreToolUse hook is held for approval too (`"*"`: all). Default none. */
   readonly holdPreToolUse?: ReadonlyArray<string> | undefined
-  /** At startup, import unknown transcripts modified this recently. Default 0 (only known ones resume). */
+  /**
+   * At startup, also import transcripts OrbitDock has no checkpoint for that changed this recently
+   * (sessions that started while it was down, or whose first events were lost in a crash). Files
+   * with a checkpoint always resume. Default 24 hours; 0 turns the import off.
+   */
   readonly importRecent?: Duration.DurationInput | undefined
 }
 
 export const DEFAULT_PERMISSION_TIMEOUT = Duration.seconds(100)
+export const DEFAULT_IMPORT_RECENT = Duration.hours(24)
 
 const timeoutFromEnv = (env: Readonly<Record<string, string | undefined>>): Duration.Duration | undefined => {
   const ms = Number(env.ORBITDOCK_CLAUDE_PERMISSION_TIMEOUT_MS)
@@ -62,7 +67,7 @@ export const makeClaudeConnector =
       const permissions = PermissionHold.make(host)
       const tail = yield* TranscriptTail.make(host, index, {
         claudeDir,
-        importRecentMs: Duration.toMillis(options.importRecent ?? 0)
+        importRecentMs: Duration.toMillis(options.importRecent ?? DEFAULT_IMPORT_RECENT)
       })
       const hooks = HookIngest.make(host, index, tail, permissions, {
         permissionTimeout: options.permissionTimeout ?? timeoutFromEnv(env) ?? DEFAULT_PERMISSION_TIMEOUT,
