@@ -43,28 +43,61 @@ const applyChanges = (state: SessionState, changes: SessionChanges): SessionStat
   return { ...next, attention: next.pending_approval !== null || next.pending_question !== null }
 }
 
-const appendMessage = (state: SessionState, message: Message): SessionState => {
+/**
+ * How the message list changes. `persistent` copies (every state handed out stays as it was);
+ * `transient` mutates an array the caller owns, for folds whose intermediate states nobody sees
+ * (replay: copying a 5,000-message array per event made hydration quadratic).
+ */
+export interface ListOps {
+  readonly append: (messages: ReadonlyArray<Message>, message: Message) => ReadonlyArray<Message>
+  readonly replace: (messages: ReadonlyArray<Message>, index: number, message: Message) => ReadonlyArray<Message>
+}
+
+export const persistent: ListOps = {
+  append: (messages, message) => [...messages, message],
+  replace: (messages, index, message) => {
+    const next = messages.slice()
+    next[index] = message
+    return next
+  }
+}
+
+/** Mutates the given arrays: only for arrays the caller created and never shared. */
+export const transient: ListOps = {
+  append: (messages, message) => {
+    ;(messages as Array<Message>).push(message)
+    return messages
+  },
+  replace: (messages, index, message) => {
+    ;(messages as Array<Message>)[index] = message
+    return messages
+  }
+}
+
+const appendMessage = (state: SessionState, message: Message, ops: ListOps): SessionState => {
   const title =
     state.title === undefined && message.role === "user" ? titleFrom(message.content) : state.title
-  const messages = [...state.messages, message]
+  const messages = ops.append(state.messages, message)
   const next = { ...state, messages, message_count: messages.length }
   return title === undefined ? next : { ...next, title }
 }
 
-const updateMessage = (state: SessionState, id: string, changes: MessageChanges): SessionState => {
+const updateMessage = (state: SessionState, id: string, changes: MessageChanges, ops: ListOps): SessionState => {
   // Streaming updates almost always touch one of the last messages: search from the end.
   for (let i = state.messages.length - 1; i >= 0; i--) {
     const message = state.messages[i]!
     if (message.id !== id) continue
-    const messages = state.messages.slice()
-    messages[i] = { ...message, ...stripUndefined(changes) }
-    return { ...state, messages }
+    return { ...state, messages: ops.replace(state.messages, i, { ...message, ...stripUndefined(changes) }) }
   }
   return state
 }
 
 /** Applies one session message; messages of other sessions or older revisions must be filtered by the caller. */
-export const applyMessage = (state: SessionState, message: SessionMessage | SessionSnapshot): SessionState => {
+export const applyMessage = (
+  state: SessionState,
+  message: SessionMessage | SessionSnapshot,
+  ops: ListOps = persistent
+): SessionState => {
   switch (message.type) {
     case "session_snapshot":
       return message.session
@@ -73,9 +106,9 @@ export const applyMessage = (state: SessionState, message: SessionMessage | Sess
     case "session_delta":
       return applyChanges(withEnvelope(state, message.revision, message.occurred_at), message.changes)
     case "message_appended":
-      return appendMessage(withEnvelope(state, message.revision, message.occurred_at), message.message)
+      return appendMessage(withEnvelope(state, message.revision, message.occurred_at), message.message, ops)
     case "message_updated":
-      return updateMessage(withEnvelope(state, message.revision, message.occurred_at), message.message_id, message.changes)
+      return updateMessage(withEnvelope(state, message.revision, message.occurred_at), message.message_id, message.changes, ops)
     case "approval_requested": {
       const next = withEnvelope(state, message.revision, message.occurred_at)
       // A request queued behind another becomes visible when the first one is resolved (a delta).

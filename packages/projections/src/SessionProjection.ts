@@ -14,7 +14,7 @@ import type {
   SessionState,
   StoredEvent
 } from "@orbitdock/domain"
-import { applyMessage } from "./SessionMirror.js"
+import { applyMessage, type ListOps, persistent, transient } from "./SessionMirror.js"
 
 /** Which kind of request an id was issued as. */
 export type RequestKind = "approval" | "question"
@@ -162,17 +162,26 @@ const queues = (
 export const evolve = (
   p: SessionProjection,
   stored: StoredEvent
+): readonly [SessionProjection, SessionMessage | null] => evolveWith(p, stored, persistent)
+
+const evolveWith = (
+  p: SessionProjection,
+  stored: StoredEvent,
+  ops: ListOps
 ): readonly [SessionProjection, SessionMessage | null] => {
   if (stored.revision <= p.state.revision) return [p, null]
   const next = queues(p, stored.event)
   const message = toMessage(p, stored, next.approvals, next.questions)
-  return [{ ...next, state: applyMessage(p.state, message) }, message]
+  return [{ ...next, state: applyMessage(p.state, message, ops) }, message]
 }
 
-/** Folds events in order, discarding the messages. */
+/**
+ * Folds events in order, discarding the messages. Same result as evolving one by one, in linear
+ * time: the fold works on its own copy of the message list, which no intermediate state escapes with.
+ */
 export const fold = (p: SessionProjection, events: Iterable<StoredEvent>): SessionProjection => {
-  let current = p
-  for (const stored of events) current = evolve(current, stored)[0]
+  let current: SessionProjection = { ...p, state: { ...p.state, messages: p.state.messages.slice() } }
+  for (const stored of events) current = evolveWith(current, stored, transient)[0]
   return current
 }
 

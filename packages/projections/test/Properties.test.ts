@@ -59,6 +59,19 @@ describe("session fold properties", () => {
       { numRuns: 300 }
     ))
 
+  it("the linear-time fold equals evolving event by event, and leaves its input untouched", () =>
+    fc.assert(
+      fc.property(history, fc.nat(), (events, cut) => {
+        const k = cut % (events.length + 1)
+        const prefix = SessionProjection.replay(sid, events.slice(0, k))
+        const frozen = JSON.stringify(prefix)
+        const stepwise = events.slice(k).reduce((p, e) => SessionProjection.evolve(p, e)[0], prefix)
+        expect(SessionProjection.fold(prefix, events.slice(k))).toEqual(stepwise)
+        expect(JSON.stringify(prefix)).toBe(frozen)
+      }),
+      { numRuns: 300 }
+    ))
+
   it("applying the emitted messages to a snapshot gives the fold's state", () =>
     fc.assert(
       fc.property(history, fc.nat(), (events, cut) => {
