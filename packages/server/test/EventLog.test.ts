@@ -306,4 +306,28 @@ describe("EventLogSqlite", () => {
       const opened = yield* Effect.either(openLog({ dbPath, ...relaxed }))
       expect(Either.getLeft(opened).pipe(Option.map((e) => e.operation))).toStrictEqual(Option.some("EventLog.open:connection"))
     }))
+
+  it.scopedLive("an entry that cannot be sent or encoded fails alone", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const { log } = yield* openLog({ dbPath: path.join(dir, "log.db"), flushMs: 60_000, batchSize: 1000 })
+      const poisoned = (revision: number, value: unknown): AppendEntry => {
+        const pending = event(s1, revision)
+        return { events: [{ ...pending, stored: { ...pending.stored, event: { ...pending.stored.event, extra: value } as never } }] }
+      }
+      const durable = yield* appendAll(log, [
+        { events: events(s1, 1, 1) },
+        poisoned(2, () => "a function cannot be cloned"),
+        poisoned(2, 10n), // cloned fine, but JSON cannot encode a bigint
+        { events: events(s1, 2, 2), urgent: true }
+      ])
+      const outcomes = yield* Effect.forEach(durable, (d) => Effect.either(d))
+      expect(outcomes.map((o) => (Either.isLeft(o) ? o.left.operation : "ok"))).toStrictEqual([
+        "ok",
+        "EventLog.append:encode",
+        "EventLog.append:encode",
+        "ok"
+      ])
+      expect(yield* log.readSession(s1, 0)).toStrictEqual(events(s1, 1, 2).map((e) => e.stored))
+    }))
 })

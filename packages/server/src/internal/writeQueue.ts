@@ -44,6 +44,18 @@ class Queued {
 
 const closedExit = Exit.fail(new EventLogError({ operation: "EventLog.append:closed", cause: "the event log is closed" }))
 
+/** `postMessage` refused the batch: something in it cannot be structured-cloned. Not transient. */
+const isSendError = (error: CommitFailed | WorkerError): boolean => error._tag === "WorkerError" && error.reason === "send"
+
+const cloneable = (entry: AppendEntry): boolean => {
+  try {
+    structuredClone(entry)
+    return true
+  } catch {
+    return false
+  }
+}
+
 class CommitFailed {
   readonly _tag = "CommitFailed"
   constructor(readonly code: string, readonly message: string) {}
@@ -133,7 +145,7 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
         for (const queued of batch) queued.settle(exit)
       })
 
-    const commitBatch = (batch: ReadonlyArray<Queued>) =>
+    const commitBatch = (batch: ReadonlyArray<Queued>): Effect.Effect<void> =>
       Effect.gen(function* () {
         const request = { token: `${nonce}:${++batches}`, entries: batch.map((queued) => queued.entry), retry: false }
         let attempts = 0
@@ -154,7 +166,27 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
             )
           )
         )
-        const outcome = yield* Effect.either(Effect.retry(attempt, retrySchedule))
+        const outcome = yield* Effect.either(
+          Effect.retry(attempt, { schedule: retrySchedule, while: (error) => !isSendError(error) })
+        )
+        if (outcome._tag === "Left" && isSendError(outcome.left)) {
+          // Some entry cannot be cloned into the worker (a function or the like in an event): it
+          // fails alone, the rest goes again, rather than retrying a batch that can never be sent.
+          const error = new EventLogError({ operation: "EventLog.append:encode", cause: outcome.left })
+          const sendable = batch.filter((queued) => {
+            if (cloneable(queued.entry)) return true
+            queued.settle(Exit.fail(error))
+            return false
+          })
+          yield* Effect.logError("event log refused entries that cannot be sent to the writer").pipe(
+            Effect.annotateLogs({ refused: batch.length - sendable.length })
+          )
+          if (sendable.length === batch.length) {
+            // Every entry clones on its own: the cause is elsewhere and retrying would not help.
+            return yield* fail(batch, new EventLogError({ operation: "EventLog.append:commit", cause: outcome.left }))
+          }
+          return sendable.length > 0 ? yield* commitBatch(sendable) : undefined
+        }
         if (outcome._tag === "Left") {
           yield* Effect.logError("event log commit failed for good; the batch is lost").pipe(
             Effect.annotateLogs({ events: inFlightEvents, attempts, error: outcome.left.message })
@@ -170,7 +202,8 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
             batch[index].settle(Exit.void)
           } else {
             const cause = Object.assign(new Error(refused.message), { code: refused.code })
-            batch[index].settle(Exit.fail(new EventLogError({ operation: "EventLog.append:constraint", cause })))
+            const operation = refused.code === "ENCODE" ? "EventLog.append:encode" : "EventLog.append:constraint"
+            batch[index].settle(Exit.fail(new EventLogError({ operation, cause })))
           }
         }
         if (rejected.size > 0) {
@@ -179,9 +212,12 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
             Effect.annotateLogs({ refused: [...rejected.values()].map((r) => `${r.code}: ${r.message}`).join("; ") })
           )
         }
-        yield* Metric.incrementBy(Metrics.eventsAppended, committed)
-        yield* Metric.update(Metrics.batchSize, committed)
-        yield* Metric.update(Metrics.appendLatencyMs, performance.now() - batch[0].enqueuedAt)
+        if (committed > 0) {
+          // Batches of checkpoints only (and `flush` markers) are not counted as batches of 0.
+          yield* Metric.incrementBy(Metrics.eventsAppended, committed)
+          yield* Metric.update(Metrics.batchSize, committed)
+          yield* Metric.update(Metrics.appendLatencyMs, performance.now() - batch[0].enqueuedAt)
+        }
       })
 
     const loop = Effect.gen(function* () {
