@@ -1,21 +1,24 @@
 /**
  * The connection core both faces share: one socket at a time, reconnects with backoff, commands
- * matched to their `ack`/`error` by id, and the mirror kept exact across gaps and server restarts.
- * State is plain mutable data owned by this closure; it is only touched in synchronous sections
- * (frame handling, a call's setup), so no two of them interleave. Effects are used for waiting
- * (commands, reconnect delays) and for publishing (SubscriptionRef, PubSub).
- * Does not own decoding (Codec), the mirror rules (Mirror) or the public API (OrbitClient, Client).
+ * matched to their `ack`/`error` by id, offline queueing, and publication of the mirror. State is
+ * plain mutable data owned by this closure; it is only touched in synchronous sections (a frame's
+ * handling, a call's setup), so no two of them interleave. Effects are used for waiting (commands,
+ * reconnect delays) and publishing (SubscriptionRef, PubSub).
+ * Does not own decoding (Codec), revision rules (Mirror), subscriptions (subscriptions.ts), the
+ * socket's life (socket.ts) or the public API (OrbitClient, Client).
  */
 import type { Ack, ClientMessage, ServerId, ServerMessage, SessionId, SessionState } from "@orbitdock/domain"
 import { ProtocolError } from "@orbitdock/domain"
-import { SessionSummaries } from "@orbitdock/projections"
-import { Deferred, Duration, Effect, FiberId, PubSub, Queue, Scope, SubscriptionRef } from "effect"
+import type { SessionSummaries } from "@orbitdock/projections"
+import { Deferred, Duration, Effect, FiberId, PubSub, Scope, SubscriptionRef } from "effect"
 import * as Backoff from "../Backoff.js"
 import * as Codec from "../Codec.js"
 import { type ClientError, ClosedError, ConnectionLostError, OfflineError, TimeoutError } from "../Errors.js"
 import * as Mirror from "../Mirror.js"
 import type { Transport, WebSocketLike } from "../Transport.js"
-import { type Notice, Notifier } from "./notifier.js"
+import { Notifier } from "./notifier.js"
+import * as Socket from "./socket.js"
+import { Subscriptions } from "./subscriptions.js"
 
 export interface CoreOptions {
   readonly url: string
@@ -47,54 +50,41 @@ interface Pending {
   readonly internal: boolean
 }
 
-interface Tracked {
-  sync: Mirror.SessionSync
-  readonly waiters: Array<Deferred.Deferred<SessionState, ClientError>>
-  /** Snapshot refetches in a row; a bound so a misbehaving server cannot make us loop. */
-  refetches: number
-}
-
 const OPEN = 1
-const MAX_REFETCHES = 5
 
 export const make = (options: CoreOptions) =>
   Effect.gen(function* () {
     const mirrorRef = yield* SubscriptionRef.make<Mirror.Mirror>(Mirror.empty)
     const messages = yield* PubSub.unbounded<ServerMessage>()
     const notifier = new Notifier()
+    const notice = notifier.notice.bind(notifier)
 
     let socket: WebSocketLike | null = null
     let online = false
     let closed = false
+    let greeted = false
     let serverId: ServerId | undefined
     let connection: Mirror.ConnectionState = "connecting"
     let seq = 0
     const pending = new Map<string, Pending>()
     const queued: Array<Pending> = []
-    const tracked = new Map<SessionId, Tracked>()
-    let listWanted = false
-    let list: SessionSummaries.SessionList | undefined
-    let listInFlight = false
-    const listWaiters: Array<Deferred.Deferred<SessionSummaries.SessionList, ClientError>> = []
     const onlineWaiters: Array<Deferred.Deferred<void, ClientError>> = []
     let mirror: Mirror.Mirror = Mirror.empty
     let dirty = false
     // Callbacks to run once the frame being handled is visible in the mirror (acks resolve after it).
-    // Every path that settles a waiter ends with `flush`: frame handling, disconnects, close.
+    // Every path that settles a waiter ends with `flush`: frame handling, disconnects, close, calls.
     let afterFlush: Array<() => void> = []
 
     const settle = <A>(deferred: Deferred.Deferred<A, ClientError>, effect: Effect.Effect<A, ClientError>) => {
       afterFlush.push(() => Deferred.unsafeDone(deferred, effect))
     }
 
-    /** Makes every pending change visible: mirror value, listeners, then waiting callers. */
+    /** Makes every pending change visible: mirror value, listeners, messages, then waiting callers. */
     const flush = (batch: ReadonlyArray<ServerMessage>) =>
       Effect.gen(function* () {
         if (dirty) {
           dirty = false
-          const sessions = new Map<SessionId, SessionState>()
-          for (const [id, t] of tracked) if (t.sync.state !== null) sessions.set(id, t.sync.state)
-          mirror = { connection, serverId, list, sessions }
+          mirror = { connection, serverId, list: subscriptions.list, sessions: subscriptions.sessions() }
           yield* SubscriptionRef.set(mirrorRef, mirror)
           notifier.change(mirror)
         }
@@ -107,17 +97,15 @@ export const make = (options: CoreOptions) =>
         for (const callback of callbacks) callback()
       })
 
-    const notice = (n: Notice) => notifier.notice(n)
-
     // ── Sending ──────────────────────────────────────────────────────────────────────────────────
 
-    const nextId = () => `c${++seq}`
+    const canSend = () => online && socket !== null && socket.readyState === OPEN
 
     /** Sends now; false when the socket cannot take it (then nothing left the client). */
     const transmit = (entry: Pending): boolean => {
-      if (!online || socket === null || socket.readyState !== OPEN) return false
+      if (!canSend()) return false
       try {
-        socket.send(Codec.encode(options.encoding, entry.message))
+        socket!.send(Codec.encode(options.encoding, entry.message))
       } catch {
         return false
       }
@@ -125,120 +113,48 @@ export const make = (options: CoreOptions) =>
       return true
     }
 
-    const internalRequest = (message: Outgoing, onAck: (ack: Ack) => void, onError: (e: ClientError) => void) => {
-      const entry: Pending = {
-        operation: message.type,
-        message: { ...message, id: nextId() } as Pending["message"],
-        onAck,
-        onError,
-        internal: true
+    const entry = (message: Outgoing, onAck: Pending["onAck"], onError: Pending["onError"], internal: boolean): Pending => ({
+      operation: message.type,
+      message: { ...message, id: `c${++seq}` } as Pending["message"],
+      onAck,
+      onError,
+      internal
+    })
+
+    const subscriptions = new Subscriptions({
+      // Offline, nothing is sent: the next `hello` redoes every subscription.
+      request: (message, onAck, onError) => void transmit(entry(message as Outgoing, onAck, onError, true)),
+      settle,
+      notice,
+      touch: () => {
+        dirty = true
       }
-      transmit(entry) // offline: the next `hello` redoes every subscription
-    }
+    })
 
-    const fireAndForget = (message: Outgoing) => {
-      if (online && socket !== null && socket.readyState === OPEN) {
-        try {
-          socket.send(Codec.encode(options.encoding, message as ClientMessage))
-        } catch {
-          // The subscription dies with the connection anyway.
-        }
+    const sendWithoutAnswer = (message: Outgoing) => {
+      if (!canSend()) return
+      try {
+        socket!.send(Codec.encode(options.encoding, message as ClientMessage))
+      } catch {
+        // The subscription dies with the connection anyway.
       }
-    }
-
-    // ── Subscriptions ────────────────────────────────────────────────────────────────────────────
-
-    const subscribeSessionNow = (sessionId: SessionId, since: number | undefined) => {
-      const t = tracked.get(sessionId)
-      if (t === undefined) return
-      t.sync = { ...t.sync, resyncing: true }
-      const message = since === undefined
-        ? { type: "subscribe_session" as const, session_id: sessionId }
-        : { type: "subscribe_session" as const, session_id: sessionId, since_revision: since }
-      internalRequest(
-        message,
-        (ack) => {
-          if (tracked.get(sessionId) !== t) return // unsubscribed meanwhile
-          const verdict = Mirror.acknowledged(t.sync, ack.revision)
-          t.sync = verdict.sync
-          if (verdict._tag === "Synced") {
-            t.refetches = 0
-            for (const w of t.waiters.splice(0)) settle(w, Effect.succeed(verdict.state))
-            return
-          }
-          notice({ _tag: "Gap", session_id: sessionId, have: t.sync.state?.revision, got: ack.revision ?? 0, source: "ack" })
-          if (++t.refetches > MAX_REFETCHES) return dropSession(sessionId, new ProtocolError({ code: "internal", message: "the server's catch-up never reached its acked revision" }))
-          subscribeSessionNow(sessionId, undefined)
-        },
-        (error) => {
-          if (tracked.get(sessionId) !== t) return
-          dropSession(sessionId, error)
-        }
-      )
-    }
-
-    const dropSession = (sessionId: SessionId, error: ClientError) => {
-      const t = tracked.get(sessionId)
-      if (t === undefined) return
-      tracked.delete(sessionId)
-      dirty = true
-      for (const w of t.waiters.splice(0)) settle(w, Effect.fail(error))
-      notice({ _tag: "SessionDropped", session_id: sessionId, error })
-    }
-
-    const subscribeListNow = () => {
-      listInFlight = true
-      internalRequest(
-        { type: "subscribe_list" },
-        () => {
-          listInFlight = false
-          if (!listWanted || list === undefined) return
-          for (const w of listWaiters.splice(0)) settle(w, Effect.succeed(list))
-        },
-        (error) => {
-          listInFlight = false
-          listWanted = false
-          list = undefined
-          dirty = true
-          for (const w of listWaiters.splice(0)) settle(w, Effect.fail(error))
-        }
-      )
     }
 
     // ── Receiving ────────────────────────────────────────────────────────────────────────────────
 
     const onHello = (hello: Extract<ServerMessage, { type: "hello" }>) => {
       const restarted = serverId !== undefined && serverId !== hello.server_id
-      if (restarted) {
-        // What we mirrored may include activity the old process never made durable: start over.
-        for (const t of tracked.values()) t.sync = Mirror.forget(t.sync)
-        list = undefined
-        notice({ _tag: "ServerRestarted", previous: serverId!, current: hello.server_id })
-      }
+      if (restarted) notice({ _tag: "ServerRestarted", previous: serverId!, current: hello.server_id })
       serverId = hello.server_id
       online = true
+      greeted = true
       connection = "online"
       dirty = true
-      if (listWanted) subscribeListNow()
-      for (const [id, t] of tracked) subscribeSessionNow(id, restarted ? undefined : Mirror.resumeFrom(t.sync))
-      for (const entry of queued.splice(0)) {
-        if (!transmit(entry)) entry.onError(new OfflineError({ operation: entry.operation }))
+      subscriptions.resubscribeAll(restarted)
+      for (const waiting of queued.splice(0)) {
+        if (!transmit(waiting)) waiting.onError(new OfflineError({ operation: waiting.operation }))
       }
       for (const w of onlineWaiters.splice(0)) settle(w, Effect.void)
-    }
-
-    const onSessionMessage = (message: Extract<ServerMessage, { session_id: SessionId }>, sessionId: SessionId) => {
-      const t = tracked.get(sessionId)
-      if (t === undefined) return
-      const verdict = Mirror.receive(t.sync, message as Parameters<typeof Mirror.receive>[1])
-      if (verdict._tag === "Ignored") return
-      t.sync = verdict.sync
-      if (verdict._tag === "Applied") {
-        dirty = true
-        return
-      }
-      notice({ _tag: "Gap", session_id: sessionId, have: verdict.since, got: Mirror.revisionOf(message as Parameters<typeof Mirror.revisionOf>[0]), source: "message" })
-      subscribeSessionNow(sessionId, verdict.since)
     }
 
     const onMessage = (message: ServerMessage) => {
@@ -246,128 +162,87 @@ export const make = (options: CoreOptions) =>
         case "hello":
           return onHello(message)
         case "ack": {
-          const entry = pending.get(message.id)
-          if (entry === undefined) return
+          const answered = pending.get(message.id)
+          if (answered === undefined) return
           pending.delete(message.id)
-          return entry.onAck(message)
+          return answered.onAck(message)
         }
         case "error": {
-          const entry = typeof message.id === "string" ? pending.get(message.id) : undefined
-          if (entry === undefined) return notice({ _tag: "ServerError", code: message.code, message: message.message })
-          pending.delete(entry.message.id)
-          return entry.onError(new ProtocolError({ code: message.code, message: message.message }))
+          const answered = typeof message.id === "string" ? pending.get(message.id) : undefined
+          if (answered === undefined) return notice({ _tag: "ServerError", code: message.code, message: message.message })
+          pending.delete(answered.message.id)
+          return answered.onError(new ProtocolError({ code: message.code, message: message.message }))
         }
         case "sessions_list":
         case "session_updated":
-          if (listWanted) {
-            list = SessionSummaries.applyListMessage(list ?? new Map(), message)
-            dirty = true
-          }
-          return
+          return subscriptions.onListMessage(message)
         case "session_created":
-          if (listWanted && list !== undefined) {
-            list = SessionSummaries.applyListMessage(list, message)
-            dirty = true
-          }
-          if (message.revision !== undefined) onSessionMessage(message as never, message.session_id ?? message.session.id)
+          subscriptions.onListMessage(message)
+          // Only a session subscriber replaying from the start sees it with a revision.
+          if (message.revision !== undefined) subscriptions.onSessionMessage(message, message.session_id ?? message.session.id)
           return
         case "session_ended":
-          if (listWanted && list !== undefined) {
-            list = SessionSummaries.applyListMessage(list, message)
-            dirty = true
-          }
-          return onSessionMessage(message, message.session_id)
+          subscriptions.onListMessage(message)
+          return subscriptions.onSessionMessage(message, message.session_id)
         default:
-          return onSessionMessage(message, message.session_id)
+          return subscriptions.onSessionMessage(message, message.session_id)
       }
     }
 
-    const onFrame = (data: unknown) => {
-      const decoded = Codec.decodeFrame(data)
-      for (const problem of decoded.problems) notice({ _tag: "DecodeProblem", detail: problem })
-      for (const message of decoded.messages) onMessage(message)
-      return flush(decoded.messages)
-    }
+    const onFrame = (data: unknown) =>
+      Effect.suspend(() => {
+        const decoded = Codec.decodeFrame(data)
+        for (const problem of decoded.problems) notice({ _tag: "DecodeProblem", detail: problem })
+        for (const message of decoded.messages) onMessage(message)
+        return flush(decoded.messages)
+      })
 
     const onDisconnected = () => {
       const wasOnline = online
       online = false
       socket = null
-      listInFlight = false
       connection = closed || options.reconnect === false ? "closed" : "reconnecting"
       dirty = true
-      for (const entry of pending.values()) {
-        if (entry.internal) continue
-        entry.onError(closed ? new ClosedError({ operation: entry.operation }) : new ConnectionLostError({ operation: entry.operation }))
+      for (const sent of pending.values()) {
+        if (sent.internal) continue
+        const operation = sent.operation
+        sent.onError(closed ? new ClosedError({ operation }) : new ConnectionLostError({ operation }))
       }
       pending.clear()
-      for (const t of tracked.values()) t.sync = { ...t.sync, resyncing: false }
+      subscriptions.disconnected()
       if (connection === "closed") failEverything()
       if (wasOnline) notice({ _tag: "Disconnected" })
     }
 
     const failEverything = () => {
       const error = (operation: string) => new ClosedError({ operation })
-      for (const entry of queued.splice(0)) entry.onError(error(entry.operation))
+      for (const waiting of queued.splice(0)) waiting.onError(error(waiting.operation))
       for (const w of onlineWaiters.splice(0)) settle(w, Effect.fail(error("connect")))
-      for (const w of listWaiters.splice(0)) settle(w, Effect.fail(error("subscribe_list")))
-      for (const t of tracked.values()) for (const w of t.waiters.splice(0)) settle(w, Effect.fail(error("subscribe_session")))
+      subscriptions.failWaiters(error)
     }
 
     // ── The connection loop ──────────────────────────────────────────────────────────────────────
 
-    type Inbound = { readonly _tag: "Frame"; readonly data: unknown } | { readonly _tag: "Closed"; readonly reason: string }
-
-    /** One socket from open to close; true when it got as far as `hello`. */
-    const runSocket = Effect.gen(function* () {
-      const inbox = yield* Queue.unbounded<Inbound>()
-      let opened: WebSocketLike
-      try {
-        opened = options.transport.open({
-          url: options.url,
-          protocols: [Codec.subprotocol(options.encoding)],
-          headers: options.headers
-        })
-      } catch (cause) {
-        notice({ _tag: "ConnectFailed", detail: String(cause) })
-        return false
-      }
-      opened.binaryType = "arraybuffer"
-      opened.onmessage = (event) => inbox.unsafeOffer({ _tag: "Frame", data: event.data })
-      opened.onclose = (event) => inbox.unsafeOffer({ _tag: "Closed", reason: `${event.code} ${event.reason}`.trim() })
-      opened.onerror = (event) => inbox.unsafeOffer({ _tag: "Closed", reason: errorText(event) })
-      socket = opened
-      yield* Effect.addFinalizer(() =>
-        Effect.sync(() => {
-          opened.onmessage = opened.onclose = opened.onerror = null
-          try {
-            opened.close(1000)
-          } catch {
-            // Closing a socket that never opened may throw in some environments.
-          }
-        })
-      )
-      const first = yield* Queue.take(inbox).pipe(Effect.timeout(Duration.millis(options.connectTimeoutMs)), Effect.option)
-      if (first._tag === "None") {
-        notice({ _tag: "ConnectFailed", detail: "not open before the connect timeout" })
-        return false
-      }
-      if (first.value._tag === "Closed") {
-        notice({ _tag: "ConnectFailed", detail: first.value.reason })
-        return false
-      }
-      yield* onFrame(first.value.data)
-      while (true) {
-        const next = yield* Queue.take(inbox)
-        if (next._tag === "Closed") return online
-        yield* onFrame(next.data)
-      }
-    }).pipe(Effect.scoped)
+    const socketOptions: Socket.SocketOptions = {
+      url: options.url,
+      headers: options.headers,
+      encoding: options.encoding,
+      transport: options.transport,
+      connectTimeoutMs: options.connectTimeoutMs
+    }
+    const handlers: Socket.SocketHandlers = {
+      opened: (opened) => {
+        socket = opened
+      },
+      frame: onFrame,
+      notice
+    }
 
     const loop = Effect.gen(function* () {
       let attempt = 0
       while (!closed) {
-        const greeted = yield* runSocket
+        greeted = false
+        yield* Socket.run(socketOptions, handlers)
         onDisconnected()
         yield* flush([])
         if (connection === "closed" || options.reconnect === false) return
@@ -390,13 +265,10 @@ export const make = (options: CoreOptions) =>
 
     // ── Calls ────────────────────────────────────────────────────────────────────────────────────
 
-    /** Awaits a waiter with the call's timeout; `cleanup` forgets the waiter when time runs out. */
-    const awaitWithin = <A>(
-      deferred: Deferred.Deferred<A, ClientError>,
-      operation: string,
-      timeoutMs: number,
-      onTimeout: () => TimeoutError
-    ) =>
+    const isClosed = () => closed || connection === "closed"
+
+    /** Awaits a waiter within the call's timeout; `onTimeout` cleans up and names the error. */
+    const awaitWithin = <A>(deferred: Deferred.Deferred<A, ClientError>, operation: string, timeoutMs: number, onTimeout: () => TimeoutError) =>
       Deferred.await(deferred).pipe(
         Effect.timeout(Duration.millis(timeoutMs)),
         Effect.catchTag("TimeoutException", () => Effect.fail(onTimeout())),
@@ -406,24 +278,18 @@ export const make = (options: CoreOptions) =>
     const request = (message: Outgoing, call: CallOptions = {}): Effect.Effect<Ack, ClientError> =>
       Effect.suspend(() => {
         const operation = message.type
-        if (closed || connection === "closed") return Effect.fail(new ClosedError({ operation }))
+        if (isClosed()) return Effect.fail(new ClosedError({ operation }))
         const deferred = Deferred.unsafeMake<Ack, ClientError>(FiberId.none)
-        const entry: Pending = {
-          operation,
-          message: { ...message, id: nextId() } as Pending["message"],
-          onAck: (ack) => settle(deferred, Effect.succeed(ack)),
-          onError: (error) => settle(deferred, Effect.fail(error)),
-          internal: false
-        }
-        if (!transmit(entry)) {
+        const command = entry(message, (ack) => settle(deferred, Effect.succeed(ack)), (e) => settle(deferred, Effect.fail(e)), false)
+        if (!transmit(command)) {
           if (!(call.queue ?? options.queueWhileOffline)) return Effect.fail(new OfflineError({ operation }))
-          queued.push(entry)
+          queued.push(command)
         }
         const timeoutMs = call.timeoutMs ?? options.commandTimeoutMs
         return awaitWithin(deferred, operation, timeoutMs, () => {
-          const at = queued.indexOf(entry)
-          if (at >= 0) queued.splice(at, 1)
-          pending.delete(entry.message.id)
+          const at = queued.indexOf(command)
+          if (at >= 0) queued.splice(at, 1) // never sent, and now never will be
+          pending.delete(command.message.id)
           return new TimeoutError({ operation, timeoutMs, sent: at < 0 })
         })
       })
@@ -431,24 +297,21 @@ export const make = (options: CoreOptions) =>
     const subscribeSession = (sessionId: SessionId, call: CallOptions = {}): Effect.Effect<SessionState, ClientError> =>
       Effect.suspend(() => {
         const operation = "subscribe_session"
-        if (closed || connection === "closed") return Effect.fail(new ClosedError({ operation }))
-        let t = tracked.get(sessionId)
-        if (t !== undefined && t.sync.state !== null && !t.sync.resyncing) return Effect.succeed(t.sync.state)
-        if (t === undefined) {
+        if (isClosed()) return Effect.fail(new ClosedError({ operation }))
+        const synced = subscriptions.syncedState(sessionId)
+        if (synced !== undefined) return Effect.succeed(synced)
+        if (!subscriptions.isTracked(sessionId)) {
           if (!online && !(call.queue ?? options.queueWhileOffline)) return Effect.fail(new OfflineError({ operation }))
-          t = { sync: Mirror.unsynced, waiters: [], refetches: 0 }
-          tracked.set(sessionId, t)
-          if (online) subscribeSessionNow(sessionId, undefined)
+          subscriptions.track(sessionId, online)
         }
         const deferred = Deferred.unsafeMake<SessionState, ClientError>(FiberId.none)
-        t.waiters.push(deferred)
+        subscriptions.addWaiter(sessionId, deferred)
         const timeoutMs = call.timeoutMs ?? options.commandTimeoutMs
-        const mine = t
         return awaitWithin(deferred, operation, timeoutMs, () => {
-          // Give up the subscription this call started, unless it became usable meanwhile.
-          if (tracked.get(sessionId) === mine && mine.sync.state === null) {
-            tracked.delete(sessionId)
-            fireAndForget({ type: "unsubscribe_session", session_id: sessionId })
+          // Give up a subscription that never became usable, so a failed call leaves nothing behind.
+          if (subscriptions.neverSynced(sessionId)) {
+            subscriptions.untrack(sessionId)
+            sendWithoutAnswer({ type: "unsubscribe_session", session_id: sessionId })
           }
           return new TimeoutError({ operation, timeoutMs, sent: online })
         })
@@ -456,43 +319,37 @@ export const make = (options: CoreOptions) =>
 
     const unsubscribeSession = (sessionId: SessionId, call: CallOptions = {}): Effect.Effect<void, ClientError> =>
       Effect.suspend(() => {
-        const had = tracked.delete(sessionId)
-        if (had) dirty = true
+        subscriptions.untrack(sessionId)
         const local = flush([])
-        if (!online) return local
-        return Effect.zipRight(local, Effect.asVoid(request({ type: "unsubscribe_session", session_id: sessionId }, call)))
+        return online ? Effect.zipRight(local, Effect.asVoid(request({ type: "unsubscribe_session", session_id: sessionId }, call))) : local
       })
 
     const subscribeList = (call: CallOptions = {}): Effect.Effect<SessionSummaries.SessionList, ClientError> =>
       Effect.suspend(() => {
         const operation = "subscribe_list"
-        if (closed || connection === "closed") return Effect.fail(new ClosedError({ operation }))
-        if (listWanted && list !== undefined && !listInFlight) return Effect.succeed(list)
-        if (!listWanted) {
-          if (!online && !(call.queue ?? options.queueWhileOffline)) return Effect.fail(new OfflineError({ operation }))
-          listWanted = true
-          if (online) subscribeListNow()
+        if (isClosed()) return Effect.fail(new ClosedError({ operation }))
+        const synced = subscriptions.syncedList()
+        if (synced !== undefined) return Effect.succeed(synced)
+        if (!subscriptions.wantsList && !online && !(call.queue ?? options.queueWhileOffline)) {
+          return Effect.fail(new OfflineError({ operation }))
         }
         const deferred = Deferred.unsafeMake<SessionSummaries.SessionList, ClientError>(FiberId.none)
-        listWaiters.push(deferred)
+        subscriptions.wantList(online, deferred)
         const timeoutMs = call.timeoutMs ?? options.commandTimeoutMs
         return awaitWithin(deferred, operation, timeoutMs, () => new TimeoutError({ operation, timeoutMs, sent: online }))
       })
 
     const unsubscribeList = (call: CallOptions = {}): Effect.Effect<void, ClientError> =>
       Effect.suspend(() => {
-        listWanted = false
-        list = undefined
-        dirty = true
+        subscriptions.unwantList()
         const local = flush([])
-        if (!online) return local
-        return Effect.zipRight(local, Effect.asVoid(request({ type: "unsubscribe_list" }, call)))
+        return online ? Effect.zipRight(local, Effect.asVoid(request({ type: "unsubscribe_list" }, call))) : local
       })
 
     const awaitOnline = (timeoutMs: number): Effect.Effect<void, ClientError> =>
       Effect.suspend(() => {
         if (online) return Effect.void
-        if (closed || connection === "closed") return Effect.fail(new ClosedError({ operation: "connect" }))
+        if (isClosed()) return Effect.fail(new ClosedError({ operation: "connect" }))
         const deferred = Deferred.unsafeMake<void, ClientError>(FiberId.none)
         onlineWaiters.push(deferred)
         return awaitWithin(deferred, "connect", timeoutMs, () => new TimeoutError({ operation: "connect", timeoutMs, sent: false }))
@@ -514,8 +371,3 @@ export const make = (options: CoreOptions) =>
 
 /** The core a client face is built on. */
 export type Core = Effect.Effect.Success<ReturnType<typeof make>>
-
-const errorText = (event: unknown): string => {
-  const error = (event as { error?: unknown; message?: unknown } | null) ?? {}
-  return String(error.message ?? error.error ?? "socket error")
-}

@@ -1,0 +1,223 @@
+/**
+ * The subscriptions a client keeps (the list and each session), their mirrored state, and the
+ * (re)subscribe requests that keep them exact: after a gap, on every `hello`, and from a snapshot
+ * after a server restart. Callers waiting for a first sync are settled here.
+ * Does not own the socket or the request/ack plumbing (the core passes `request` in), nor the rules
+ * about revisions (Mirror).
+ */
+import type { Ack, ClientMessage, ServerMessage, SessionId, SessionState } from "@orbitdock/domain"
+import { ProtocolError } from "@orbitdock/domain"
+import { SessionSummaries } from "@orbitdock/projections"
+import { type Deferred, Effect } from "effect"
+import type { ClientError } from "../Errors.js"
+import * as Mirror from "../Mirror.js"
+import type { Notice } from "./notifier.js"
+
+/** What the subscriptions need from the core. */
+export interface Deps {
+  /** Sends an internal request when online (offline: dropped; the next `hello` resubscribes). */
+  readonly request: (message: Omit<ClientMessage, "id">, onAck: (ack: Ack) => void, onError: (e: ClientError) => void) => void
+  /** Completes a waiter once the current frame is visible in the mirror. */
+  readonly settle: <A>(deferred: Deferred.Deferred<A, ClientError>, effect: Effect.Effect<A, ClientError>) => void
+  readonly notice: (notice: Notice) => void
+  /** The mirror changed. */
+  readonly touch: () => void
+}
+
+interface Tracked {
+  sync: Mirror.SessionSync
+  readonly waiters: Array<Deferred.Deferred<SessionState, ClientError>>
+  /** Snapshot refetches in a row; a bound so a misbehaving server cannot make us loop. */
+  refetches: number
+}
+
+const MAX_REFETCHES = 5
+
+type SessionScoped = Parameters<typeof Mirror.receive>[1]
+
+export class Subscriptions {
+  private readonly tracked = new Map<SessionId, Tracked>()
+  private listWanted = false
+  private listInFlight = false
+  private listState: SessionSummaries.SessionList | undefined
+  private readonly listWaiters: Array<Deferred.Deferred<SessionSummaries.SessionList, ClientError>> = []
+
+  constructor(private readonly deps: Deps) {}
+
+  /** The list as mirrored (undefined until subscribed and received). */
+  get list(): SessionSummaries.SessionList | undefined {
+    return this.listState
+  }
+
+  /** Every subscribed session whose state is known. */
+  sessions(): Map<SessionId, SessionState> {
+    const sessions = new Map<SessionId, SessionState>()
+    for (const [id, t] of this.tracked) if (t.sync.state !== null) sessions.set(id, t.sync.state)
+    return sessions
+  }
+
+  // ── Sessions ───────────────────────────────────────────────────────────────────────────────────
+
+  /** The synced state of a subscribed session, if any (no fetch in flight). */
+  syncedState(sessionId: SessionId): SessionState | undefined {
+    const t = this.tracked.get(sessionId)
+    return t !== undefined && t.sync.state !== null && !t.sync.resyncing ? t.sync.state : undefined
+  }
+
+  isTracked(sessionId: SessionId): boolean {
+    return this.tracked.has(sessionId)
+  }
+
+  /** Starts keeping a session; `online`: subscribe now (else on the next `hello`). */
+  track(sessionId: SessionId, online: boolean): void {
+    if (this.tracked.has(sessionId)) return
+    this.tracked.set(sessionId, { sync: Mirror.unsynced, waiters: [], refetches: 0 })
+    if (online) this.subscribe(sessionId, undefined)
+  }
+
+  /** Waits for the session's next sync. */
+  addWaiter(sessionId: SessionId, waiter: Deferred.Deferred<SessionState, ClientError>): void {
+    this.tracked.get(sessionId)?.waiters.push(waiter)
+  }
+
+  /** Stops keeping a session; true when it was kept. */
+  untrack(sessionId: SessionId): boolean {
+    const had = this.tracked.delete(sessionId)
+    if (had) this.deps.touch()
+    return had
+  }
+
+  /** Whether the session was tracked and has never had a state (a first subscribe still pending). */
+  neverSynced(sessionId: SessionId): boolean {
+    return this.tracked.get(sessionId)?.sync.state === null
+  }
+
+  private subscribe(sessionId: SessionId, since: number | undefined): void {
+    const t = this.tracked.get(sessionId)
+    if (t === undefined) return
+    t.sync = { ...t.sync, resyncing: true }
+    const message = since === undefined
+      ? { type: "subscribe_session" as const, session_id: sessionId }
+      : { type: "subscribe_session" as const, session_id: sessionId, since_revision: since }
+    this.deps.request(
+      message,
+      (ack) => {
+        if (this.tracked.get(sessionId) !== t) return // unsubscribed meanwhile
+        const verdict = Mirror.acknowledged(t.sync, ack.revision)
+        t.sync = verdict.sync
+        if (verdict._tag === "Synced") {
+          t.refetches = 0
+          for (const w of t.waiters.splice(0)) this.deps.settle(w, Effect.succeed(verdict.state))
+          return
+        }
+        this.deps.notice({ _tag: "Gap", session_id: sessionId, have: t.sync.state?.revision, got: ack.revision ?? 0, source: "ack" })
+        if (++t.refetches > MAX_REFETCHES) {
+          const message = "the server's catch-up never reached its acked revision"
+          return this.drop(sessionId, new ProtocolError({ code: "internal", message }))
+        }
+        this.subscribe(sessionId, undefined)
+      },
+      (error) => {
+        if (this.tracked.get(sessionId) === t) this.drop(sessionId, error)
+      }
+    )
+  }
+
+  private drop(sessionId: SessionId, error: ClientError): void {
+    const t = this.tracked.get(sessionId)
+    if (t === undefined) return
+    this.tracked.delete(sessionId)
+    this.deps.touch()
+    for (const w of t.waiters.splice(0)) this.deps.settle(w, Effect.fail(error))
+    this.deps.notice({ _tag: "SessionDropped", session_id: sessionId, error })
+  }
+
+  /** A session-scoped message: applied, ignored, or a gap that triggers a resubscribe. */
+  onSessionMessage(message: SessionScoped, sessionId: SessionId): void {
+    const t = this.tracked.get(sessionId)
+    if (t === undefined) return
+    const verdict = Mirror.receive(t.sync, message)
+    if (verdict._tag === "Ignored") return
+    t.sync = verdict.sync
+    if (verdict._tag === "Applied") return this.deps.touch()
+    this.deps.notice({ _tag: "Gap", session_id: sessionId, have: verdict.since, got: Mirror.revisionOf(message), source: "message" })
+    this.subscribe(sessionId, verdict.since)
+  }
+
+  // ── The list ───────────────────────────────────────────────────────────────────────────────────
+
+  /** The synced list, if subscribed and received (no fetch in flight). */
+  syncedList(): SessionSummaries.SessionList | undefined {
+    return this.listWanted && !this.listInFlight ? this.listState : undefined
+  }
+
+  get wantsList(): boolean {
+    return this.listWanted
+  }
+
+  wantList(online: boolean, waiter: Deferred.Deferred<SessionSummaries.SessionList, ClientError>): void {
+    this.listWaiters.push(waiter)
+    if (this.listWanted) return
+    this.listWanted = true
+    if (online) this.subscribeList()
+  }
+
+  unwantList(): void {
+    this.listWanted = false
+    this.listState = undefined
+    this.deps.touch()
+  }
+
+  private subscribeList(): void {
+    this.listInFlight = true
+    this.deps.request(
+      { type: "subscribe_list" },
+      () => {
+        this.listInFlight = false
+        const list = this.listState
+        if (!this.listWanted || list === undefined) return
+        for (const w of this.listWaiters.splice(0)) this.deps.settle(w, Effect.succeed(list))
+      },
+      (error) => {
+        this.listInFlight = false
+        this.unwantList()
+        for (const w of this.listWaiters.splice(0)) this.deps.settle(w, Effect.fail(error))
+      }
+    )
+  }
+
+  /** A list message (`session_ended` also goes to `onSessionMessage`). */
+  onListMessage(message: Extract<ServerMessage, { type: "sessions_list" | "session_updated" | "session_created" | "session_ended" }>): void {
+    if (!this.listWanted) return
+    // Before the first `sessions_list` of a subscription there is no list to update.
+    if (this.listState === undefined && message.type !== "sessions_list") return
+    this.listState = SessionSummaries.applyListMessage(this.listState ?? new Map(), message)
+    this.deps.touch()
+  }
+
+  // ── Connection events ──────────────────────────────────────────────────────────────────────────
+
+  /** On `hello`: resubscribe everything, from snapshots when the server process changed. */
+  resubscribeAll(restarted: boolean): void {
+    if (restarted) {
+      // What we mirrored may include activity the old process never made durable: start over.
+      for (const t of this.tracked.values()) t.sync = Mirror.forget(t.sync)
+      this.listState = undefined
+      this.deps.touch()
+    }
+    if (this.listWanted) this.subscribeList()
+    for (const [id, t] of this.tracked) this.subscribe(id, Mirror.resumeFrom(t.sync))
+  }
+
+  /** On disconnect: the requests in flight died with the socket. */
+  disconnected(): void {
+    this.listInFlight = false
+    for (const t of this.tracked.values()) t.sync = { ...t.sync, resyncing: false }
+  }
+
+  /** On close: every waiter fails. */
+  failWaiters(error: (operation: string) => ClientError): void {
+    for (const w of this.listWaiters.splice(0)) this.deps.settle(w, Effect.fail(error("subscribe_list")))
+    for (const t of this.tracked.values()) for (const w of t.waiters.splice(0)) this.deps.settle(w, Effect.fail(error("subscribe_session")))
+  }
+}
