@@ -36,17 +36,23 @@ it("resumes with since_revision after a cut connection while events keep flowing
     await client.subscribeList()
     await client.subscribeSession(id)
     await driver.sendMessage(id, "/burst 3000")
-    await client.waitFor((m) => (m.sessions.get(id)?.messages.length ?? 0) >= 200)
     const snapshots: Array<number> = []
     client.on("messages", (batch) => {
       for (const m of batch) if (m.type === "session_snapshot") snapshots.push(m.revision)
     })
-    expect(client.session(id)!.status).toBe("working")
-    const cutAt = client.session(id)!.revision
-    faults.cut()
+    // Cut in the middle of the stream, synchronously on the change that shows it.
+    const cutAt = await new Promise<Client.Client["mirror"]>((resolve) => {
+      const off = client.on("change", (m) => {
+        if ((m.sessions.get(id)?.messages.length ?? 0) < 200) return
+        off()
+        faults.cut()
+        resolve(m)
+      })
+    })
+    expect(cutAt.sessions.get(id)!.status).toBe("working")
     await client.waitFor((m) => m.connection === "online" && faults.opened() === 2)
     const done = await settled(client, id, "burst 3000", 30_000)
-    console.log(`cut at revision ${cutAt}, converged at ${done.revision}`)
+    console.log(`cut at revision ${cutAt.sessions.get(id)!.revision}, converged at ${done.revision}`)
     await expectMirrorsServer(client, server, id)
     expect(notices.filter((n) => n._tag === "ServerRestarted")).toEqual([])
     // Resumed from the revision it had, not from a snapshot.
@@ -72,9 +78,16 @@ it("drops the mirror and resyncs from snapshots after the server is SIGKILLed an
     await settled(client, quiet, "echo: before the crash")
     await client.sendMessage(busy, "/burst 5000")
     // Kill it mid-burst: some of what the client saw may never have become durable.
-    await client.waitFor((m) => (m.sessions.get(busy)?.messages.length ?? 0) >= 300)
+    const seen = await new Promise<NonNullable<ReturnType<Client.Client["session"]>>>((resolve) => {
+      const off = client.on("change", (m) => {
+        const busyState = m.sessions.get(busy)
+        if (busyState === undefined || busyState.messages.length < 300) return
+        off()
+        process.kill(server.listening().pid, "SIGKILL")
+        resolve(busyState)
+      })
+    })
     await server.kill()
-    const seen = client.session(busy)!
     expect(seen.status).toBe("working")
     await client.waitFor((m) => m.connection === "reconnecting")
     await expect(client.sendMessage(quiet, "while down")).rejects.toBeInstanceOf(Errors.OfflineError)
