@@ -114,6 +114,13 @@ describe("codex turns through OrbitDock", () => {
     const assistant = state.messages.find((m: any) => m.role === "assistant")
     expect(assistant.streaming).toBe(false)
     expect(assistant.content).toContain("word1")
+    // Interrupting while an approval is pending withdraws it; the command never runs.
+    await s.send("SCENARIO:shell touch interrupted.txt")
+    await s.next((m) => m.type === "approval_requested")
+    ack(await s.command({ type: "interrupt_session" }))
+    const cleared = await stateOf(server, s.id)
+    expect(cleared).toMatchObject({ status: "waiting", pending_approval: null, attention: false })
+    expect(fs.existsSync(path.join(cwd, "interrupted.txt"))).toBe(false)
     // The session goes on after an interrupt.
     await s.send("SCENARIO:text after interrupt")
     await s.status("waiting")

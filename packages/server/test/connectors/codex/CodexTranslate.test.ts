@@ -188,4 +188,40 @@ describe("CodexTranslate on recorded transcripts", () => {
     expect(state.messages.find((m) => m.role === "tool")!.tool?.status).toBe("error")
     expect(exited.events.map((e) => e.event.type)).toContain("approval_resolved")
   })
+
+  it("plan updates, retried errors and withdrawn requests (notifications the transcripts do not hold)", () => {
+    const at = 1795738541000
+    let state: T.ThreadState = { ...T.initial, turnId: "turn-1" }
+    const plan = T.translateNotification(
+      state,
+      {
+        method: "turn/plan/updated",
+        emittedAtMs: at,
+        params: { threadId: "t", turnId: "turn-1", plan: [{ step: "read", status: "completed" }, { step: "write", status: "inProgress" }] }
+      },
+      NOW
+    )
+    expect(plan.events[0]!.event).toEqual({
+      type: "plan_updated",
+      plan: [{ step: "read", status: "completed" }, { step: "write", status: "in_progress" }]
+    })
+    expect(plan.events[0]!.occurred_at).toBe(new Date(at).toISOString())
+    const retry = T.translateNotification(
+      state,
+      { method: "error", params: { threadId: "t", turnId: "turn-1", error: { message: "overloaded" }, willRetry: true } },
+      NOW
+    )
+    expect(retry.events[0]!.event).toMatchObject({ type: "message_appended", message: { role: "system", content: "error: overloaded (retrying)" } })
+    state = { ...state, pending: { "call-1": { rpcId: 4, kind: "approval", questionIds: [] } } }
+    const withdrawn = T.translateNotification(
+      state,
+      { method: "serverRequest/resolved", params: { threadId: "t", requestId: 4 } },
+      NOW
+    )
+    expect(withdrawn.events.map((e) => e.event)).toEqual([{ type: "approval_resolved", request_id: "call-1", outcome: "withdrawn" }])
+    expect(withdrawn.state.pending).toEqual({})
+    // An answered request is no longer pending: Codex's confirmation adds nothing.
+    const confirmed = T.translateNotification(T.answered(state, "call-1"), { method: "serverRequest/resolved", params: { threadId: "t", requestId: 4 } }, NOW)
+    expect(confirmed.events).toEqual([])
+  })
 })
