@@ -145,6 +145,9 @@ const translateAssistant = (rec: Rec, uuid: string, at: string, sidechain: boole
   const message = isRec(rec.message) ? rec.message : {}
   const blocks = Array.isArray(message.content) ? message.content : []
   const events: Array<EventInput> = []
+  // Claude Code writes "<synthetic>" assistant records itself (API errors, the filler after an
+  // interrupted turn is resumed): the errors are shown as system notes, the filler not at all.
+  const synthetic = message.model === "<synthetic>"
   blocks.forEach((block, index) => {
     if (!isRec(block)) return
     // One block per record in 2.1.332; the index keeps keys unique if a record ever holds more.
@@ -153,7 +156,8 @@ const translateAssistant = (rec: Rec, uuid: string, at: string, sidechain: boole
     switch (block.type) {
       case "text": {
         const text = str(block.text) ?? ""
-        if (text.length > 0) events.push(appended(key, id, "assistant", text, at))
+        if (synthetic && text === "No response requested.") return
+        if (text.length > 0) events.push(appended(key, id, synthetic ? "system" : "assistant", text, at))
         return
       }
       case "thinking": {

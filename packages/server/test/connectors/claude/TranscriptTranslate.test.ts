@@ -147,6 +147,19 @@ describe("TranscriptTranslate", () => {
     expect(compared).toBeGreaterThanOrEqual(4)
   })
 
+  it("hides Claude Code's synthetic filler and shows its synthetic errors as system notes", () => {
+    const record = (text: string) => ({
+      type: "assistant",
+      uuid: `u-${text.length}`,
+      timestamp: NOW,
+      message: { id: "m1", model: "<synthetic>", content: [{ type: "text", text }], stop_reason: "stop_sequence", usage: { input_tokens: 0, output_tokens: 0 } }
+    })
+    expect(translateRecord(record("No response requested."), () => undefined, NOW).events).toEqual([])
+    const error = translateRecord(record("API Error: 500 overloaded"), () => undefined, NOW)
+    expect(error.events.map((e) => shape(e.event))).toEqual(["system: API Error: 500 overloaded"])
+    expect(error.model).toBeUndefined()
+  })
+
   it("derives ids and project directory names", () => {
     expect(recordMessageId("abc")).toBe("m-abc")
     expect(toolMessageId("toolu_1")).toBe("tool-toolu_1")
