@@ -1,13 +1,21 @@
 /**
  * One WebSocket connection's send side: a bounded queue of server messages and the writer that
  * turns it into frames. Owns coalescing (one message alone, several as an array of at most 256),
- * flow control (one frame in flight: the next frame waits for the socket to take the previous one),
- * and overflow (a client that stops reading loses its queued session/list messages, keeps its
- * acks/errors, and is resynced once it drains). Does not know about subscriptions: the resync itself
- * is the `onResync` callback's job.
+ * flow control (nothing new is written while the socket still holds unsent bytes), and overflow (a
+ * client that stops reading loses its queued session/list messages, keeps its acks/errors, and is
+ * resynced once it drains). Does not know about subscriptions: the resync itself is the
+ * `onResync` callback's job.
  *
  * Everything here is plain synchronous code: `pushData` is called by session actors and must never
  * block or throw, and the fan-out to many clients is the server's hot path.
+ *
+ * When frames go out: a push schedules one flush on `process.nextTick`. Pushed from a microtask (as
+ * Effect fibers run), it runs once the microtask queue has drained, i.e. after the running fibers
+ * have yielded; pushed from a plain callback, right after that callback. So a single event from an idle server leaves at once, and everything a
+ * busy runtime pushes in one stretch leaves together (one frame per client rather than one per
+ * message, which is what makes the fan-out cheap). A frame is only written when the socket holds no
+ * unsent bytes (`bufferedAmount`, exact and synchronous); when it does (the client is not reading),
+ * the write's callback, a ping's callback or the transport's periodic `kick` wakes the writer.
  */
 import { MAX_COALESCED, type ServerMessage } from "@orbitdock/domain"
 import type { WebSocket } from "ws"
@@ -33,11 +41,13 @@ const COMPACT_AT = 4096
 export class Outbox {
   private queue: Array<ServerMessage> = []
   private head = 0
-  private inFlight = false
-  private sendStartedAt = 0
+  private scheduled = false
+  /** When the socket last made progress (a frame written, or a write completed). */
+  private progressAt = Date.now()
   private closed = false
   /** Data was dropped: data pushes are ignored until the resync. */
   private stale = false
+  private resyncing = false
   private readonly sendOptions: { readonly binary: boolean }
 
   constructor(
@@ -58,9 +68,15 @@ export class Outbox {
     return this.stale
   }
 
-  /** Milliseconds the frame in flight has been waiting for the socket (0 when none). */
+  /** Milliseconds the socket has held unsent bytes without progress (0 when it holds none). */
   stuckFor(now: number): number {
-    return this.inFlight ? now - this.sendStartedAt : 0
+    return this.ws.bufferedAmount > 0 ? now - this.progressAt : 0
+  }
+
+  /** Sends a message in a frame of its own right now, ahead of nothing (the connection's `hello`). */
+  sendAlone(message: ServerMessage): void {
+    if (this.closed || this.size > 0) return this.pushControl(message)
+    this.write(this.codec.encodeOne(message), 1)
   }
 
   /** A session or list message. Never blocks: on overflow the data is dropped and resynced later. */
@@ -71,7 +87,7 @@ export class Outbox {
       return
     }
     this.queue.push(message)
-    if (!this.inFlight) this.flush()
+    this.schedule()
   }
 
   /** An ack, error or hello: kept through overflows, in order with the data around it. */
@@ -85,7 +101,12 @@ export class Outbox {
       }
     }
     this.queue.push(message)
-    if (!this.inFlight) this.flush()
+    this.schedule()
+  }
+
+  /** Writes what can be written now (the transport calls it periodically as a safety net). */
+  kick(): void {
+    if (!this.scheduled) this.flush()
   }
 
   /** Stops sending and forgets the queue (the connection is closing). */
@@ -95,7 +116,25 @@ export class Outbox {
     this.head = 0
   }
 
+  private schedule(): void {
+    if (this.scheduled) return
+    this.scheduled = true
+    // Everything pushed until the running callback and its microtasks are done goes out together.
+    process.nextTick(this.flushTask)
+  }
+
+  private readonly flushTask = (): void => {
+    this.scheduled = false
+    this.flush()
+  }
+
   private overflow(): void {
+    if (this.resyncing) {
+      // The catch-up alone does not fit: resyncing again would loop.
+      this.options.onHopeless("too many subscriptions to resync")
+      this.close()
+      return
+    }
     const kept: Array<ServerMessage> = []
     for (let i = this.head; i < this.queue.length; i++) {
       const message = this.queue[i]
@@ -107,46 +146,56 @@ export class Outbox {
   }
 
   private flush(): void {
-    if (this.inFlight || this.closed) return
-    const size = this.size
-    if (size === 0) {
-      if (this.stale) {
+    while (!this.closed) {
+      // Still holding bytes: the kernel is full (the client is not reading); a write callback wakes us.
+      if (this.ws.bufferedAmount > 0) return
+      const size = this.size
+      if (size === 0) {
+        if (!this.stale) return
         // Drained after an overflow: the catch-up goes out now, then live messages again.
         this.stale = false
-        this.options.onResync()
+        this.resyncing = true
+        try {
+          this.options.onResync()
+        } finally {
+          this.resyncing = false
+        }
+        continue
       }
-      return
+      const count = size > MAX_COALESCED ? MAX_COALESCED : size
+      const from = this.head
+      const frame = count === 1 ? this.codec.encodeOne(this.queue[from]) : this.codec.encodeMany(this.queue, from, from + count)
+      this.head += count
+      if (this.head === this.queue.length) {
+        this.queue.length = 0
+        this.head = 0
+      } else if (this.head >= COMPACT_AT) {
+        this.queue = this.queue.slice(this.head)
+        this.head = 0
+      }
+      this.write(frame, count)
     }
-    const count = size > MAX_COALESCED ? MAX_COALESCED : size
-    const from = this.head
-    const frame = count === 1 ? this.codec.encodeOne(this.queue[from]) : this.codec.encodeMany(this.queue, from, from + count)
-    this.head += count
-    if (this.head === this.queue.length) {
-      this.queue.length = 0
-      this.head = 0
-    } else if (this.head >= COMPACT_AT) {
-      this.queue = this.queue.slice(this.head)
-      this.head = 0
-    }
-    this.inFlight = true
-    this.sendStartedAt = Date.now()
+  }
+
+  private write(frame: string | Buffer, count: number): void {
+    this.progressAt = Date.now()
     Metrics.framesSent.unsafeUpdate(1, [])
     Metrics.messagesSent.unsafeUpdate(count, [])
     try {
-      this.ws.send(frame, this.sendOptions, this.onSent)
+      this.ws.send(frame, this.sendOptions, this.onWritten)
     } catch {
       // Only thrown while CONNECTING, which an accepted connection never is; the close handler cleans up.
       this.closed = true
     }
   }
 
-  // The socket took the frame (written to the kernel, or failed because the connection closed).
-  private readonly onSent = (error?: Error): void => {
-    this.inFlight = false
+  // A write completed (or failed because the connection closed).
+  private readonly onWritten = (error?: Error): void => {
     if (error !== undefined && error !== null) {
       this.closed = true
       return
     }
-    this.flush()
+    this.progressAt = Date.now()
+    if (this.size > 0 || this.stale) this.kick()
   }
 }

@@ -87,7 +87,7 @@ export class Connection {
       onHopeless: (reason) => this.drop(reason)
     })
     // First, and alone in its frame: nothing else is queued yet, so it is sent right away.
-    this.outbox.pushControl(deps.hello)
+    this.outbox.sendAlone(deps.hello)
     Metrics.connections.unsafeModify(1, [])
     ws.on("message", this.onMessage)
     ws.on("pong", this.onAlive)
@@ -109,7 +109,8 @@ export class Connection {
     }
     this.alive = false
     try {
-      this.ws.ping()
+      // The ping's bytes count in the socket's buffer too: its completion may be what frees the writer.
+      this.ws.ping(undefined, undefined, this.kick)
     } catch {
       // Not open any more; the close handler cleans up.
     }
@@ -117,8 +118,13 @@ export class Connection {
 
   /** Called by the transport periodically: drops a client whose socket has not taken a frame for long. */
   checkStuck(now: number, limitMs: number): void {
-    if (!this.closed && this.outbox.stuckFor(now) > limitMs) this.drop(`send buffer stuck for over ${limitMs} ms`)
+    if (this.closed || this.dropping) return
+    if (this.outbox.stuckFor(now) > limitMs) this.drop(`send buffer stuck for over ${limitMs} ms`)
+    // A safety net: bytes written by `ws` itself (pongs) complete without waking the writer.
+    else this.outbox.kick()
   }
+
+  private readonly kick = (): void => this.outbox.kick()
 
   /** Closes the connection with `code` (the server is stopping, or the client is dropped). */
   close(code: number, reason: string): void {
