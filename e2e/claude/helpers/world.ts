@@ -310,7 +310,7 @@ export const installHooks = async (world: World, server: Server) => {
       url: server.url,
       token: null,
       mode: "http",
-      permissionTimeoutS: 60
+      permissionTimeoutS: 120
     })
   )
 }

@@ -34,7 +34,10 @@ export interface ClaudeConnectorOptions {
    * else 100 s, below the 120 s hook timeout that `orbitdock hooks install` writes.
    */
   readonly permissionTimeout?: Duration.DurationInput | undefined
-  /** Tools whose PreToolUse hook is held for approval too (`"*"`: all). Default none. */
+  /**
+   * Tools whose PreToolUse hook is held for approval too (`"*"`: all). Default:
+   * `ORBITDOCK_CLAUDE_HOLD_PRETOOLUSE` (comma-separated), else none.
+   */
   readonly holdPreToolUse?: ReadonlyArray<string> | undefined
   /**
    * At startup, also import transcripts OrbitDock has no checkpoint for that changed this recently
@@ -71,7 +74,9 @@ export const makeClaudeConnector =
       })
       const hooks = HookIngest.make(host, index, tail, permissions, {
         permissionTimeout: options.permissionTimeout ?? timeoutFromEnv(env) ?? DEFAULT_PERMISSION_TIMEOUT,
-        holdPreToolUse: options.holdPreToolUse ?? []
+        holdPreToolUse:
+          options.holdPreToolUse ??
+          (env.ORBITDOCK_CLAUDE_HOLD_PRETOOLUSE ?? "").split(",").map((t) => t.trim()).filter((t) => t.length > 0)
       })
       const bin = Headless.findClaudeBin(options.claudeBin, env)
       const headless = yield* Headless.make(host, index, tail, permissions, { bin, env, claudeDir })

@@ -199,6 +199,33 @@ describe("Claude connector (hooks + transcript, real registry)", () => {
     })
   )
 
+  it.scopedLive("PreToolUse is held too when configured, and answered with a permission decision", () =>
+    Effect.gen(function* () {
+      const claudeDir = tempClaudeDir()
+      const run = yield* startRegistry(yield* memoryLog, { claudeDir, holdPreToolUse: ["Bash"] })
+      const s = scenario(claudeDir, BASH)
+      yield* run.post(s.hook("UserPromptSubmit"))
+      const held = yield* Effect.fork(run.post(s.hook("PreToolUse")))
+      const pending = yield* waitFor(run.sessions, BASH, (st) => st.pending_approval !== null)
+      expect(pending.pending_approval).toMatchObject({ tool_name: "Bash", command: "echo hi" })
+      yield* run.sessions.execute({
+        type: "approve_tool",
+        session_id: BASH as SessionId,
+        request_id: pending.pending_approval!.id,
+        approved: false
+      })
+      const answer = yield* Fiber.join(held)
+      expect(answer.body).toEqual({
+        hookSpecificOutput: { hookEventName: "PreToolUse", permissionDecision: "deny", permissionDecisionReason: "Denied from OrbitDock" }
+      })
+      // Other tools are not held.
+      const other = yield* run.post({ ...s.hook("PreToolUse"), tool_name: "Read", tool_input: { file_path: "/x" } })
+      expect(other).toEqual({ status: 202, body: {} })
+      yield* run.stop
+      fs.rmSync(claudeDir, { recursive: true, force: true })
+    })
+  )
+
   it.scopedLive("malformed hook bodies get 400 with a reason; unknown events are accepted", () =>
     Effect.gen(function* () {
       const claudeDir = tempClaudeDir()

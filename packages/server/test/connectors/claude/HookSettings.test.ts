@@ -81,3 +81,25 @@ describe("HookSettings", () => {
     fs.rmSync(dir, { recursive: true, force: true })
   })
 })
+
+describe("orbitdock hooks (the @effect/cli command)", () => {
+  it("install, status and uninstall parse their flags and act on the settings file", async () => {
+    const { Command } = await import("@effect/cli")
+    const { NodeContext } = await import("@effect/platform-node")
+    const { command } = await import("../../../src/cli/hooks.js")
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "orbitdock-hooks-cli-"))
+    const settingsPath = path.join(dir, "settings.json")
+    const run = (...args: Array<string>) =>
+      Effect.runPromise(
+        Command.run(command, { name: "hooks", version: "test" })(["node", "hooks", ...args]).pipe(Effect.provide(NodeContext.layer))
+      )
+    await run("install", "--settings", settingsPath, "--data-dir", dir, "--mode", "command")
+    const written = JSON.parse(fs.readFileSync(settingsPath, "utf8"))
+    expect(Object.values(installed(written))).toEqual(HOOK_EVENTS.map(() => "command"))
+    expect(written.hooks.SessionStart[0].hooks[0].command).toContain(path.join(dir, "server.sock"))
+    await run("status", "--settings", settingsPath, "--data-dir", dir, "--json")
+    await run("uninstall", "--settings", settingsPath)
+    expect(JSON.parse(fs.readFileSync(settingsPath, "utf8"))).toEqual({})
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+})
