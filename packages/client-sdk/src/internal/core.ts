@@ -48,6 +48,8 @@ interface Pending {
   readonly onError: (error: ClientError) => void
   /** Internal requests (resubscriptions) are redone by the core, not failed to a caller. */
   readonly internal: boolean
+  /** Internal requests only: fires when the server leaves it unanswered too long. */
+  timer?: ReturnType<typeof setTimeout>
 }
 
 const OPEN = 1
@@ -60,6 +62,7 @@ export const make = (options: CoreOptions) =>
     const notice = notifier.notice.bind(notifier)
 
     let socket: WebSocketLike | null = null
+    let abort: (reason: string) => void = () => {}
     let online = false
     let closed = false
     let greeted = false
@@ -121,9 +124,32 @@ export const make = (options: CoreOptions) =>
       internal
     })
 
+    /**
+     * Sends a resubscription. Offline, nothing is sent: the next `hello` redoes every subscription.
+     * A server that leaves one unanswered past the command timeout is treated as a dead connection
+     * (closed, so the reconnect redoes them all) rather than left to freeze the mirror.
+     */
+    const internalRequest = (message: Outgoing, onAck: Pending["onAck"], onError: Pending["onError"]) => {
+      const sent = entry(message, onAck, onError, true)
+      if (!transmit(sent)) return
+      const onSocket = socket
+      sent.timer = setTimeout(() => {
+        if (pending.get(sent.message.id) !== sent || socket !== onSocket) return
+        notice({ _tag: "Unresponsive", detail: `no answer to ${sent.operation} within ${options.commandTimeoutMs} ms` })
+        abort("the server stopped answering")
+      }, options.commandTimeoutMs)
+    }
+
+    const answered = (id: string): Pending | undefined => {
+      const found = pending.get(id)
+      if (found === undefined) return undefined
+      pending.delete(id)
+      if (found.timer !== undefined) clearTimeout(found.timer)
+      return found
+    }
+
     const subscriptions = new Subscriptions({
-      // Offline, nothing is sent: the next `hello` redoes every subscription.
-      request: (message, onAck, onError) => void transmit(entry(message as Outgoing, onAck, onError, true)),
+      request: (message, onAck, onError) => internalRequest(message as Outgoing, onAck, onError),
       settle,
       notice,
       touch: () => {
@@ -161,17 +187,12 @@ export const make = (options: CoreOptions) =>
       switch (message.type) {
         case "hello":
           return onHello(message)
-        case "ack": {
-          const answered = pending.get(message.id)
-          if (answered === undefined) return
-          pending.delete(message.id)
-          return answered.onAck(message)
-        }
+        case "ack":
+          return answered(message.id)?.onAck(message)
         case "error": {
-          const answered = typeof message.id === "string" ? pending.get(message.id) : undefined
-          if (answered === undefined) return notice({ _tag: "ServerError", code: message.code, message: message.message })
-          pending.delete(answered.message.id)
-          return answered.onError(new ProtocolError({ code: message.code, message: message.message }))
+          const request = typeof message.id === "string" ? answered(message.id) : undefined
+          if (request === undefined) return notice({ _tag: "ServerError", code: message.code, message: message.message })
+          return request.onError(new ProtocolError({ code: message.code, message: message.message }))
         }
         case "sessions_list":
         case "session_updated":
@@ -204,6 +225,7 @@ export const make = (options: CoreOptions) =>
       connection = closed || options.reconnect === false ? "closed" : "reconnecting"
       dirty = true
       for (const sent of pending.values()) {
+        if (sent.timer !== undefined) clearTimeout(sent.timer)
         if (sent.internal) continue
         const operation = sent.operation
         sent.onError(closed ? new ClosedError({ operation }) : new ConnectionLostError({ operation }))
@@ -231,8 +253,9 @@ export const make = (options: CoreOptions) =>
       connectTimeoutMs: options.connectTimeoutMs
     }
     const handlers: Socket.SocketHandlers = {
-      opened: (opened) => {
+      opened: (opened, abortSocket) => {
         socket = opened
+        abort = abortSocket
       },
       frame: onFrame,
       notice

@@ -18,8 +18,8 @@ export interface SocketOptions {
 }
 
 export interface SocketHandlers {
-  /** The socket is created (not necessarily open yet). */
-  readonly opened: (socket: WebSocketLike) => void
+  /** The socket is created (not necessarily open yet); `abort` ends it at once, without a close handshake. */
+  readonly opened: (socket: WebSocketLike, abort: (reason: string) => void) => void
   readonly frame: (data: unknown) => Effect.Effect<void>
   readonly notice: (notice: Notice) => void
 }
@@ -45,7 +45,7 @@ export const run = (options: SocketOptions, handlers: SocketHandlers): Effect.Ef
     socket.onmessage = (event) => inbox.unsafeOffer({ _tag: "Frame", data: event.data })
     socket.onclose = (event) => inbox.unsafeOffer({ _tag: "Closed", reason: `${event.code} ${event.reason}`.trim() })
     socket.onerror = (event) => inbox.unsafeOffer({ _tag: "Closed", reason: errorText(event) })
-    handlers.opened(socket)
+    handlers.opened(socket, (reason) => inbox.unsafeOffer({ _tag: "Closed", reason }))
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         socket.onmessage = socket.onclose = socket.onerror = null

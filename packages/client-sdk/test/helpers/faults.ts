@@ -13,7 +13,7 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true })
 export interface Faults {
   readonly transport: Transport.Transport
   /** Drops the next server message matching `predicate`; resolves with it once dropped. */
-  readonly dropNext: (predicate: (message: any) => boolean) => Promise<any>
+  readonly dropNext: (predicate: (message: any) => boolean, atDrop?: (message: any) => void) => Promise<any>
   /** Terminates every open socket (no close handshake), as a network failure would. */
   readonly cut: () => void
   /** How many sockets were opened so far. */
@@ -23,6 +23,7 @@ export interface Faults {
 export const make = (inner: Transport.Transport = NodeTransport.transport): Faults => {
   const sockets = new Set<WebSocket>()
   const drops: Array<{ predicate: (m: any) => boolean; resolve: (m: any) => void }> = []
+  // `atDrop` runs synchronously, before the client sees the rest of the frame.
   let opened = 0
 
   const filter = (data: unknown): unknown => {
@@ -85,7 +86,16 @@ export const make = (inner: Transport.Transport = NodeTransport.transport): Faul
 
   return {
     transport,
-    dropNext: (predicate) => new Promise((resolve) => drops.push({ predicate, resolve })),
+    dropNext: (predicate, atDrop) =>
+      new Promise((resolve) =>
+        drops.push({
+          predicate,
+          resolve: (m) => {
+            atDrop?.(m)
+            resolve(m)
+          }
+        })
+      ),
     cut: () => {
       for (const socket of sockets) socket.terminate()
     },
