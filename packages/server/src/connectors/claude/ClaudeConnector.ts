@@ -16,6 +16,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import type { Connector, ConnectorFactory, ConnectorHost } from "../Connector.js"
 import * as Headless from "./Headless.js"
+import * as HeadlessProcess from "./HeadlessProcess.js"
 import * as HookIngest from "./HookIngest.js"
 import * as PermissionHold from "./PermissionHold.js"
 import * as SessionIndex from "./SessionIndex.js"
@@ -78,7 +79,7 @@ export const makeClaudeConnector =
           options.holdPreToolUse ??
           (env.ORBITDOCK_CLAUDE_HOLD_PRETOOLUSE ?? "").split(",").map((t) => t.trim()).filter((t) => t.length > 0)
       })
-      const bin = Headless.findClaudeBin(options.claudeBin, env)
+      const bin = HeadlessProcess.findClaudeBin(options.claudeBin, env)
       const headless = yield* Headless.make(host, index, tail, permissions, { bin, env, claudeDir })
       if (bin === undefined) yield* Effect.logInfo("claude: no claude binary found; driven sessions are unsupported")
 

@@ -20,17 +20,16 @@ import {
   type SessionState,
   unsupported
 } from "@orbitdock/domain"
-import { Deferred, Effect, Option, Queue, Runtime } from "effect"
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
+import { Deferred, Effect, Option, Queue } from "effect"
+import type { ChildProcessWithoutNullStreams } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
-import * as path from "node:path"
-import * as readline from "node:readline"
 import type { ApproveParams, ConnectorHost, CreateParams, EventInput } from "../Connector.js"
+import { claudeArgs, permissionMode, spawnStreamJson, transcriptPath } from "./HeadlessProcess.js"
 import type { PermissionHold } from "./PermissionHold.js"
 import { mappingKey, type SessionIndex } from "./SessionIndex.js"
 import type { TranscriptTail } from "./TranscriptTail.js"
-import { encodeCwd, lookupIn, streamLineAsRecord, translateRecord } from "./TranscriptTranslate.js"
+import { lookupIn, streamLineAsRecord, translateRecord } from "./TranscriptTranslate.js"
 
 export interface HeadlessOptions {
   /** The `claude` binary, or undefined when none was found (driving is then `unsupported`). */
@@ -55,36 +54,7 @@ interface Driven {
   interrupting: Deferred.Deferred<void> | null
   /** A transcript exists, so a new process must `--resume`. */
   resumable: boolean
-  stderr: string
-}
-
-/** `--permission-mode` for an approval policy (none: Claude's default, which asks). */
-const permissionMode = (params: Pick<CreateParams, "approval_policy" | "sandbox">): ReadonlyArray<string> => {
-  if (params.approval_policy !== "never") return []
-  return ["--permission-mode", params.sandbox === "danger-full-access" ? "bypassPermissions" : "dontAsk"]
-}
-
-/** Finds the binary: the configured path, else `ORBITDOCK_CLAUDE_BIN`, else `claude` on `PATH`. */
-export const findClaudeBin = (
-  configured: string | null | undefined,
-  env: Readonly<Record<string, string | undefined>>
-): string | undefined => {
-  const executable = (p: string) => {
-    try {
-      fs.accessSync(p, fs.constants.X_OK)
-      return fs.statSync(p).isFile()
-    } catch {
-      return false
-    }
-  }
-  const explicit = configured ?? env.ORBITDOCK_CLAUDE_BIN
-  if (explicit !== undefined && explicit !== null && explicit.length > 0) return executable(explicit) ? explicit : undefined
-  for (const dir of (env.PATH ?? "").split(path.delimiter)) {
-    if (dir.length === 0) continue
-    const candidate = path.join(dir, "claude")
-    if (executable(candidate)) return candidate
-  }
-  return undefined
+  stderr: () => string
 }
 
 export const make = (
@@ -95,8 +65,6 @@ export const make = (
   options: HeadlessOptions
 ) =>
   Effect.gen(function* () {
-    const runtime = yield* Effect.runtime<never>()
-    const run = Runtime.runFork(runtime)
     const driven = new Map<SessionId, Driven>()
     const modes = new Map<SessionId, ReadonlyArray<string>>()
     const scope = yield* Effect.scope
@@ -110,16 +78,7 @@ export const make = (
       })
     )
 
-    const transcriptOf = (d: Driven): string => {
-      const expected = path.join(options.claudeDir, "projects", encodeCwd(d.cwd), `${d.claudeId}.jsonl`)
-      if (fs.existsSync(expected)) return expected
-      const projects = path.join(options.claudeDir, "projects")
-      for (const dir of fs.existsSync(projects) ? fs.readdirSync(projects) : []) {
-        const candidate = path.join(projects, dir, `${d.claudeId}.jsonl`)
-        if (fs.existsSync(candidate)) return candidate
-      }
-      return expected
-    }
+    const transcriptOf = (d: Driven) => transcriptPath(options.claudeDir, d.cwd, d.claudeId)
 
     const emitQuiet = (sessionId: SessionId, events: ReadonlyArray<EventInput>) =>
       host.emit(sessionId, events).pipe(
@@ -247,7 +206,7 @@ export const make = (
         yield* permissions.withdrawAll(d.sessionId)
         const state = yield* host.state(d.sessionId)
         if (d.stopping || Option.isNone(state) || state.value.status !== "working") return
-        const detail = d.stderr.trim().split("\n").slice(-3).join("\n")
+        const detail = d.stderr().trim().split("\n").slice(-3).join("\n")
         yield* emitQuiet(d.sessionId, [
           {
             event: {
@@ -268,54 +227,23 @@ export const make = (
       Effect.gen(function* () {
         if (d.proc !== null) return
         if (options.bin === undefined) return yield* Effect.fail(unsupported("no claude binary found (--claude-bin, ORBITDOCK_CLAUDE_BIN or PATH)"))
-        const args = [
-          "-p",
-          "--input-format",
-          "stream-json",
-          "--output-format",
-          "stream-json",
-          "--verbose",
-          "--permission-prompt-tool",
-          "stdio",
-          ...(d.resumable ? ["--resume", d.claudeId] : ["--session-id", d.claudeId]),
-          ...(state.model === undefined ? [] : ["--model", state.model]),
-          ...(modes.get(d.sessionId) ?? [])
-        ]
-        const proc = spawn(options.bin, args, {
-          cwd: d.cwd,
-          env: options.env as NodeJS.ProcessEnv,
-          stdio: ["pipe", "pipe", "pipe"]
-        })
-        d.proc = proc
+        const args = claudeArgs({ claudeId: d.claudeId, resume: d.resumable, model: state.model, mode: modes.get(d.sessionId) ?? [] })
+        const spawned = yield* spawnStreamJson(options.bin, args, d.cwd, options.env)
+        d.proc = spawned.proc
         d.stopping = false
-        d.stderr = ""
+        d.stderr = spawned.stderr
         d.exited = yield* Deferred.make<void>()
-        const lines = yield* Queue.unbounded<string | null>()
-        readline.createInterface({ input: proc.stdout }).on("line", (l) => Queue.unsafeOffer(lines, l))
-        proc.stderr.on("data", (chunk: Buffer) => {
-          d.stderr = (d.stderr + chunk.toString("utf8")).slice(-4096)
-        })
-        proc.stdin.on("error", () => undefined)
-        let exitCode: number | null = null
-        const finished = () => Queue.unsafeOffer(lines, null)
-        proc.on("error", (e) => {
-          d.stderr += String(e)
-          finished()
-        })
-        proc.on("close", (code) => {
-          exitCode = code
-          finished()
-        })
         // One fiber per process handles its lines in order, then its exit.
-        run(
+        yield* Effect.forkIn(
           Effect.gen(function* () {
             while (true) {
-              const line = yield* Queue.take(lines)
+              const line = yield* Queue.take(spawned.lines)
               if (line === null) break
               yield* onLine(d, line).pipe(Effect.catchAllCause((c) => Effect.logWarning("claude: stdout line failed", c)))
             }
-            if (d.proc === proc) yield* onExit(d, exitCode)
-          })
+            if (d.proc === spawned.proc) yield* onExit(d, spawned.exitCode())
+          }),
+          scope
         )
       })
 
@@ -338,7 +266,7 @@ export const make = (
           stopping: false,
           interrupting: null,
           resumable: state.message_count > 0,
-          stderr: ""
+          stderr: () => ""
         }
         index.remember(d.claudeId, d.sessionId)
         driven.set(state.id, d)
@@ -406,10 +334,10 @@ export const make = (
           stopping: false,
           interrupting: null,
           resumable: false,
-          stderr: ""
+          stderr: () => ""
         }
         driven.set(sessionId, d)
-        modes.set(sessionId, permissionMode(params))
+        modes.set(sessionId, permissionMode(params.approval_policy, params.sandbox))
         if (params.prompt !== undefined && params.prompt.length > 0) {
           const state = yield* host.state(sessionId)
           if (Option.isSome(state)) yield* sendMessage(state.value, params.prompt)

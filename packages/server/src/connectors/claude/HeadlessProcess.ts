@@ -1,0 +1,113 @@
+/**
+ * The `claude` process of a driven session, below the protocol: finding the binary, the command
+ * line (stream-json both ways, the stdio permission tool, `--session-id` the first time and
+ * `--resume` afterwards), spawning it with its stdout as a queue of lines, and where its transcript
+ * is. What the lines mean is `Headless.ts`'s.
+ */
+import type { ApprovalPolicy, SandboxMode } from "@orbitdock/domain"
+import { Effect, Queue } from "effect"
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as readline from "node:readline"
+import { encodeCwd } from "./TranscriptTranslate.js"
+
+/** Finds the binary: the configured path, else `ORBITDOCK_CLAUDE_BIN`, else `claude` on `PATH`. */
+export const findClaudeBin = (
+  configured: string | null | undefined,
+  env: Readonly<Record<string, string | undefined>>
+): string | undefined => {
+  const executable = (p: string) => {
+    try {
+      fs.accessSync(p, fs.constants.X_OK)
+      return fs.statSync(p).isFile()
+    } catch {
+      return false
+    }
+  }
+  const explicit = configured ?? env.ORBITDOCK_CLAUDE_BIN
+  if (explicit !== undefined && explicit !== null && explicit.length > 0) return executable(explicit) ? explicit : undefined
+  for (const dir of (env.PATH ?? "").split(path.delimiter)) {
+    if (dir.length === 0) continue
+    const candidate = path.join(dir, "claude")
+    if (executable(candidate)) return candidate
+  }
+  return undefined
+}
+
+/**
+ * `--permission-mode` for an approval policy. `untrusted`/`on-request`: Claude's default (ask for
+ * anything not read-only, through OrbitDock); `never`: never ask (`dontAsk` denies what is not
+ * allowed, `bypassPermissions` with full access).
+ */
+export const permissionMode = (policy: ApprovalPolicy, sandbox: SandboxMode | undefined): ReadonlyArray<string> =>
+  policy !== "never" ? [] : ["--permission-mode", sandbox === "danger-full-access" ? "bypassPermissions" : "dontAsk"]
+
+/** The command line of a driven session's process. */
+export const claudeArgs = (p: {
+  readonly claudeId: string
+  readonly resume: boolean
+  readonly model: string | undefined
+  readonly mode: ReadonlyArray<string>
+}): ReadonlyArray<string> => [
+  "-p",
+  "--input-format",
+  "stream-json",
+  "--output-format",
+  "stream-json",
+  "--verbose",
+  "--permission-prompt-tool",
+  "stdio",
+  ...(p.resume ? ["--resume", p.claudeId] : ["--session-id", p.claudeId]),
+  ...(p.model === undefined ? [] : ["--model", p.model]),
+  ...p.mode
+]
+
+/** Where Claude Code writes a session's transcript (searching the projects when the cwd was encoded differently). */
+export const transcriptPath = (claudeDir: string, cwd: string, claudeId: string): string => {
+  const projects = path.join(claudeDir, "projects")
+  const expected = path.join(projects, encodeCwd(cwd), `${claudeId}.jsonl`)
+  if (fs.existsSync(expected)) return expected
+  for (const dir of fs.existsSync(projects) ? fs.readdirSync(projects) : []) {
+    const candidate = path.join(projects, dir, `${claudeId}.jsonl`)
+    if (fs.existsSync(candidate)) return candidate
+  }
+  return expected
+}
+
+export interface Spawned {
+  readonly proc: ChildProcessWithoutNullStreams
+  /** stdout lines in order; `null` once the process is gone. */
+  readonly lines: Queue.Dequeue<string | null>
+  readonly exitCode: () => number | null
+  /** The last 4 KiB of stderr (for the message shown when it dies). */
+  readonly stderr: () => string
+}
+
+/** Spawns the process; a spawn failure (e.g. ENOENT) shows up as the end of `lines`. */
+export const spawnStreamJson = (
+  bin: string,
+  args: ReadonlyArray<string>,
+  cwd: string,
+  env: Readonly<Record<string, string | undefined>>
+): Effect.Effect<Spawned> =>
+  Effect.gen(function* () {
+    const lines = yield* Queue.unbounded<string | null>()
+    const proc = spawn(bin, [...args], { cwd, env: env as NodeJS.ProcessEnv, stdio: ["pipe", "pipe", "pipe"] })
+    let stderr = ""
+    let exitCode: number | null = null
+    readline.createInterface({ input: proc.stdout }).on("line", (l) => Queue.unsafeOffer(lines, l))
+    proc.stderr.on("data", (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString("utf8")).slice(-4096)
+    })
+    proc.stdin.on("error", () => undefined)
+    proc.on("error", (e) => {
+      stderr += String(e)
+      Queue.unsafeOffer(lines, null)
+    })
+    proc.on("close", (code) => {
+      exitCode = code
+      Queue.unsafeOffer(lines, null)
+    })
+    return { proc, lines, exitCode: () => exitCode, stderr: () => stderr }
+  })
