@@ -180,13 +180,23 @@ it("queues an offline command when asked and sends it exactly once after reconne
   const client = await Client.connect({ url: server.wsUrl(), token: server.token, reconnect: fastReconnect })
   try {
     const id = await client.createSession({ provider: "sim", cwd: "/tmp/queue" })
+    const other = await client.createSession({ provider: "sim", cwd: "/tmp/queue-other" })
     await client.subscribeSession(id)
     await server.kill()
     await client.waitFor((m) => m.connection === "reconnecting")
     const queued = client.sendMessage(id, "sent once", { queue: true, timeoutMs: 30_000 })
     await expect(client.sendMessage(id, "not queued")).rejects.toBeInstanceOf(Errors.OfflineError)
+    // Subscriptions too: refused offline unless queued.
+    await expect(client.subscribeSession(other)).rejects.toBeInstanceOf(Errors.OfflineError)
+    const subscribed = client.subscribeSession(other, { queue: true, timeoutMs: 30_000 })
+    // A queued command whose time runs out is withdrawn, never sent later.
+    const expired = await client.sendMessage(other, "expired", { queue: true, timeoutMs: 50 }).catch((e: unknown) => e)
+    expect(expired).toBeInstanceOf(Errors.TimeoutError)
+    expect((expired as Errors.TimeoutError).sent).toBe(false)
     await server.restart()
     await queued
+    expect((await subscribed).id).toBe(other)
+    expect((await serverState(server, other)).messages.some((m) => m.content === "expired")).toBe(false)
     await settled(client, id, "echo: sent once")
     const state = await serverState(server, id)
     expect(state.messages.filter((m) => m.content === "sent once")).toHaveLength(1)
