@@ -108,6 +108,8 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
     const handle = (binding: Binding, work: Work) =>
       binding.lock.withPermits(1)(
         Effect.gen(function* () {
+          // Reloaded in a new process since: the command that did so already closed the old turn.
+          if (work.kind === "exited" && binding.generation !== null) return
           const before = binding.state
           const translation =
             work.kind === "notification"
@@ -161,6 +163,13 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
     /** The thread loaded in the running process (resumed there if it is not). Call under the lock. */
     const ensureLoaded = (binding: Binding) =>
       Effect.gen(function* () {
+        if (binding.generation === null && binding.state.turnId !== null) {
+          // The process died and this command came before the worker noticed: close that turn
+          // first, so it is not left `working` behind the new one.
+          const closing = T.processExited(binding.state, "the codex app-server exited", host.now())
+          binding.state = closing.state
+          yield* host.commit(binding.sessionId, closing.events)
+        }
         const current = yield* appServer.ensure
         if (binding.generation !== current.generation) {
           yield* current.rpc
@@ -221,7 +230,7 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
             .request("turn/start", { threadId: binding.threadId, input, clientUserMessageId: messageId }, S.TurnStartResult)
             .pipe(Effect.mapError(toProtocol))
           const turnId = started.turn.id
-          binding.state = { ...T.initial, fileChanges: binding.state.fileChanges, turnId }
+          binding.state = { ...T.initial, turnId }
           yield* host.commit(binding.sessionId, [
             { event: { type: "turn_started", turn_id: turnId }, source_key: `turn:${turnId}:started` },
             userMessage(messageId, content)

@@ -189,7 +189,7 @@ export const translateNotification = (state: ThreadState, n: Notification, now: 
   switch (n.method) {
     case "turn/started":
       return {
-        state: { ...initial, fileChanges: state.fileChanges, turnId: n.params.turn.id },
+        state: { ...initial, turnId: n.params.turn.id },
         events: [input({ type: "turn_started", turn_id: n.params.turn.id }, `turn:${n.params.turn.id}:started`, at)]
       }
     case "turn/completed": {
