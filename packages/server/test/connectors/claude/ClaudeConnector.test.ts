@@ -15,7 +15,7 @@ const contents = (s: { messages: ReadonlyArray<{ role: string; content: string }
 describe("Claude connector (hooks + transcript, real registry)", () => {
   it.scopedLive("a terminal session appears from its hooks and transcript, each message once", () =>
     Effect.gen(function* () {
-      const claudeDir = tempClaudeDir()
+      const claudeDir = yield* tempClaudeDir
       const run = yield* startRegistry(yield* memoryLog, { claudeDir })
       const s = scenario(claudeDir, BASH)
       expect((yield* run.post(s.hook("UserPromptSubmit"))).status).toBe(202)
@@ -51,13 +51,12 @@ describe("Claude connector (hooks + transcript, real registry)", () => {
       state = yield* run.sessions.get(BASH as SessionId)
       expect(state.status).toBe("ended")
       yield* run.stop
-      fs.rmSync(claudeDir, { recursive: true, force: true })
     })
   )
 
   it.scopedLive("a partial last line waits for its newline; a corrupt line is skipped", () =>
     Effect.gen(function* () {
-      const claudeDir = tempClaudeDir()
+      const claudeDir = yield* tempClaudeDir
       const run = yield* startRegistry(yield* memoryLog, { claudeDir })
       const s = scenario(claudeDir, BASH)
       yield* run.post(s.hook("UserPromptSubmit"))
@@ -80,13 +79,12 @@ describe("Claude connector (hooks + transcript, real registry)", () => {
         "assistant: The command printed: hi"
       ])
       yield* run.stop
-      fs.rmSync(claudeDir, { recursive: true, force: true })
     })
   )
 
   it.scopedLive("after a restart the tailer resumes from its checkpoint: every message exactly once", () =>
     Effect.gen(function* () {
-      const claudeDir = tempClaudeDir()
+      const claudeDir = yield* tempClaudeDir
       const log = yield* memoryLog
       const s = scenario(claudeDir, PERM)
       const first = yield* startRegistry(log, { claudeDir })
@@ -119,13 +117,12 @@ describe("Claude connector (hooks + transcript, real registry)", () => {
       const output = [...apiMessages.values()].reduce((a, u) => a + u.output_tokens, 0)
       expect(after.token_usage).toMatchObject({ input, output, total: input + output })
       yield* second.stop
-      fs.rmSync(claudeDir, { recursive: true, force: true })
     })
   )
 
   it.scopedLive("a subagent's sidechain file joins its parent session", () =>
     Effect.gen(function* () {
-      const claudeDir = tempClaudeDir()
+      const claudeDir = yield* tempClaudeDir
       const run = yield* startRegistry(yield* memoryLog, { claudeDir })
       const s = scenario(claudeDir, AGENT)
       yield* run.post(s.hook("UserPromptSubmit"))
@@ -143,13 +140,12 @@ describe("Claude connector (hooks + transcript, real registry)", () => {
       expect(state.messages.filter((m) => m.role === "user")).toHaveLength(1)
       expect(state.status).toBe("waiting")
       yield* run.stop
-      fs.rmSync(claudeDir, { recursive: true, force: true })
     })
   )
 
   it.scopedLive("a held PermissionRequest is answered from OrbitDock: allow, deny, and no decision in time", () =>
     Effect.gen(function* () {
-      const claudeDir = tempClaudeDir()
+      const claudeDir = yield* tempClaudeDir
       const run = yield* startRegistry(yield* memoryLog, { claudeDir, permissionTimeout: "300 millis" })
       const s = scenario(claudeDir, PERM)
       const ask = s.hook("PermissionRequest")
@@ -195,13 +191,12 @@ describe("Claude connector (hooks + transcript, real registry)", () => {
         .pipe(Effect.flip)
       expect(late.code).toBe("conflict")
       yield* run.stop
-      fs.rmSync(claudeDir, { recursive: true, force: true })
     })
   )
 
   it.scopedLive("PreToolUse is held too when configured, and answered with a permission decision", () =>
     Effect.gen(function* () {
-      const claudeDir = tempClaudeDir()
+      const claudeDir = yield* tempClaudeDir
       const run = yield* startRegistry(yield* memoryLog, { claudeDir, holdPreToolUse: ["Bash"] })
       const s = scenario(claudeDir, BASH)
       yield* run.post(s.hook("UserPromptSubmit"))
@@ -222,13 +217,12 @@ describe("Claude connector (hooks + transcript, real registry)", () => {
       const other = yield* run.post({ ...s.hook("PreToolUse"), tool_name: "Read", tool_input: { file_path: "/x" } })
       expect(other).toEqual({ status: 202, body: {} })
       yield* run.stop
-      fs.rmSync(claudeDir, { recursive: true, force: true })
     })
   )
 
   it.scopedLive("malformed hook bodies get 400 with a reason; unknown events are accepted", () =>
     Effect.gen(function* () {
-      const claudeDir = tempClaudeDir()
+      const claudeDir = yield* tempClaudeDir
       const run = yield* startRegistry(yield* memoryLog, { claudeDir })
       for (const body of [undefined, [1], "x", { hook_event_name: "Stop" }, { session_id: "s", hook_event_name: "PreToolUse", tool_name: 1, cwd: "/w" }]) {
         const answer = yield* run.post(body)
@@ -249,7 +243,6 @@ describe("Claude connector (hooks + transcript, real registry)", () => {
       const create = yield* run.sessions.execute({ type: "create_session", provider: "claude", cwd: claudeDir }).pipe(Effect.flip)
       expect(create.code).toBe("unsupported")
       yield* run.stop
-      fs.rmSync(claudeDir, { recursive: true, force: true })
     })
   )
 })

@@ -16,7 +16,11 @@ import * as SessionRegistry from "../../../src/SessionRegistry.js"
 import { Sessions, type SessionsShape } from "../../../src/Sessions.js"
 import { fixture, hookPayloads } from "./fixtures.js"
 
-export const tempClaudeDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "orbitdock-claude-unit-"))
+/** A temporary Claude config directory, removed when the test's scope closes. */
+export const tempClaudeDir = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "orbitdock-claude-unit-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
 
 export interface Running {
   readonly sessions: SessionsShape
@@ -28,6 +32,8 @@ export interface Running {
 export const startRegistry = (log: EventLogShape, options: ClaudeConnectorOptions) =>
   Effect.gen(function* () {
     const scope = yield* Scope.make()
+    // Stopped with the test at the latest (a test may stop it earlier to restart).
+    yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
     const layer = SessionRegistry.layer([makeClaudeConnector({ env: { PATH: "" }, ...options })]).pipe(
       Layer.provide(Layer.succeed(EventLog, log))
     )
