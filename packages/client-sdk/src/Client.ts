@@ -29,6 +29,8 @@ export interface Client {
   session(sessionId: string): SessionState | undefined
   /** The subscribed list, oldest first (empty until subscribed). */
   sessions(): ReadonlyArray<SessionSummary>
+  /** Calls `listener` with a session's state each time it changes; returns a function that removes it. */
+  onSession(sessionId: string, listener: (state: SessionState | undefined) => void): () => void
   /** Adds a listener; returns a function that removes it. */
   on<K extends keyof Events>(event: K, listener: (value: Events[K]) => void): () => void
   /** Resolves once the mirror satisfies `predicate`; rejects with `TimeoutError`. */
@@ -88,6 +90,15 @@ export const connect = async (options: Options = {}): Promise<Client> => {
           return client.onNotice(listener as (value: OrbitClient.Notice) => void)
       }
       throw new TypeError(`unknown event ${String(event)}`)
+    },
+    onSession: (sessionId, listener) => {
+      let last = client.current().sessions.get(sessionId as SessionId)
+      return client.onChange((mirror) => {
+        const next = mirror.sessions.get(sessionId as SessionId)
+        if (next === last) return
+        last = next
+        listener(next)
+      })
     },
     waitFor: (predicate, timeoutMs) => run(client.waitFor(predicate, timeoutMs)),
     subscribeList: (call) => run(client.subscribeList(call)).then((list) => [...list.values()]),

@@ -70,6 +70,8 @@ export interface OrbitClientShape {
   readonly messages: Stream.Stream<ServerMessage>
   /** Like `messages`, but subscribed now: nothing published after this effect is missed. */
   readonly subscribeMessages: Effect.Effect<Stream.Stream<ServerMessage>, never, Scope.Scope>
+  /** One session's state now and after every change to it (`undefined` while it is not mirrored). */
+  readonly sessionChanges: (sessionId: string) => Stream.Stream<SessionState | undefined>
   /** Gaps, restarts, drops and other events that are not server messages. */
   readonly notices: Stream.Stream<Notice>
   /** The mirror now (synchronous). */
@@ -170,6 +172,12 @@ export const make = (options: Options = {}): Effect.Effect<OrbitClientShape, Cli
       mirror: core.mirrorRef,
       changes: core.mirrorRef.changes,
       messages: Stream.fromPubSub(core.messages),
+      // Session states are immutable values: a new reference is a change.
+      sessionChanges: (sessionId) =>
+        core.mirrorRef.changes.pipe(
+          Stream.map((m) => m.sessions.get(asSession(sessionId))),
+          Stream.changesWith((a, b) => a === b)
+        ),
       subscribeMessages: Effect.map(PubSub.subscribe(core.messages), (queue) => Stream.fromQueue(queue)),
       notices: Stream.async<Notice>((emit) => {
         const off = core.notifier.onNotice((notice) => void emit.single(notice))

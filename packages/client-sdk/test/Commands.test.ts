@@ -35,8 +35,15 @@ describe.each<Codec.Encoding>(["json", "msgpack"])("over %s", (encoding) => {
       const initial = await client.subscribeSession(id)
       expect(initial).toMatchObject({ id, provider: "sim", status: "waiting", messages: [] })
 
+      const seen: Array<number> = []
+      const off = client.onSession(id, (s) => seen.push(s!.revision))
       await client.sendMessage(id, "hello")
       let state = await settled(client, id, "echo: hello")
+      off()
+      // One notification per change of this session, in revision order.
+      expect(seen.length).toBeGreaterThan(0)
+      expect(seen.every((revision, i) => i === 0 || revision > seen[i - 1]!)).toBe(true)
+      expect(seen.at(-1)).toBe(state.revision)
       expect(state.messages.map((m) => [m.role, m.content])).toEqual([["user", "hello"], ["assistant", "echo: hello"]])
 
       // A running turn refuses a second message; interrupt ends it.

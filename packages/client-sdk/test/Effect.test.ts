@@ -31,9 +31,9 @@ it("runs a session through the Effect API", async () => {
     )
     // Mirror changes as a Stream, from the SubscriptionRef (its first element is the current value).
     const watching = yield* Deferred.make<void>()
-    const statuses = yield* client.changes.pipe(
+    const statuses = yield* client.sessionChanges(id).pipe(
       Stream.tap(() => Deferred.succeed(watching, undefined)),
-      Stream.map((m) => m.sessions.get(id)?.status),
+      Stream.map((state) => state?.status),
       Stream.changes,
       Stream.drop(1), // the current status
       Stream.takeUntil((s) => s === "waiting"),
