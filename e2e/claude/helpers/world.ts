@@ -300,7 +300,7 @@ export const makeWorld = async (): Promise<World> => {
 }
 
 /** Installs OrbitDock's hooks into the world's `~/.claude/settings.json` with the real CLI code. */
-export const installHooks = async (world: World, server: Server) => {
+export const installHooks = async (world: World, server: Server): Promise<{ changed: boolean; backup: string | null }> => {
   const hooks = await import(path.join(repoRoot, "packages/server/dist/cli/hooks.js"))
   const { Effect } = await import("effect")
   return Effect.runSync(

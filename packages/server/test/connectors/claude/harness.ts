@@ -60,7 +60,7 @@ export const scenario = (claudeDir: string, sessionId: string) => {
   // One delivery per hook (the samples hold each twice: curl and http).
   const hooks = hookPayloads()
     .filter((h) => h.via === "http" && h.payload.session_id === sessionId)
-    .map((h) => ({ ...h.payload, transcript_path: file }))
+    .map((h): Record<string, unknown> => ({ ...h.payload, transcript_path: file }))
   return {
     file,
     lines,
