@@ -8,7 +8,8 @@
  * - `shell CMD`: an `exec_command` call running CMD; the follow-up reports the tool output.
  * - `patch PATH`: an `apply_patch` call adding the file PATH; the follow-up reports the tool output.
  * - `fail`: the response fails upstream (`response.failed`).
- * - `slow`: a long answer, one chunk every 100 ms, until the client goes away (interrupt, kill).
+ * - `slow`: a long answer, one chunk every 100 ms, until the client goes away (interrupt, kill);
+ *   `slow N`: N chunks, then the answer completes.
  * A request whose last input item is a tool output is a follow-up: `Done. The tool reported:\n<output>`.
  */
 import * as http from "node:http"
@@ -181,16 +182,27 @@ export const startMockModel = async (): Promise<MockModel> => {
         return
       }
       case "slow": {
+        // `slow N`: N chunks, then a normal completion; plain `slow`: until the client goes away.
+        const limit = /^\d+$/.test(argument) ? Number(argument) : undefined
         const id = nextId("msg")
         send({ type: "response.output_item.added", output_index: 0, item: { type: "message", id, role: "assistant", status: "in_progress", content: [] } })
         let n = 0
+        let text = ""
         const timer = setInterval(() => {
-          if (closed || n >= 600) {
+          if (closed || n >= (limit ?? 600)) {
             clearInterval(timer)
-            if (!closed) res.end()
-            return
+            if (closed) return
+            if (limit === undefined) return void res.end()
+            send({
+              type: "response.output_item.done",
+              output_index: 0,
+              item: { type: "message", id, role: "assistant", status: "completed", content: [{ type: "output_text", text, annotations: [] }] }
+            })
+            return complete()
           }
-          send({ type: "response.output_text.delta", item_id: id, output_index: 0, content_index: 0, delta: `word${++n} ` })
+          const delta = `word${++n} `
+          text += delta
+          send({ type: "response.output_text.delta", item_id: id, output_index: 0, content_index: 0, delta })
         }, 100)
         res.on("close", () => clearInterval(timer))
         return

@@ -118,6 +118,42 @@ describe("watch-only codex sessions", () => {
   })
 })
 
+describe("a watched run across an OrbitDock restart", () => {
+  it("stays working (its Codex survived the restart) and completes from the rollout", async () => {
+    const dataDir = path.join(codex.root, "orbit-watch-running")
+    const cwd = codex.newWorkDir("running")
+    const first = await startOrbit({ codex, dataDir, watchRollouts: true })
+    const run = codexExec(cwd, ["SCENARIO:slow 40"])
+    let id: string
+    try {
+      const client = await first.connect()
+      await client.request({ type: "subscribe_list" })
+      const working = await waitMessage(
+        client,
+        (m: any) =>
+          (m.type === "sessions_list" && m.sessions.some((s: any) => s.cwd === cwd && s.status === "working")) ||
+          ((m.type === "session_created" || m.type === "session_updated") && m.session.cwd === cwd && m.session.status === "working")
+      )
+      id = working.type === "sessions_list" ? working.sessions.find((s: any) => s.cwd === cwd)!.id : working.session.id
+    } finally {
+      await first.close()
+    }
+    const second = await startOrbit({ codex, dataDir, watchRollouts: true })
+    try {
+      const restored = await stateOf(second, id)
+      expect(restored.status).toBe("working")
+      expect(restored.messages.some((m: any) => m.role === "system")).toBe(false)
+      await run
+      await waitForMessages(second, id, 2)
+      const state = await stateOf(second, id)
+      expect(state.messages.map((m: any) => m.role)).toEqual(["user", "assistant"])
+      expect(state.messages[1].content).toMatch(/^word1 .* word40 $/)
+    } finally {
+      await second.close()
+    }
+  })
+})
+
 /** Waits until the session has at least `count` messages and is waiting (rollouts are read as they grow). */
 const waitForMessages = async (server: TestServer, id: string, count: number) => {
   const deadline = Date.now() + 20_000

@@ -390,8 +390,9 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
           // The last session gone: the app-server is stopped until the next one.
           yield* appServer.stopUnless((generation) => [...bindings.values()].some((b) => b.generation === generation))
         }),
-      // The app-server is our child: it dies with the server, so no running turn survives a restart.
-      survivedRestart: () => Effect.succeed(false)
+      // The app-server is our child: it dies with the server, so no driven turn survives a restart.
+      // A watched session's Codex runs on its own and goes on writing its rollout.
+      survivedRestart: (session) => Effect.succeed(session.watch_only === true)
     }
     return connector
   })
