@@ -81,7 +81,7 @@ export const makeClaudeConnector =
       })
       const bin = HeadlessProcess.findClaudeBin(options.claudeBin, env)
       const headless = yield* Headless.make(host, index, tail, permissions, { bin, env, claudeDir })
-      if (bin === undefined) yield* Effect.logInfo("claude: no claude binary found; driven sessions are unsupported")
+      if (bin === undefined) yield* Effect.logDebug("claude: no claude binary found; driven sessions are unsupported")
 
       const connector: Connector = {
         provider: "claude",

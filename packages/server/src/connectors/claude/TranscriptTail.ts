@@ -24,6 +24,8 @@ import { lookupIn, translateRecord } from "./TranscriptTranslate.js"
 
 /** Bytes read per step; a longer line is assembled over several reads. */
 const CHUNK = 1024 * 1024
+/** A batch (one emit, one checkpoint) ends after about this many bytes of complete lines. */
+const BATCH_BYTES = 4 * 1024 * 1024
 
 export const checkpointKey = (file: string): string => `claude:transcript:${file}`
 
@@ -108,8 +110,9 @@ export const make = (host: ConnectorHost, index: SessionIndex, options: TailOpti
             state.offset = 0
             state.pending = Buffer.alloc(0)
           }
-          let position = state.offset + state.pending.length
-          while (position < size) {
+          const start = state.offset + state.pending.length
+          let position = start
+          while (position < size && !(lines.length > 0 && position - start >= BATCH_BYTES)) {
             const buffer = Buffer.alloc(Math.min(CHUNK, size - position))
             const { bytesRead } = await handle.read(buffer, 0, buffer.length, position)
             if (bytesRead === 0) break
@@ -225,20 +228,22 @@ export const make = (host: ConnectorHost, index: SessionIndex, options: TailOpti
         return true
       })
 
-    /** Reads a file from its offset to the end, batch by batch. */
+    /** Reads a file from its offset to the end, batch by batch (bounded memory for big files). */
     const drainFile = (file: string, claudeId: string, state: FileState) =>
       Effect.gen(function* () {
-        const before = state.offset
-        const lines = yield* read(file, state)
-        if (lines.length === 0) return
-        let consumed = 0
-        for (const line of lines) consumed += line.length + 1
-        const end = before + consumed
-        const done = yield* ingest(file, claudeId, lines, state, end)
-        state.offset = end
-        if (!done) {
-          // No session to attribute these bookkeeping lines to yet: they carry no conversation.
-          yield* Effect.logDebug(`claude: ${file}: ${lines.length} lines before the session is known`)
+        while (true) {
+          const before = state.offset
+          const lines = yield* read(file, state)
+          if (lines.length === 0) return
+          let consumed = 0
+          for (const line of lines) consumed += line.length + 1
+          const end = before + consumed
+          const done = yield* ingest(file, claudeId, lines, state, end)
+          state.offset = end
+          if (!done) {
+            // No session to attribute these bookkeeping lines to yet: they carry no conversation.
+            yield* Effect.logDebug(`claude: ${file}: ${lines.length} lines before the session is known`)
+          }
         }
       })
 

@@ -120,6 +120,32 @@ describe("Claude connector (hooks + transcript, real registry)", () => {
     })
   )
 
+  it.scopedLive("a transcript bigger than one batch is read in several, each record once", () =>
+    Effect.gen(function* () {
+      const claudeDir = yield* tempClaudeDir
+      const run = yield* startRegistry(yield* memoryLog, { claudeDir })
+      const s = scenario(claudeDir, BASH)
+      // 40 copies of the real Bash turn (about 6 MB), each with its own uuids and API message ids.
+      const copies = 40
+      const text = Array.from({ length: copies }, (_, i) =>
+        s.lines
+          .map((l) => l.replace(/"([0-9a-f]{8})-([0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"/g, (m, a, b) => (m === `"${BASH}"` ? m : `"${a}-${b.slice(0, -4)}${i.toString(16).padStart(4, "0")}"`)))
+          .map((l) => l.replace(/msg_mock_/g, `msg_mock_${i}_`).replace(/toolu_mock_/g, `toolu_mock_${i}_`))
+          .join("\n")
+      ).join("\n")
+      expect(text.length).toBeGreaterThan(5 * 1024 * 1024)
+      s.append(`${text}\n`)
+      yield* run.post(s.hook("Stop"))
+      const state = yield* run.sessions.get(BASH as SessionId)
+      expect(state.messages).toHaveLength(4 * copies)
+      expect(new Set(state.messages.map((m) => m.id)).size).toBe(4 * copies)
+      expect(state.messages.filter((m) => m.role === "tool" && m.tool?.status === "ok")).toHaveLength(copies)
+      expect(state.token_usage.input).toBe(copies * (2545 + 2624))
+      expect(state.token_usage.output).toBe(copies * (18 + 6))
+      yield* run.stop
+    })
+  )
+
   it.scopedLive("a subagent's sidechain file joins its parent session", () =>
     Effect.gen(function* () {
       const claudeDir = yield* tempClaudeDir
