@@ -9,13 +9,15 @@
  * Everything here is plain synchronous code: `pushData` is called by session actors and must never
  * block or throw, and the fan-out to many clients is the server's hot path.
  *
- * When frames go out: a push schedules one flush on `process.nextTick`. Pushed from a microtask (as
- * Effect fibers run), it runs once the microtask queue has drained, i.e. after the running fibers
- * have yielded; pushed from a plain callback, right after that callback. So a single event from an idle server leaves at once, and everything a
- * busy runtime pushes in one stretch leaves together (one frame per client rather than one per
- * message, which is what makes the fan-out cheap). A frame is only written when the socket holds no
- * unsent bytes (`bufferedAmount`, exact and synchronous); when it does (the client is not reading),
- * the write's callback, a ping's callback or the transport's periodic `kick` wakes the writer.
+ * When frames go out: a push schedules one flush as a microtask. Effect's scheduler runs fibers in
+ * rounds of microtasks (and yields to the event loop only every 2048 rounds), so the flush runs
+ * right after the round that pushed: a single event leaves at once, and everything one round pushes
+ * (e.g. an actor folding a chunk of 256 events) leaves together, one frame per client. Anything
+ * that waits for `process.nextTick` or I/O instead (a write's callback, `setImmediate`) can be held
+ * back for seconds while fibers stay busy; a `/burst` starved acks that way. So a frame is written
+ * whenever the socket holds no unsent bytes (`bufferedAmount`, exact and synchronous), and only when
+ * it does (the client is not reading) does the writer wait, for a write's or a ping's callback or
+ * the transport's periodic `kick`.
  */
 import { MAX_COALESCED, type ServerMessage } from "@orbitdock/domain"
 import type { WebSocket } from "ws"
@@ -119,8 +121,8 @@ export class Outbox {
   private schedule(): void {
     if (this.scheduled) return
     this.scheduled = true
-    // Everything pushed until the running callback and its microtasks are done goes out together.
-    process.nextTick(this.flushTask)
+    // Runs after the microtasks already queued, i.e. after the Effect round that pushed this.
+    queueMicrotask(this.flushTask)
   }
 
   private readonly flushTask = (): void => {
