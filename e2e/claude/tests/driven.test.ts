@@ -47,7 +47,8 @@ describe("driven claude sessions", () => {
     expect(sent.type).toBe("ack")
     const asked = await client.next((m) => m.type === "approval_requested" && m.session_id === sessionId)
     expect(asked.request).toMatchObject({ kind: "tool", tool_name: "Bash", command: `node -e "console.log('driven-ok')"` })
-    expect((await client.request({ type: "approve_tool", session_id: sessionId, request_id: asked.request.id, approved: true })).type).toBe("ack")
+    const approval = { type: "approve_tool", session_id: sessionId, request_id: asked.request.id, approved: true, scope: "session" }
+    expect((await client.request(approval)).type).toBe("ack")
     await client.next((m) => m.type === "message_appended" && m.session_id === sessionId && m.message.content === "The command printed: driven-ok")
     await statusBecomes(client, sessionId, "waiting")
     let { body: state } = await server.get(`/api/sessions/${sessionId}`)
@@ -68,6 +69,15 @@ describe("driven claude sessions", () => {
     const output = served.reduce((a, s) => a + s.usage.output_tokens, 0)
     expect(state.token_usage).toEqual({ input, output, cached_input: 0, total: input + output })
 
+    // Approved for the session: the same command runs again without asking.
+    const mark = client.messages.length
+    await client.request({ type: "send_message", session_id: sessionId, content: `[[script:bash:node -e "console.log('driven-ok')"]] again` })
+    await statusBecomes(client, sessionId, "working")
+    await statusBecomes(client, sessionId, "waiting")
+    expect(client.messages.slice(mark).some((m) => m.type === "approval_requested")).toBe(false)
+    ;({ body: state } = await server.get(`/api/sessions/${sessionId}`))
+    expect(state.messages.filter((m: any) => m.role === "tool" && m.tool.output === "driven-ok")).toHaveLength(2)
+
     // A long turn, interrupted.
     await client.request({ type: "send_message", session_id: sessionId, content: "[[script:slow:60000]] take your time" })
     await statusBecomes(client, sessionId, "working")
@@ -87,7 +97,7 @@ describe("driven claude sessions", () => {
     expect(world.mock.served.at(-1)).toMatchObject({ script: "text", sessionId: claudeId })
     expectNoDuplicates(state)
     const shown = contents(state)
-    expect(shown.filter((c: string) => c === "assistant: The command printed: driven-ok")).toHaveLength(1)
+    expect(shown.filter((c: string) => c === "assistant: The command printed: driven-ok")).toHaveLength(2)
     expect(shown).toContain("user: [[script:slow:60000]] take your time")
     expect(shown).toContain("user: [[script:text:Resumed fine.]] still there?")
     expect(shown.at(-1)).toBe("assistant: Resumed fine.")
