@@ -84,6 +84,9 @@ describe("driven claude sessions", () => {
     expect((await client.request({ type: "interrupt_session", session_id: sessionId })).type).toBe("ack")
     ;({ body: state } = await server.get(`/api/sessions/${sessionId}`))
     expect(state.status).toBe("waiting")
+    expect(contents(state).at(-1)).toBe("system: interrupted")
+    const { body: turnEvents } = await server.get(`/api/sessions/${sessionId}/events?limit=10000`)
+    expect(turnEvents.events.filter((e: any) => e.type === "turn_aborted").map((e: any) => e.data.reason)).toEqual(["interrupted"])
 
     // OrbitDock restarts; the next message resumes the same Claude session.
     await server.stop("SIGTERM")
