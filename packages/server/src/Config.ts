@@ -35,6 +35,8 @@ export interface ServerConfigShape {
   readonly claudeBin: string | null
   /** Write JSON log lines to `<dataDir>/logs/server.log`. */
   readonly fileLogging: boolean
+  /** Idle sessions leave memory after this long (0: never); they are rehydrated from the log on use. */
+  readonly evictIdleMs: number
 }
 
 export class ServerConfig extends Context.Tag("@orbitdock/server/ServerConfig")<ServerConfig, ServerConfigShape>() {}
@@ -56,7 +58,8 @@ export const defaults = (dataDir: string = defaultDataDir()): ServerConfigShape 
   publicHosts: [],
   codexBin: null,
   claudeBin: null,
-  fileLogging: true
+  fileLogging: true,
+  evictIdleMs: 10 * 60_000
 })
 
 export const layer = (config: ServerConfigShape): Layer.Layer<ServerConfig> => Layer.succeed(ServerConfig, config)

@@ -6,16 +6,21 @@ import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import { ServerConfig, type ServerConfigShape } from "./Config.js"
 import * as Config from "./Config.js"
-import { makeClaudeConnector } from "./connectors/claude/ClaudeConnector.js"
 import type { ConnectorFactory } from "./connectors/Connector.js"
+import { makeClaudeConnector } from "./connectors/claude/ClaudeConnector.js"
+import { makeCodexConnector } from "./connectors/codex/CodexConnector.js"
 import * as Sim from "./connectors/Sim.js"
 import * as EventLogSqlite from "./EventLogSqlite.js"
 import * as HttpTransport from "./http/HttpTransport.js"
 import * as SessionRegistry from "./SessionRegistry.js"
 
-/** The connectors a server runs: `sim` always; the agents' connectors by configuration. */
+/**
+ * The connectors a server runs: `sim`, Codex and Claude Code. An agent whose binary is missing still
+ * gets its watchers (sessions started in a terminal) and answers `create_session` with `unsupported`.
+ */
 export const connectorFactories = (config: ServerConfigShape): ReadonlyArray<ConnectorFactory> => [
   Sim.make,
+  makeCodexConnector({ bin: config.codexBin }),
   makeClaudeConnector({ claudeBin: config.claudeBin })
 ]
 
@@ -38,7 +43,9 @@ const dataDirLayer = Layer.effectDiscard(
 /** The whole server: everything above, listening once built. */
 export const server = (config: ServerConfigShape, options: ServerOptions = {}) =>
   HttpTransport.layerWith(options.transport ?? {}).pipe(
-    Layer.provideMerge(SessionRegistry.layer(options.connectors ?? connectorFactories(config))),
+    Layer.provideMerge(
+      SessionRegistry.layer(options.connectors ?? connectorFactories(config), { evictIdleMs: config.evictIdleMs })
+    ),
     Layer.provideMerge(EventLogSqlite.layer),
     Layer.provideMerge(dataDirLayer),
     Layer.provideMerge(Config.layer(config))

@@ -9,7 +9,7 @@
 import type { SessionId, SessionMessage, SessionSnapshot, SessionState, StoredEvent } from "@orbitdock/domain"
 import { internal, type ProtocolError } from "@orbitdock/domain"
 import { SessionMirror, SessionProjection } from "@orbitdock/projections"
-import { Chunk, Deferred, Effect, Mailbox, Metric } from "effect"
+import { Chunk, Data, Deferred, Effect, Mailbox, Metric } from "effect"
 import { nowIso } from "./Clock.js"
 import type { EmitOptions, EventInput, Receipt } from "./connectors/Connector.js"
 import type { EventLogShape, PendingEvent } from "./EventLog.js"
@@ -37,7 +37,10 @@ export interface SessionActor {
   /** The current projection (read synchronously; only the actor fiber replaces it). */
   readonly projection: () => SessionProjection.SessionProjection
   /** Queues events; resolves once they are folded and published. */
-  readonly ingest: (events: ReadonlyArray<EventInput>, options?: EmitOptions) => Effect.Effect<Receipt, ProtocolError>
+  readonly ingest: (
+    events: ReadonlyArray<EventInput>,
+    options?: EmitOptions
+  ) => Effect.Effect<Receipt, ProtocolError | ActorStopped>
   /**
    * Pushes the catch-up to `subscriber` and registers it, atomically with respect to the actor (no
    * gap, no duplicate): a snapshot, or the recent messages after `sinceRevision` when they are all
@@ -50,7 +53,16 @@ export interface SessionActor {
   readonly snapshot: () => SessionSnapshot
   /** Recent events with revision > after (those still in memory), or undefined when `after` is older. */
   readonly recentEvents: (after: number) => ReadonlyArray<StoredEvent> | undefined
+  /** When it last ingested, was subscribed to or was asked for its state (ms since epoch). */
+  readonly lastUsed: () => number
+  /** Marks it used (reads count: a session someone looks at stays in memory). */
+  readonly touch: () => void
+  /** Stops taking events; what is queued is still folded. */
+  readonly stop: Effect.Effect<void>
 }
+
+/** `ingest` on an actor that was stopped (evicted): the caller resolves the session again. */
+export class ActorStopped extends Data.TaggedError("ActorStopped")<{ readonly sessionId: SessionId }> {}
 
 export interface ActorOptions {
   readonly log: EventLogShape
@@ -71,6 +83,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
   const sourceKeys = new Set(options.sourceKeys)
   const recent: Array<Recent> = []
   let projection = initial
+  let lastUsed = Date.now()
 
   const remember = (entry: Recent) => {
     recent.push(entry)
@@ -152,7 +165,19 @@ export const make = Effect.fn("SessionActor.make")(function* (
     }
   })
 
-  yield* drain.pipe(Effect.annotateLogs({ session_id: sessionId }), Effect.forkScoped)
+  // Whoever still waits for a reply when the actor stops (shutdown) gets an error, not a hang.
+  const refuseWaiting = inbox.clear.pipe(
+    Effect.flatMap((items) =>
+      Effect.forEach(items, (item) => Deferred.fail(item.reply, internal(`session ${sessionId} stopped`)), { discard: true })
+    )
+  )
+  // Actors hydrated at startup are made while a layer is built (uninterruptibly): keep the fiber interruptible.
+  yield* drain.pipe(
+    Effect.ensuring(Effect.zipRight(inbox.end, refuseWaiting)),
+    Effect.annotateLogs({ session_id: sessionId }),
+    Effect.interruptible,
+    Effect.forkScoped
+  )
   yield* Effect.addFinalizer(() => inbox.end)
 
   const actor: SessionActor = {
@@ -160,12 +185,14 @@ export const make = Effect.fn("SessionActor.make")(function* (
     projection: () => projection,
     ingest: (events, opts) =>
       Effect.gen(function* () {
+        lastUsed = Date.now()
         const reply = yield* Deferred.make<Receipt, ProtocolError>()
         const accepted = yield* inbox.offer({ events, options: opts, reply })
-        if (!accepted) return yield* Effect.fail(internal(`session ${sessionId} is shutting down`))
+        if (!accepted) return yield* Effect.fail(new ActorStopped({ sessionId }))
         return yield* Deferred.await(reply)
       }),
     subscribe: (subscriber, sinceRevision) => {
+      lastUsed = Date.now()
       subscribers.add(subscriber)
       const current = projection.state.revision
       if (sinceRevision !== undefined && sinceRevision === current) return current
@@ -184,6 +211,11 @@ export const make = Effect.fn("SessionActor.make")(function* (
       revision: projection.state.revision,
       session: projection.state
     }),
+    lastUsed: () => lastUsed,
+    touch: () => {
+      lastUsed = Date.now()
+    },
+    stop: Effect.asVoid(inbox.end),
     recentEvents: (after) => {
       const first = recent[0]
       if (first === undefined) return after >= projection.state.revision ? [] : undefined

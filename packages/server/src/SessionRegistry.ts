@@ -17,7 +17,7 @@ import {
   type EventsPage
 } from "@orbitdock/domain"
 import { SessionMirror, SessionProjection } from "@orbitdock/projections"
-import { Context, Deferred, Duration, Effect, Layer, Metric, Option, Scope } from "effect"
+import { Context, Deferred, Duration, Effect, Layer, Metric, Option, Schedule, Scope } from "effect"
 import { newId, nowIso } from "./Clock.js"
 import * as Commands from "./Commands.js"
 import {
@@ -26,7 +26,9 @@ import {
   type ConnectorHost,
   Connectors,
   DEFAULT_APPROVAL_POLICY,
-  type EventInput
+  type EmitOptions,
+  type EventInput,
+  type Receipt
 } from "./connectors/Connector.js"
 import { EventLog, type EventLogError } from "./EventLog.js"
 import * as ListHub from "./ListHub.js"
@@ -39,8 +41,19 @@ export const COMMAND_TIMEOUT = Duration.seconds(60)
 
 const logFailure = (operation: string) => (e: EventLogError) => internal(`${operation}: ${e.message}`)
 
+export interface RegistryOptions {
+  /**
+   * A session nobody has used for this long (no subscriber, no activity, not working) is dropped
+   * from memory; its summary stays listed and it is rehydrated from the log on first use.
+   */
+  readonly evictIdleMs?: number
+}
+
+/** How often idle sessions are looked for (at most). */
+const EVICTION_SWEEP_MS = 10_000
+
 /** Builds the registry, its connectors (from the factories) and recovers interrupted turns. */
-export const make = (factories: ReadonlyArray<ConnectorFactory>) =>
+export const make = (factories: ReadonlyArray<ConnectorFactory>, options: RegistryOptions = {}) =>
   Effect.gen(function* () {
     const log = yield* EventLog
     const scope = yield* Effect.scope
@@ -93,12 +106,28 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>) =>
         )
       })
 
+    const ingest = (
+      sessionId: SessionId,
+      events: ReadonlyArray<EventInput>,
+      emitOptions: EmitOptions | undefined
+    ): Effect.Effect<Receipt, ProtocolError> =>
+      actorFor(sessionId, events[0]?.event.type === "session_created").pipe(
+        Effect.flatMap((actor) =>
+          actor.ingest(events, emitOptions).pipe(
+            Effect.catchTag("ActorStopped", () =>
+              // Evicted between lookup and offer: the next lookup rehydrates it. Still registered:
+              // the server is shutting down.
+              actors.get(sessionId) === actor
+                ? Effect.fail(internal(`session ${sessionId} is shutting down`))
+                : ingest(sessionId, events, emitOptions)
+            )
+          )
+        )
+      )
+
     const host: ConnectorHost = {
-      emit: (sessionId, events, options) =>
-        actorFor(sessionId, events[0]?.event.type === "session_created").pipe(
-          Effect.flatMap((actor) => actor.ingest(events, options)),
-          Effect.tap(() => Metric.set(Metrics.sessions, hub.all().length))
-        ),
+      emit: (sessionId, events, emitOptions) =>
+        ingest(sessionId, events, emitOptions).pipe(Effect.tap(() => Metric.set(Metrics.sessions, hub.all().length))),
       commit: (sessionId, events, options) =>
         host.emit(sessionId, events, { ...options, urgent: true }).pipe(
           Effect.tap((receipt) => receipt.durable.pipe(Effect.mapError(logFailure("commit"))))
@@ -228,7 +257,13 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>) =>
                 (filter?.provider === undefined || s.provider === filter.provider)
             )
         ),
-      get: (sessionId) => actorFor(sessionId, false).pipe(Effect.map((actor) => actor.projection().state)),
+      get: (sessionId) =>
+        actorFor(sessionId, false).pipe(
+          Effect.map((actor) => {
+            actor.touch()
+            return actor.projection().state
+          })
+        ),
       stateAt,
       events,
       subscribe: (sessionId, subscriber, sinceRevision) =>
@@ -253,6 +288,42 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>) =>
     }
 
     yield* recoverInterruptedTurns(hub.all(), actorFor, connectors, host)
+
+    if (options.evictIdleMs !== undefined && options.evictIdleMs > 0) {
+      const idleMs = options.evictIdleMs
+      const idle = (actor: SessionActor.SessionActor, now: number) => {
+        const state = actor.projection().state
+        return (
+          actor.subscriberCount() === 0 &&
+          now - actor.lastUsed() >= idleMs &&
+          state.status !== "working" &&
+          state.status !== "starting"
+        )
+      }
+      const sweep = Effect.gen(function* () {
+        const candidates = [...actors.values()].filter((a) => idle(a, Date.now()))
+        if (candidates.length === 0) return
+        // Everything they appended must be readable from the log before they leave memory.
+        const revisions = new Map(candidates.map((a) => [a.sessionId, a.projection().state.revision]))
+        yield* log.flush
+        let evicted = 0
+        for (const actor of candidates) {
+          if (!idle(actor, Date.now()) || actor.projection().state.revision !== revisions.get(actor.sessionId)) continue
+          actors.delete(actor.sessionId)
+          commandLocks.delete(actor.sessionId)
+          yield* actor.stop
+          evicted++
+        }
+        yield* Metric.set(Metrics.sessionsLoaded, actors.size)
+        if (evicted > 0) yield* Effect.logDebug(`evicted ${evicted} idle sessions from memory`)
+      }).pipe(Effect.catchAll((e) => Effect.logWarning(`eviction sweep failed: ${e.message}`)))
+      // Forked while the layer is built, which runs uninterruptibly: the sweep must stay interruptible.
+      yield* sweep.pipe(
+        Effect.repeat(Schedule.spaced(Math.min(EVICTION_SWEEP_MS, idleMs))),
+        Effect.interruptible,
+        Effect.forkScoped
+      )
+    }
     return { sessions, connectors: connectors as ReadonlyMap<Provider, Connector> }
   })
 
@@ -309,10 +380,11 @@ export const recoveryEvents = (
 
 /** Provides `Sessions` and `Connectors`, given the event log and the connector factories. */
 export const layer = (
-  factories: ReadonlyArray<ConnectorFactory>
+  factories: ReadonlyArray<ConnectorFactory>,
+  options: RegistryOptions = {}
 ): Layer.Layer<Sessions | Connectors, EventLogError, EventLog> =>
   Layer.scopedContext(
-    make(factories).pipe(
+    make(factories, options).pipe(
       Effect.map(({ sessions, connectors }) =>
         Context.make(Sessions, sessions).pipe(Context.add(Connectors, connectors))
       )

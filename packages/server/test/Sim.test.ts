@@ -35,6 +35,32 @@ const shape = (m: Msg | ServerMessage) => {
   }
 }
 
+describe("idle sessions", () => {
+  it.live("leave memory after the idle time and come back from the log unchanged", () =>
+    Effect.gen(function* () {
+      const sessions = yield* Sessions
+      const { session_id } = yield* sessions.execute({ type: "create_session", provider: "sim", cwd: "/w" })
+      const id = session_id as SessionId
+      const watcher = yield* makeCollector<Msg>()
+      yield* sessions.subscribe(id, watcher)
+      yield* sessions.execute({ type: "send_message", session_id: id, content: "before" })
+      yield* watcher.until((m) => m.type === "session_delta" && m.changes.status === "waiting")
+      yield* sessions.unsubscribe(id, watcher)
+      const before = yield* sessions.get(id)
+      // Nothing references it now: within a few sweeps it is gone from memory.
+      yield* Effect.gen(function* () {
+        while (sessions.snapshotNow(id) !== undefined) yield* Effect.sleep("20 millis")
+      }).pipe(Effect.timeout("5 seconds"))
+      expect(yield* sessions.get(id)).toEqual(before)
+      yield* sessions.execute({ type: "send_message", session_id: id, content: "after" })
+      const after = yield* sessions.get(id)
+      expect(after.messages.map((m) => m.content).slice(0, 3)).toEqual(["before", "echo: before", "after"])
+    }).pipe(
+      Effect.provide(SessionRegistry.layer([Sim.make], { evictIdleMs: 50 }).pipe(Layer.provide(EventLogMemory.layer)))
+    )
+  )
+})
+
 describe("sim provider", () => {
   it.layer(TestSessions)((it) => {
     it.effect("a plain-text turn is exactly the normative sequence, revisions gapless", () =>

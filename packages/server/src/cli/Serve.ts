@@ -29,6 +29,10 @@ const options = {
   token: Options.text("token").pipe(Options.optional, Options.withDescription("TCP token (default: ORBITDOCK_TOKEN or <data-dir>/token)")),
   allowOrigin: Options.text("allow-origin").pipe(Options.repeated, Options.withDescription("Extra allowed browser origin")),
   publicHost: Options.text("public-host").pipe(Options.repeated, Options.withDescription("Extra accepted Host name")),
+  evictIdleMs: Options.integer("evict-idle-ms").pipe(
+    Options.withDefault(600_000),
+    Options.withDescription("Idle sessions leave memory after this many ms (0: never); they reload from the log on use")
+  ),
   codexBin: Options.text("codex-bin").pipe(Options.optional, Options.withDescription("Codex binary")),
   claudeBin: Options.text("claude-bin").pipe(Options.optional, Options.withDescription("Claude Code binary"))
 }
@@ -54,6 +58,7 @@ export const configFrom = (flags: ServeFlags): Config.ServerConfigShape => {
     token: Option.getOrNull(flags.token) ?? process.env.ORBITDOCK_TOKEN?.trim() ?? null,
     allowOrigins: flags.allowOrigin,
     publicHosts: flags.publicHost,
+    evictIdleMs: flags.evictIdleMs,
     codexBin: Option.getOrNull(flags.codexBin),
     claudeBin: Option.getOrNull(flags.claudeBin)
   }

@@ -109,9 +109,12 @@ export const make: ConnectorFactory = (host: ConnectorHost) =>
       }
     })
 
-    /** Emits one step of a turn; a step is never cut in half by an interrupt. */
-    const emit = (sessionId: SessionId, events: ReadonlyArray<EventInput>) =>
-      host.emit(sessionId, events).pipe(Effect.asVoid, Effect.uninterruptible)
+    /**
+     * Emits one step of a turn. An interrupt may land after the events were handed over: the sim
+     * records what it opened (a streaming message, a request) before emitting, so that interrupt
+     * closes whatever may exist.
+     */
+    const emit = (sessionId: SessionId, events: ReadonlyArray<EventInput>) => host.emit(sessionId, events).pipe(Effect.asVoid)
 
     const reply = (sessionId: SessionId, sim: SimSession, content: string) => {
       sim.turnUsage.output += content.length
@@ -158,8 +161,8 @@ export const make: ConnectorFactory = (host: ConnectorHost) =>
             const full = `echo: ${turn.text}`
             const open = message("assistant", "", true)
             const messageId = (open.event as { message: { id: MessageId } }).message.id
-            yield* emit(id, [open])
             sim.streaming = messageId
+            yield* emit(id, [open])
             const steps = growingContent(full)
             for (let i = 0; i < steps.length; i++) {
               const last = i === steps.length - 1

@@ -26,6 +26,7 @@ import * as Config from "../../src/Config.js"
 import type { ServerConfigShape } from "../../src/Config.js"
 import { HttpTransport, type HttpTransportShape } from "../../src/http/HttpTransport.js"
 import * as Layers from "../../src/Layers.js"
+import * as Sim from "../../src/connectors/Sim.js"
 import { Sessions, type SessionsShape } from "../../src/Sessions.js"
 
 export interface TestServerOptions extends Layers.ServerOptions {
@@ -117,7 +118,9 @@ export const startTestServer = async (options: TestServerOptions = {}): Promise<
     fileLogging: false,
     ...options.config
   }
-  const layer = Layers.server(config, options).pipe(
+  // Only the sim unless a test asks for more: the agents' watchers would pick up whatever sessions
+  // the machine's own ~/.codex and ~/.claude hold.
+  const layer = Layers.server(config, { ...options, connectors: options.connectors ?? [Sim.make] }).pipe(
     Layer.provide(Logger.minimumLogLevel(options.logLevel ?? LogLevel.Warning))
   )
   const scope = Effect.runSync(Scope.make())
