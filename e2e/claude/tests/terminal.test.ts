@@ -54,6 +54,9 @@ describe("terminal claude sessions", () => {
     await client.next((m) => m.type === "message_appended" && m.session_id === sessionId && m.message.content === "The command printed: hi")
     const result = await run.done
     expect(result.code).toBe(0)
+    // SessionStart went through the curl command hook over the Unix socket, and OrbitDock answered.
+    const started = result.lines.find((l) => l.type === "system" && l.subtype === "hook_response" && l.hook_event === "SessionStart")
+    expect(started).toMatchObject({ exit_code: 0, stdout: "{}" })
     await client.next((m) => m.type === "session_ended" && m.session_id === sessionId)
 
     const { body: state } = await server.get(`/api/sessions/${sessionId}`)
