@@ -19,10 +19,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 let server: ServerProcess
 beforeAll(async () => {
   server = await startServer()
-})
+}, 60_000)
 afterAll(async () => {
   await server?.cleanup()
-})
+}, 60_000)
 
 /** Every import specifier reachable from a compiled module (relative ones followed, and workspace packages' dist). */
 const reachableImports = (entry: string): Set<string> => {
@@ -54,7 +54,7 @@ it("the browser entry reaches no Node-only module", () => {
   expect(pkg.exports["."].browser.default).toBe("./dist/index.js")
   expect(pkg.exports["."].default.default).toBe("./dist/index.js")
   expect(pkg.exports["."].node.default).toBe("./dist/node.js")
-})
+}, 60_000)
 
 it("works over a WHATWG WebSocket with the token in the query", async () => {
   const transport = Transport.native(WebSocket as never)
@@ -68,4 +68,4 @@ it("works over a WHATWG WebSocket with the token in the query", async () => {
   } finally {
     await client.close()
   }
-})
+}, 60_000)

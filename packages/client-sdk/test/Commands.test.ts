@@ -10,10 +10,10 @@ import { startServer, type ServerProcess } from "./helpers/serverProcess.js"
 let server: ServerProcess
 beforeAll(async () => {
   server = await startServer()
-})
+}, 60_000)
 afterAll(async () => {
   await server?.cleanup()
-})
+}, 60_000)
 
 const refused = async (promise: Promise<unknown>, code: string) => {
   const error = await promise.then(
@@ -101,7 +101,7 @@ describe.each<Codec.Encoding>(["json", "msgpack"])("over %s", (encoding) => {
     } finally {
       await client.close()
     }
-  })
+  }, 60_000)
 })
 
 it("fails a command with no answer with TimeoutError (sent), and after close with ClosedError", async () => {
@@ -121,7 +121,7 @@ it("fails a command with no answer with TimeoutError (sent), and after close wit
   await client.close()
   expect(client.mirror.connection).toBe("closed")
   await expect(client.sendMessage(id, "x")).rejects.toBeInstanceOf(Errors.ClosedError)
-})
+}, 60_000)
 
 it("connects over the Unix socket without a token", async () => {
   const client = await Client.connect({ socketPath: server.socketPath(), encoding: "msgpack" })
@@ -133,7 +133,7 @@ it("connects over the Unix socket without a token", async () => {
   } finally {
     await client.close()
   }
-})
+}, 60_000)
 
 it("sends the token in the query when asked (the browser way) and refuses a wrong token", async () => {
   const viaQuery = await Client.connect({ url: server.wsUrl(), token: server.token, tokenIn: "query" })
@@ -156,4 +156,4 @@ it("sends the token in the query when asked (the browser way) and refuses a wron
   expect(refusal._tag === "ConnectFailed" && refusal.detail).toContain("401")
   await expect(observed.sendMessage("ses_x", "hi")).rejects.toBeInstanceOf(Errors.OfflineError)
   await observed.close()
-})
+}, 60_000)

@@ -10,10 +10,10 @@ import { startServer, type ServerProcess } from "./helpers/serverProcess.js"
 let server: ServerProcess
 beforeAll(async () => {
   server = await startServer()
-})
+}, 60_000)
 afterAll(async () => {
   await server?.cleanup()
-})
+}, 60_000)
 
 it("runs a session through the Effect API", async () => {
   const program = Effect.scoped(Effect.gen(function* () {
@@ -74,7 +74,7 @@ it("runs a session through the Effect API", async () => {
     program.pipe(Effect.provide(OrbitClient.layer({ url: server.wsUrl(), token: server.token, encoding: "msgpack" })))
   )
   expect((await server.get(`/api/sessions/${id}`)).body.messages.at(-1).content).toBe("echo: effect")
-})
+}, 60_000)
 
 it("fails to build the layer with a typed error when no server answers", async () => {
   const exit = await Effect.runPromise(
@@ -83,4 +83,4 @@ it("fails to build the layer with a typed error when no server answers", async (
     )
   )
   expect(Either.isLeft(exit) && exit.left._tag).toBe("TimeoutError")
-})
+}, 60_000)

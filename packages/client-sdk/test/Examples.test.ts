@@ -22,11 +22,11 @@ beforeAll(async () => {
 }, 120_000)
 beforeEach(async () => {
   server = await startServer()
-})
+}, 60_000)
 afterEach(async () => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGTERM")
   await server?.cleanup()
-})
+}, 60_000)
 
 /** Runs an example; `until(re)` resolves once its output matches (bounded). */
 const run = (name: string, env: Record<string, string>) => {
@@ -82,7 +82,7 @@ it("the watcher prints sessions and their status changes", async () => {
   } finally {
     await client.close()
   }
-})
+}, 60_000)
 
 it("the approver answers an approval and a question from the terminal", async () => {
   const client = await Client.connect({ url: server.wsUrl(), token: server.token })
@@ -104,4 +104,4 @@ it("the approver answers an approval and a question from the terminal", async ()
   } finally {
     await client.close()
   }
-})
+}, 60_000)
