@@ -164,7 +164,11 @@ export const evolve = (
   stored: StoredEvent
 ): readonly [SessionProjection, SessionMessage | null] => evolveWith(p, stored, persistent)
 
-const evolveWith = (
+/**
+ * `evolve` with a choice of list operations: `transient` mutates the message list of `p` in place,
+ * for an owner that has not handed `p` (or its state) to anyone (see SessionActor's copy-on-write).
+ */
+export const evolveWith = (
   p: SessionProjection,
   stored: StoredEvent,
   ops: ListOps

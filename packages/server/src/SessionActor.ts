@@ -6,7 +6,14 @@
  *
  * Does not validate commands (Commands.ts) or know about sockets (subscribers are plain callbacks).
  */
-import type { SessionId, SessionMessage, SessionSnapshot, SessionState, StoredEvent } from "@orbitdock/domain"
+import type {
+  SessionId,
+  SessionMessage,
+  SessionSnapshot,
+  SessionState,
+  SessionSummary,
+  StoredEvent
+} from "@orbitdock/domain"
 import { internal, type ProtocolError } from "@orbitdock/domain"
 import { SessionMirror, SessionProjection } from "@orbitdock/projections"
 import { Chunk, Data, Deferred, Effect, Mailbox, Metric } from "effect"
@@ -34,8 +41,13 @@ interface Recent {
 
 export interface SessionActor {
   readonly sessionId: SessionId
-  /** The current projection (read synchronously; only the actor fiber replaces it). */
+  /**
+   * The current projection, to keep or hand out (read synchronously; only the actor fiber replaces
+   * it). It stays as it is: the actor copies its message list before the next change.
+   */
   readonly projection: () => SessionProjection.SessionProjection
+  /** The current revision and status, without handing the state out. */
+  readonly peek: () => { readonly revision: number; readonly status: SessionState["status"] }
   /** Queues events; resolves once they are folded and published. */
   readonly ingest: (
     events: ReadonlyArray<EventInput>,
@@ -68,8 +80,8 @@ export interface ActorOptions {
   readonly log: EventLogShape
   /** Source keys already in the log (dedup survives restarts). */
   readonly sourceKeys: ReadonlySet<string>
-  /** Called after each folded step with the new state (the registry updates the list from it). */
-  readonly onChange: (state: SessionState, messages: ReadonlyArray<SessionMessage>) => void
+  /** Called after each folded step with the new summary (the registry updates the list from it). */
+  readonly onChange: (summary: SessionSummary, messages: ReadonlyArray<SessionMessage>) => void
 }
 
 /** Starts an actor over a projection already folded from the log. The fiber lives in the caller's scope. */
@@ -83,7 +95,18 @@ export const make = Effect.fn("SessionActor.make")(function* (
   const sourceKeys = new Set(options.sourceKeys)
   const recent: Array<Recent> = []
   let projection = initial
+  /**
+   * Copy-on-write of the message list: folding in place is O(1) per event, copying is O(messages);
+   * a 50,000-message burst copied on every append was quadratic. The list is copied only when the
+   * state was handed out since the last change (snapshot, HTTP read, command), then owned again.
+   * `initial` came from a fold whose list nobody else holds, but it is copied once to be safe.
+   */
+  let shared = true
   let lastUsed = Date.now()
+  const handOut = () => {
+    shared = true
+    return projection
+  }
 
   const remember = (entry: Recent) => {
     recent.push(entry)
@@ -124,9 +147,14 @@ export const make = Effect.fn("SessionActor.make")(function* (
         occurred_at: input.occurred_at ?? now,
         event: input.event
       }
-      const [next, message] = SessionProjection.evolve(projection, stored)
+      const [next, message] = SessionProjection.evolveWith(
+        projection,
+        stored,
+        shared ? SessionMirror.persistent : SessionMirror.transient
+      )
       if (message === null) continue
       projection = next
+      shared = false
       remember({ stored, message })
       publish(message)
       pending.push({ stored, source_key: key })
@@ -144,13 +172,14 @@ export const make = Effect.fn("SessionActor.make")(function* (
         for (const item of items) {
           const { pending, revisions, messages } = step(item, now)
           const checkpoints = item.options?.checkpoints ?? []
-          if (messages.length > 0) options.onChange(projection.state, messages)
+          const summary = SessionMirror.summarize(projection.state)
+          if (messages.length > 0) options.onChange(summary, messages)
           let durable: Receipt["durable"] = Effect.void
           if (pending.length > 0 || checkpoints.length > 0) {
             durable = yield* options.log.append({
               events: pending,
               checkpoints,
-              summary: SessionMirror.summarize(projection.state),
+              summary,
               urgent: item.options?.urgent ?? false
             })
           }
@@ -182,7 +211,8 @@ export const make = Effect.fn("SessionActor.make")(function* (
 
   const actor: SessionActor = {
     sessionId,
-    projection: () => projection,
+    projection: handOut,
+    peek: () => ({ revision: projection.state.revision, status: projection.state.status }),
     ingest: (events, opts) =>
       Effect.gen(function* () {
         lastUsed = Date.now()
@@ -209,7 +239,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
       type: "session_snapshot",
       session_id: sessionId,
       revision: projection.state.revision,
-      session: projection.state
+      session: handOut().state
     }),
     lastUsed: () => lastUsed,
     touch: () => {

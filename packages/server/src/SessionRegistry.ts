@@ -70,7 +70,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
       SessionActor.make(projection, {
         log,
         sourceKeys,
-        onChange: (state, messages) => hub.update(SessionMirror.summarize(state), messages)
+        onChange: (summary, messages) => hub.update(summary, messages)
       }).pipe(Scope.extend(scope))
 
     /** The actor of a session, hydrating it from the log, or creating it when `create` allows. */
@@ -217,7 +217,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
     const events = (sessionId: SessionId, after: number, limit: number): Effect.Effect<EventsPage, ProtocolError> =>
       Effect.gen(function* () {
         const actor = yield* actorFor(sessionId, false)
-        const current = actor.projection().state.revision
+        const current = actor.peek().revision
         let page = actor.recentEvents(after)?.slice(0, limit)
         if (page === undefined) {
           const durable = yield* log.readSession(sessionId, after, limit).pipe(Effect.mapError(logFailure("events")))
@@ -292,7 +292,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
     if (options.evictIdleMs !== undefined && options.evictIdleMs > 0) {
       const idleMs = options.evictIdleMs
       const idle = (actor: SessionActor.SessionActor, now: number) => {
-        const state = actor.projection().state
+        const state = actor.peek()
         return (
           actor.subscriberCount() === 0 &&
           now - actor.lastUsed() >= idleMs &&
@@ -304,11 +304,11 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         const candidates = [...actors.values()].filter((a) => idle(a, Date.now()))
         if (candidates.length === 0) return
         // Everything they appended must be readable from the log before they leave memory.
-        const revisions = new Map(candidates.map((a) => [a.sessionId, a.projection().state.revision]))
+        const revisions = new Map(candidates.map((a) => [a.sessionId, a.peek().revision]))
         yield* log.flush
         let evicted = 0
         for (const actor of candidates) {
-          if (!idle(actor, Date.now()) || actor.projection().state.revision !== revisions.get(actor.sessionId)) continue
+          if (!idle(actor, Date.now()) || actor.peek().revision !== revisions.get(actor.sessionId)) continue
           actors.delete(actor.sessionId)
           commandLocks.delete(actor.sessionId)
           yield* actor.stop

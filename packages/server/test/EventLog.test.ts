@@ -108,20 +108,22 @@ describe("EventLogSqlite", () => {
       expect(yield* log.summaries).toStrictEqual([summary(s1, 500), summary(s2, 500)])
     }))
 
-  it.scopedLive("flushes a batch when it reaches batchSize events, the rest waits for the timer", () =>
+  it.scopedLive("flushes once batchSize events are queued, taking the whole backlog (group commit); fewer wait for the timer", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir
       const { log } = yield* openLog({ dbPath: path.join(dir, "log.db"), flushMs: 60_000, batchSize: 10 })
       const before = yield* batchStats
       const durable = yield* appendAll(log, events(s1, 1, 25).map((e) => ({ events: [e] })))
-      yield* awaitAll(durable.slice(0, 20))
-      expect(yield* batchStats).toStrictEqual({ count: before.count + 2, sum: before.sum + 20 })
-      const tail = yield* Effect.fork(awaitAll(durable.slice(20)))
+      yield* awaitAll(durable)
+      // Queued together, the 25 go out in one transaction once the size trigger fires.
+      expect(yield* batchStats).toStrictEqual({ count: before.count + 1, sum: before.sum + 25 })
+      const few = yield* appendAll(log, events(s1, 26, 30).map((e) => ({ events: [e] })))
+      const tail = yield* Effect.fork(awaitAll(few))
       expect(Option.isNone(yield* Fiber.poll(tail))).toBe(true)
-      expect((yield* log.readSession(s1, 0)).length).toBe(20)
+      expect((yield* log.readSession(s1, 0)).length).toBe(25)
       yield* log.flush
       yield* Fiber.join(tail)
-      expect((yield* log.readSession(s1, 0)).length).toBe(25)
+      expect((yield* log.readSession(s1, 0)).length).toBe(30)
     }))
 
   it.scopedLive("flushes a smaller batch flushMs after its first entry", () =>

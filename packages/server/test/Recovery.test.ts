@@ -77,9 +77,7 @@ describe("recovery after kill -9", () => {
     expect((await client.request({ type: "send_message", session_id: bursting, content: "/burst 200000" })).type).toBe("ack")
     const talking = talkers.map(talk)
     // Kill it mid-burst, once commands have been acked.
-    const deadline = Date.now() + 20_000
-    while (acked.length < 30 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
-    process.stderr.write(`acked ${acked.length}\n`)
+    while (acked.length < 30) await new Promise((r) => setTimeout(r, 10))
     stop = true
     await first.kill("SIGKILL")
     await Promise.allSettled(talking)
