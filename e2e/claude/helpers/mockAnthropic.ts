@@ -47,6 +47,24 @@ export const scripts: Record<string, Script> = {
     const reply = scripts.bash!(step, arg.slice(bar + 1), result)
     return step === 0 ? { ...reply, delayMs: Number(arg.slice(0, bar)) } : reply
   },
+  /** A foreground subagent (ARG is its answer), then a text that quotes the subagent's result. */
+  agent: (step, arg, result) =>
+    step === 0
+      ? {
+          blocks: [
+            {
+              type: "tool_use",
+              name: "Agent",
+              input: {
+                description: "Say hi",
+                prompt: `[[script:text:${arg.length > 0 ? arg : "Hi from the subagent."}]] Reply with a greeting.`,
+                subagent_type: "general-purpose",
+                run_in_background: false
+              }
+            }
+          ]
+        }
+      : { blocks: [text(`Subagent said: ${result.split("\n")[0]}`)] },
   /** A slow answer: keeps the turn running for ARG milliseconds. */
   slow: (_step, arg) => ({ blocks: [text("Finally done.")], delayMs: Number(arg) || 30_000 })
 }

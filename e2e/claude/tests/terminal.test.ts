@@ -77,6 +77,34 @@ describe("terminal claude sessions", () => {
     expect(seen.token_usage).toEqual(state.token_usage)
   })
 
+  it("a subagent's sidechain transcript joins its parent session", async () => {
+    world = await makeWorld()
+    const server = await world.startServer()
+    await installHooks(world, server)
+    const client = await server.connect()
+    await client.request({ type: "subscribe_list" })
+    const run = world.claude("[[script:agent:Hi from the subagent.]] Delegate a greeting.")
+    const sessionId = await nextClaudeSession(client)
+    const result = await run.done
+    expect(result.code).toBe(0)
+    await client.next((m) => m.type === "session_ended" && m.session_id === sessionId)
+    const { body: state } = await server.get(`/api/sessions/${sessionId}`)
+    const shown = state.messages.map((m: any) => `${m.role}: ${m.content}`)
+    // The parent's Agent call, the subagent's prompt (a note, not the user's) and answer, the parent's answer.
+    expect(shown[0]).toBe("user: [[script:agent:Hi from the subagent.]] Delegate a greeting.")
+    expect(state.messages.find((m: any) => m.role === "tool").tool).toMatchObject({ name: "Agent", status: "ok" })
+    expect(shown).toContain("system: [[script:text:Hi from the subagent.]] Reply with a greeting.")
+    expect(shown).toContain("assistant: Hi from the subagent.")
+    expect(shown.at(-1)).toMatch(/^assistant: Subagent said: /)
+    expect(state.messages.filter((m: any) => m.role === "user")).toHaveLength(1)
+    expect(new Set(state.messages.map((m: any) => m.id)).size).toBe(state.messages.length)
+    // The subagent's API calls count too.
+    const served = world.mock.served.filter((s) => s.sessionId === sessionId)
+    expect(served.length).toBeGreaterThanOrEqual(3)
+    const input = served.reduce((a, s) => a + s.usage.input_tokens, 0)
+    expect(state.token_usage.input).toBe(input)
+  })
+
   it("a tool call approved and one denied from a WebSocket client through the held PermissionRequest hook", async () => {
     world = await makeWorld()
     const server = await world.startServer()

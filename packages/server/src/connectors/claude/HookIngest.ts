@@ -124,7 +124,7 @@ export const make = (
           return accepted()
         }
         case "SubagentStop": {
-          if (hook.agent_transcript_path !== undefined) yield* tail.follow(hook.agent_transcript_path)
+          if (hook.agent_transcript_path !== undefined) yield* tail.poke(hook.agent_transcript_path)
           return accepted()
         }
         default:

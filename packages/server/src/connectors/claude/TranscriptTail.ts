@@ -247,11 +247,18 @@ export const make = (host: ConnectorHost, index: SessionIndex, options: TailOpti
         }
       })
 
+    /** Files outside `<claude dir>/projects` (another CLAUDE_CONFIG_DIR) are added to the watcher. */
+    const isInside = (file: string) => {
+      const relative = path.relative(projects, file)
+      return !relative.startsWith("..") && !path.isAbsolute(relative)
+    }
+
     const startFollower = (file: string) =>
       Effect.gen(function* () {
         const existing = followers.get(file)
         if (existing !== undefined) return existing
         const claudeId = claudeIdOfFile(file)
+        if (!isInside(file)) watcher.add(file)
         const wake = yield* Queue.unbounded<Effect.Effect<void> | null>()
         const saved = yield* host.checkpoint(checkpointKey(file))
         const state: FileState = {
@@ -290,15 +297,9 @@ export const make = (host: ConnectorHost, index: SessionIndex, options: TailOpti
       )
     )
 
-    const isInside = (file: string) => {
-      const relative = path.relative(projects, file)
-      return !relative.startsWith("..") && !path.isAbsolute(relative)
-    }
-
     const follow = (file: string) =>
       Effect.gen(function* () {
         if (claudeIdOfFile(file) === undefined) return
-        if (!isInside(file)) watcher.add(file)
         yield* startFollower(file)
       })
 

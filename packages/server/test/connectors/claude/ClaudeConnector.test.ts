@@ -54,6 +54,21 @@ describe("Claude connector (hooks + transcript, real registry)", () => {
     })
   )
 
+  it.scopedLive("the watcher follows a transcript as it grows, also outside the projects directory", () =>
+    Effect.gen(function* () {
+      const claudeDir = yield* tempClaudeDir
+      const elsewhere = yield* tempClaudeDir
+      const run = yield* startRegistry(yield* memoryLog, { claudeDir })
+      const s = scenario(elsewhere, BASH)
+      yield* run.post(s.hook("UserPromptSubmit"))
+      // No hook from now on: only file-change events make these lines reach the session.
+      for (let i = 0; i < s.lines.length; i += 7) s.appendLines(i, Math.min(i + 7, s.lines.length))
+      const state = yield* waitFor(run.sessions, BASH, (st) => st.status === "waiting" && st.messages.length === 4)
+      expect(contents(state).at(-1)).toBe("assistant: The command printed: hi")
+      yield* run.stop
+    })
+  )
+
   it.scopedLive("a partial last line waits for its newline; a corrupt line is skipped", () =>
     Effect.gen(function* () {
       const claudeDir = yield* tempClaudeDir
