@@ -60,6 +60,8 @@ describe("recovery after kill -9", () => {
     expect((await client.request({ type: "send_message", session_id: approving, content: "/exec make deploy" })).type).toBe("ack")
     const asking = await create()
     expect((await client.request({ type: "send_message", session_id: asking, content: "/ask which branch?" })).type).toBe("ack")
+    const sleeping = await create()
+    expect((await client.request({ type: "send_message", session_id: sleeping, content: "/sleep 600000" })).type).toBe("ack")
     const bursting = await create()
     const talkers = await Promise.all([create(), create(), create()])
 
@@ -74,7 +76,7 @@ describe("recovery after kill -9", () => {
         else return
       }
     }
-    expect((await client.request({ type: "send_message", session_id: bursting, content: "/burst 200000" })).type).toBe("ack")
+    expect((await client.request({ type: "send_message", session_id: bursting, content: "/burst 1000000" })).type).toBe("ack")
     const talking = talkers.map(talk)
     // Kill it mid-burst, once commands have been acked.
     while (acked.length < 30) await new Promise((r) => setTimeout(r, 10))
@@ -94,7 +96,7 @@ describe("recovery after kill -9", () => {
       )
     )
     db.close()
-    expect(streams.length).toBe(6)
+    expect(streams.length).toBe(7)
     for (const s of streams) {
       expect(s.lo).toBe(1)
       expect(s.n).toBe(s.hi)
@@ -114,7 +116,7 @@ describe("recovery after kill -9", () => {
       const { body: state } = (await second.http(`/api/sessions/${session}`)) as { body: SessionState }
       expect(state.messages.some((m) => m.role === "user" && m.content === content)).toBe(true)
     }
-    for (const id of [approving, asking, bursting]) {
+    for (const id of [approving, asking, sleeping]) {
       const { body: state } = (await second.http(`/api/sessions/${id}`)) as { body: SessionState }
       expect(state).toMatchObject({ status: "waiting", attention: false, pending_approval: null, pending_question: null })
       expect(state.messages.at(-1)).toMatchObject({ role: "system", content: "interrupted: server restarted" })
