@@ -9,13 +9,15 @@
  * every event (no token written to settings.json).
  */
 
-/** The events OrbitDock listens to. */
+/**
+ * The events OrbitDock listens to. Not PostToolUse: its body repeats the whole tool output (which
+ * can pass the 1 MiB body limit) and the transcript brings the same result anyway.
+ */
 export const HOOK_EVENTS = [
   "SessionStart",
   "UserPromptSubmit",
   "PreToolUse",
   "PermissionRequest",
-  "PostToolUse",
   "Stop",
   "SubagentStop",
   "SessionEnd"
