@@ -7,6 +7,8 @@ import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
 import * as ClientCommands from "./cli/ClientCommands.js"
+import * as Hooks from "./cli/hooks.js"
+import * as Open from "./cli/Open.js"
 import * as Serve from "./cli/Serve.js"
 import { VERSION } from "./http/HttpTransport.js"
 
@@ -18,7 +20,8 @@ const orbitdock = Command.make("orbitdock").pipe(
     ClientCommands.status,
     ClientCommands.replay,
     ClientCommands.tail,
-    ClientCommands.approve
+    ClientCommands.approve,
+    Open.command
   ])
 )
 

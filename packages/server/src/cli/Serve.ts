@@ -10,6 +10,7 @@ import * as Config from "../Config.js"
 import { HttpTransport } from "../http/HttpTransport.js"
 import * as Layers from "../Layers.js"
 import * as Logging from "../Logging.js"
+import { pageUrl } from "./Open.js"
 import { dataDirOption } from "./Shared.js"
 
 const logLevels = ["trace", "debug", "info", "warn", "error", "none"] as const
@@ -82,7 +83,7 @@ export const serve = (config: Config.ServerConfigShape) =>
     yield* Effect.logInfo(
       `OrbitDock ${transport.version} serving on ${transport.url}${transport.socketPath === null ? "" : ` and ${transport.socketPath}`}; event log ${config.dbPath}`
     )
-    yield* Effect.logInfo(`open in a browser: ${transport.url}/?token=${transport.token}`)
+    yield* Effect.logInfo(`open in a browser: ${pageUrl(transport.url, transport.token)}`)
     return yield* Effect.never
   }).pipe(
     Effect.provide(Layers.server(config)),

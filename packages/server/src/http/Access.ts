@@ -98,9 +98,10 @@ export const requestToken = (head: RequestHead): string | null => {
 
 /**
  * The TCP access checks, in PROTOCOL.md's order: Host (403), Origin (403), token (401). `GET /health`
- * and CORS preflights need no token. `undefined` means the request may proceed.
+ * and CORS preflights need no token, nor does a request the caller marks `tokenFree` (the web page's
+ * static files, which hold no secret). `undefined` means the request may proceed.
  */
-export const check = (head: RequestHead, policy: AccessPolicy): Denied | undefined => {
+export const check = (head: RequestHead, policy: AccessPolicy, options?: { readonly tokenFree?: boolean }): Denied | undefined => {
   if (!hostAllowed(head.host, policy)) {
     return { status: 403, code: "forbidden", message: "Host is not this server (loopback or a configured public host)" }
   }
@@ -109,6 +110,7 @@ export const check = (head: RequestHead, policy: AccessPolicy): Denied | undefin
   }
   if (head.method === "OPTIONS") return undefined
   if (head.method === "GET" && head.pathname === "/health") return undefined
+  if (options?.tokenFree === true) return undefined
   const token = requestToken(head)
   if (token === null) return { status: 401, code: "unauthorized", message: "a token is required" }
   if (!sameToken(token, policy.token)) return { status: 401, code: "unauthorized", message: "wrong token" }

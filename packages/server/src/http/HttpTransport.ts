@@ -28,6 +28,7 @@ import * as FrameCodec from "./FrameCodec.js"
 import * as Prometheus from "./Prometheus.js"
 import { refuseUpgrade } from "./Respond.js"
 import { Connection } from "./Socket.js"
+import * as WebPage from "./WebPage.js"
 
 /** The running transport: where it listens and what it tells clients. */
 export interface HttpTransportShape {
@@ -74,6 +75,8 @@ export interface Options {
   readonly serverId?: string
   /** Default: the server package's version. */
   readonly version?: string
+  /** The built web page (`packages/web/dist`); default `WebPage.defaultRoot()`. */
+  readonly webRoot?: string
 }
 
 /** The server package's version (from its package.json). */
@@ -188,6 +191,8 @@ const make = (options: Options) =>
     })
     const routes = [...connectors.values()].flatMap((connector) => connector.routes ?? [])
     const api = Api.makeHandler({ sessions, routes, runtime, health })
+    const page = WebPage.makeServer(options.webRoot ?? WebPage.defaultRoot())
+    const reservedPaths: ReadonlySet<string> = new Set(["/ws", "/health", "/metrics", ...routes.map((route) => route.path)])
 
     let policy: Access.AccessPolicy = {
       port: config.port,
@@ -251,8 +256,9 @@ const make = (options: Options) =>
     const onRequest = (via: "tcp" | "unix") => (req: http.IncomingMessage, res: http.ServerResponse) => {
       const requestHead = headOf(req)
       const origin = req.headers.origin
+      const pageRequest = WebPage.classify(requestHead.method, requestHead.pathname, req.headers.accept, reservedPaths)
       if (via === "tcp") {
-        const denied = Access.check(requestHead, policy)
+        const denied = Access.check(requestHead, policy, { tokenFree: pageRequest._tag !== "none" })
         if (denied !== undefined) {
           res.writeHead(denied.status, { "content-type": "application/json; charset=utf-8" })
           res.end(JSON.stringify({ code: denied.code, message: denied.message }))
@@ -262,6 +268,13 @@ const make = (options: Options) =>
       if (req.method === "OPTIONS") {
         res.writeHead(204, Access.preflightHeaders(origin))
         res.end()
+        return
+      }
+      if (pageRequest._tag !== "none") {
+        page(pageRequest, req, res).catch(() => {
+          if (!res.headersSent) res.writeHead(500)
+          res.end()
+        })
         return
       }
       api(req, res, via, Access.corsHeaders(origin))
