@@ -21,7 +21,8 @@ const orbitdock = Command.make("orbitdock").pipe(
     ClientCommands.replay,
     ClientCommands.tail,
     ClientCommands.approve,
-    Open.command
+    Open.command,
+    Hooks.command
   ])
 )
 
