@@ -175,8 +175,7 @@ export type ApprovalRequestedMessage = typeof ApprovalRequestedMessage.Type
 export const QuestionAskedMessage = serverMessage("question_asked", { ...sessionScoped, request: Question })
 export const TokensUpdatedMessage = serverMessage("tokens_updated", { ...sessionScoped, usage: TokenUsage })
 
-/** The messages that carry one revision of one session to its subscribers. */
-export const SessionMessage = Schema.Union(
+const sessionMessages = [
   SessionCreatedMessage,
   SessionEndedMessage,
   SessionDelta,
@@ -185,7 +184,10 @@ export const SessionMessage = Schema.Union(
   ApprovalRequestedMessage,
   QuestionAskedMessage,
   TokensUpdatedMessage
-)
+] as const
+
+/** The messages that carry one revision of one session to its subscribers. */
+export const SessionMessage = Schema.Union(...sessionMessages)
 export type SessionMessage = typeof SessionMessage.Type
 
 export const ServerMessage = Schema.Union(
@@ -193,16 +195,9 @@ export const ServerMessage = Schema.Union(
   Ack,
   ErrorMessage,
   SessionsList,
-  SessionCreatedMessage,
   SessionUpdated,
-  SessionEndedMessage,
   SessionSnapshot,
-  SessionDelta,
-  MessageAppendedMessage,
-  MessageUpdatedMessage,
-  ApprovalRequestedMessage,
-  QuestionAskedMessage,
-  TokensUpdatedMessage
+  ...sessionMessages
 )
 export type ServerMessage = typeof ServerMessage.Type
 export type ServerMessageType = ServerMessage["type"]
