@@ -175,7 +175,9 @@ export const make = Effect.fn("SessionActor.make")(function* (
           const summary = SessionMirror.summarize(projection.state)
           if (messages.length > 0) options.onChange(summary, messages)
           let durable: Receipt["durable"] = Effect.void
-          if (pending.length > 0 || checkpoints.length > 0) {
+          // An urgent entry whose events were all duplicates still waits for the originals: an
+          // empty entry commits after everything queued before it.
+          if (pending.length > 0 || checkpoints.length > 0 || item.options?.urgent === true) {
             durable = yield* options.log.append({
               events: pending,
               checkpoints,
