@@ -22,7 +22,7 @@ export interface DiffFile {
   readonly lines: ReadonlyArray<DiffLine>
 }
 
-const HUNK = /^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@/
+const HUNK = /^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/
 
 /** Whether a text looks like a unified diff (worth rendering as one). */
 export const looksLikeDiff = (text: string): boolean =>
@@ -33,70 +33,89 @@ const stripPrefix = (name: string): string => {
   return /^[ab]\//.test(trimmed) ? trimmed.slice(2) : trimmed
 }
 
-/** Splits a unified diff into files and classified, numbered lines. */
+/**
+ * Splits a unified diff into files and classified, numbered lines. Hunk bodies are read by the
+ * counts in their `@@` header, so a removed line that starts with `--` is not taken for a header.
+ */
 export const parse = (text: string): ReadonlyArray<DiffFile> => {
   const files: Array<{ path: string; added: number; removed: number; lines: Array<DiffLine> }> = []
   let file: (typeof files)[number] | undefined
   let oldNo = 0
   let newNo = 0
-  let inHunk = false
+  // Lines of the current hunk still expected on each side (a header without counts means 1).
+  let oldLeft = 0
+  let newLeft = 0
+  const current = () => file ?? open("")
   const open = (path: string) => {
     file = { path, added: 0, removed: 0, lines: [] }
     files.push(file)
-    inHunk = false
+    return file
   }
   const lines = text.replace(/\r\n/g, "\n").split("\n")
   if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop()
   for (const line of lines) {
-    if (line.startsWith("diff --git ")) {
-      const match = / b\/(.+)$/.exec(line)
-      open(match === null ? "" : match[1])
-      file!.lines.push({ kind: "file", text: line })
+    if (oldLeft > 0 || newLeft > 0) {
+      const target = current()
+      if (line.startsWith("+")) {
+        target.added++
+        newLeft--
+        target.lines.push({ kind: "add", text: line.slice(1), newNo: newNo++ })
+        continue
+      }
+      if (line.startsWith("-")) {
+        target.removed++
+        oldLeft--
+        target.lines.push({ kind: "del", text: line.slice(1), oldNo: oldNo++ })
+        continue
+      }
+      if (line.startsWith(" ") || line === "") {
+        oldLeft--
+        newLeft--
+        target.lines.push({ kind: "context", text: line.slice(1), oldNo: oldNo++, newNo: newNo++ })
+        continue
+      }
+      if (line.startsWith("\\")) {
+        target.lines.push({ kind: "meta", text: line })
+        continue
+      }
+      // Anything else ends a hunk whose counts were wrong; read it as a header line below.
+      oldLeft = 0
+      newLeft = 0
+    }
+    if (line.startsWith("\\")) {
+      current().lines.push({ kind: "meta", text: line })
       continue
     }
-    if (!inHunk || line.startsWith("--- ") || line.startsWith("+++ ")) {
-      if (line.startsWith("--- ")) {
-        // A `---` outside a hunk starts a file when no `diff --git` line did.
-        if (file === undefined || file.lines.some((l) => l.text.startsWith("--- ")) || inHunk) open("")
-        const name = stripPrefix(line.slice(4))
-        if (file!.path === "" && name !== "/dev/null") file!.path = name
-        file!.lines.push({ kind: "file", text: line })
-        inHunk = false
-        continue
-      }
-      if (line.startsWith("+++ ")) {
-        if (file === undefined) open("")
-        const name = stripPrefix(line.slice(4))
-        if (name !== "/dev/null") file!.path = name
-        file!.lines.push({ kind: "file", text: line })
-        inHunk = false
-        continue
-      }
+    if (line.startsWith("diff --git ")) {
+      const match = / b\/(.+)$/.exec(line)
+      open(match === null ? "" : match[1]).lines.push({ kind: "file", text: line })
+      continue
+    }
+    if (line.startsWith("--- ")) {
+      // Starts a file unless a `diff --git` line just did (and no `---` was seen for it yet).
+      const fresh = file !== undefined && !file.lines.some((l) => l.text.startsWith("--- ") || l.kind === "hunk") ? file : open("")
+      const name = stripPrefix(line.slice(4))
+      if (fresh.path === "" && name !== "/dev/null") fresh.path = name
+      fresh.lines.push({ kind: "file", text: line })
+      continue
+    }
+    if (line.startsWith("+++ ")) {
+      const target = current()
+      const name = stripPrefix(line.slice(4))
+      if (name !== "/dev/null") target.path = name
+      target.lines.push({ kind: "file", text: line })
+      continue
     }
     const hunk = HUNK.exec(line)
     if (hunk !== null) {
-      if (file === undefined) open("")
       oldNo = Number(hunk[1])
-      newNo = Number(hunk[2])
-      inHunk = true
-      file!.lines.push({ kind: "hunk", text: line })
+      oldLeft = hunk[2] === undefined ? 1 : Number(hunk[2])
+      newNo = Number(hunk[3])
+      newLeft = hunk[4] === undefined ? 1 : Number(hunk[4])
+      current().lines.push({ kind: "hunk", text: line })
       continue
     }
-    if (file === undefined) open("")
-    const target = file!
-    if (!inHunk) {
-      target.lines.push({ kind: "meta", text: line })
-    } else if (line.startsWith("+")) {
-      target.added++
-      target.lines.push({ kind: "add", text: line.slice(1), newNo: newNo++ })
-    } else if (line.startsWith("-")) {
-      target.removed++
-      target.lines.push({ kind: "del", text: line.slice(1), oldNo: oldNo++ })
-    } else if (line.startsWith("\\")) {
-      target.lines.push({ kind: "meta", text: line })
-    } else {
-      target.lines.push({ kind: "context", text: line.startsWith(" ") ? line.slice(1) : line, oldNo: oldNo++, newNo: newNo++ })
-    }
+    current().lines.push({ kind: "meta", text: line })
   }
   return files
 }

@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest"
+import * as Format from "../src/logic/format.js"
+import * as History from "../src/logic/history.js"
+import * as Token from "../src/token.js"
+
+describe("formatting", () => {
+  it("abbreviates token counts", () => {
+    expect([0, 950, 1000, 12_345, 999_999, 4_200_000, 123_000_000].map(Format.tokens)).toEqual(["0", "950", "1k", "12.3k", "1000k", "4.2M", "123M"])
+  })
+  it("says how long ago", () => {
+    const now = Date.parse("2026-01-01T12:00:00Z")
+    expect(Format.ago("2026-01-01T12:00:00Z", now)).toBe("now")
+    expect(Format.ago("2026-01-01T11:59:18Z", now)).toBe("42s")
+    expect(Format.ago("2026-01-01T11:55:00Z", now)).toBe("5m")
+    expect(Format.ago("2026-01-01T09:00:00Z", now)).toBe("3h")
+    expect(Format.ago("2025-12-30T12:00:00Z", now)).toBe("2d")
+    expect(Format.ago(undefined, now)).toBe("–")
+    expect(Format.ago("garbage", now)).toBe("–")
+  })
+  it("names a cwd by its last segment", () => {
+    expect(Format.basename("/home/me/project/")).toBe("project")
+    expect(Format.basename("/")).toBe("/")
+  })
+})
+
+describe("history scrubber", () => {
+  it("reads the state at a revision and the event that made it", () => {
+    expect(History.stateAtPath("ses 1", 7)).toBe("/api/sessions/ses%201?at_revision=7")
+    expect(History.eventAtPath("s", 7)).toBe("/api/sessions/s/events?after=6&limit=1")
+    expect(History.eventAtPath("s", 1)).toBe("/api/sessions/s/events?after=0&limit=1")
+  })
+  it("keeps the revision within 1…latest", () => {
+    expect(History.clamp(0, 10)).toBe(1)
+    expect(History.clamp(11, 10)).toBe(10)
+    expect(History.clamp(4.6, 10)).toBe(5)
+    expect(History.clamp(3, 0)).toBe(1)
+    expect(History.eventLabel("message_appended")).toBe("message appended")
+  })
+})
+
+describe("the token in the URL", () => {
+  it("is taken out of the URL, the rest kept", () => {
+    expect(Token.split("http://127.0.0.1:4000/?token=abc")).toEqual({ token: "abc", cleanHref: "http://127.0.0.1:4000/" })
+    expect(Token.split("http://127.0.0.1:4000/?x=1&token=abc#/s/ses_1")).toEqual({ token: "abc", cleanHref: "http://127.0.0.1:4000/?x=1#/s/ses_1" })
+    expect(Token.split("http://127.0.0.1:4000/#/new")).toEqual({ token: null, cleanHref: "http://127.0.0.1:4000/#/new" })
+    expect(Token.split("http://127.0.0.1:4000/?token=")).toEqual({ token: null, cleanHref: "http://127.0.0.1:4000/" })
+  })
+})
