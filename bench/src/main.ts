@@ -4,6 +4,7 @@
  * targets, and the findings kept by hand in bench/FINDINGS.md). `--quick` is the CI smoke run.
  */
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { Figures, machine, markdownTables, repoRoot, textTable } from "./lib/report.js"
 import { parseOptions, type Options } from "./options.js"
@@ -27,7 +28,9 @@ const groups: ReadonlyArray<readonly [string, (f: Figures, o: Options) => unknow
 
 const selected = (o: Options, name: string) => o.only === null || o.only.has(name) || o.only.has(name.split("-")[0]!)
 
-const render = (figures: Figures, o: Options, startedAt: Date, seconds: number): string => {
+const loadAverage = () => os.loadavg().map((l) => l.toFixed(1)).join(" / ")
+
+const render = (figures: Figures, o: Options, startedAt: Date, seconds: number, loadAtStart: string): string => {
   const m = machine()
   const findingsFile = path.join(repoRoot(), "bench", "FINDINGS.md")
   const findings = fs.existsSync(findingsFile) ? fs.readFileSync(findingsFile, "utf8") : ""
@@ -41,6 +44,10 @@ const render = (figures: Figures, o: Options, startedAt: Date, seconds: number):
     "## Machine",
     "",
     ...Object.entries(m).map(([k, v]) => `- ${k}: ${v}`),
+    `- load average (1 / 5 / 15 min) at start: ${loadAtStart}; at end: ${loadAverage()}` +
+      (Number(loadAtStart.split(" ")[0]) > os.cpus().length
+        ? ` — **the machine was busy with other work during this run (load above the core count): figures that depend on getting a core when needed (latency, loop delay, anything per second) are pessimistic; the CPU-per-event figures are the most robust.**`
+        : ""),
     "",
     "## Commands",
     "",
@@ -63,6 +70,7 @@ const render = (figures: Figures, o: Options, startedAt: Date, seconds: number):
 const main = async () => {
   const o = parseOptions(process.argv.slice(2), path.join(repoRoot(), "BENCHMARKS.md"))
   const startedAt = new Date()
+  const loadAtStart = loadAverage()
   const figures = new Figures()
   for (const [name, run] of groups) {
     if (!selected(o, name)) continue
@@ -74,7 +82,7 @@ const main = async () => {
   const seconds = (Date.now() - startedAt.getTime()) / 1000
   process.stdout.write(`${textTable(figures)}\n\n(${seconds.toFixed(1)} s)\n`)
   if (o.out) {
-    fs.writeFileSync(o.out, render(figures, o, startedAt, seconds))
+    fs.writeFileSync(o.out, render(figures, o, startedAt, seconds, loadAtStart))
     process.stderr.write(`bench: wrote ${o.out}\n`)
   }
 }

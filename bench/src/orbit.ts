@@ -21,7 +21,8 @@ export const startOrbit = async (options: { batchSize?: number; flushMs?: number
   const proc = await spawnProc(
     new URL("./procs/orbitServer.js", import.meta.url),
     [dataDir, String(options.batchSize ?? 50), String(options.flushMs ?? 100)],
-    ["--expose-gc", ...(options.execArgv ?? [])]
+    // BENCH_PROFILE_DIR=<dir>: CPU profiles of the server's threads (written when it exits).
+    ["--expose-gc", ...(process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []), ...(options.execArgv ?? [])]
   )
   const port = proc.up.port as number
   const token = proc.up.token as string
@@ -32,6 +33,12 @@ export const startOrbit = async (options: { batchSize?: number; flushMs?: number
     dataDir,
     wsUrl: `ws://127.0.0.1:${port}/ws?token=${token}`,
     stop: async () => {
+      if (process.env.BENCH_PROFILE_DIR) {
+        // A normal exit, so that the profiles are written.
+        const exited = new Promise((resolve) => proc.child.once("exit", resolve))
+        proc.child.send({ type: "exit" })
+        await exited
+      }
       await proc.kill()
       if (!options.dataDir) fs.rmSync(dataDir, { recursive: true, force: true })
     }

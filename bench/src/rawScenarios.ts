@@ -14,7 +14,7 @@ export const RAW_FANOUT = "R3. Bare ws fan-out (server and clients in separate p
 export const RAW_LATENCY = "R4. Bare ws latency floor (500 deltas/s per client, one frame each)"
 export const RAW_DECODE = "R5. Replay decode speed"
 
-export const BATCHES = [1, 50, 500, 5000] as const
+export const BATCHES = [1, 50, 256, 500, 5000] as const
 export const FANOUT_N = [1, 10, 100, 500] as const
 
 const gc = () => (globalThis as { gc?: () => void }).gc?.()
@@ -22,7 +22,7 @@ const gc = () => (globalThis as { gc?: () => void }).gc?.()
 export const rawAppend = (figures: Figures, o: Options) => {
   for (let run = 0; run < o.runs; run++) {
     for (const batch of BATCHES) {
-      const total = o.quick ? Math.max(batch * 4, batch === 1 ? 2_000 : 10_000) : batch === 1 ? 20_000 : batch === 50 ? 100_000 : 200_000
+      const total = o.quick ? Math.max(batch * 4, batch === 1 ? 2_000 : 10_000) : batch === 1 ? 20_000 : batch <= 256 ? 100_000 : 200_000
       gc()
       const r = appendThroughput(batch, total)
       figures.add(RAW_APPEND, `batch ${batch}: events/s`, "events/s", r.eventsPerSec)
@@ -34,13 +34,13 @@ export const rawAppend = (figures: Figures, o: Options) => {
 }
 
 export const rawStall = async (figures: Figures, o: Options) => {
-  const duration = o.quick ? 600 : 2_500
+  const duration = o.quick ? 300 : 2_000
   for (let run = 0; run < o.runs; run++) {
     gc()
     const idle = await appendStall("none", 50, 20_000, duration)
     figures.add(RAW_STALL, "no writer (baseline): loop delay p99", "ms", idle.eldP99)
     figures.add(RAW_STALL, "no writer (baseline): loop delay max", "ms", idle.eldMax)
-    for (const batch of [50, 500, 5000]) {
+    for (const batch of o.quick ? [50] : [50, 500, 5000]) {
       for (const mode of ["main", "worker"] as const) {
         gc()
         const r = await appendStall(mode, batch, 20_000, duration)
@@ -53,8 +53,8 @@ export const rawStall = async (figures: Figures, o: Options) => {
 }
 
 export const rawFanout = async (figures: Figures, o: Options) => {
-  const duration = o.quick ? 400 : 1_500
-  const ns = o.quick ? [1, 10] : FANOUT_N
+  const duration = o.quick ? 300 : 1_000
+  const ns = o.quick ? [10] : FANOUT_N
   const encodings = o.quick ? (["json"] as const) : (["json", "msgpack"] as const)
   for (let run = 0; run < o.runs; run++) {
     for (const encoding of encodings) {
@@ -71,9 +71,9 @@ export const rawFanout = async (figures: Figures, o: Options) => {
 }
 
 export const rawLatency = async (figures: Figures, o: Options) => {
-  const duration = o.quick ? 500 : 3_000
+  const duration = o.quick ? 300 : 3_000
   for (let run = 0; run < o.runs; run++) {
-    for (const n of [1, 100]) {
+    for (const n of o.quick ? [1] : [1, 100]) {
       const p = await bareLatency(n, 500, duration)
       const who = n === 1 ? "1 client" : `${n} clients`
       figures.add(RAW_LATENCY, `${who}: p50`, "ms", p.p50)
@@ -86,10 +86,10 @@ export const rawLatency = async (figures: Figures, o: Options) => {
 
 export const rawDecode = (figures: Figures, o: Options) => {
   const total = o.quick ? 50_000 : 1_000_000
-  for (let run = 0; run < o.runs; run++) {
-    for (const encoding of ["json", "msgpack", "msgpack-records"] as const) {
-      gc()
-      figures.add(RAW_DECODE, `${encoding === "json" ? "JSON.parse" : encoding === "msgpack" ? "msgpackr, plain maps" : "msgpackr, records"}: decode ${total.toLocaleString("en")} events`, "events/s", decodeSpeed(encoding, total))
+  for (const encoding of ["json", "msgpack", "msgpack-records"] as const) {
+    gc()
+    for (const speed of decodeSpeed(encoding, total, o.runs)) {
+      figures.add(RAW_DECODE, `${encoding === "json" ? "JSON.parse" : encoding === "msgpack" ? "msgpackr, plain maps" : "msgpackr, records"}: decode ${total.toLocaleString("en")} events`, "events/s", speed)
     }
   }
   figures.note(RAW_DECODE, "Payload of a ~500-byte `message_appended` event (the `event` object), decoded from one buffer in memory: the decoder alone, no SQLite scan and no fold.")

@@ -24,6 +24,8 @@ export interface ConnectRequest {
   readonly subscribe?: ReadonlyArray<unknown>
   /** Wait for this many acks per connection before reporting ready. */
   readonly acks?: number
+  /** The message type counted as one delta (default `message_appended`). */
+  readonly needle?: string
 }
 
 export interface ClientReport {
@@ -80,6 +82,7 @@ const connectOne = (request: ConnectRequest): Promise<WebSocket> =>
     const ws = new WebSocket(request.url, request.protocol ? [request.protocol] : [], { perMessageDeflate: false })
     let acks = 0
     let ready = false
+    const needle = request.needle ? Buffer.from(request.needle) : NEEDLE
     const done = () => {
       if (!ready) {
         ready = true
@@ -120,7 +123,7 @@ const connectOne = (request: ConnectRequest): Promise<WebSocket> =>
       last = received
       frames++
       bytes += data.length
-      deltas += countOf(data, NEEDLE)
+      deltas += countOf(data, needle)
       if (data.indexOf(SNAPSHOT) !== -1) snapshots += countOf(data, SNAPSHOT)
       if (request.mode === "latency") stamps(data, received)
     })
