@@ -91,7 +91,7 @@ describe("the web page", () => {
   })
 
   it("answers a question from the page", async () => {
-    const asking = (await sdk.sessions()).find((s) => s.attention)!.id
+    const asking = sdk.sessions().find((s) => s.attention)!.id
     await openSession(asking)
     await page.locator('[data-testid="question-text"]', { hasText: "Which colour?" }).waitFor()
     await page.locator('[data-testid="answer-input"]').fill("blue")
@@ -144,8 +144,32 @@ describe("the web page", () => {
     expect(await page.locator('[data-testid="attention-count"]').innerText()).toContain("nothing needs you")
   })
 
+  it("creates a session from the page, interrupts its turn and ends it", async () => {
+    await page.locator('[data-testid="new-session-button"]').click()
+    await page.locator('[data-testid="new-provider"]').selectOption("sim")
+    await page.locator('[data-testid="new-cwd"]').fill("/work/made-in-the-page")
+    await page.locator('[data-testid="new-model"]').fill("sim-1")
+    await page.locator('[data-testid="new-policy"]').selectOption("on-request")
+    await page.locator('[data-testid="new-prompt"]').fill("/sleep 30000")
+    await page.locator('[data-testid="new-submit"]').click()
+    const view = page.locator('[data-testid="session-view"]')
+    await view.waitFor()
+    const id = (await view.getAttribute("data-session-id"))!
+    const created = await server.get(`/api/sessions/${id}`)
+    expect(created).toMatchObject({ provider: "sim", cwd: "/work/made-in-the-page", model: "sim-1" })
+    await page.locator('[data-testid="session-status"]', { hasText: "working" }).waitFor()
+    await page.locator('[data-testid="interrupt-button"]').click()
+    await waitForMessage("interrupted")
+    await page.locator('[data-testid="session-status"]', { hasText: "waiting" }).waitFor()
+    page.once("dialog", (dialog) => void dialog.accept())
+    await page.locator('[data-testid="end-button"]').click()
+    await page.locator('[data-testid="session-status"]', { hasText: "ended" }).waitFor()
+    expect(await page.locator('[data-testid="composer"]').isDisabled()).toBe(true)
+    expect((await server.get(`/api/sessions/${id}`)).status).toBe("ended")
+  })
+
   it("scrubs through history: an earlier revision shows the earlier state", async () => {
-    const id = (await sdk.sessions()).find((s) => s.cwd === "/work/exec-project")!.id
+    const id = sdk.sessions().find((s) => s.cwd === "/work/exec-project")!.id
     await openSession(id)
     const live = await server.get(`/api/sessions/${id}`)
     await page.locator('[data-testid="history-toggle"]').click()
@@ -175,11 +199,16 @@ describe("the web page", () => {
     await page.locator('[data-testid="session-revision"]', { hasText: `rev ${live.revision}` }).waitFor()
   })
 
-  it("recovers from a killed and restarted server without a reload, with no stale or duplicated message", async () => {
-    const id = (await sdk.sessions()).find((s) => s.cwd === "/work/exec-project")!.id
+  it("recovers from a server killed mid-burst and restarted: no reload, no stale or duplicated message", async () => {
+    const id = await newSimSession("/work/killed-mid-burst")
+    await row(id).waitFor()
     await openSession(id)
-    const before = await server.get(`/api/sessions/${id}`)
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42))
+    await sdk.sendMessage(id, "/burst 3000")
+    // The page shows agent activity before it is durable; kill the server in the middle of it.
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="conversation"]')?.getAttribute("data-count")) >= 200, undefined, {
+      timeout: 20_000
+    })
     const port = server.port
     await sdk.close()
     await server.stop("SIGKILL")
@@ -191,23 +220,41 @@ describe("the web page", () => {
     // No reload happened: the marker set before the restart is still there.
     expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42)
     await page.locator('[data-testid="toast"]', { hasText: "restarted" }).waitFor()
-    const after = await server.get(`/api/sessions/${id}`)
+    // The restarted server closed the dead turn; the page shows exactly the server's state.
+    const after = await waitUntil(async () => {
+      const state = await server.get(`/api/sessions/${id}`)
+      return state.status === "waiting" ? state : undefined
+    })
+    expect(after.messages.at(-1).content).toBe("interrupted: server restarted")
     await page.waitForFunction((n) => document.querySelector('[data-testid="conversation"]')?.getAttribute("data-count") === String(n), after.messages.length)
-    expect(after.messages.length).toBe(before.messages.length)
-    const shown = await messagesText()
-    expect(shown.filter((t) => t.includes("echo: done"))).toHaveLength(1)
-    // The session works on the new process, driven from the page.
+    await page.locator('[data-testid="session-revision"]', { hasText: `rev ${after.revision}` }).waitFor()
+    await waitForMessage("interrupted: server restarted")
+    const shown = await page.locator('[data-testid="conversation"] [data-testid="message"] .text').allInnerTexts()
+    expect(shown.length).toBeGreaterThan(3)
+    expect(shown).toEqual(after.messages.slice(-shown.length).map((m: { content: string }) => m.content))
+
+    // A session from before the restart: each message once, and it works on the new process.
+    const exec = sdk.sessions().find((s) => s.cwd === "/work/exec-project")!.id
+    await page.locator('[data-testid="filter-text"]').fill("exec-project")
+    await openSession(exec)
+    await page.locator('[data-testid="filter-text"]').fill("")
+    const before = await server.get(`/api/sessions/${exec}`)
+    await page.waitForFunction((n) => document.querySelector('[data-testid="conversation"]')?.getAttribute("data-count") === String(n), before.messages.length)
+    expect((await messagesText()).filter((t) => t.includes("echo: done"))).toHaveLength(1)
     await page.locator('[data-testid="composer"]').fill("after the restart")
     await page.locator('[data-testid="composer"]').press("Enter")
     await waitForMessage("echo: after the restart")
-    const final = await server.get(`/api/sessions/${id}`)
+    const final = await server.get(`/api/sessions/${exec}`)
     await page.waitForFunction((n) => document.querySelector('[data-testid="conversation"]')?.getAttribute("data-count") === String(n), final.messages.length)
     expect(await connectionState()).toBe("online")
   })
 
   it("stays fast with 100 sessions and a 5,000-message session (virtualized lists)", async () => {
-    const ids = await Promise.all(Array.from({ length: 96 }, (_, i) => newSimSession(`/work/fleet/project-${String(i).padStart(3, "0")}`)))
-    await page.locator('[data-testid="fleet-count"]', { hasText: "of 101 sessions" }).waitFor({ timeout: 30_000 })
+    const before = sdk.sessions().length
+    const ids = await Promise.all(
+      Array.from({ length: 100 - before }, (_, i) => newSimSession(`/work/fleet/project-${String(i).padStart(3, "0")}`))
+    )
+    await page.locator('[data-testid="fleet-count"]', { hasText: "of 100 sessions" }).waitFor({ timeout: 30_000 })
     // Only the visible rows are in the DOM.
     expect(await page.locator('[data-testid="fleet-row"]').count()).toBeLessThan(40)
     const big = ids[0]
@@ -235,11 +282,11 @@ describe("the web page", () => {
       const darkPage = await dark.newPage()
       await darkPage.goto(server.pageUrl)
       await darkPage.waitForFunction(() => document.querySelector('[data-testid="connection"]')?.getAttribute("data-state") === "online")
-      await darkPage.locator('[data-testid="fleet-count"]', { hasText: "of 101 sessions" }).waitFor()
+      await darkPage.locator('[data-testid="fleet-count"]', { hasText: "of 100 sessions" }).waitFor()
       const background = await darkPage.evaluate(() => getComputedStyle(document.body).backgroundColor)
       expect(background).toBe("rgb(13, 17, 23)")
       await darkPage.screenshot({ path: path.join(shots, "fleet-dark.png") })
-      const id = (await sdk.sessions()).find((s) => s.cwd === "/work/exec-project")!.id
+      const id = sdk.sessions().find((s) => s.cwd === "/work/exec-project")!.id
       await darkPage.locator('[data-testid="filter-text"]').fill("exec-project")
       await darkPage.locator(`[data-testid="fleet-row"][data-session-id="${id}"]`).click()
       await darkPage.locator('[data-testid="conversation"] [data-testid="message"]', { hasText: "echo: after the restart" }).waitFor()

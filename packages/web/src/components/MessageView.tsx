@@ -74,7 +74,7 @@ export const MessageView = memo(({ message }: { message: Message }) => {
     case "system":
       return (
         <div className="msg msg-system muted" data-testid="message" data-role="system">
-          {message.content} {time}
+          <span className="text">{message.content}</span> {time}
         </div>
       )
     default:

@@ -4,7 +4,18 @@ import { useState } from "react"
 import type { OrbitClient } from "../connection.js"
 import { DiffView } from "./DiffView.js"
 
-export const Pending = ({ session, client, onRun }: { session: SessionState; client: OrbitClient; onRun: (p: Promise<unknown>) => void }) => {
+/** `readOnly` (the history view): what was pending, without the actions. */
+export const Pending = ({
+  session,
+  client,
+  onRun,
+  readOnly = false
+}: {
+  session: SessionState
+  client: OrbitClient
+  onRun: (p: Promise<unknown>) => void
+  readOnly?: boolean
+}) => {
   const approval = session.pending_approval
   const question = session.pending_question
   const [answer, setAnswer] = useState("")
@@ -24,7 +35,7 @@ export const Pending = ({ session, client, onRun }: { session: SessionState; cli
         {approval.reason !== undefined && <div className="reason">{approval.reason}</div>}
         {approval.diff !== undefined && approval.diff !== "" && <DiffView text={approval.diff} />}
         {approval.input !== undefined && approval.command === undefined && <pre className="input">{JSON.stringify(approval.input, null, 2)}</pre>}
-        <div className="buttons">
+        {!readOnly && <div className="buttons">
           <button type="button" className="primary" onClick={() => onRun(client.approveTool(session.id, approval.id, true))} data-testid="approve-once" title="y">
             Approve once <kbd>y</kbd>
           </button>
@@ -34,7 +45,7 @@ export const Pending = ({ session, client, onRun }: { session: SessionState; cli
           <button type="button" className="danger" onClick={() => onRun(client.approveTool(session.id, approval.id, false))} data-testid="deny" title="d">
             Deny <kbd>d</kbd>
           </button>
-        </div>
+        </div>}
       </div>
     )
   }
@@ -52,7 +63,7 @@ export const Pending = ({ session, client, onRun }: { session: SessionState; cli
         <div className="question-text" data-testid="question-text">
           {question.question}
         </div>
-        {question.options !== undefined && question.options.length > 0 && (
+        {!readOnly && question.options !== undefined && question.options.length > 0 && (
           <div className="buttons">
             {question.options.map((option) => (
               <button type="button" key={option} onClick={() => submit(option)}>
@@ -61,7 +72,7 @@ export const Pending = ({ session, client, onRun }: { session: SessionState; cli
             ))}
           </div>
         )}
-        <form
+        {!readOnly && <form
           className="answer"
           onSubmit={(e) => {
             e.preventDefault()
@@ -72,7 +83,7 @@ export const Pending = ({ session, client, onRun }: { session: SessionState; cli
           <button type="submit" className="primary" disabled={answer.trim() === ""} data-testid="answer-button">
             Answer
           </button>
-        </form>
+        </form>}
       </div>
     )
   }

@@ -74,7 +74,7 @@ export const Scrubber = ({ token, sessionId, serverId, latest, onState }: Props)
     <div className="panel scrubber" data-testid="scrubber" role="group" aria-label="History">
       <div className="scrubber-controls">
         <button type="button" onClick={() => setRevision(1)} title="First revision" aria-label="First revision">
-          ⏮
+          «
         </button>
         <button type="button" onClick={() => step(-1)} title="Previous revision" aria-label="Previous revision" data-testid="scrub-prev">
           ◀
@@ -92,7 +92,7 @@ export const Scrubber = ({ token, sessionId, serverId, latest, onState }: Props)
           ▶
         </button>
         <button type="button" onClick={() => setRevision(latest)} title="Latest revision" aria-label="Latest revision">
-          ⏭
+          »
         </button>
         <span className="scrubber-position" data-testid="scrub-position">
           revision {target} of {latest}

@@ -138,7 +138,7 @@ export const SessionView = ({ client, token, sessionId, mirror, actions }: Props
           {error}
         </div>
       )}
-      {!historyOpen && <Pending session={shown} onRun={run} client={client} />}
+      <Pending session={shown} onRun={run} client={client} readOnly={historyOpen} />
       {shown.plan !== undefined && shown.plan.length > 0 && <PlanView plan={shown.plan} />}
       {shown.diff !== undefined && shown.diff !== "" && (
         <details className="panel session-diff">
