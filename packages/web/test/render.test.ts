@@ -53,3 +53,22 @@ describe("message rendering", () => {
     expect(render(message({ role: "system", content: "interrupted: server restarted" }))).toContain('data-role="system"')
   })
 })
+
+describe("the plan", () => {
+  it("lists steps with their status and counts the completed ones", async () => {
+    const { PlanView } = await import("../src/components/PlanView.js")
+    const html = renderToStaticMarkup(
+      createElement(PlanView, {
+        plan: [
+          { step: "read the code", status: "completed" },
+          { step: "write the fix", status: "in_progress" },
+          { step: "run the tests", status: "pending" }
+        ]
+      })
+    )
+    expect(html).toContain("Plan (1/3)")
+    expect(html).toContain('<li class="plan-completed">')
+    expect(html).toContain('<li class="plan-in_progress">')
+    expect(html).toContain("run the tests")
+  })
+})
