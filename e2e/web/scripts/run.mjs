@@ -10,6 +10,19 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const repo = path.resolve(here, "../../..")
 const chromium = process.env.ORBITDOCK_CHROMIUM ?? "/usr/bin/chromium"
 
+// On a fresh Debian machine where we are root (CI, a dev container), `npm test` installs Debian's
+// chromium itself, so the README's two commands are enough. Never a browser download from elsewhere.
+const canInstall = () =>
+  chromium === "/usr/bin/chromium" &&
+  process.getuid?.() === 0 &&
+  spawnSync("sh", ["-c", "command -v apt-get"], { stdio: "ignore" }).status === 0
+if (!fs.existsSync(chromium) && process.env.ORBITDOCK_SKIP_BROWSER !== "1" && canInstall()) {
+  console.log("e2e/web: installing Debian's chromium (apt-get install -y chromium)…")
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" }
+  spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit", env })
+  spawnSync("apt-get", ["install", "-y", "-qq", "chromium"], { stdio: "inherit", env })
+}
+
 if (!fs.existsSync(chromium)) {
   if (process.env.ORBITDOCK_SKIP_BROWSER === "1") {
     console.log(`e2e/web: SKIPPED: ${chromium} is missing and ORBITDOCK_SKIP_BROWSER=1 (install it with: apt-get install -y chromium)`)
