@@ -19,6 +19,7 @@ export interface ListHub {
   readonly get: (sessionId: SessionId) => SessionSummary | undefined
   /** All summaries, oldest session first. */
   readonly all: () => ReadonlyArray<SessionSummary>
+  readonly count: () => number
   readonly list: () => SessionsList
   readonly subscribe: (subscriber: ListSubscriber) => void
   readonly unsubscribe: (subscriber: ListSubscriber) => void
@@ -81,6 +82,7 @@ export const make = (): ListHub => {
     },
     get: (id) => summaries.get(id),
     all: () => [...summaries.values()],
+    count: () => summaries.size,
     list: () => ({ type: "sessions_list", sessions: [...summaries.values()] }),
     subscribe: (subscriber) => {
       subscribers.add(subscriber)

@@ -16,10 +16,10 @@ import type {
 } from "@orbitdock/domain"
 import { internal, type ProtocolError } from "@orbitdock/domain"
 import { SessionMirror, SessionProjection } from "@orbitdock/projections"
-import { Chunk, Data, Deferred, Effect, Mailbox, Metric } from "effect"
+import { Chunk, Data, Deferred, Effect, Exit, Mailbox, Metric } from "effect"
 import { nowIso } from "./Clock.js"
 import type { EmitOptions, EventInput, Receipt } from "./connectors/Connector.js"
-import type { EventLogShape, PendingEvent } from "./EventLog.js"
+import type { Checkpoint, EventLogShape, PendingEvent } from "./EventLog.js"
 import * as Metrics from "./Metrics.js"
 import type { SessionSubscriber } from "./Sessions.js"
 
@@ -120,11 +120,9 @@ export const make = Effect.fn("SessionActor.make")(function* (
     for (const subscriber of subscribers) subscriber.push(message)
   }
 
-  /** Folds one mailbox item; returns what the writer must persist. */
-  const step = (item: Ingest, now: string): { pending: Array<PendingEvent>; revisions: Array<number>; messages: Array<SessionMessage> } => {
-    const pending: Array<PendingEvent> = []
+  /** Folds one mailbox item into the step's lists; returns the revisions it was given. */
+  const step = (item: Ingest, now: string, pending: Array<PendingEvent>, messages: Array<SessionMessage>): Array<number> => {
     const revisions: Array<number> = []
-    const messages: Array<SessionMessage> = []
     for (const input of item.events) {
       const key = input.source_key ?? null
       if (key !== null) {
@@ -161,36 +159,43 @@ export const make = Effect.fn("SessionActor.make")(function* (
       revisions.push(stored.revision)
       messages.push(message)
     }
-    return { pending, revisions, messages }
+    return revisions
   }
 
+  /**
+   * Everything taken from the mailbox at once is folded, published and handed to the writer as ONE
+   * entry (one summary, one durability receipt shared by its items): under load the per-item costs
+   * (entries, summaries cloned to the worker, list updates) are paid once per step, not per emit.
+   */
   const drain = Effect.gen(function* () {
     while (true) {
       const [items, done] = yield* inbox.takeAll
       if (Chunk.isNonEmpty(items)) {
         const now = nowIso()
+        const pending: Array<PendingEvent> = []
+        const messages: Array<SessionMessage> = []
+        const checkpoints: Array<Checkpoint> = []
+        const revisions: Array<Array<number>> = []
+        let urgent = false
         for (const item of items) {
-          const { pending, revisions, messages } = step(item, now)
-          const checkpoints = item.options?.checkpoints ?? []
-          const summary = SessionMirror.summarize(projection.state)
-          if (messages.length > 0) options.onChange(summary, messages)
-          let durable: Receipt["durable"] = Effect.void
-          // An urgent entry whose events were all duplicates still waits for the originals: an
-          // empty entry commits after everything queued before it.
-          if (pending.length > 0 || checkpoints.length > 0 || item.options?.urgent === true) {
-            durable = yield* options.log.append({
-              events: pending,
-              checkpoints,
-              summary,
-              urgent: item.options?.urgent ?? false
-            })
-          }
-          yield* Deferred.succeed(item.reply, { revisions, durable })
+          revisions.push(step(item, now, pending, messages))
+          if (item.options?.checkpoints !== undefined) checkpoints.push(...item.options.checkpoints)
+          urgent ||= item.options?.urgent === true
         }
-        if (duplicates > 0) {
-          yield* Metric.incrementBy(Metrics.eventsDeduplicated, duplicates)
-          duplicates = 0
+        const summary = SessionMirror.summarize(projection.state)
+        if (messages.length > 0) options.onChange(summary, messages)
+        let durable: Receipt["durable"] = Effect.void
+        // An urgent item whose events were all duplicates still waits for the originals: an empty
+        // entry commits after everything queued before it.
+        if (pending.length > 0 || checkpoints.length > 0 || urgent) {
+          durable = yield* options.log.append({ events: pending, checkpoints, summary, urgent })
         }
+        let i = 0
+        for (const item of items) Deferred.unsafeDone(item.reply, Exit.succeed({ revisions: revisions[i++]!, durable }))
+      }
+      if (duplicates > 0) {
+        yield* Metric.incrementBy(Metrics.eventsDeduplicated, duplicates)
+        duplicates = 0
       }
       if (done) return
     }

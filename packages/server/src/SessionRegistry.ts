@@ -70,7 +70,10 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
       SessionActor.make(projection, {
         log,
         sourceKeys,
-        onChange: (summary, messages) => hub.update(summary, messages)
+        onChange: (summary, messages) => {
+          hub.update(summary, messages)
+          if (messages[0]?.type === "session_created") Metrics.sessions.unsafeUpdate(hub.count(), [])
+        }
       }).pipe(Scope.extend(scope))
 
     /** The actor of a session, hydrating it from the log, or creating it when `create` allows. */
@@ -126,8 +129,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
       )
 
     const host: ConnectorHost = {
-      emit: (sessionId, events, emitOptions) =>
-        ingest(sessionId, events, emitOptions).pipe(Effect.tap(() => Metric.set(Metrics.sessions, hub.all().length))),
+      emit: ingest,
       commit: (sessionId, events, options) =>
         host.emit(sessionId, events, { ...options, urgent: true }).pipe(
           Effect.tap((receipt) => receipt.durable.pipe(Effect.mapError(logFailure("commit"))))

@@ -83,6 +83,25 @@ export const MAX_GROUP_COMMIT = 4096
  */
 export const HIGH_WATER_EVENTS = 16_384
 
+/**
+ * The batch's entries, each session's summary kept only on its last entry: the store upserts the
+ * latest anyway, and every summary dropped here is one less object cloned into the worker.
+ */
+const withLatestSummaries = (batch: ReadonlyArray<Queued>): Array<AppendEntry> => {
+  const seen = new Set<string>()
+  const entries: Array<AppendEntry> = new Array(batch.length)
+  for (let i = batch.length - 1; i >= 0; i--) {
+    const entry = batch[i]!.entry
+    if (entry.summary === undefined) entries[i] = entry
+    else if (seen.has(entry.summary.id)) entries[i] = { ...entry, summary: undefined }
+    else {
+      seen.add(entry.summary.id)
+      entries[i] = entry
+    }
+  }
+  return entries
+}
+
 export const makeWriteQueue = (options: WriteQueueOptions) =>
   Effect.gen(function* () {
     const { batchSize, flushMs } = options
@@ -179,7 +198,7 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
 
     const commitBatch = (batch: ReadonlyArray<Queued>): Effect.Effect<void> =>
       Effect.gen(function* () {
-        const request = { token: `${nonce}:${++batches}`, entries: batch.map((queued) => queued.entry), retry: false }
+        const request = { token: `${nonce}:${++batches}`, entries: withLatestSummaries(batch), retry: false }
         let attempts = 0
         const attempt = Effect.suspend(() =>
           options.commit(attempts++ === 0 ? request : { ...request, retry: true })
