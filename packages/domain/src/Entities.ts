@@ -126,6 +126,12 @@ export const SessionState = Schema.Struct({
 })
 export type SessionState = typeof SessionState.Type
 
-/** The scalar fields a `session_delta` may carry (everything but `messages`). */
-export const SessionChanges = Schema.partial(SessionState.pipe(Schema.omit("messages", "id")))
+/**
+ * The scalar fields a `session_delta` may carry (everything but `messages`). `ended_at: null` removes
+ * it (a watched session that its agent resumed after it had ended).
+ */
+export const SessionChanges = Schema.extend(
+  Schema.partial(SessionState.pipe(Schema.omit("messages", "id", "ended_at"))),
+  Schema.Struct({ ended_at: Schema.optional(Schema.NullOr(Timestamp)) })
+)
 export type SessionChanges = typeof SessionChanges.Type

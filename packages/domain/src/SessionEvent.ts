@@ -79,6 +79,8 @@ export const TokensUpdated = event("tokens_updated", { usage: TokenUsage })
 export const DiffUpdated = event("diff_updated", { diff: Schema.String })
 export const PlanUpdated = event("plan_updated", { plan: Schema.Array(PlanStep) })
 export const SessionEnded = event("session_ended", { reason: Schema.String })
+/** An ended session came back (e.g. `claude --resume` of a watched session): `waiting` again. */
+export const SessionReopened = event("session_reopened", { reason: Schema.String })
 
 export const DomainEvent = Schema.Union(
   SessionCreated,
@@ -96,7 +98,8 @@ export const DomainEvent = Schema.Union(
   TokensUpdated,
   DiffUpdated,
   PlanUpdated,
-  SessionEnded
+  SessionEnded,
+  SessionReopened
 )
 export type DomainEvent = typeof DomainEvent.Type
 export type DomainEventType = DomainEvent["type"]

@@ -39,7 +39,10 @@ const withEnvelope = (state: SessionState, revision: number, occurredAt: string 
 })
 
 const applyChanges = (state: SessionState, changes: SessionChanges): SessionState => {
-  const next: SessionState = { ...state, ...stripUndefined(changes) } as SessionState
+  const { ended_at, ...rest } = stripUndefined(changes)
+  const next = { ...state, ...rest, attention: false }
+  if (ended_at === null) delete next.ended_at
+  else if (ended_at !== undefined) next.ended_at = ended_at
   return { ...next, attention: next.pending_approval !== null || next.pending_question !== null }
 }
 

@@ -124,6 +124,8 @@ const toMessage = (
       return delta(stored, { plan: event.plan })
     case "session_ended":
       return { type: "session_ended", ...envelope, reason: event.reason, ended_at: stored.occurred_at }
+    case "session_reopened":
+      return delta(stored, { status: "waiting", ended_at: null })
   }
 }
 

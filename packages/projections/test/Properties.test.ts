@@ -42,7 +42,8 @@ const eventArb: fc.Arbitrary<DomainEvent> = fc.oneof(
   text.map((diff): DomainEvent => ({ type: "diff_updated", diff })),
   fc.constantFrom("starting", "working", "waiting" as const).map((status): DomainEvent => ({ type: "status_changed", status })),
   fc.option(text, { nil: undefined }).map((title): DomainEvent => ({ type: "session_info_changed", ...(title === undefined ? {} : { title }) })),
-  fc.constant<DomainEvent>({ type: "session_ended", reason: "done" })
+  fc.constant<DomainEvent>({ type: "session_ended", reason: "done" }),
+  fc.constant<DomainEvent>({ type: "session_reopened", reason: "resumed" })
 )
 
 const history = fc.array(eventArb, { maxLength: 40 }).map((events) => stored([created, ...events]))

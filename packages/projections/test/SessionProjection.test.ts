@@ -82,6 +82,13 @@ describe("SessionProjection", () => {
         messages: [{ type: "session_ended", reason: "ended_by_user" }]
       }))
 
+  it("a reopened session is waiting again, without ended_at", () => {
+    const p = given(created, { type: "session_ended", reason: "exit" })
+      .when({ type: "session_reopened", reason: "resumed" })
+      .then({ state: { status: "waiting" }, messages: [{ type: "session_delta", changes: { status: "waiting", ended_at: null } }] })
+    expect("ended_at" in p.state).toBe(false)
+  })
+
   it("tokens, diff and plan land on the state", () =>
     given(created)
       .when(

@@ -135,8 +135,10 @@ export const make = Effect.fn("SessionActor.make")(function* (
       const creates = input.event.type === "session_created"
       // Revision 1 is always session_created, and a session is created once.
       if (creates !== (projection.state.revision === 0)) continue
-      if (projection.state.status === "ended" && input.event.type !== "session_ended") {
-        // An agent that keeps talking after its session ended: keep the log consistent, drop it.
+      const ended = projection.state.status === "ended"
+      // Only a reopen brings an ended session back; anything else an agent says after its session
+      // ended is dropped, and a reopen of a live session means nothing.
+      if (ended ? input.event.type !== "session_ended" && input.event.type !== "session_reopened" : input.event.type === "session_reopened") {
         continue
       }
       const stored: StoredEvent = {

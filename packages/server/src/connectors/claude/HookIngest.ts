@@ -141,6 +141,10 @@ export const make = (
       const model = hook.hook_event_name === "SessionStart" && "model" in hook ? hook.model : undefined
       const session = yield* index.ensure(hook.session_id, { cwd: hook.cwd, model })
       if (Option.isNone(session)) return invalid(`hook for unknown session ${hook.session_id} has no cwd`)
+      if (session.value.status === "ended" && hook.hook_event_name !== "SessionEnd") {
+        // `claude --resume` of a session that had ended: it is live again.
+        yield* emitQuiet(session.value.id, [{ event: { type: "session_reopened", reason: `claude ${hook.hook_event_name}` } }])
+      }
       // Read the transcript up to now first, so what the hook does lands after the messages it follows.
       yield* catchUp(hook)
       return yield* onHook(hook, session.value)

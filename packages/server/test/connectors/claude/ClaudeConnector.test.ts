@@ -50,6 +50,13 @@ describe("Claude connector (hooks + transcript, real registry)", () => {
       yield* run.post(s.hook("SessionEnd"))
       state = yield* run.sessions.get(BASH as SessionId)
       expect(state.status).toBe("ended")
+
+      // `claude --resume` of the ended session: its hooks bring it back, live again.
+      expect((yield* run.post({ ...s.hook("UserPromptSubmit"), prompt_id: "after-resume" })).status).toBe(202)
+      state = yield* run.sessions.get(BASH as SessionId)
+      expect(state.status).toBe("working")
+      expect(state.ended_at).toBeUndefined()
+      expect(contents(state)).toHaveLength(4)
       yield* run.stop
     })
   )
