@@ -77,22 +77,45 @@ export const transient: ListOps = {
   }
 }
 
-const appendMessage = (state: SessionState, message: Message, ops: ListOps): SessionState => {
-  const title =
-    state.title === undefined && message.role === "user" ? titleFrom(message.content) : state.title
+// Each message builds the next state with ONE object spread (the envelope fields included): this
+// runs for every event on the UI path, where allocation is most of the cost.
+const appendMessage = (
+  state: SessionState,
+  revision: number,
+  occurredAt: string | undefined,
+  message: Message,
+  ops: ListOps
+): SessionState => {
   const messages = ops.append(state.messages, message)
-  const next = { ...state, messages, message_count: messages.length }
+  const next: SessionState = {
+    ...state,
+    revision,
+    last_activity_at: occurredAt ?? state.last_activity_at,
+    messages,
+    message_count: messages.length
+  }
+  if (state.title !== undefined || message.role !== "user") return next
+  const title = titleFrom(message.content)
   return title === undefined ? next : { ...next, title }
 }
 
-const updateMessage = (state: SessionState, id: string, changes: MessageChanges, ops: ListOps): SessionState => {
+const updateMessage = (
+  state: SessionState,
+  revision: number,
+  occurredAt: string | undefined,
+  id: string,
+  changes: MessageChanges,
+  ops: ListOps
+): SessionState => {
+  let messages = state.messages
   // Streaming updates almost always touch one of the last messages: search from the end.
-  for (let i = state.messages.length - 1; i >= 0; i--) {
-    const message = state.messages[i]!
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const message = messages[i]!
     if (message.id !== id) continue
-    return { ...state, messages: ops.replace(state.messages, i, { ...message, ...stripUndefined(changes) }) }
+    messages = ops.replace(messages, i, { ...message, ...stripUndefined(changes) })
+    break
   }
-  return state
+  return { ...state, revision, last_activity_at: occurredAt ?? state.last_activity_at, messages }
 }
 
 /** Applies one session message; messages of other sessions or older revisions must be filtered by the caller. */
@@ -109,9 +132,9 @@ export const applyMessage = (
     case "session_delta":
       return applyChanges(withEnvelope(state, message.revision, message.occurred_at), message.changes)
     case "message_appended":
-      return appendMessage(withEnvelope(state, message.revision, message.occurred_at), message.message, ops)
+      return appendMessage(state, message.revision, message.occurred_at, message.message, ops)
     case "message_updated":
-      return updateMessage(withEnvelope(state, message.revision, message.occurred_at), message.message_id, message.changes, ops)
+      return updateMessage(state, message.revision, message.occurred_at, message.message_id, message.changes, ops)
     case "approval_requested": {
       const next = withEnvelope(state, message.revision, message.occurred_at)
       // A request queued behind another becomes visible when the first one is resolved (a delta).

@@ -16,7 +16,7 @@ import type {
 } from "@orbitdock/domain"
 import { internal, type ProtocolError } from "@orbitdock/domain"
 import { SessionMirror, SessionProjection } from "@orbitdock/projections"
-import { Chunk, Data, Deferred, Effect, Exit, Mailbox, Metric } from "effect"
+import { Chunk, Data, Effect, Exit, Mailbox, Metric } from "effect"
 import { nowIso } from "./Clock.js"
 import type { EmitOptions, EventInput, Receipt } from "./connectors/Connector.js"
 import type { Checkpoint, EventLogShape, PendingEvent } from "./EventLog.js"
@@ -24,14 +24,32 @@ import * as Metrics from "./Metrics.js"
 import type { SessionSubscriber } from "./Sessions.js"
 
 /** How many recent events an actor keeps in memory to serve `since_revision` and the log's unflushed tail. */
-export const RECENT_EVENTS = 4096
+export const RECENT_EVENTS = 1024
 /** Mailbox capacity: connectors wait (backpressure) when an actor is this far behind. */
 export const MAILBOX_CAPACITY = 1024
 
 interface Ingest {
   readonly events: ReadonlyArray<EventInput>
   readonly options: EmitOptions | undefined
-  readonly reply: Deferred.Deferred<Receipt, ProtocolError>
+  readonly reply: Reply
+}
+
+/**
+ * The answer to one ingest. A plain callback holder rather than a `Deferred`: one is made per emit,
+ * and `Deferred.make` was a measurable share of the per-emit cost.
+ */
+class Reply {
+  private exit: Exit.Exit<Receipt, ProtocolError> | undefined = undefined
+  private resume: ((exit: Exit.Exit<Receipt, ProtocolError>) => void) | undefined = undefined
+  settle(exit: Exit.Exit<Receipt, ProtocolError>) {
+    if (this.exit !== undefined) return
+    this.exit = exit
+    this.resume?.(exit)
+  }
+  readonly await: Effect.Effect<Receipt, ProtocolError> = Effect.async((resume) => {
+    if (this.exit !== undefined) return resume(this.exit)
+    this.resume = resume
+  })
 }
 
 interface Recent {
@@ -193,7 +211,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
           durable = yield* options.log.append({ events: pending, checkpoints, summary, urgent })
         }
         let i = 0
-        for (const item of items) Deferred.unsafeDone(item.reply, Exit.succeed({ revisions: revisions[i++]!, durable }))
+        for (const item of items) item.reply.settle(Exit.succeed({ revisions: revisions[i++]!, durable }))
       }
       if (duplicates > 0) {
         yield* Metric.incrementBy(Metrics.eventsDeduplicated, duplicates)
@@ -206,7 +224,9 @@ export const make = Effect.fn("SessionActor.make")(function* (
   // Whoever still waits for a reply when the actor stops (shutdown) gets an error, not a hang.
   const refuseWaiting = inbox.clear.pipe(
     Effect.flatMap((items) =>
-      Effect.forEach(items, (item) => Deferred.fail(item.reply, internal(`session ${sessionId} stopped`)), { discard: true })
+      Effect.sync(() => {
+        for (const item of items) item.reply.settle(Exit.fail(internal(`session ${sessionId} stopped`)))
+      })
     )
   )
   // Actors hydrated at startup are made while a layer is built (uninterruptibly): keep the fiber interruptible.
@@ -223,12 +243,18 @@ export const make = Effect.fn("SessionActor.make")(function* (
     projection: handOut,
     peek: () => ({ revision: projection.state.revision, status: projection.state.status }),
     ingest: (events, opts) =>
-      Effect.gen(function* () {
+      Effect.suspend((): Effect.Effect<Receipt, ProtocolError | ActorStopped> => {
         lastUsed = Date.now()
-        const reply = yield* Deferred.make<Receipt, ProtocolError>()
-        const accepted = yield* inbox.offer({ events, options: opts, reply })
-        if (!accepted) return yield* Effect.fail(new ActorStopped({ sessionId }))
-        return yield* Deferred.await(reply)
+        const item: Ingest = { events, options: opts, reply: new Reply() }
+        // The common case (room in the mailbox) without the cost of a suspending offer.
+        if (inbox.unsafeOffer(item)) return item.reply.await
+        return inbox
+          .offer(item)
+          .pipe(
+            Effect.flatMap((accepted): Effect.Effect<Receipt, ProtocolError | ActorStopped> =>
+              accepted ? item.reply.await : Effect.fail(new ActorStopped({ sessionId }))
+            )
+          )
       }),
     subscribe: (subscriber, sinceRevision) => {
       lastUsed = Date.now()
