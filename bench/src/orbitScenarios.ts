@@ -95,6 +95,7 @@ export const uiLatency = async (figures: Figures, o: Options) => {
       figures.add(S2, `${who}: p99`, "ms", p.p99, label.startsWith("stress") ? undefined : { op: "<=", value: 5, label: "≤ 5 ms" })
       figures.add(S2, `${who}: max`, "ms", p.max)
       figures.add(S2, `${who}: deltas received/s`, "deltas/s", rate(report, report.deltas))
+      figures.add(S2, `${who}: frames received/s (all clients)`, "frames/s", rate(report, report.frames))
       figures.add(S2, `${who}: resyncs (snapshots)`, "count", report.snapshots)
       figures.add(S2, `${who}: server main-thread utilization`, "%", 100 * load.elu)
       figures.add(S2, `${who}: server CPU per event (all threads)`, "µs", load.cpuUsPerEvent)
@@ -155,6 +156,7 @@ export const fanout = async (figures: Figures, o: Options) => {
           figures.add(S4, `${label}: deltas/s delivered (offered ${((eventsPerSec * n) / 1000).toFixed(0)}k/s)`, "deltas/s", delivered)
           const bare = figures.median(RAW_FANOUT, `${encoding}, 16 deltas/frame, ${n} client${n > 1 ? "s" : ""}`)
           figures.add(S4, `${label}: ratio to bare ws (16/frame)`, "× bare", delivered / bare, n === 100 ? { op: ">=", value: 0.5, label: "≥ 0.5× bare" } : undefined)
+          figures.add(S4, `${label}: deltas per frame`, "deltas", report.deltas / Math.max(1, report.frames))
           figures.add(S4, `${label}: resyncs (snapshots)`, "count", report.snapshots)
         }
       })
