@@ -16,7 +16,7 @@ import {
   unsupported,
   type EventsPage
 } from "@orbitdock/domain"
-import { SessionMirror, SessionProjection } from "@orbitdock/projections"
+import { SessionProjection } from "@orbitdock/projections"
 import { Context, Deferred, Duration, Effect, Layer, Metric, Option, Schedule, Scope } from "effect"
 import { newId, nowIso } from "./Clock.js"
 import * as Commands from "./Commands.js"
@@ -33,6 +33,7 @@ import {
 import { EventLog, type EventLogError } from "./EventLog.js"
 import * as ListHub from "./ListHub.js"
 import * as Metrics from "./Metrics.js"
+import * as Recovery from "./Recovery.js"
 import * as SessionActor from "./SessionActor.js"
 import { type Command, Sessions, type SessionsShape } from "./Sessions.js"
 
@@ -289,7 +290,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
       execute
     }
 
-    yield* recoverInterruptedTurns(hub.all(), actorFor, connectors, host)
+    yield* Recovery.recoverInterruptedTurns(hub.all(), actorFor, connectors, host)
 
     if (options.evictIdleMs !== undefined && options.evictIdleMs > 0) {
       const idleMs = options.evictIdleMs
@@ -328,57 +329,6 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
     }
     return { sessions, connectors: connectors as ReadonlyMap<Provider, Connector> }
   })
-
-/**
- * Closes the turns that were running when the server stopped and whose agent did not survive
- * (DESIGN.md "Startup and recovery"): pending requests expire, a visible system message, `waiting`.
- */
-const recoverInterruptedTurns = (
-  summaries: ReadonlyArray<{ readonly id: SessionId; readonly status: string; readonly provider: Provider }>,
-  actorFor: (id: SessionId, create: boolean) => Effect.Effect<SessionActor.SessionActor, ProtocolError>,
-  connectors: ReadonlyMap<Provider, Connector>,
-  host: ConnectorHost
-) =>
-  Effect.forEach(
-    summaries.filter((s) => s.status === "working" || s.status === "starting"),
-    (summary) =>
-      Effect.gen(function* () {
-        const actor = yield* actorFor(summary.id, false)
-        const projection = actor.projection()
-        const connector = connectors.get(summary.provider)
-        const alive = connector === undefined ? false : yield* connector.survivedRestart(projection.state)
-        if (alive) return
-        yield* host.commit(summary.id, recoveryEvents(projection, host.newId("msg"), host.now()))
-        yield* Effect.logInfo(`closed the interrupted turn of session ${summary.id}`)
-      }).pipe(
-        Effect.catchAll((e) => Effect.logError(`recovery of session ${summary.id} failed: ${e.message}`))
-      ),
-    { discard: true }
-  )
-
-/** The events that close a turn whose agent is gone. */
-export const recoveryEvents = (
-  p: SessionProjection.SessionProjection,
-  messageId: string,
-  now: string
-): ReadonlyArray<EventInput> => [
-  ...p.approvals.map(
-    (r): EventInput => ({ event: { type: "approval_resolved", request_id: r.id, outcome: "expired" } })
-  ),
-  ...p.questions.map(
-    (r): EventInput => ({ event: { type: "question_resolved", request_id: r.id, outcome: "expired" } })
-  ),
-  ...p.state.messages
-    .filter((m) => m.streaming === true)
-    .map((m): EventInput => ({ event: { type: "message_updated", message_id: m.id, changes: { streaming: false } } })),
-  {
-    event: {
-      type: "message_appended",
-      message: { id: messageId as never, role: "system", content: "interrupted: server restarted", created_at: now }
-    }
-  },
-  { event: { type: "turn_aborted", reason: "server restarted" } }
-]
 
 /** Provides `Sessions` and `Connectors`, given the event log and the connector factories. */
 export const layer = (
