@@ -9,6 +9,7 @@ import { Console, Effect, Option } from "effect"
 import * as childProcess from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { readServerFile } from "./Discovery.js"
 import { dataDirOption } from "./Shared.js"
 
 /** The page URL for a server base URL and token. */
@@ -43,14 +44,19 @@ export const command = Command.make(
   "open",
   {
     dataDir: dataDirOption,
-    url: Options.text("url").pipe(Options.withDefault("http://127.0.0.1:4000"), Options.withDescription("The server's HTTP URL")),
+    url: Options.text("url").pipe(
+      Options.optional,
+      Options.withDescription("The server's HTTP URL (default: the running server's, else http://127.0.0.1:4000)")
+    ),
     token: Options.text("token").pipe(Options.optional, Options.withDescription("Token (default: ORBITDOCK_TOKEN or <data-dir>/token)")),
     noBrowser: Options.boolean("no-browser").pipe(Options.withDescription("Only print the URL, even when $BROWSER is set"))
   },
   (flags) =>
     Effect.gen(function* () {
       const token = Option.getOrNull(flags.token) ?? process.env.ORBITDOCK_TOKEN?.trim() ?? readToken(path.resolve(flags.dataDir))
-      const url = pageUrl(flags.url, token)
+      const dataDir = path.resolve(flags.dataDir)
+      const baseUrl = Option.getOrNull(flags.url) ?? readServerFile(dataDir)?.url ?? "http://127.0.0.1:4000"
+      const url = pageUrl(baseUrl, token)
       yield* Console.log(url)
       if (token === null) yield* Console.error(`orbitdock: no token found in ${path.join(path.resolve(flags.dataDir), "token")} (start the server once, or pass --token)`)
       const browser = process.env.BROWSER?.trim()

@@ -11,6 +11,7 @@ import { HttpTransport } from "../http/HttpTransport.js"
 import * as Layers from "../Layers.js"
 import * as Logging from "../Logging.js"
 import { pageUrl } from "./Open.js"
+import { removeServerFile, writeServerFile } from "./Discovery.js"
 import { dataDirOption } from "./Shared.js"
 
 const logLevels = ["trace", "debug", "info", "warn", "error", "none"] as const
@@ -69,6 +70,19 @@ export const configFrom = (flags: ServeFlags): Config.ServerConfigShape => {
 export const serve = (config: Config.ServerConfigShape) =>
   Effect.gen(function* () {
     const transport = yield* HttpTransport
+    yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        writeServerFile(config.dataDir, {
+          url: transport.url,
+          port: transport.port,
+          socket: transport.socketPath,
+          pid: process.pid,
+          server_id: transport.serverId,
+          version: transport.version
+        })
+      ),
+      () => Effect.sync(() => removeServerFile(config.dataDir))
+    )
     process.stdout.write(
       `${JSON.stringify({
         event: "listening",

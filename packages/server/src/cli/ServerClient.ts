@@ -9,6 +9,7 @@ import * as fs from "node:fs"
 import * as http from "node:http"
 import * as path from "node:path"
 import WebSocket from "ws"
+import { readServerFile } from "./Discovery.js"
 
 export class CliError extends Data.TaggedError("CliError")<{ readonly message: string }> {}
 
@@ -26,7 +27,10 @@ export interface EndpointOptions {
   readonly token: string | null
 }
 
-/** Picks the socket in the data dir when present and no URL was given; else TCP with a token. */
+/**
+ * Picks the socket in the data dir when present and no URL was given; else TCP with a token, at the
+ * URL the running server wrote to `<data-dir>/server.json`, else `http://127.0.0.1:4000`.
+ */
 export const resolveEndpoint = (options: EndpointOptions): Endpoint => {
   const socketPath = path.join(options.dataDir, "server.sock")
   if (options.url === null && fs.existsSync(socketPath)) return { socketPath, baseUrl: "http://localhost", token: null }
@@ -35,7 +39,8 @@ export const resolveEndpoint = (options: EndpointOptions): Endpoint => {
     options.token ??
     process.env.ORBITDOCK_TOKEN ??
     (fs.existsSync(tokenFile) ? fs.readFileSync(tokenFile, "utf8").trim() : null)
-  return { socketPath: null, baseUrl: (options.url ?? "http://127.0.0.1:4000").replace(/\/$/, ""), token }
+  const running = options.url === null ? readServerFile(options.dataDir) : null
+  return { socketPath: null, baseUrl: (options.url ?? running?.url ?? "http://127.0.0.1:4000").replace(/\/$/, ""), token }
 }
 
 const describe = (endpoint: Endpoint) => endpoint.socketPath ?? endpoint.baseUrl

@@ -6,6 +6,8 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { pageUrl } from "../../src/cli/Open.js"
+import { serverFilePath } from "../../src/cli/Discovery.js"
+import { startServerProcess } from "../helpers/serverProcess.js"
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist/bin.js")
 
@@ -38,4 +40,20 @@ describe("orbitdock open", () => {
     expect(answer.status).toBe(0)
     expect(answer.stdout.trim()).toBe(`http://127.0.0.1:4000/?token=${"e".repeat(64)}`)
   })
+
+  it("finds a server started on any port through <data-dir>/server.json, which goes away when it stops", async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "orbitdock-open-"))
+    const server = await startServerProcess(dataDir)
+    try {
+      const file = JSON.parse(fs.readFileSync(serverFilePath(dataDir), "utf8"))
+      expect(file).toMatchObject({ port: server.port, pid: server.child.pid, server_id: server.serverId })
+      expect(fs.statSync(serverFilePath(dataDir)).mode & 0o777).toBe(0o600)
+      const answer = run(["--data-dir", dataDir])
+      expect(answer.stdout.trim()).toBe(`http://127.0.0.1:${server.port}/?token=${server.token}`)
+    } finally {
+      await server.kill("SIGTERM")
+    }
+    expect(fs.existsSync(serverFilePath(dataDir))).toBe(false)
+    fs.rmSync(dataDir, { recursive: true, force: true })
+  }, 30_000)
 })
