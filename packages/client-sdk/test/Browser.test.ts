@@ -9,20 +9,15 @@ import { createRequire } from "node:module"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import WebSocket from "ws"
-import { afterAll, beforeAll, expect, it } from "vitest"
+import { expect, it } from "vitest"
 import { Client, Transport } from "../src/index.js"
 import { expectMirrorsServer, settled } from "./helpers/expectations.js"
-import { startServer, type ServerProcess } from "./helpers/serverProcess.js"
+import { type ServerProcess, useServerPerFile } from "./helpers/serverProcess.js"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 
-let server: ServerProcess
-beforeAll(async () => {
-  server = await startServer()
-}, 60_000)
-afterAll(async () => {
-  await server?.cleanup()
-}, 60_000)
+let server!: ServerProcess
+useServerPerFile((started) => (server = started))
 
 /** Every import specifier reachable from a compiled module (relative ones followed, and workspace packages' dist). */
 const reachableImports = (entry: string): Set<string> => {

@@ -2,18 +2,13 @@
  * Every command round trip against the real server process, over both subprotocols, with the
  * mirror checked against `GET /api/sessions/:id` after a scripted `sim` session.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { Client, Codec, Errors } from "../src/node.js"
 import { expectMirrorsServer, serverState, settled } from "./helpers/expectations.js"
-import { startServer, type ServerProcess } from "./helpers/serverProcess.js"
+import { type ServerProcess, useServerPerFile } from "./helpers/serverProcess.js"
 
-let server: ServerProcess
-beforeAll(async () => {
-  server = await startServer()
-}, 60_000)
-afterAll(async () => {
-  await server?.cleanup()
-}, 60_000)
+let server!: ServerProcess
+useServerPerFile((started) => (server = started))
 
 const refused = async (promise: Promise<unknown>, code: string) => {
   const error = await promise.then(

@@ -3,17 +3,12 @@
  * `SubscriptionRef`, and the client as a scoped `Layer`.
  */
 import { Chunk, Deferred, Effect, Either, Fiber, Stream, SubscriptionRef } from "effect"
-import { afterAll, beforeAll, expect, it } from "vitest"
+import { expect, it } from "vitest"
 import { Errors, OrbitClient } from "../src/node.js"
-import { startServer, type ServerProcess } from "./helpers/serverProcess.js"
+import { type ServerProcess, useServerPerFile } from "./helpers/serverProcess.js"
 
-let server: ServerProcess
-beforeAll(async () => {
-  server = await startServer()
-}, 60_000)
-afterAll(async () => {
-  await server?.cleanup()
-}, 60_000)
+let server!: ServerProcess
+useServerPerFile((started) => (server = started))
 
 it("runs a session through the Effect API", async () => {
   const program = Effect.scoped(Effect.gen(function* () {

@@ -3,6 +3,7 @@
  * tests that need real sockets, a real SQLite log and real crashes (SIGKILL). Waits for the
  * `{"event":"listening",…}` line the server prints, never for a fixed time.
  */
+import { afterAll, beforeAll } from "vitest"
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
@@ -128,4 +129,16 @@ export const startServer = async (): Promise<ServerProcess> => {
       fs.rmSync(dataDir, { recursive: true, force: true })
     }
   }
+}
+
+/** One server for the whole test file: started before its tests, cleaned up after; `set` receives it. */
+export const useServerPerFile = (set: (server: ServerProcess) => void): void => {
+  let server: ServerProcess | undefined
+  beforeAll(async () => {
+    server = await startServer()
+    set(server)
+  }, 60_000)
+  afterAll(async () => {
+    await server?.cleanup()
+  }, 60_000)
 }
