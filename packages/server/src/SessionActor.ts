@@ -16,7 +16,7 @@ import type {
 } from "@orbitdock/domain"
 import { internal, type ProtocolError } from "@orbitdock/domain"
 import { SessionMirror, SessionProjection } from "@orbitdock/projections"
-import { Chunk, Data, Effect, Exit, Mailbox, Metric } from "effect"
+import { Effect, Exit, Metric } from "effect"
 import { nowIso } from "./Clock.js"
 import type { EmitOptions, EventInput, Receipt } from "./connectors/Connector.js"
 import type { Checkpoint, EventLogShape, PendingEvent } from "./EventLog.js"
@@ -25,31 +25,12 @@ import type { SessionSubscriber } from "./Sessions.js"
 
 /** How many recent events an actor keeps in memory to serve `since_revision` and the log's unflushed tail. */
 export const RECENT_EVENTS = 1024
-/** Mailbox capacity: connectors wait (backpressure) when an actor is this far behind. */
-export const MAILBOX_CAPACITY = 1024
 
 interface Ingest {
   readonly events: ReadonlyArray<EventInput>
   readonly options: EmitOptions | undefined
-  readonly reply: Reply
-}
-
-/**
- * The answer to one ingest. A plain callback holder rather than a `Deferred`: one is made per emit,
- * and `Deferred.make` was a measurable share of the per-emit cost.
- */
-class Reply {
-  private exit: Exit.Exit<Receipt, ProtocolError> | undefined = undefined
-  private resume: ((exit: Exit.Exit<Receipt, ProtocolError>) => void) | undefined = undefined
-  settle(exit: Exit.Exit<Receipt, ProtocolError>) {
-    if (this.exit !== undefined) return
-    this.exit = exit
-    this.resume?.(exit)
-  }
-  readonly await: Effect.Effect<Receipt, ProtocolError> = Effect.async((resume) => {
-    if (this.exit !== undefined) return resume(this.exit)
-    this.resume = resume
-  })
+  /** Resumes the emitting fiber: a plain callback, no `Deferred` (one is made per emit). */
+  readonly resume: (result: Effect.Effect<Receipt, ProtocolError>) => void
 }
 
 interface Recent {
@@ -66,11 +47,15 @@ export interface SessionActor {
   readonly projection: () => SessionProjection.SessionProjection
   /** The current revision and status, without handing the state out. */
   readonly peek: () => { readonly revision: number; readonly status: SessionState["status"] }
-  /** Queues events; resolves once they are folded and published. */
-  readonly ingest: (
+  /**
+   * Queues events; `resume` is called once they are folded and published. False (and `resume`
+   * never called) when the actor was stopped: the caller resolves the session again.
+   */
+  readonly offer: (
     events: ReadonlyArray<EventInput>,
-    options?: EmitOptions
-  ) => Effect.Effect<Receipt, ProtocolError | ActorStopped>
+    options: EmitOptions | undefined,
+    resume: (result: Effect.Effect<Receipt, ProtocolError>) => void
+  ) => boolean
   /**
    * Pushes the catch-up to `subscriber` and registers it, atomically with respect to the actor (no
    * gap, no duplicate): a snapshot, or the recent messages after `sinceRevision` when they are all
@@ -91,9 +76,6 @@ export interface SessionActor {
   readonly stop: Effect.Effect<void>
 }
 
-/** `ingest` on an actor that was stopped (evicted): the caller resolves the session again. */
-export class ActorStopped extends Data.TaggedError("ActorStopped")<{ readonly sessionId: SessionId }> {}
-
 export interface ActorOptions {
   readonly log: EventLogShape
   /** Source keys already in the log (dedup survives restarts). */
@@ -108,7 +90,6 @@ export const make = Effect.fn("SessionActor.make")(function* (
   options: ActorOptions
 ) {
   const sessionId = initial.state.id
-  const inbox = yield* Mailbox.make<Ingest>({ capacity: MAILBOX_CAPACITY, strategy: "suspend" })
   const subscribers = new Set<SessionSubscriber>()
   const sourceKeys = new Set(options.sourceKeys)
   const recent: Array<Recent> = []
@@ -183,14 +164,38 @@ export const make = Effect.fn("SessionActor.make")(function* (
   }
 
   /**
-   * Everything taken from the mailbox at once is folded, published and handed to the writer as ONE
-   * entry (one summary, one durability receipt shared by its items): under load the per-item costs
-   * (entries, summaries cloned to the worker, list updates) are paid once per step, not per emit.
+   * The mailbox: a plain array the emitting fibers push to and the actor fiber swaps out whole.
+   * Not an Effect `Mailbox`: its offer/take machinery was most of the ~16 KB allocated per emit,
+   * and those short-lived allocations are what the young-generation GC spends its pauses on.
+   * Unbounded on purpose: every emit waits for its own fold, so the queue never holds more items
+   * than there are fibers emitting; the writer's high-water mark (`log.append` waits) is what
+   * pushes back on a producer that outruns the disk.
+   */
+  let inbox: Array<Ingest> = []
+  let stopped = false
+  let wake: (() => void) | undefined = undefined
+  const signal = () => {
+    const resume = wake
+    wake = undefined
+    resume?.()
+  }
+  // Only awaited when the inbox is empty: under load the actor finds its next items without yielding.
+  const itemsArrive: Effect.Effect<void> = Effect.async<void>((resume) => {
+    if (inbox.length > 0 || stopped) return resume(Effect.void)
+    wake = () => resume(Effect.void)
+  })
+
+  /**
+   * Everything queued at once is folded, published and handed to the writer as ONE entry (one
+   * summary, one durability receipt shared by its items): under load the per-item costs (entries,
+   * summaries cloned to the worker, list updates) are paid once per step, not per emit.
    */
   const drain = Effect.gen(function* () {
     while (true) {
-      const [items, done] = yield* inbox.takeAll
-      if (Chunk.isNonEmpty(items)) {
+      if (inbox.length === 0 && !stopped) yield* itemsArrive
+      const items = inbox
+      inbox = []
+      if (items.length > 0) {
         const now = nowIso()
         const pending: Array<PendingEvent> = []
         const messages: Array<SessionMessage> = []
@@ -211,51 +216,48 @@ export const make = Effect.fn("SessionActor.make")(function* (
           durable = yield* options.log.append({ events: pending, checkpoints, summary, urgent })
         }
         let i = 0
-        for (const item of items) item.reply.settle(Exit.succeed({ revisions: revisions[i++]!, durable }))
+        for (const item of items) item.resume(Exit.succeed({ revisions: revisions[i++]!, durable }))
       }
       if (duplicates > 0) {
         yield* Metric.incrementBy(Metrics.eventsDeduplicated, duplicates)
         duplicates = 0
       }
-      if (done) return
+      if (stopped && inbox.length === 0) return
     }
   })
 
-  // Whoever still waits for a reply when the actor stops (shutdown) gets an error, not a hang.
-  const refuseWaiting = inbox.clear.pipe(
-    Effect.flatMap((items) =>
-      Effect.sync(() => {
-        for (const item of items) item.reply.settle(Exit.fail(internal(`session ${sessionId} stopped`)))
-      })
-    )
-  )
+  const end = Effect.sync(() => {
+    stopped = true
+    signal()
+  })
+  // Whoever still waits for a reply when the actor fiber ends early (interrupted at shutdown)
+  // gets an error, not a hang.
+  const refuseWaiting = Effect.sync(() => {
+    stopped = true
+    const items = inbox
+    inbox = []
+    for (const item of items) item.resume(Exit.fail(internal(`session ${sessionId} stopped`)))
+  })
   // Actors hydrated at startup are made while a layer is built (uninterruptibly): keep the fiber interruptible.
   yield* drain.pipe(
-    Effect.ensuring(Effect.zipRight(inbox.end, refuseWaiting)),
+    Effect.ensuring(refuseWaiting),
     Effect.annotateLogs({ session_id: sessionId }),
     Effect.interruptible,
     Effect.forkScoped
   )
-  yield* Effect.addFinalizer(() => inbox.end)
+  yield* Effect.addFinalizer(() => end)
 
   const actor: SessionActor = {
     sessionId,
     projection: handOut,
     peek: () => ({ revision: projection.state.revision, status: projection.state.status }),
-    ingest: (events, opts) =>
-      Effect.suspend((): Effect.Effect<Receipt, ProtocolError | ActorStopped> => {
-        lastUsed = Date.now()
-        const item: Ingest = { events, options: opts, reply: new Reply() }
-        // The common case (room in the mailbox) without the cost of a suspending offer.
-        if (inbox.unsafeOffer(item)) return item.reply.await
-        return inbox
-          .offer(item)
-          .pipe(
-            Effect.flatMap((accepted): Effect.Effect<Receipt, ProtocolError | ActorStopped> =>
-              accepted ? item.reply.await : Effect.fail(new ActorStopped({ sessionId }))
-            )
-          )
-      }),
+    offer: (events, opts, resume) => {
+      lastUsed = Date.now()
+      if (stopped) return false
+      inbox.push({ events, options: opts, resume })
+      if (inbox.length === 1) signal()
+      return true
+    },
     subscribe: (subscriber, sinceRevision) => {
       lastUsed = Date.now()
       subscribers.add(subscriber)
@@ -280,7 +282,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
     touch: () => {
       lastUsed = Date.now()
     },
-    stop: Effect.asVoid(inbox.end),
+    stop: end,
     recentEvents: (after) => {
       const first = recent[0]
       if (first === undefined) return after >= projection.state.revision ? [] : undefined

@@ -110,22 +110,38 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         )
       })
 
+    /**
+     * The emit path, the server's hottest: a live actor takes the events synchronously and resumes
+     * the caller once folded (one `Effect.async`, nothing else allocated per emit); otherwise the
+     * session is hydrated (or created) first.
+     */
     const ingest = (
+      sessionId: SessionId,
+      events: ReadonlyArray<EventInput>,
+      emitOptions: EmitOptions | undefined
+    ): Effect.Effect<Receipt, ProtocolError> =>
+      Effect.async((resume) => {
+        const live = actors.get(sessionId)
+        if (live === undefined || !live.offer(events, emitOptions, resume)) resume(ingestResolving(sessionId, events, emitOptions))
+      })
+
+    const ingestResolving = (
       sessionId: SessionId,
       events: ReadonlyArray<EventInput>,
       emitOptions: EmitOptions | undefined
     ): Effect.Effect<Receipt, ProtocolError> =>
       actorFor(sessionId, events[0]?.event.type === "session_created").pipe(
         Effect.flatMap((actor) =>
-          actor.ingest(events, emitOptions).pipe(
-            Effect.catchTag("ActorStopped", () =>
-              // Evicted between lookup and offer: the next lookup rehydrates it. Still registered:
-              // the server is shutting down.
+          Effect.async<Receipt, ProtocolError>((resume) => {
+            if (actor.offer(events, emitOptions, resume)) return
+            // Evicted between lookup and offer: the next lookup rehydrates it. Still registered:
+            // the server is shutting down.
+            resume(
               actors.get(sessionId) === actor
                 ? Effect.fail(internal(`session ${sessionId} is shutting down`))
-                : ingest(sessionId, events, emitOptions)
+                : ingestResolving(sessionId, events, emitOptions)
             )
-          )
+          })
         )
       )
 

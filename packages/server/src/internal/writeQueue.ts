@@ -145,19 +145,23 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
           }).pipe(Effect.zipRight(roomInQueue))
     )
 
+    // Below the high-water mark (the common case) an append is one synchronous step.
     const append = (entry: AppendEntry): Effect.Effect<Effect.Effect<void, EventLogError>> =>
-      Effect.zipRight(roomInQueue, enqueue(entry))
+      Effect.suspend(() =>
+        queuedEvents + inFlightEvents < HIGH_WATER_EVENTS || stopped
+          ? Effect.succeed(enqueue(entry))
+          : Effect.zipRight(roomInQueue, Effect.sync(() => enqueue(entry)))
+      )
 
-    const enqueue = (entry: AppendEntry): Effect.Effect<Effect.Effect<void, EventLogError>> =>
-      Effect.sync(() => {
-        if (stopped) return closedExit
-        const queued = new Queued(entry, performance.now())
-        queue.push(queued)
-        queuedEvents += entry.events.length
-        if (entry.urgent) queuedUrgent++
-        if (size() === 1 || entry.urgent || queuedEvents >= batchSize) signal()
-        return queued.await
-      })
+    const enqueue = (entry: AppendEntry): Effect.Effect<void, EventLogError> => {
+      if (stopped) return closedExit
+      const queued = new Queued(entry, performance.now())
+      queue.push(queued)
+      queuedEvents += entry.events.length
+      if (entry.urgent) queuedUrgent++
+      if (size() === 1 || entry.urgent || queuedEvents >= batchSize) signal()
+      return queued.await
+    }
 
     /** Waits until a batch is due: size reached, urgent entry, closing, or `flushMs` after the first entry. */
     const waitUntilDue: Effect.Effect<void> = Effect.suspend(() => {
@@ -314,7 +318,7 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
 
     /** Completes once everything queued before it is committed (an empty urgent entry rides behind it). */
     const flush: Effect.Effect<void, EventLogError> = Effect.suspend(() =>
-      size() === 0 && !inFlight ? Effect.void : Effect.flatten(enqueue({ events: [], urgent: true }))
+      size() === 0 && !inFlight ? Effect.void : enqueue({ events: [], urgent: true })
     )
 
     /** Commits everything queued, then stops the writer fiber; later appends fail with `EventLogError`. */
