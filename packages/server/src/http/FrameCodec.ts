@@ -16,38 +16,68 @@ export interface FrameCodec {
   readonly subprotocol: Subprotocol
   /** Whether frames go out as binary WebSocket frames. */
   readonly binary: boolean
-  /** One message as a frame of its own. */
-  readonly encodeOne: (message: ServerMessage) => string | Buffer
+  /** One message as a frame of its own (JSON frames too are bytes: UTF-8, sent as text frames). */
+  readonly encodeOne: (message: ServerMessage) => Buffer
   /** Several messages (2..256) as one array frame, in order. */
-  readonly encodeMany: (messages: ReadonlyArray<ServerMessage>, from: number, to: number) => string | Buffer
+  readonly encodeMany: (messages: ReadonlyArray<ServerMessage>, from: number, to: number) => Buffer
   readonly decode: (data: Buffer, isBinary: boolean) => Decoded
 }
 
-// Messages are immutable once published and fanned out to many clients: the encoding is cached
-// per message object, so a delta going to 100 JSON clients is stringified once.
-const jsonCache = new WeakMap<object, string>()
-const packCache = new WeakMap<object, Buffer>()
-
-const jsonOf = (message: ServerMessage): string => {
-  let text = jsonCache.get(message)
-  if (text === undefined) {
-    text = JSON.stringify(message)
-    jsonCache.set(message, text)
+/**
+ * Messages are immutable once published and fanned out to many clients, so each is encoded once
+ * per encoding and cached on the message object. JSON is cached as UTF-8 bytes rather than a
+ * string: `ws` would otherwise encode the string again for every client it is sent to, and bytes
+ * live outside the JS heap, so the garbage collector does not copy them around either.
+ */
+const cached = (encode: (message: ServerMessage) => Buffer) => {
+  const cache = new WeakMap<object, Buffer>()
+  return (message: ServerMessage): Buffer => {
+    let bytes = cache.get(message)
+    if (bytes === undefined) {
+      bytes = encode(message)
+      cache.set(message, bytes)
+    }
+    return bytes
   }
-  return text
+}
+
+/**
+ * The last array frame built, by the identity of the messages in it. Every list subscriber gets
+ * the same coalesced list updates in the same turn, in the same order: they share one frame
+ * instead of each concatenating (and the kernel copying from) its own.
+ */
+const sharedArrayFrames = (build: (messages: ReadonlyArray<ServerMessage>, from: number, to: number) => Buffer) => {
+  let last: Array<ServerMessage> = []
+  let lastFrame: Buffer | undefined
+  return (messages: ReadonlyArray<ServerMessage>, from: number, to: number): Buffer => {
+    if (lastFrame !== undefined && last.length === to - from) {
+      let same = true
+      for (let i = from; i < to && same; i++) same = messages[i] === last[i - from]
+      if (same) return lastFrame
+    }
+    last = messages.slice(from, to)
+    lastFrame = build(messages, from, to)
+    return lastFrame
+  }
 }
 
 const errorReason = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+
+const jsonOf = cached((message) => Buffer.from(JSON.stringify(message)))
+const OPEN = Buffer.from("[")
+const COMMA = Buffer.from(",")
+const CLOSE = Buffer.from("]")
 
 export const json: FrameCodec = {
   subprotocol: JSON_SUBPROTOCOL,
   binary: false,
   encodeOne: jsonOf,
-  encodeMany: (messages, from, to) => {
-    let text = "[" + jsonOf(messages[from])
-    for (let i = from + 1; i < to; i++) text += "," + jsonOf(messages[i])
-    return text + "]"
-  },
+  encodeMany: sharedArrayFrames((messages, from, to) => {
+    const parts: Array<Buffer> = [OPEN, jsonOf(messages[from])]
+    for (let i = from + 1; i < to; i++) parts.push(COMMA, jsonOf(messages[i]))
+    parts.push(CLOSE)
+    return Buffer.concat(parts)
+  }),
   decode: (data) => {
     try {
       return { ok: true, value: JSON.parse(data.toString("utf8")) }
@@ -61,15 +91,8 @@ export const json: FrameCodec = {
 const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false })
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" })
 
-const packOf = (message: ServerMessage): Buffer => {
-  let bytes = packCache.get(message)
-  if (bytes === undefined) {
-    // `pack` reuses its internal buffer: copy out what we keep.
-    bytes = Buffer.from(packr.pack(message))
-    packCache.set(message, bytes)
-  }
-  return bytes
-}
+// `pack` reuses its internal buffer: copy out what we keep.
+const packOf = cached((message) => Buffer.from(packr.pack(message)))
 
 /** The MessagePack array header for `n` elements. */
 const arrayHeader = (n: number): Buffer => {
@@ -85,11 +108,11 @@ export const msgpack: FrameCodec = {
   subprotocol: MSGPACK_SUBPROTOCOL,
   binary: true,
   encodeOne: packOf,
-  encodeMany: (messages, from, to) => {
+  encodeMany: sharedArrayFrames((messages, from, to) => {
     const parts: Array<Buffer> = [arrayHeader(to - from)]
     for (let i = from; i < to; i++) parts.push(packOf(messages[i]))
     return Buffer.concat(parts)
-  },
+  }),
   decode: (data) => {
     try {
       return { ok: true, value: unpackr.unpack(data) }

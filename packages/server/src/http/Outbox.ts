@@ -179,7 +179,7 @@ export class Outbox {
     }
   }
 
-  private write(frame: string | Buffer, count: number): void {
+  private write(frame: Buffer, count: number): void {
     this.progressAt = Date.now()
     Metrics.framesSent.unsafeUpdate(1, [])
     Metrics.messagesSent.unsafeUpdate(count, [])

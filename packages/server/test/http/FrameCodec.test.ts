@@ -18,22 +18,35 @@ const delta = (revision: number): ServerMessage => ({
 describe("FrameCodec", () => {
   it("JSON: one message alone, several as an array, each encoded once and reused", () => {
     const messages = [delta(1), delta(2), delta(3)]
-    expect(JSON.parse(FrameCodec.json.encodeOne(messages[0]) as string)).toEqual(messages[0])
-    const frame = FrameCodec.json.encodeMany(messages, 1, 3) as string
-    expect(JSON.parse(frame)).toEqual([messages[1], messages[2]])
-    // The cache is keyed by the message object: the same object gives the identical string.
+    expect(JSON.parse(FrameCodec.json.encodeOne(messages[0]).toString("utf8"))).toEqual(messages[0])
+    const frame = FrameCodec.json.encodeMany(messages, 1, 3)
+    expect(JSON.parse(frame.toString("utf8"))).toEqual([messages[1], messages[2]])
+    // The cache is keyed by the message object: the same object gives the identical bytes.
     expect(FrameCodec.json.encodeOne(messages[1])).toBe(FrameCodec.json.encodeOne(messages[1]))
+  })
+
+  it("shares an array frame between clients queuing the same messages, never between different ones", () => {
+    const messages = [delta(1), delta(2), delta(3)]
+    for (const codec of [FrameCodec.json, FrameCodec.msgpack]) {
+      const first = codec.encodeMany(messages, 0, 3)
+      // Another client's queue holding the same message objects at other positions.
+      expect(codec.encodeMany([delta(9), ...messages], 1, 4)).toBe(first)
+      const other = codec.encodeMany([messages[0], messages[1], delta(3)], 0, 3)
+      expect(other).not.toBe(first)
+      expect(codec.encodeMany(messages, 0, 2)).not.toBe(first)
+    }
+    expect(JSON.parse(FrameCodec.json.encodeMany(messages, 0, 3).toString("utf8"))).toEqual(messages)
   })
 
   it("msgpack: plain maps with string keys any decoder reads, arrays with a proper header", () => {
     const plain = new Unpackr({ useRecords: false, mapsAsObjects: true })
     const messages = Array.from({ length: 300 }, (_, i) => delta(i + 1))
-    const one = FrameCodec.msgpack.encodeOne(messages[0]) as Buffer
+    const one = FrameCodec.msgpack.encodeOne(messages[0])
     // A map (fixmap, map16 or map32), not a record extension.
     expect(one[0] >= 0x80 && one[0] <= 0x8f || one[0] === 0xde || one[0] === 0xdf).toBe(true)
     expect(plain.unpack(one)).toEqual(messages[0])
     for (const count of [2, 15, 16, 256]) {
-      const frame = FrameCodec.msgpack.encodeMany(messages, 0, count) as Buffer
+      const frame = FrameCodec.msgpack.encodeMany(messages, 0, count)
       expect(plain.unpack(frame)).toEqual(messages.slice(0, count))
     }
   })
