@@ -1,8 +1,9 @@
 /**
- * One session's actor: a fiber that owns the session's projection. It drains a bounded mailbox of
- * connector events, assigns gapless revisions, folds them, publishes the resulting messages to the
- * session's subscribers at once (UI path) and hands the stored events to the event log (persist
- * path), whose durability it reports back without ever waiting for it.
+ * One session's actor: a fiber that owns the session's projection. It drains a mailbox of
+ * connector events (bounded by its producers: each emit waits for its own fold), assigns gapless
+ * revisions, folds them, publishes the resulting messages to the session's subscribers at once (UI
+ * path) and hands the stored events to the event log (persist path), whose durability it reports
+ * back without ever waiting for it.
  *
  * Does not validate commands (Commands.ts) or know about sockets (subscribers are plain callbacks).
  */
