@@ -5,6 +5,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { spawnProc, type Proc } from "./lib/proc.js"
+import { Config } from "./lib/server.js"
 import { tempDir } from "./raw/sqliteAppend.js"
 
 export interface OrbitServer {
@@ -20,7 +21,7 @@ export const startOrbit = async (options: { batchSize?: number; flushMs?: number
   const dataDir = options.dataDir ?? tempDir("orbit")
   const proc = await spawnProc(
     new URL("./procs/orbitServer.js", import.meta.url),
-    [dataDir, String(options.batchSize ?? 50), String(options.flushMs ?? 100)],
+    [dataDir, String(options.batchSize ?? Config.DEFAULT_BATCH_SIZE), String(options.flushMs ?? Config.DEFAULT_FLUSH_MS)],
     // BENCH_PROFILE_DIR=<dir>: CPU profiles of the server's threads (written when it exits).
     ["--expose-gc", ...(process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []), ...(options.execArgv ?? [])]
   )

@@ -7,6 +7,7 @@ import type { ClientReport } from "./procs/wsClients.js"
 import type { Figures } from "./lib/report.js"
 import type { Options } from "./options.js"
 import { ask, sessionId, startOrbit, type OrbitServer } from "./orbit.js"
+import { Config } from "./lib/server.js"
 import { connectClients, drainAndReport, rate, spawnClients } from "./raw/wsBench.js"
 import { FANOUT_N, RAW_APPEND, RAW_FANOUT } from "./rawScenarios.js"
 
@@ -101,7 +102,7 @@ export const uiLatency = async (figures: Figures, o: Options) => {
       figures.add(S2, `${who}: server CPU per event (all threads)`, "µs", load.cpuUsPerEvent)
     }
   }
-  figures.note(S2, `100 sessions produce 5,000 events/s in all (each a ~500-byte \`message_appended\` whose content starts with its emit time on the machine-wide monotonic clock), emitted through \`ConnectorHost.emit\` in the server process; ${n} WebSocket clients (JSON) in another process; latency = receipt time − emit time, over ${durationMs / 1000} s, every message. The log writes meanwhile (batch 50, flush 100 ms).`)
+  figures.note(S2, `100 sessions produce 5,000 events/s in all (each a ~500-byte \`message_appended\` whose content starts with its emit time on the machine-wide monotonic clock), emitted through \`ConnectorHost.emit\` in the server process; ${n} WebSocket clients (JSON) in another process; latency = receipt time − emit time, over ${durationMs / 1000} s, every message. The log writes meanwhile (the server's defaults: batch ${Config.DEFAULT_BATCH_SIZE}, flush ${Config.DEFAULT_FLUSH_MS} ms).`)
 }
 
 export const stalls = async (figures: Figures, o: Options) => {
@@ -110,9 +111,9 @@ export const stalls = async (figures: Figures, o: Options) => {
     const load = await withServer({}, 100, (server) =>
       ask<{ produced: number; seconds: number; eldP50: number; eldP99: number; eldMax: number; elu: number; cpuUsPerEvent: number }>(server, { type: "load", rate: 20_000, sessions: 100, durationMs }, "loaded")
     )
-    figures.add(S3, "20,000 events/s, batch 50: loop delay p50", "ms", load.eldP50)
-    figures.add(S3, "20,000 events/s, batch 50: loop delay p99", "ms", load.eldP99, { op: "<=", value: 5, label: "≤ 5 ms" })
-    figures.add(S3, "20,000 events/s, batch 50: loop delay max", "ms", load.eldMax)
+    figures.add(S3, `20,000 events/s, batch ${Config.DEFAULT_BATCH_SIZE}: loop delay p50`, "ms", load.eldP50)
+    figures.add(S3, `20,000 events/s, batch ${Config.DEFAULT_BATCH_SIZE}: loop delay p99`, "ms", load.eldP99, { op: "<=", value: 5, label: "≤ 5 ms" })
+    figures.add(S3, `20,000 events/s, batch ${Config.DEFAULT_BATCH_SIZE}: loop delay max`, "ms", load.eldMax)
     figures.add(S3, "events emitted/s (offered 20,000)", "events/s", load.produced / load.seconds)
     figures.add(S3, "main-thread event-loop utilization", "%", 100 * load.elu)
     figures.add(S3, "server CPU per event (all threads)", "µs", load.cpuUsPerEvent)
