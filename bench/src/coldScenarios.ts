@@ -12,7 +12,7 @@ import * as path from "node:path"
 import * as readline from "node:readline"
 import { eventAt, sessionIdOf } from "./lib/events.js"
 import type { Figures } from "./lib/report.js"
-import { binPath } from "./lib/server.js"
+import { binPath, SnapshotStore } from "./lib/server.js"
 import { nowMs, summarize } from "./lib/stats.js"
 import type { Options } from "./options.js"
 import { ask, startOrbit } from "./orbit.js"
@@ -79,9 +79,14 @@ const rssOf = (pid: number): number => {
 /**
  * Writes a log of `sessions` × `perSession` events in the real schema and encoding (the schema is
  * created by the real server's migrations; rows are JSON payloads as `payloadCodec.ts` writes them,
- * plus each session's summary), directly with better-sqlite3 so that generating it takes seconds.
+ * plus each session's summary and its projection snapshot, built by the server's own
+ * `buildSnapshots`), directly with better-sqlite3 so that generating it takes seconds.
  */
-export const writeLog = async (dataDir: string, sessions: number, perSession: number): Promise<number> => {
+export const writeLog = async (
+  dataDir: string,
+  sessions: number,
+  perSession: number
+): Promise<{ seconds: number; snapshots: number; snapshotSeconds: number }> => {
   const started = await serve(dataDir) // creates the schema (and the data dir's token)
   await started.stop()
   const db = new Database(path.join(dataDir, "orbitdock.db"))
@@ -103,9 +108,14 @@ export const writeLog = async (dataDir: string, sessions: number, perSession: nu
     upsert.run(id, perSession, template.created_at, JSON.stringify({ ...template, id, title: id }))
   })
   for (let s = 0; s < sessions; s++) writeSession(s)
+  const t1 = nowMs()
+  // A server that had committed these events would have left projection snapshots behind (its
+  // writer worker keeps them up to date): the same code builds them here.
+  const snapshots = SnapshotStore.buildSnapshots(db)
+  const snapshotSeconds = (nowMs() - t1) / 1000
   db.pragma("wal_checkpoint(TRUNCATE)")
   db.close()
-  return (nowMs() - t0) / 1000
+  return { seconds: (nowMs() - t0) / 1000, snapshots: snapshots.length, snapshotSeconds }
 }
 
 export const coldStart = async (figures: Figures, o: Options) => {
@@ -114,8 +124,8 @@ export const coldStart = async (figures: Figures, o: Options) => {
   const total = sessions * perSession
   const dataDir = tempDir("cold")
   try {
-    const seconds = await writeLog(dataDir, sessions, perSession)
-    figures.note(S5, `Log: ${sessions} sessions × ${perSession.toLocaleString("en")} events (${total.toLocaleString("en")} events, ~500 bytes each, ${(fs.statSync(path.join(dataDir, "orbitdock.db")).size / 2 ** 20).toFixed(0)} MiB), written in ${seconds.toFixed(1)} s by the bench. Each run starts \`node packages/server/dist/bin.js serve --port 0 --socket none\` on it, waits for \`/health\`, then GETs \`/api/sessions/:id\` for every session (4 at a time; sessions are hydrated from the log on first use), then \`?at_revision=${perSession / 2}\` on one session (5 times, median).`)
+    const { seconds, snapshots, snapshotSeconds } = await writeLog(dataDir, sessions, perSession)
+    figures.note(S5, `Log: ${sessions} sessions × ${perSession.toLocaleString("en")} events (${total.toLocaleString("en")} events, ~500 bytes each; each session is one \`session_created\` then \`message_appended\` events, so its state holds ${(perSession - 1).toLocaleString("en")} messages) plus, as a server that had committed them would have left, ${snapshots} projection snapshots (one per session, at its last revision; built in ${snapshotSeconds.toFixed(1)} s by the server's own \`buildSnapshots\`, the code its writer worker runs), ${(fs.statSync(path.join(dataDir, "orbitdock.db")).size / 2 ** 20).toFixed(0)} MiB in all, written in ${seconds.toFixed(1)} s by the bench. Each run starts \`node packages/server/dist/bin.js serve --port 0 --socket none\` on it, waits for \`/health\`, then GETs \`/api/sessions/:id\` for every session (4 at a time; each session is hydrated on first use, from its snapshot plus the events after it), then \`?at_revision=${perSession / 2}\` on one session (5 times, median).`)
     for (let run = 0; run < o.runs; run++) {
       // The same start on an empty data directory: what loading the program alone costs.
       const emptyDir = tempDir("empty")

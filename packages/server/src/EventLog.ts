@@ -6,6 +6,7 @@
  * Interface only here; the SQLite implementation lives in `EventLogSqlite.ts`.
  */
 import type { SessionId, SessionSummary, StoredEvent } from "@orbitdock/domain"
+import type { SessionProjection } from "@orbitdock/projections"
 import { Context, Data, Effect, Option } from "effect"
 
 /** A connector's resume point (e.g. a transcript's byte offset), committed with the events it produced. */
@@ -37,6 +38,19 @@ export interface PositionedEvent extends StoredEvent {
   readonly position: number
 }
 
+/**
+ * What hydrating a session needs: its latest projection snapshot (null when there is none, or it
+ * was unreadable and so ignored) and its committed events after the snapshot's revision, in order.
+ * Folding `events` onto `snapshot` (or onto the empty projection) gives the same projection as
+ * replaying all of the session's events.
+ */
+export interface LoadedSession {
+  readonly snapshot: SessionProjection.SessionProjection | null
+  readonly events: ReadonlyArray<StoredEvent>
+  /** The UTF-8 JSON of `snapshot.state` when the log has it at hand (see `Hydration.ts`). */
+  readonly stateJson?: Buffer | null
+}
+
 export class EventLogError extends Data.TaggedError("EventLogError")<{
   /** e.g. "EventLog.append:commit", which tests and logs can match on. */
   readonly operation: string
@@ -59,6 +73,11 @@ export interface EventLogShape {
     afterRevision: number,
     limit?: number
   ) => Effect.Effect<ReadonlyArray<StoredEvent>, EventLogError>
+  /**
+   * A session for hydration: its snapshot and the committed events after it. A corrupt snapshot is
+   * logged and ignored (all events are returned instead); only a failing read fails.
+   */
+  readonly loadSession: (sessionId: SessionId) => Effect.Effect<LoadedSession, EventLogError>
   /** Committed events of all sessions with `position > afterPosition`, in log order, at most `limit`. */
   readonly readAll: (afterPosition: number, limit: number) => Effect.Effect<ReadonlyArray<PositionedEvent>, EventLogError>
   /** The latest committed summary of every session, oldest session first. */

@@ -47,6 +47,8 @@ export const make = Effect.sync((): EventLogShape => {
         const stream = (bySession.get(sessionId) ?? []).filter((e) => e.revision > after)
         return limit === undefined ? stream : stream.slice(0, limit)
       }),
+    // No snapshots here: hydration replays every event.
+    loadSession: (sessionId) => Effect.sync(() => ({ snapshot: null, events: [...(bySession.get(sessionId) ?? [])] })),
     readAll: (after, limit) => Effect.sync(() => events.filter((e) => e.position > after).slice(0, limit)),
     summaries: Effect.sync(() => [...summaries.values()]),
     checkpoint: (key) => Effect.sync(() => Option.fromNullable(checkpoints.get(key))),

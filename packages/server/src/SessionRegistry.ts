@@ -31,6 +31,7 @@ import {
   type Receipt
 } from "./connectors/Connector.js"
 import { EventLog, type EventLogError } from "./EventLog.js"
+import * as Hydration from "./Hydration.js"
 import * as ListHub from "./ListHub.js"
 import * as Metrics from "./Metrics.js"
 import * as Recovery from "./Recovery.js"
@@ -89,9 +90,10 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         const gate = Deferred.unsafeMake<SessionActor.SessionActor, ProtocolError>(undefined as never)
         loading.set(sessionId, gate)
         const start = known
-          ? Effect.all([log.readSession(sessionId, 0), log.sourceKeys(sessionId)]).pipe(
+          ? Effect.all([log.loadSession(sessionId), log.sourceKeys(sessionId)]).pipe(
               Effect.mapError(logFailure(`loading session ${sessionId}`)),
-              Effect.flatMap(([events, keys]) => startActor(SessionProjection.replay(sessionId, events), keys))
+              // The latest projection snapshot plus the events after it: the same as a full replay.
+              Effect.flatMap(([loaded, keys]) => startActor(Hydration.projectionOf(sessionId, loaded), keys))
             )
           : startActor(SessionProjection.empty(sessionId), new Set())
         return start.pipe(

@@ -6,6 +6,7 @@
 import type * as http from "node:http"
 import type * as stream from "node:stream"
 import { type ErrorCode, httpStatus, MAX_FRAME_BYTES } from "@orbitdock/domain"
+import * as SerializedStates from "../internal/serializedStates.js"
 
 export type Headers = Readonly<Record<string, string>>
 
@@ -13,6 +14,13 @@ export type Headers = Readonly<Record<string, string>>
 export const sendJson = (res: http.ServerResponse, status: number, body: unknown, headers: Headers = {}): void => {
   if (res.headersSent) {
     res.end()
+    return
+  }
+  // A state whose JSON is at hand (a session just hydrated from its snapshot): the same bytes.
+  const ready = SerializedStates.serialized(body)
+  if (ready !== undefined) {
+    res.writeHead(status, { ...headers, "content-type": "application/json; charset=utf-8", "content-length": ready.length })
+    res.end(ready)
     return
   }
   const text = body === undefined ? "" : JSON.stringify(body)

@@ -55,8 +55,22 @@ const initial = Effect.gen(function* () {
   )`)
 })
 
+/**
+ * Projection snapshots (see `snapshotStore.ts`): per session, the JSON of its whole
+ * `SessionProjection` as of `revision`, written by the writer worker from committed events only.
+ * Derived data: deleting the table's rows loses nothing but hydration speed.
+ */
+const snapshots = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS snapshots (
+    session_id TEXT PRIMARY KEY,
+    revision INTEGER NOT NULL,
+    projection TEXT NOT NULL
+  )`)
+})
+
 /** Applies the migrations not yet applied (idempotent: `effect_sql_migrations` records them). */
 export const migrate = Migrator.make({})({
-  loader: Migrator.fromRecord({ "0001_event_log": initial }),
+  loader: Migrator.fromRecord({ "0001_event_log": initial, "0002_snapshots": snapshots }),
   table: "effect_sql_migrations"
 })

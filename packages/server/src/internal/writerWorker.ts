@@ -1,7 +1,8 @@
 /**
  * Entry point of the writer worker thread (compiled to `dist/internal/writerWorker.js` and started
- * by `EventLogSqlite`). Owns the one write connection to the event log: opens it, then commits the
- * batches the main thread sends, one at a time, until told to close.
+ * by `EventLogSqlite`). Owns the write connections to the event log: opens them, then commits the
+ * batches the main thread sends, one at a time, until told to close; between commits it keeps the
+ * sessions' projection snapshots up to date (`snapshotStore.ts`) on a second connection.
  *
  * The worker-side modules import `effect/Effect`-style paths, not the `effect` barrel, and
  * platform-node's modules one by one: a worker starts with an empty module cache, and the barrels
@@ -13,11 +14,13 @@ import * as Runner from "@effect/platform/WorkerRunner"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import Database from "better-sqlite3"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { workerData } from "node:worker_threads"
 import { pragmas } from "./eventLogSchema.js"
-import type { CommitRequest, WriterWorkerData } from "./writerProtocol.js"
+import { makeSnapshotScheduler, makeSnapshotStore } from "./snapshotStore.js"
+import type { CommitRequest, CommitResult, WriterWorkerData } from "./writerProtocol.js"
 import { makeWriterStore } from "./writerStore.js"
 
 const { dbPath } = workerData as WriterWorkerData
@@ -29,7 +32,39 @@ const WriterLive = Layer.scopedDiscard(
     // logged, retried commit failures on the main side instead of a silent stall.
     yield* Effect.provideService(pragmas(1000), SqlClient.SqlClient, sql)
     const store = makeWriterStore(sql)
-    yield* Runner.make((request: CommitRequest) => store.commit(request))
+    // The snapshot connection: busy timeout 0, because the only lock it could wait for in this
+    // thread is the commit connection's, which cannot be released while this thread waits (the
+    // scheduler never runs during a commit; another process's lock makes it retry later instead).
+    const snapshotDb = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const db = new Database(dbPath, { timeout: 0 })
+        db.pragma("synchronous = NORMAL")
+        return db
+      }),
+      (db) => Effect.sync(() => db.close())
+    )
+    const snapshots = makeSnapshotScheduler(makeSnapshotStore(snapshotDb), {
+      onError: (sessionId, cause) =>
+        Effect.runFork(
+          Effect.logWarning("snapshot not written; retrying later").pipe(
+            Effect.annotateLogs({ module: "EventLog.snapshots", session_id: sessionId, error: String(cause) })
+          )
+        )
+    })
+    yield* Effect.addFinalizer(() => Effect.sync(snapshots.close))
+    snapshots.catchUp()
+    yield* Runner.make((request: CommitRequest) =>
+      Effect.suspend(() => {
+        snapshots.commitStarted()
+        let result: CommitResult | undefined
+        return store.commit(request).pipe(
+          Effect.tap((r) => {
+            result = r
+          }),
+          Effect.ensuring(Effect.sync(() => snapshots.commitEnded(request, result)))
+        )
+      })
+    )
   })
 ).pipe(Layer.provide(Reactivity.layer), Layer.provide(NodeWorkerRunner.layer))
 

@@ -1,0 +1,86 @@
+/**
+ * How a projection snapshot is stored: the JSON of the whole `SessionProjection` (`state`,
+ * `approvals`, `questions`, `issued`) as of the row's `revision`. Owns encoding (in the writer
+ * worker, and the bench's log writer) and the careful decoding on hydration.
+ *
+ * Unlike event rows, a snapshot is not trusted blindly: it is derived data, so a row that does not
+ * parse or does not look like a projection of this session at this revision is reported as
+ * `corrupt` and the caller replays the session from its events instead (the log stays the truth).
+ * The check is structural, not a schema decode: `Schema.decodeUnknownSync(SessionState)` on a
+ * 5,000-message state would cost about as much as the replay the snapshot saves.
+ */
+import type { SessionId } from "@orbitdock/domain"
+import { isAscii } from "node:buffer"
+import type { SessionProjection } from "@orbitdock/projections"
+
+/**
+ * The state goes last, so that its JSON is the tail of the text: a session hydrated from a snapshot
+ * with nothing after it can answer with those bytes instead of stringifying its state again
+ * (`stateJson` below; `serializedStates.ts`).
+ */
+export const encodeSnapshot = (p: SessionProjection.SessionProjection): string =>
+  JSON.stringify({ approvals: p.approvals, questions: p.questions, issued: p.issued, state: p.state })
+
+export type DecodedSnapshot =
+  | {
+      readonly _tag: "Snapshot"
+      readonly projection: SessionProjection.SessionProjection
+      /** The UTF-8 JSON of `projection.state` exactly as `JSON.stringify` writes it (null if not found). */
+      readonly stateJson: Buffer | null
+    }
+  | { readonly _tag: "Corrupt"; readonly reason: string }
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+const corrupt = (reason: string): DecodedSnapshot => ({ _tag: "Corrupt", reason })
+
+const CLOSE_BRACE = 0x7d
+
+/**
+ * The state's bytes in a row written by `encodeSnapshot`: everything before them is re-encoded
+ * from the (small) decoded queues and must match byte for byte, else null. `JSON.stringify` of a
+ * value `JSON.parse` read from `JSON.stringify` output gives that output again, so the tail is
+ * what stringifying the decoded state would give.
+ */
+const stateBytes = (bytes: Buffer, value: Record<string, unknown>): Buffer | null => {
+  const head = Buffer.from(
+    `{"approvals":${JSON.stringify(value.approvals)},"questions":${JSON.stringify(value.questions)},` +
+      `"issued":${JSON.stringify(value.issued)},"state":`
+  )
+  if (bytes.length <= head.length + 1 || bytes[bytes.length - 1] !== CLOSE_BRACE) return null
+  return bytes.subarray(0, head.length).equals(head) ? bytes.subarray(head.length, bytes.length - 1) : null
+}
+
+/**
+ * Decodes a `snapshots` row of `sessionId` (`projection` as text, or as bytes when read with
+ * `CAST(projection AS BLOB)`, which also yields `stateJson`); never throws.
+ */
+export const decodeSnapshot = (sessionId: SessionId, revision: unknown, stored: unknown): DecodedSnapshot => {
+  const bytes = Buffer.isBuffer(stored) ? stored : null
+  // ASCII (the common case: JSON.stringify escapes nothing else, but most text is ASCII) is
+  // decoded as latin1, a plain copy, ~2× faster than UTF-8 decoding on 2 MB rows.
+  const text = bytes !== null ? bytes.toString(isAscii(bytes) ? "latin1" : "utf8") : stored
+  if (typeof text !== "string") return corrupt(`projection is a ${typeof text}, not text`)
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (cause) {
+    return corrupt(`projection is not JSON: ${cause instanceof Error ? cause.message : String(cause)}`)
+  }
+  if (!isRecord(value)) return corrupt("projection is not an object")
+  const { state, approvals, questions, issued } = value
+  if (!isRecord(state)) return corrupt("no state")
+  if (state.id !== sessionId) return corrupt(`state of ${String(state.id)}, not of ${sessionId}`)
+  if (typeof revision !== "number" || state.revision !== revision) {
+    return corrupt(`state at revision ${String(state.revision)}, row at ${String(revision)}`)
+  }
+  if (!Array.isArray(state.messages)) return corrupt("state.messages is not a list")
+  if (!Array.isArray(approvals) || !Array.isArray(questions)) return corrupt("approvals/questions are not lists")
+  if (!isRecord(issued)) return corrupt("issued is not an object")
+  return {
+    _tag: "Snapshot",
+    projection: { state, approvals, questions, issued } as unknown as SessionProjection.SessionProjection,
+    stateJson: bytes !== null ? stateBytes(bytes, value) : null
+  }
+}

@@ -1,0 +1,277 @@
+/**
+ * Projection snapshots: the `snapshots` table (one row per session: the JSON of its whole
+ * `SessionProjection` as of `revision`), written off the main thread by the writer worker and read
+ * on hydration (`EventLog.loadSession`), so a session comes back as one row plus the events after
+ * it instead of a replay of its whole history. Owns the snapshot policy, building one snapshot from
+ * the committed log, and the worker's scheduling of that work between commits.
+ *
+ * A snapshot only ever folds committed events: it is built in its own transaction from the
+ * previous snapshot and the event rows after it, read back from the database, never from an
+ * in-flight batch. A crash can therefore lose a snapshot, never make one disagree with the log, and
+ * a missing, stale or unreadable row only costs a longer replay.
+ *
+ * Written on a raw better-sqlite3 connection of its own (synchronous, prepared statements): in the
+ * worker it sits next to the commit connection and runs only while no commit is in progress, so the
+ * two never wait on each other's lock in one thread. The bench's log writer calls `buildSnapshots`
+ * to give its pre-written log the snapshots a server that had run would have left.
+ */
+import type { SessionId } from "@orbitdock/domain"
+import { SessionProjection } from "@orbitdock/projections"
+import type BetterSqlite3 from "better-sqlite3"
+import { decodeSessionRow } from "./payloadCodec.js"
+import { decodeSnapshot, encodeSnapshot } from "./snapshotCodec.js"
+import type { CommitRequest, CommitResult } from "./writerProtocol.js"
+
+/**
+ * A session is due a snapshot once this many events were committed after its last one (see
+ * `snapshotDue` for big sessions). Measured (Node 20, 2 cores, the bench's ~500-byte messages):
+ * hydrating replays a tail at ~2–3 µs per event on the main thread, so a tail of ≤ 1,000 adds
+ * ≤ ~3 ms, about what decoding the snapshot of a 5,000-message session costs (~3 ms): hydration
+ * stays within ~2× its floor. A snapshot's cost is mostly the size of the projection, not the
+ * events folded: after 1,000 events, ~6 ms for a 1,000-message session, ~15 ms for 5,000 (2.1 MiB),
+ * ~52 ms for 20,000 (8.6 MiB). At 1,000 that is ≤ ~15 µs of worker time per committed event
+ * (committing one costs it ~35–100 µs), mostly spent while it is idle; at 500 it would double, at
+ * 2,000 the tail (and hydration) would.
+ */
+export const SNAPSHOT_EVERY = 1000
+
+/**
+ * A snapshot's cost grows with the session (it is the whole projection), so past
+ * `SNAPSHOT_EVERY × SNAPSHOT_GROWTH` events the interval grows with the session: the worker's cost
+ * per event stays bounded, and the tail a hydration replays stays under 1/SNAPSHOT_GROWTH of it.
+ */
+export const SNAPSHOT_GROWTH = 4
+
+/** Whether a session whose snapshot is at `snapshotRevision` is due a new one at `committedRevision`. */
+export const snapshotDue = (snapshotRevision: number, committedRevision: number, every = SNAPSHOT_EVERY): boolean =>
+  committedRevision - snapshotRevision >= Math.max(every, Math.floor(snapshotRevision / SNAPSHOT_GROWTH))
+
+export interface SnapshotWritten {
+  readonly sessionId: string
+  readonly revision: number
+  /** Events folded onto the previous snapshot (or from nothing). */
+  readonly folded: number
+  /** The previous snapshot was missing or unreadable: folded from revision 0. */
+  readonly fromScratch: boolean
+  readonly bytes: number
+  readonly ms: number
+}
+
+type Row = Array<unknown>
+
+/** The snapshot reads and writes over one connection (which must not be mid-transaction elsewhere). */
+export const makeSnapshotStore = (db: BetterSqlite3.Database) => {
+  const snapshotRow = db.prepare<[string], Row>("SELECT revision, projection FROM snapshots WHERE session_id = ?").raw(true)
+  const snapshotRevision = db.prepare<[string], number>("SELECT revision FROM snapshots WHERE session_id = ?").pluck(true)
+  const eventsAfter = db
+    .prepare<[string, number], Row>(
+      "SELECT revision, occurred_at, payload FROM events WHERE session_id = ? AND revision > ? ORDER BY revision"
+    )
+    .raw(true)
+  const upsert = db.prepare<[string, number, string]>(
+    `INSERT INTO snapshots (session_id, revision, projection) VALUES (?, ?, ?)
+     ON CONFLICT (session_id) DO UPDATE SET revision = excluded.revision, projection = excluded.projection`
+  )
+  // Every session's latest revision as its summary tells it, with its snapshot's (reads only the
+  // first column of snapshot rows: the projection text is in overflow pages never touched).
+  const progress = db
+    .prepare<[], Row>(
+      `SELECT s.session_id, s.revision, coalesce(n.revision, 0) FROM session_summaries s
+       LEFT JOIN snapshots n ON n.session_id = s.session_id`
+    )
+    .raw(true)
+  const lastRevisions = db.prepare<[], Row>("SELECT session_id, max(revision) FROM events GROUP BY session_id").raw(true)
+
+  /** Folds the session's committed events after its snapshot onto it and stores the result. */
+  const writeNow = (sessionId: string): SnapshotWritten | null => {
+    const t0 = performance.now()
+    const row = snapshotRow.get(sessionId)
+    const decoded = row === undefined ? null : decodeSnapshot(sessionId as SessionId, row[0], row[1])
+    const base =
+      decoded?._tag === "Snapshot" ? decoded.projection : SessionProjection.empty(sessionId as SessionId)
+    const events = eventsAfter.all(sessionId, base.state.revision).map((r) => decodeSessionRow(sessionId, r))
+    // Nothing new, and the stored row is readable: keep it.
+    if (events.length === 0 && decoded?._tag === "Snapshot") return null
+    if (events.length === 0 && base.state.revision === 0) return null
+    const next = SessionProjection.fold(base, events)
+    const text = encodeSnapshot(next)
+    upsert.run(sessionId, next.state.revision, text)
+    return {
+      sessionId,
+      revision: next.state.revision,
+      folded: events.length,
+      fromScratch: decoded?._tag !== "Snapshot",
+      bytes: text.length,
+      ms: performance.now() - t0
+    }
+  }
+  // IMMEDIATE: the write lock is taken up front, so what was read is still the latest when written.
+  const write = (sessionId: string): SnapshotWritten | null => db.transaction(writeNow).immediate(sessionId)
+
+  return {
+    write,
+    snapshotRevision: (sessionId: string): number => snapshotRevision.get(sessionId) ?? 0,
+    /** [session id, latest revision per its summary, snapshot revision] of every session. */
+    progress: (): Array<readonly [string, number, number]> =>
+      progress.all().map((r) => [r[0] as string, r[1] as number, r[2] as number] as const),
+    /** [session id, latest committed revision] of every session (a scan of the events index). */
+    lastRevisions: (): Array<readonly [string, number]> =>
+      lastRevisions.all().map((r) => [r[0] as string, r[1] as number] as const)
+  } as const
+}
+
+export type SnapshotStore = ReturnType<typeof makeSnapshotStore>
+
+/**
+ * Brings every session's snapshot up to date per the policy (all at once, synchronously): for a
+ * log written without a server (the bench), what the worker would have left behind.
+ */
+export const buildSnapshots = (db: BetterSqlite3.Database, every = SNAPSHOT_EVERY): Array<SnapshotWritten> => {
+  const store = makeSnapshotStore(db)
+  const written: Array<SnapshotWritten> = []
+  for (const [sessionId, last] of store.lastRevisions()) {
+    if (!snapshotDue(store.snapshotRevision(sessionId), last, every)) continue
+    const result = store.write(sessionId)
+    if (result !== null) written.push(result)
+  }
+  return written
+}
+
+export interface SnapshotSchedulerOptions {
+  readonly every?: number
+  /** See `SNAPSHOT_IDLE_MS`. */
+  readonly idleMs?: number
+  /** Told of each snapshot written (tests, measurements). */
+  readonly onWritten?: (written: SnapshotWritten) => void
+  /** Told of a snapshot that could not be written (it is retried later; nothing else depends on it). */
+  readonly onError?: (sessionId: string, cause: unknown) => void
+}
+
+/** After a failed snapshot (e.g. the database is locked by another process), wait before retrying. */
+const RETRY_MS = 1000
+
+/**
+ * Snapshots run once the worker has been idle this long (no commit in progress or arriving); with
+ * the default 100 ms flush timer there are idle gaps between nearly all batches.
+ */
+export const SNAPSHOT_IDLE_MS = 5
+
+/**
+ * Under a backlog the worker is never idle: then one snapshot goes between two commits at most once
+ * per this many commits, so snapshots neither starve nor take more than a small share of commits.
+ */
+export const SNAPSHOT_EVERY_COMMITS = 50
+
+/**
+ * The worker's side: learns each session's committed revision from the batches it commits, and
+ * writes due snapshots one at a time, each in a macrotask of its own, only while no commit is in
+ * progress and preferably when the worker is idle. A commit request that arrives meanwhile waits
+ * for at most the one snapshot being written (~15 ms for a 5,000-message session), so durability
+ * acks stay prompt.
+ */
+export const makeSnapshotScheduler = (store: SnapshotStore, options: SnapshotSchedulerOptions = {}) => {
+  const every = options.every ?? SNAPSHOT_EVERY
+  const idleMs = options.idleMs ?? SNAPSHOT_IDLE_MS
+  const known = new Map<string, { snapshot: number; committed: number }>()
+  const due = new Set<string>()
+  let commits = 0
+  let commitsSinceSnapshot = 0
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let immediate: ReturnType<typeof setImmediate> | undefined
+  let retry: ReturnType<typeof setTimeout> | undefined
+  let closed = false
+
+  const note = (sessionId: string, committed: number) => {
+    let progress = known.get(sessionId)
+    if (progress === undefined) {
+      progress = { snapshot: store.snapshotRevision(sessionId), committed }
+      known.set(sessionId, progress)
+    }
+    if (committed > progress.committed) progress.committed = committed
+    if (snapshotDue(progress.snapshot, progress.committed, every)) due.add(sessionId)
+  }
+
+  const cancel = () => {
+    if (timer !== undefined) clearTimeout(timer)
+    if (immediate !== undefined) clearImmediate(immediate)
+    timer = immediate = undefined
+  }
+
+  /** (Re)arms the next snapshot: after `idleMs` of idleness, or now if commits kept it waiting too long. */
+  const schedule = () => {
+    cancel()
+    if (closed || commits > 0 || due.size === 0) return
+    if (commitsSinceSnapshot >= SNAPSHOT_EVERY_COMMITS) immediate = setImmediate(tick)
+    else {
+      timer = setTimeout(tick, idleMs)
+      timer.unref?.()
+    }
+  }
+
+  const tick = () => {
+    timer = immediate = undefined
+    if (closed || commits > 0) return
+    const sessionId = due.values().next().value
+    if (sessionId === undefined) return
+    due.delete(sessionId)
+    commitsSinceSnapshot = 0
+    try {
+      const written = store.write(sessionId)
+      const progress = known.get(sessionId)
+      if (progress !== undefined && written !== null) progress.snapshot = written.revision
+      if (written !== null) options.onWritten?.(written)
+    } catch (cause) {
+      options.onError?.(sessionId, cause)
+      // Retried later, not in a loop: whatever failed (a lock, a full disk) will not clear at once.
+      if (retry === undefined) {
+        retry = setTimeout(() => {
+          retry = undefined
+          due.add(sessionId)
+          schedule()
+        }, RETRY_MS)
+        retry.unref?.()
+      }
+    }
+    schedule()
+  }
+
+  return {
+    /** A commit starts: no snapshot runs until it ends (they share the thread, not the lock). */
+    commitStarted: () => {
+      commits++
+      cancel()
+    },
+    /** A commit ended: note the revisions it committed, then resume snapshots when idle. */
+    commitEnded: (request: CommitRequest, result: CommitResult | undefined) => {
+      commits--
+      commitsSinceSnapshot++
+      if (result?._tag === "Committed") {
+        const rejected = new Set(result.rejected.map((r) => r.index))
+        const latest = new Map<string, number>()
+        request.entries.forEach((entry, index) => {
+          if (rejected.has(index)) return
+          for (const { stored } of entry.events) {
+            if (stored.revision > (latest.get(stored.session_id) ?? 0)) latest.set(stored.session_id, stored.revision)
+          }
+        })
+        for (const [sessionId, revision] of latest) note(sessionId, revision)
+      }
+      schedule()
+    },
+    /** At start: sessions left behind their policy (an older database, a crash) catch up when idle. */
+    catchUp: () => {
+      for (const [sessionId, committed, snapshot] of store.progress()) {
+        known.set(sessionId, { snapshot, committed })
+        if (snapshotDue(snapshot, committed, every)) due.add(sessionId)
+      }
+      schedule()
+    },
+    /** Sessions due a snapshot and not yet written. */
+    pending: () => due.size,
+    close: () => {
+      closed = true
+      cancel()
+      if (retry !== undefined) clearTimeout(retry)
+    }
+  } as const
+}

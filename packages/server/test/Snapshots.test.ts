@@ -1,0 +1,248 @@
+/**
+ * Projection snapshots, end to end on real SQLite files: hydration from a snapshot plus the events
+ * after it equals a replay of every event; the writer worker keeps snapshots up to date and never
+ * ahead of the committed log; an unreadable snapshot falls back to a replay. The worker runs from
+ * `dist/` (run `npx tsc -b packages/server` first).
+ */
+import { describe, expect, it } from "@effect/vitest"
+import type { DomainEvent, MessageId, RequestId, SessionId } from "@orbitdock/domain"
+import { StoredEvent } from "@orbitdock/domain"
+import { SessionProjection } from "@orbitdock/projections"
+import Database from "better-sqlite3"
+import { Effect, Logger, Schedule, Schema } from "effect"
+import fc from "fast-check"
+import * as path from "node:path"
+import type { EventLogShape, PendingEvent } from "../src/EventLog.js"
+import * as EventLogMemory from "../src/EventLogMemory.js"
+import * as Hydration from "../src/Hydration.js"
+import { decodeSnapshot } from "../src/internal/snapshotCodec.js"
+import { makeSnapshotStore, SNAPSHOT_EVERY } from "../src/internal/snapshotStore.js"
+import { openLog, sid, summary, tempDir } from "./helpers/eventLogFixtures.js"
+
+const relaxed = { flushMs: 20, batchSize: 500 }
+const at = (n: number) => new Date(Date.UTC(2026, 0, 1) + n * 1000).toISOString()
+const decodeStored = Schema.decodeUnknownSync(StoredEvent)
+
+const ids = ["a", "b", "c", "d"]
+const id = fc.constantFrom(...ids)
+// Non-ASCII included: the snapshot read has a fast path for ASCII rows and a UTF-8 one.
+const text = fc.string({ unit: "grapheme", maxLength: 12 })
+
+const eventArb: fc.Arbitrary<DomainEvent> = fc.oneof(
+  fc.constant<DomainEvent>({ type: "turn_started" }),
+  fc.constant<DomainEvent>({ type: "turn_completed" }),
+  fc.tuple(id, fc.constantFrom("user", "assistant", "tool" as const), text).map(
+    ([mid, role, content]): DomainEvent => ({ type: "message_appended", message: { id: mid as MessageId, role, content, created_at: at(0) } })
+  ),
+  fc.tuple(id, text).map(([mid, content]): DomainEvent => ({ type: "message_updated", message_id: mid as MessageId, changes: { content } })),
+  id.map((rid): DomainEvent => ({ type: "approval_requested", request: { id: rid as RequestId, kind: "exec", created_at: at(0), command: "ls" } })),
+  fc.tuple(id, fc.constantFrom("approved", "denied" as const)).map(
+    ([rid, outcome]): DomainEvent => ({ type: "approval_resolved", request_id: rid as RequestId, outcome })
+  ),
+  id.map((rid): DomainEvent => ({ type: "question_asked", request: { id: `q${rid}` as RequestId, created_at: at(0), question: "?" } })),
+  id.map((rid): DomainEvent => ({ type: "question_resolved", request_id: `q${rid}` as RequestId, outcome: "answered", answer: "x" })),
+  fc.nat(1000).map((n): DomainEvent => ({ type: "tokens_updated", usage: { input: n, output: 1, cached_input: 0, total: n + 1 } })),
+  text.map((diff): DomainEvent => ({ type: "diff_updated", diff })),
+  fc.constant<DomainEvent>({ type: "session_ended", reason: "done" }),
+  fc.constant<DomainEvent>({ type: "session_reopened", reason: "resumed" })
+)
+
+/** A session's history as pending events: `session_created`, then `events`. */
+const history = (sessionId: SessionId, events: ReadonlyArray<DomainEvent>): Array<PendingEvent> =>
+  [{ type: "session_created", provider: "sim", cwd: "/work", status: "waiting" } as DomainEvent, ...events].map((event, i) => ({
+    stored: decodeStored({ session_id: sessionId, revision: i + 1, occurred_at: at(i + 1), event }),
+    source_key: null
+  }))
+
+const message = (n: number): DomainEvent => ({
+  type: "message_appended",
+  message: { id: `m-${n}` as MessageId, role: "assistant", content: `message ${n} ` + "x".repeat(200), created_at: at(n) }
+})
+
+const appendDurably = (log: EventLogShape, events: ReadonlyArray<PendingEvent>, withSummary = false) =>
+  events.length === 0
+    ? Effect.void
+    : Effect.flatten(
+        log.append({
+          events,
+          urgent: true,
+          ...(withSummary ? { summary: summary(events[0].stored.session_id, events.at(-1)!.stored.revision) } : {})
+        })
+      )
+
+/** Polls `condition` every 20 ms for at most 20 s. */
+const waitUntil = (condition: Effect.Effect<boolean>) =>
+  condition.pipe(
+    Effect.flatMap((ok) => (ok ? Effect.void : Effect.fail("not yet"))),
+    Effect.retry({ schedule: Schedule.spaced("20 millis"), times: 1000 }),
+    Effect.orDie
+  )
+
+/** A connection of the test's own to the log's file, closed with the test. */
+const connect = (dbPath: string, readonly: boolean) =>
+  Effect.acquireRelease(
+    Effect.sync(() => new Database(dbPath, { readonly, fileMustExist: true })),
+    (db) => Effect.sync(() => db.close())
+  )
+
+describe("projection snapshots", () => {
+  it.scopedLive("given a snapshot at any revision, hydrating from it plus the tail equals replaying every event", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const dbPath = path.join(dir, "log.db")
+      const { log } = yield* openLog({ dbPath, ...relaxed })
+      // The same code the writer worker runs, on a connection of our own, to place snapshots anywhere.
+      const store = makeSnapshotStore(yield* connect(dbPath, false))
+      let n = 0
+      yield* Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(fc.array(eventArb, { maxLength: 60 }), fc.nat(), async (domainEvents, cut) => {
+            const sessionId = sid(`prop-${++n}`)
+            const events = history(sessionId, domainEvents)
+            const k = 1 + (cut % events.length)
+            await Effect.runPromise(appendDurably(log, events.slice(0, k)))
+            const written = store.write(sessionId)
+            expect(written?.revision).toBe(k)
+            await Effect.runPromise(appendDurably(log, events.slice(k)))
+
+            const loaded = await Effect.runPromise(log.loadSession(sessionId))
+            expect(loaded.snapshot?.state.revision).toBe(k)
+            expect(loaded.events).toStrictEqual(events.slice(k).map((e) => e.stored))
+            const all = events.map((e) => e.stored)
+            const hydrated = Hydration.projectionOf(sessionId, loaded)
+            expect(hydrated).toEqual(SessionProjection.replay(sessionId, all))
+            if (loaded.events.length === 0) {
+              // The state's bytes served as they are must be what stringifying the state gives.
+              expect(loaded.stateJson?.toString("utf8")).toBe(JSON.stringify(hydrated.state))
+            }
+          }),
+          { numRuns: 40 }
+        )
+      )
+    }), 60_000)
+
+  it.scopedLive("the writer worker snapshots a session after enough events, never ahead of the committed log", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const dbPath = path.join(dir, "log.db")
+      const { log } = yield* openLog({ dbPath, ...relaxed })
+      const reader = yield* connect(dbPath, true)
+      const s1 = sid("busy")
+      const observe = reader.transaction(() => ({
+        snapshot: (reader.prepare("SELECT revision FROM snapshots WHERE session_id = ?").pluck().get(s1) as number | undefined) ?? 0,
+        committed: (reader.prepare("SELECT max(revision) FROM events WHERE session_id = ?").pluck().get(s1) as number | null) ?? 0
+      }))
+      const events = history(s1, Array.from({ length: 2 * SNAPSHOT_EVERY + 599 }, (_, i) => message(i + 2)))
+      const seen: Array<{ snapshot: number; committed: number }> = []
+      for (let from = 0; from < events.length; from += 100) {
+        // Not awaited one by one: the worker gets batches while it may be writing snapshots.
+        yield* log.append({ events: events.slice(from, from + 100) })
+        seen.push(observe())
+      }
+      yield* log.flush
+      yield* waitUntil(Effect.sync(() => (seen.push(observe()), seen.at(-1)!.snapshot >= 2 * SNAPSHOT_EVERY)))
+      for (const { snapshot, committed } of seen) expect(snapshot).toBeLessThanOrEqual(committed)
+
+      // What it wrote is the fold of exactly the events up to its revision.
+      const row = reader.prepare("SELECT revision, projection FROM snapshots WHERE session_id = ?").raw(true).get(s1) as [number, string]
+      const decoded = decodeSnapshot(s1, row[0], row[1])
+      expect(decoded._tag).toBe("Snapshot")
+      const upTo = events.slice(0, row[0]).map((e) => e.stored)
+      if (decoded._tag === "Snapshot") expect(decoded.projection).toEqual(SessionProjection.replay(s1, upTo))
+      // A few more events (not enough for another snapshot): hydration folds them onto it.
+      const more = history(s1, Array.from({ length: events.length + 9 }, (_, i) => message(i + 2))).slice(events.length)
+      yield* appendDurably(log, more)
+      const loaded = yield* log.loadSession(s1)
+      expect(loaded.snapshot?.state.revision).toBe(row[0])
+      expect(loaded.events.map((e) => e.revision)).toStrictEqual([...events, ...more].slice(row[0]).map((e) => e.stored.revision))
+      expect(loaded.events.length).toBeGreaterThanOrEqual(more.length)
+      expect(Hydration.projectionOf(s1, loaded)).toEqual(SessionProjection.replay(s1, [...events, ...more].map((e) => e.stored)))
+    }), 60_000)
+
+  it.scopedLive("a small session gets no snapshot", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const dbPath = path.join(dir, "log.db")
+      const { log, close } = yield* openLog({ dbPath, ...relaxed })
+      const s1 = sid("small")
+      yield* appendDurably(log, history(s1, Array.from({ length: SNAPSHOT_EVERY - 2 }, (_, i) => message(i + 2))))
+      yield* close // the worker is gone: whatever it was going to write, it wrote
+      const reader = yield* connect(dbPath, true)
+      expect(reader.prepare("SELECT count(*) FROM snapshots").pluck().get()).toBe(0)
+    }))
+
+  it.scopedLive("a log whose sessions have no snapshots (older database) catches up once the worker is idle", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const dbPath = path.join(dir, "log.db")
+      const s1 = sid("old")
+      const events = history(s1, Array.from({ length: SNAPSHOT_EVERY + 199 }, (_, i) => message(i + 2)))
+      const first = yield* openLog({ dbPath, ...relaxed })
+      yield* appendDurably(first.log, events, true)
+      yield* first.close
+      const writer = yield* connect(dbPath, false)
+      writer.prepare("DELETE FROM snapshots").run()
+
+      const { log } = yield* openLog({ dbPath, ...relaxed })
+      const reader = yield* connect(dbPath, true)
+      yield* waitUntil(
+        Effect.sync(() => reader.prepare("SELECT revision FROM snapshots WHERE session_id = ?").pluck().get(s1) === events.length)
+      )
+      const loaded = yield* log.loadSession(s1)
+      expect(loaded.events).toStrictEqual([])
+      expect(Hydration.projectionOf(s1, loaded)).toEqual(SessionProjection.replay(s1, events.map((e) => e.stored)))
+    }))
+
+  it.scopedLive("an unreadable snapshot is logged and ignored: hydration replays every event, the next snapshot replaces it", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const dbPath = path.join(dir, "log.db")
+      const { log } = yield* openLog({ dbPath, ...relaxed })
+      const writer = yield* connect(dbPath, false)
+      const store = makeSnapshotStore(writer)
+      const s1 = sid("corrupt")
+      const events = history(s1, [
+        message(2),
+        { type: "approval_requested", request: { id: "r1" as RequestId, kind: "exec", created_at: at(3), command: "rm" } },
+        message(4)
+      ])
+      yield* appendDurably(log, events)
+      const replayed = SessionProjection.replay(s1, events.map((e) => e.stored))
+      const corruptions: ReadonlyArray<readonly [string, string]> = [
+        ["not JSON", `UPDATE snapshots SET projection = '{"state": nope' WHERE session_id = ?`],
+        ["revision disagrees with the row", "UPDATE snapshots SET revision = revision + 5 WHERE session_id = ?"],
+        ["another session's state", `UPDATE snapshots SET projection = replace(projection, '"id":"corrupt"', '"id":"other"') WHERE session_id = ?`],
+        ["not a projection", `UPDATE snapshots SET projection = '[1,2,3]' WHERE session_id = ?`]
+      ]
+      for (const [label, corrupt] of corruptions) {
+        expect(store.write(s1)?.revision ?? store.snapshotRevision(s1)).toBe(events.length)
+        writer.prepare(corrupt).run(s1)
+        const warnings: Array<string> = []
+        const collect = Logger.replace(
+          Logger.defaultLogger,
+          Logger.make(({ logLevel, message }) => {
+            if (logLevel._tag === "Warning") warnings.push(String(message))
+          })
+        )
+        const loaded = yield* log.loadSession(s1).pipe(Effect.provide(collect))
+        expect(loaded.snapshot, label).toBeNull()
+        expect(loaded.events).toStrictEqual(events.map((e) => e.stored))
+        expect(warnings.join("\n"), label).toContain("unreadable projection snapshot")
+        expect(Hydration.projectionOf(s1, loaded)).toEqual(replayed)
+        // The writer does not trust it either: it folds from nothing and overwrites it.
+        expect(store.write(s1)).toMatchObject({ revision: events.length, fromScratch: true })
+        expect((yield* log.loadSession(s1)).snapshot).toEqual(replayed)
+      }
+    }))
+
+  it.effect("the in-memory log has no snapshots: loadSession returns every event", () =>
+    Effect.gen(function* () {
+      const log = yield* EventLogMemory.make
+      const s1 = sid("memory")
+      const events = history(s1, [message(2), message(3)])
+      yield* Effect.flatten(log.append({ events }))
+      const loaded = yield* log.loadSession(s1)
+      expect(loaded).toMatchObject({ snapshot: null, events: events.map((e) => e.stored) })
+      expect(Hydration.projectionOf(s1, loaded)).toEqual(SessionProjection.replay(s1, events.map((e) => e.stored)))
+    }))
+})
