@@ -47,8 +47,8 @@ export interface PositionedEvent extends StoredEvent {
 export interface LoadedSession {
   readonly snapshot: SessionProjection.SessionProjection | null
   readonly events: ReadonlyArray<StoredEvent>
-  /** The UTF-8 JSON of `snapshot.state` when the log has it at hand (see `Hydration.ts`). */
-  readonly stateJson?: Buffer | null
+  /** The JSON of `snapshot.state` when the log has it at hand (see `Hydration.ts`). */
+  readonly stateJson?: string | null
 }
 
 export class EventLogError extends Data.TaggedError("EventLogError")<{

@@ -110,7 +110,7 @@ export const make = (options: EventLogSqliteOptions) =>
           .prepare<[string], string>("SELECT source_key FROM events WHERE session_id = ? AND source_key IS NOT NULL")
           .pluck(true),
         snapshot: reader
-          .prepare<[string], Array<unknown>>("SELECT revision, CAST(projection AS BLOB) FROM snapshots WHERE session_id = ?")
+          .prepare<[string], Array<unknown>>("SELECT revision, projection FROM snapshots WHERE session_id = ?")
           .raw(true)
       }),
       catch: fail("EventLog.open:reader")

@@ -16,14 +16,8 @@ export const sendJson = (res: http.ServerResponse, status: number, body: unknown
     res.end()
     return
   }
-  // A state whose JSON is at hand (a session just hydrated from its snapshot): the same bytes.
-  const ready = SerializedStates.serialized(body)
-  if (ready !== undefined) {
-    res.writeHead(status, { ...headers, "content-type": "application/json; charset=utf-8", "content-length": ready.length })
-    res.end(ready)
-    return
-  }
-  const text = body === undefined ? "" : JSON.stringify(body)
+  // A state whose JSON is at hand (a session just hydrated from its snapshot): the same text.
+  const text = body === undefined ? "" : (SerializedStates.serialized(body) ?? JSON.stringify(body))
   res.writeHead(status, {
     ...headers,
     ...(text === "" ? {} : { "content-type": "application/json; charset=utf-8" }),
