@@ -18,12 +18,15 @@ export const sendJson = (res: http.ServerResponse, status: number, body: unknown
   }
   // A state whose JSON is at hand (a session just hydrated from its snapshot): the same text.
   const text = body === undefined ? "" : (SerializedStates.serialized(body) ?? JSON.stringify(body))
+  const length = Buffer.byteLength(text)
   res.writeHead(status, {
     ...headers,
     ...(text === "" ? {} : { "content-type": "application/json; charset=utf-8" }),
-    "content-length": Buffer.byteLength(text)
+    "content-length": length
   })
-  res.end(text)
+  // As many bytes as characters: all ASCII, whose UTF-8 is its latin1, a plain copy (~0.1 ms for a
+  // 2 MB session state, against ~0.8 ms to encode it as UTF-8).
+  res.end(text, length === text.length ? "latin1" : "utf8")
 }
 
 /** Writes a text answer. */
