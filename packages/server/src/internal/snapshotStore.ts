@@ -17,6 +17,7 @@
  */
 import type { SessionId } from "@orbitdock/domain"
 import { SessionProjection } from "@orbitdock/projections"
+import Database from "better-sqlite3"
 import type BetterSqlite3 from "better-sqlite3"
 import { decodeSessionRow } from "./payloadCodec.js"
 import { decodeSnapshot, encodeSnapshot } from "./snapshotCodec.js"
@@ -254,15 +255,24 @@ export const makeSnapshotScheduler = (store: SnapshotStore, options: SnapshotSch
             if (stored.revision > (latest.get(stored.session_id) ?? 0)) latest.set(stored.session_id, stored.revision)
           }
         })
-        for (const [sessionId, revision] of latest) note(sessionId, revision)
+        try {
+          for (const [sessionId, revision] of latest) note(sessionId, revision)
+        } catch (cause) {
+          // Never the commit's problem: its result is already decided.
+          options.onError?.("*", cause)
+        }
       }
       schedule()
     },
     /** At start: sessions left behind their policy (an older database, a crash) catch up when idle. */
     catchUp: () => {
-      for (const [sessionId, committed, snapshot] of store.progress()) {
-        known.set(sessionId, { snapshot, committed })
-        if (snapshotDue(snapshot, committed, every)) due.add(sessionId)
+      try {
+        for (const [sessionId, committed, snapshot] of store.progress()) {
+          known.set(sessionId, { snapshot, committed })
+          if (snapshotDue(snapshot, committed, every)) due.add(sessionId)
+        }
+      } catch (cause) {
+        options.onError?.("*", cause)
       }
       schedule()
     },
@@ -274,4 +284,30 @@ export const makeSnapshotScheduler = (store: SnapshotStore, options: SnapshotSch
       if (retry !== undefined) clearTimeout(retry)
     }
   } as const
+}
+
+export type SnapshotScheduler = ReturnType<typeof makeSnapshotScheduler>
+
+/**
+ * The writer worker's snapshots over a connection of their own to `dbPath`. Busy timeout 0: the
+ * only lock it could wait for in the worker's thread is the commit connection's, which cannot be
+ * released while that thread waits (the scheduler never runs during a commit); another process's
+ * lock makes the snapshot fail and be retried later instead. `close` also closes the connection.
+ */
+export const openSnapshotScheduler = (dbPath: string, options: SnapshotSchedulerOptions = {}): SnapshotScheduler => {
+  const db = new Database(dbPath, { timeout: 0, fileMustExist: true })
+  try {
+    db.pragma("synchronous = NORMAL")
+    const scheduler = makeSnapshotScheduler(makeSnapshotStore(db), options)
+    return {
+      ...scheduler,
+      close: () => {
+        scheduler.close()
+        db.close()
+      }
+    }
+  } catch (cause) {
+    db.close()
+    throw cause
+  }
 }

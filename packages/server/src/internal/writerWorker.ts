@@ -14,12 +14,12 @@ import * as Runner from "@effect/platform/WorkerRunner"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import Database from "better-sqlite3"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { workerData } from "node:worker_threads"
 import { pragmas } from "./eventLogSchema.js"
-import { makeSnapshotScheduler, makeSnapshotStore } from "./snapshotStore.js"
+import { openSnapshotScheduler } from "./snapshotStore.js"
 import type { CommitRequest, CommitResult, WriterWorkerData } from "./writerProtocol.js"
 import { makeWriterStore } from "./writerStore.js"
 
@@ -32,36 +32,41 @@ const WriterLive = Layer.scopedDiscard(
     // logged, retried commit failures on the main side instead of a silent stall.
     yield* Effect.provideService(pragmas(1000), SqlClient.SqlClient, sql)
     const store = makeWriterStore(sql)
-    // The snapshot connection: busy timeout 0, because the only lock it could wait for in this
-    // thread is the commit connection's, which cannot be released while this thread waits (the
-    // scheduler never runs during a commit; another process's lock makes it retry later instead).
-    const snapshotDb = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const db = new Database(dbPath, { timeout: 0 })
-        db.pragma("synchronous = NORMAL")
-        return db
-      }),
-      (db) => Effect.sync(() => db.close())
-    )
-    const snapshots = makeSnapshotScheduler(makeSnapshotStore(snapshotDb), {
-      onError: (sessionId, cause) =>
-        Effect.runFork(
-          Effect.logWarning("snapshot not written; retrying later").pipe(
-            Effect.annotateLogs({ module: "EventLog.snapshots", session_id: sessionId, error: String(cause) })
+    // Snapshots are an optimisation: if they cannot even start, the worker commits without them.
+    const snapshots = yield* Effect.acquireRelease(
+      Effect.try(() =>
+        openSnapshotScheduler(dbPath, {
+          onError: (sessionId, cause) =>
+            Effect.runFork(
+              Effect.logWarning("projection snapshot not written; retried later").pipe(
+                Effect.annotateLogs({ module: "EventLog.snapshots", session_id: sessionId, error: String(cause) })
+              )
+            )
+        })
+      ).pipe(
+        Effect.tapError((cause) =>
+          Effect.logWarning("projection snapshots disabled: their connection did not open").pipe(
+            Effect.annotateLogs({ module: "EventLog.snapshots", error: String(cause.error) })
           )
-        )
+        ),
+        Effect.option
+      ),
+      (scheduler) => Effect.sync(() => Option.map(scheduler, (s) => s.close()))
+    )
+    const noop = () => {}
+    const { commitStarted, commitEnded } = Option.match(snapshots, {
+      onNone: () => ({ commitStarted: noop, commitEnded: noop }),
+      onSome: (s) => (s.catchUp(), s)
     })
-    yield* Effect.addFinalizer(() => Effect.sync(snapshots.close))
-    snapshots.catchUp()
     yield* Runner.make((request: CommitRequest) =>
       Effect.suspend(() => {
-        snapshots.commitStarted()
+        commitStarted()
         let result: CommitResult | undefined
         return store.commit(request).pipe(
           Effect.tap((r) => {
             result = r
           }),
-          Effect.ensuring(Effect.sync(() => snapshots.commitEnded(request, result)))
+          Effect.ensuring(Effect.sync(() => commitEnded(request, result)))
         )
       })
     )
