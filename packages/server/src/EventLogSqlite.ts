@@ -109,6 +109,7 @@ export const make = (options: EventLogSqliteOptions) =>
         sourceKeys: reader
           .prepare<[string], string>("SELECT source_key FROM events WHERE session_id = ? AND source_key IS NOT NULL")
           .pluck(true),
+        eventAt: reader.prepare<[string, number], number>("SELECT 1 FROM events WHERE session_id = ? AND revision = ?").pluck(true),
         snapshot: reader
           .prepare<[string], Array<unknown>>("SELECT revision, projection FROM snapshots WHERE session_id = ?")
           .raw(true)
@@ -175,7 +176,14 @@ export const make = (options: EventLogSqliteOptions) =>
       loadSession: (sessionId: SessionId) =>
         Effect.gen(function* () {
           const row = yield* Effect.try({ try: () => hot.snapshot.get(sessionId), catch: fail("EventLog.loadSession") })
-          const decoded = row === undefined ? null : decodeSnapshot(sessionId, row[0], row[1])
+          let decoded = row === undefined ? null : decodeSnapshot(sessionId, row[0], row[1])
+          if (decoded?._tag === "Snapshot") {
+            // Only a restored or hand-edited log can lack the event a snapshot was taken at; then the
+            // snapshot holds events the log does not, and is ignored like an unreadable one.
+            const revision = decoded.projection.state.revision
+            const exists = yield* Effect.try({ try: () => hot.eventAt.get(sessionId, revision), catch: fail("EventLog.loadSession") })
+            if (exists === undefined) decoded = { _tag: "Corrupt", reason: `ahead of the log: no event at revision ${revision}` }
+          }
           if (decoded?._tag === "Corrupt") {
             // Derived data gone bad (a torn disk page, a hand edit): the events are the truth.
             yield* Effect.logWarning("unreadable projection snapshot ignored; replaying the session").pipe(

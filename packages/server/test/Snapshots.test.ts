@@ -235,6 +235,27 @@ describe("projection snapshots", () => {
       }
     }))
 
+  it.scopedLive("a snapshot ahead of the log (an older copy of the file restored under it) is ignored and rebuilt", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const dbPath = path.join(dir, "log.db")
+      const { log } = yield* openLog({ dbPath, ...relaxed })
+      const writer = yield* connect(dbPath, false)
+      const store = makeSnapshotStore(writer)
+      const s1 = sid("restored")
+      const events = history(s1, [message(2), message(3), message(4)])
+      yield* appendDurably(log, events)
+      expect(store.write(s1)?.revision).toBe(4)
+      writer.prepare("DELETE FROM events WHERE session_id = ? AND revision > 2").run(s1)
+      const kept = events.slice(0, 2).map((e) => e.stored)
+
+      const loaded = yield* log.loadSession(s1)
+      expect(loaded).toMatchObject({ snapshot: null, events: kept })
+      expect(Hydration.projectionOf(s1, loaded)).toEqual(SessionProjection.replay(s1, kept))
+      expect(store.write(s1)).toMatchObject({ revision: 2, fromScratch: true })
+      expect((yield* log.loadSession(s1)).snapshot).toEqual(SessionProjection.replay(s1, kept))
+    }))
+
   it.effect("the in-memory log has no snapshots: loadSession returns every event", () =>
     Effect.gen(function* () {
       const log = yield* EventLogMemory.make

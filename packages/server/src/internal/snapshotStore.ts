@@ -69,6 +69,7 @@ export const makeSnapshotStore = (db: BetterSqlite3.Database) => {
       "SELECT revision, occurred_at, payload FROM events WHERE session_id = ? AND revision > ? ORDER BY revision"
     )
     .raw(true)
+  const eventAt = db.prepare<[string, number], number>("SELECT 1 FROM events WHERE session_id = ? AND revision = ?").pluck(true)
   const upsert = db.prepare<[string, number, string]>(
     `INSERT INTO snapshots (session_id, revision, projection) VALUES (?, ?, ?)
      ON CONFLICT (session_id) DO UPDATE SET revision = excluded.revision, projection = excluded.projection`
@@ -88,11 +89,12 @@ export const makeSnapshotStore = (db: BetterSqlite3.Database) => {
     const t0 = performance.now()
     const row = snapshotRow.get(sessionId)
     const decoded = row === undefined ? null : decodeSnapshot(sessionId as SessionId, row[0], row[1])
-    const base =
-      decoded?._tag === "Snapshot" ? decoded.projection : SessionProjection.empty(sessionId as SessionId)
+    // A snapshot that is unreadable, or ahead of the log (a restored older file), is rebuilt from nothing.
+    const usable = decoded?._tag === "Snapshot" && eventAt.get(sessionId, decoded.projection.state.revision) !== undefined
+    const base = usable ? decoded.projection : SessionProjection.empty(sessionId as SessionId)
     const events = eventsAfter.all(sessionId, base.state.revision).map((r) => decodeSessionRow(sessionId, r))
-    // Nothing new, and the stored row is readable: keep it.
-    if (events.length === 0 && decoded?._tag === "Snapshot") return null
+    // Nothing new, and the stored row is usable: keep it.
+    if (events.length === 0 && usable) return null
     if (events.length === 0 && base.state.revision === 0) return null
     const next = SessionProjection.fold(base, events)
     const text = encodeSnapshot(next)
@@ -101,7 +103,7 @@ export const makeSnapshotStore = (db: BetterSqlite3.Database) => {
       sessionId,
       revision: next.state.revision,
       folded: events.length,
-      fromScratch: decoded?._tag !== "Snapshot",
+      fromScratch: !usable,
       bytes: text.length,
       ms: performance.now() - t0
     }
