@@ -10,8 +10,10 @@ import * as SerializedStates from "./internal/serializedStates.js"
 
 /**
  * The session's projection: the snapshot with the events after it folded on (equal to replaying
- * every event). A snapshot with nothing after it is used as it is (the actor copies before its first
- * change), and its state's JSON, read with it, is kept for the answer that usually comes next.
+ * every event). A snapshot with nothing after it is used as it is, and its state's JSON, read with
+ * it, is kept for the answer that usually comes next. That relies on SessionActor never changing the
+ * initial state in place (it starts `shared` and copies the message list before its first change):
+ * a state object with JSON at hand must keep the value that JSON encodes.
  */
 export const projectionOf = (sessionId: SessionId, loaded: LoadedSession): SessionProjection.SessionProjection => {
   if (loaded.snapshot !== null && loaded.events.length === 0) {
