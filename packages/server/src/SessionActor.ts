@@ -15,24 +15,35 @@ import type {
   SessionSummary,
   StoredEvent
 } from "@orbitdock/domain"
-import { internal, type ProtocolError } from "@orbitdock/domain"
+import { internal } from "@orbitdock/domain"
 import { SessionMirror, SessionProjection } from "@orbitdock/projections"
-import { Effect, Exit, Metric } from "effect"
+import { Effect, Metric } from "effect"
 import { nowIso } from "./Clock.js"
 import type { EmitOptions, EventInput, Receipt } from "./connectors/Connector.js"
 import type { Checkpoint, EventLogShape, PendingEvent } from "./EventLog.js"
+import { PendingReceipt } from "./internal/pendingReceipt.js"
 import * as Metrics from "./Metrics.js"
 import type { SessionSubscriber } from "./Sessions.js"
 
 /** How many recent events an actor keeps in memory to serve `since_revision` and the log's unflushed tail. */
 export const RECENT_EVENTS = 1024
 
+/** Mailbox capacity in events: connectors wait (backpressure) when an actor is this far behind. */
+export const MAILBOX_EVENTS = 4096
+/**
+ * Events folded in one actor step at most (an emit is never split): one step is one synchronous
+ * stretch of the event loop and one log entry, so a deep mailbox is folded in bounded slices.
+ */
+export const STEP_EVENTS = 512
+
 interface Ingest {
   readonly events: ReadonlyArray<EventInput>
   readonly options: EmitOptions | undefined
-  /** Resumes the emitting fiber: a plain callback, no `Deferred` (one is made per emit). */
-  readonly resume: (result: Effect.Effect<Receipt, ProtocolError>) => void
+  readonly receipt: PendingReceipt
 }
+
+/** `offer`'s answer when nothing was queued. */
+export type Refused = "full" | "stopped"
 
 interface Recent {
   readonly stored: StoredEvent
@@ -49,14 +60,15 @@ export interface SessionActor {
   /** The current revision and status, without handing the state out. */
   readonly peek: () => { readonly revision: number; readonly status: SessionState["status"] }
   /**
-   * Queues events; `resume` is called once they are folded and published. False (and `resume`
-   * never called) when the actor was stopped: the caller resolves the session again.
+   * Queues events and returns their receipt (settled once they are folded and published), without
+   * waiting. `"full"`: the mailbox holds `MAILBOX_EVENTS` events, wait for `room` and offer again;
+   * `"stopped"`: the actor was stopped (evicted), resolve the session again.
    */
-  readonly offer: (
-    events: ReadonlyArray<EventInput>,
-    options: EmitOptions | undefined,
-    resume: (result: Effect.Effect<Receipt, ProtocolError>) => void
-  ) => boolean
+  readonly offer: (events: ReadonlyArray<EventInput>, options: EmitOptions | undefined) => Receipt | Refused
+  /** Completes once the mailbox has room again (or the actor stopped). */
+  readonly room: Effect.Effect<void>
+  /** Nothing queued and no step under way: the projection reflects every emit so far. */
+  readonly settled: () => boolean
   /**
    * Pushes the catch-up to `subscriber` and registers it, atomically with respect to the actor (no
    * gap, no duplicate): a snapshot, or the recent messages after `sinceRevision` when they are all
@@ -168,18 +180,47 @@ export const make = Effect.fn("SessionActor.make")(function* (
    * The mailbox: a plain array the emitting fibers push to and the actor fiber swaps out whole.
    * Not an Effect `Mailbox`: its offer/take machinery was most of the ~16 KB allocated per emit,
    * and those short-lived allocations are what the young-generation GC spends its pauses on.
-   * Unbounded on purpose: every emit waits for its own fold, so the queue never holds more items
-   * than there are fibers emitting; the writer's high-water mark (`log.append` waits) is what
-   * pushes back on a producer that outruns the disk.
+   * An emit does not wait for its fold (the receipt does): a connector streaming events pays one
+   * push per emit, and the actor folds whatever queued up meanwhile in one step.
    */
   let inbox: Array<Ingest> = []
+  let queuedEvents = 0
   let stopped = false
+  let stepping = false
   let wake: (() => void) | undefined = undefined
+  let waitingForRoom: Array<() => void> = []
   const signal = () => {
     const resume = wake
     wake = undefined
     resume?.()
   }
+  const releaseWaitingForRoom = () => {
+    if (waitingForRoom.length === 0) return
+    const waiting = waitingForRoom
+    waitingForRoom = []
+    for (const resume of waiting) resume()
+  }
+  const room: Effect.Effect<void> = Effect.async<void>((resume) => {
+    if (queuedEvents < MAILBOX_EVENTS || stopped) return resume(Effect.void)
+    waitingForRoom.push(() => resume(Effect.void))
+  })
+  /** The next step's items: everything queued when it fits in `STEP_EVENTS`, else a slice. */
+  const takeStep = (): Array<Ingest> => {
+    let count = 0
+    let events = 0
+    while (count < inbox.length && (count === 0 || events + inbox[count]!.events.length <= STEP_EVENTS)) {
+      events += inbox[count]!.events.length
+      count++
+    }
+    queuedEvents -= events
+    if (count === inbox.length) {
+      const items = inbox
+      inbox = []
+      return items
+    }
+    return inbox.splice(0, count)
+  }
+
   // Only awaited when the inbox is empty: under load the actor finds its next items without yielding.
   const itemsArrive: Effect.Effect<void> = Effect.async<void>((resume) => {
     if (inbox.length > 0 || stopped) return resume(Effect.void)
@@ -194,9 +235,10 @@ export const make = Effect.fn("SessionActor.make")(function* (
   const drain = Effect.gen(function* () {
     while (true) {
       if (inbox.length === 0 && !stopped) yield* itemsArrive
-      const items = inbox
-      inbox = []
+      const items = takeStep()
+      releaseWaitingForRoom()
       if (items.length > 0) {
+        stepping = true
         const now = nowIso()
         const pending: Array<PendingEvent> = []
         const messages: Array<SessionMessage> = []
@@ -217,7 +259,8 @@ export const make = Effect.fn("SessionActor.make")(function* (
           durable = yield* options.log.append({ events: pending, checkpoints, summary, urgent })
         }
         let i = 0
-        for (const item of items) item.resume(Exit.succeed({ revisions: revisions[i++]!, durable }))
+        for (const item of items) item.receipt.settle(revisions[i++]!, durable)
+        stepping = false
       }
       if (duplicates > 0) {
         yield* Metric.incrementBy(Metrics.eventsDeduplicated, duplicates)
@@ -230,14 +273,17 @@ export const make = Effect.fn("SessionActor.make")(function* (
   const end = Effect.sync(() => {
     stopped = true
     signal()
+    releaseWaitingForRoom()
   })
-  // Whoever still waits for a reply when the actor fiber ends early (interrupted at shutdown)
+  // Whoever still waits for a receipt when the actor fiber ends early (interrupted at shutdown)
   // gets an error, not a hang.
   const refuseWaiting = Effect.sync(() => {
     stopped = true
     const items = inbox
     inbox = []
-    for (const item of items) item.resume(Exit.fail(internal(`session ${sessionId} stopped`)))
+    queuedEvents = 0
+    for (const item of items) item.receipt.fail(internal(`session ${sessionId} stopped`))
+    releaseWaitingForRoom()
   })
   // Actors hydrated at startup are made while a layer is built (uninterruptibly): keep the fiber interruptible.
   yield* drain.pipe(
@@ -252,13 +298,19 @@ export const make = Effect.fn("SessionActor.make")(function* (
     sessionId,
     projection: handOut,
     peek: () => ({ revision: projection.state.revision, status: projection.state.status }),
-    offer: (events, opts, resume) => {
+    offer: (events, opts) => {
       lastUsed = Date.now()
-      if (stopped) return false
-      inbox.push({ events, options: opts, resume })
+      if (stopped) return "stopped"
+      // An emit bigger than the whole mailbox still goes in, alone.
+      if (queuedEvents > 0 && queuedEvents + events.length > MAILBOX_EVENTS) return "full"
+      const receipt = new PendingReceipt()
+      inbox.push({ events, options: opts, receipt })
+      queuedEvents += events.length
       if (inbox.length === 1) signal()
-      return true
+      return receipt
     },
+    room,
+    settled: () => inbox.length === 0 && !stepping,
     subscribe: (subscriber, sinceRevision) => {
       lastUsed = Date.now()
       subscribers.add(subscriber)

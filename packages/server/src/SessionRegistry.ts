@@ -113,18 +113,18 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
       })
 
     /**
-     * The emit path, the server's hottest: a live actor takes the events synchronously and resumes
-     * the caller once folded (one `Effect.async`, nothing else allocated per emit); otherwise the
-     * session is hydrated (or created) first.
+     * The emit path, the server's hottest: a live actor with room in its mailbox queues the events
+     * synchronously and the receipt comes back at once; otherwise the session is hydrated (or
+     * created) first, or the emit waits for room.
      */
     const ingest = (
       sessionId: SessionId,
       events: ReadonlyArray<EventInput>,
       emitOptions: EmitOptions | undefined
     ): Effect.Effect<Receipt, ProtocolError> =>
-      Effect.async((resume) => {
-        const live = actors.get(sessionId)
-        if (live === undefined || !live.offer(events, emitOptions, resume)) resume(ingestResolving(sessionId, events, emitOptions))
+      Effect.suspend(() => {
+        const offered = actors.get(sessionId)?.offer(events, emitOptions)
+        return typeof offered === "object" ? Effect.succeed(offered) : ingestResolving(sessionId, events, emitOptions)
       })
 
     const ingestResolving = (
@@ -133,17 +133,39 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
       emitOptions: EmitOptions | undefined
     ): Effect.Effect<Receipt, ProtocolError> =>
       actorFor(sessionId, events[0]?.event.type === "session_created").pipe(
+        Effect.flatMap((actor) => offerTo(actor, sessionId, events, emitOptions))
+      )
+
+    const offerTo = (
+      actor: SessionActor.SessionActor,
+      sessionId: SessionId,
+      events: ReadonlyArray<EventInput>,
+      emitOptions: EmitOptions | undefined
+    ): Effect.Effect<Receipt, ProtocolError> =>
+      Effect.suspend(() => {
+        const offered = actor.offer(events, emitOptions)
+        if (offered === "full") return Effect.zipRight(actor.room, offerTo(actor, sessionId, events, emitOptions))
+        if (offered === "stopped") {
+          // Evicted between lookup and offer: the next lookup rehydrates it. Still registered:
+          // the server is shutting down.
+          return actors.get(sessionId) === actor
+            ? Effect.fail(internal(`session ${sessionId} is shutting down`))
+            : ingestResolving(sessionId, events, emitOptions)
+        }
+        return Effect.succeed(offered)
+      })
+
+    /** The actor once everything emitted to it so far is folded (connectors read their own writes). */
+    const settledActor = (sessionId: SessionId): Effect.Effect<SessionActor.SessionActor, ProtocolError> =>
+      actorFor(sessionId, false).pipe(
         Effect.flatMap((actor) =>
-          Effect.async<Receipt, ProtocolError>((resume) => {
-            if (actor.offer(events, emitOptions, resume)) return
-            // Evicted between lookup and offer: the next lookup rehydrates it. Still registered:
-            // the server is shutting down.
-            resume(
-              actors.get(sessionId) === actor
-                ? Effect.fail(internal(`session ${sessionId} is shutting down`))
-                : ingestResolving(sessionId, events, emitOptions)
-            )
-          })
+          actor.settled()
+            ? Effect.succeed(actor)
+            : // An empty emit: folded once everything queued before it is (later emits need not be).
+              offerTo(actor, sessionId, [], undefined).pipe(
+                Effect.flatMap((receipt) => receipt.folded),
+                Effect.as(actor)
+              )
         )
       )
 
@@ -154,7 +176,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
           Effect.tap((receipt) => receipt.durable.pipe(Effect.mapError(logFailure("commit"))))
         ),
       state: (sessionId) =>
-        actorFor(sessionId, false).pipe(
+        settledActor(sessionId).pipe(
           Effect.map((actor) => Option.some(actor.projection().state)),
           Effect.orElseSucceed(() => Option.none<SessionState>())
         ),

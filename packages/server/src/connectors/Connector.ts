@@ -29,11 +29,11 @@ export interface EventInput {
   readonly occurred_at?: string
 }
 
-/** Proof that emitted events were folded (subscribers have them); `durable` waits for the disk. */
+/** What an emit gives back: events are queued at once; these wait for the actor and the disk. */
 export interface Receipt {
-  /** Revisions assigned to the events that were not duplicates. */
-  readonly revisions: ReadonlyArray<number>
-  /** Completes once those events (and the checkpoints) are committed. */
+  /** Once folded and published (subscribers have them): the revisions of those not dropped as duplicates. */
+  readonly folded: Effect.Effect<ReadonlyArray<number>, ProtocolError>
+  /** Once those events (and the checkpoints) are committed; implies `folded`. */
   readonly durable: Effect.Effect<void, EventLogError>
 }
 
@@ -48,7 +48,9 @@ export interface EmitOptions {
 export interface ConnectorHost {
   /**
    * Hands events to a session's actor. If the session does not exist, the first event must be
-   * `session_created` and creates it. Returns once they are folded and published.
+   * `session_created` and creates it. Returns once they are queued in the actor's mailbox: at once,
+   * unless the mailbox is full (then it waits: backpressure). Emits of one fiber are folded in
+   * order; `state` sees everything emitted before it.
    */
   readonly emit: (
     sessionId: SessionId,
@@ -61,7 +63,7 @@ export interface ConnectorHost {
     events: ReadonlyArray<EventInput>,
     options?: EmitOptions
   ) => Effect.Effect<Receipt, ProtocolError>
-  /** A session's current state, if it exists. */
+  /** A session's state after everything emitted to it so far is folded, if it exists. */
   readonly state: (sessionId: SessionId) => Effect.Effect<Option.Option<SessionState>>
   /** A committed checkpoint value. */
   readonly checkpoint: (key: string) => Effect.Effect<Option.Option<string>>

@@ -137,18 +137,19 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
       belowHighWater = []
       for (const resume of waiting) resume()
     }
-    const roomInQueue: Effect.Effect<void> = Effect.suspend(() =>
-      queuedEvents + inFlightEvents < HIGH_WATER_EVENTS || stopped
-        ? Effect.void
-        : Effect.async<void>((resume) => {
-            belowHighWater.push(() => resume(Effect.void))
-          }).pipe(Effect.zipRight(roomInQueue))
-    )
+    // Admission past the high-water mark is first come, first served: a producer released once goes
+    // in (overshooting the mark by at most one entry per producer that waited), and a newcomer
+    // waits behind those already waiting, so a session streaming flat out cannot starve the others.
+    const roomInQueue: Effect.Effect<void> = Effect.async<void>((resume) => {
+      belowHighWater.push(() => resume(Effect.void))
+    })
 
-    // Below the high-water mark (the common case) an append is one synchronous step.
+    // Below the high-water mark (the common case) an append is one synchronous step. An urgent
+    // entry (a command's events: someone waits for the ack) never waits for room: it is small, and
+    // it still commits after everything queued before it.
     const append = (entry: AppendEntry): Effect.Effect<Effect.Effect<void, EventLogError>> =>
       Effect.suspend(() =>
-        queuedEvents + inFlightEvents < HIGH_WATER_EVENTS || stopped
+        entry.urgent || stopped || (queuedEvents + inFlightEvents < HIGH_WATER_EVENTS && belowHighWater.length === 0)
           ? Effect.succeed(enqueue(entry))
           : Effect.zipRight(roomInQueue, Effect.sync(() => enqueue(entry)))
       )

@@ -43,8 +43,10 @@ export const make = (
       host.state(sessionId).pipe(Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: f })))
     )
 
+  // Folded before the hook is answered: `202` means recorded, and the next hook sees it.
   const emitQuiet = (sessionId: SessionId, events: Parameters<ConnectorHost["emit"]>[1]) =>
     host.emit(sessionId, events).pipe(
+      Effect.flatMap((receipt) => receipt.folded),
       Effect.asVoid,
       Effect.catchAll((e) => Effect.logWarning(`claude hook: events of ${sessionId} refused: ${e.message}`))
     )
