@@ -15,6 +15,7 @@ import type { Worker as Thread } from "node:worker_threads"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import type { AppendEntry, EventLogShape } from "../src/EventLog.js"
+import { toWriterEntry } from "../src/internal/payloadCodec.js"
 import { makeWriterStore } from "../src/internal/writerStore.js"
 import * as Metrics from "../src/Metrics.js"
 import { event, events, openLog, sid, summary, tempDir } from "./helpers/eventLogFixtures.js"
@@ -289,7 +290,7 @@ describe("EventLogSqlite", () => {
       yield* Effect.flatMap(openLog({ dbPath, ...relaxed }), ({ close }) => close)
       const sql = yield* SqliteClient.make({ filename: dbPath }).pipe(Effect.provide(Reactivity.layer))
       const store = makeWriterStore(sql)
-      const entries = [{ events: events(s1, 1, 2) }, { events: [event(s1, 2, "again")] }, { events: events(s2, 1, 1) }]
+      const entries = [{ events: events(s1, 1, 2) }, { events: [event(s1, 2, "again")] }, { events: events(s2, 1, 1) }].map(toWriterEntry)
       const first = yield* store.commit({ token: "t-1", entries, retry: false })
       expect(first._tag === "Committed" && first.rejected.map((r) => r.index)).toStrictEqual([1])
       expect(yield* store.commit({ token: "t-1", entries, retry: true })).toStrictEqual(first)
@@ -309,7 +310,7 @@ describe("EventLogSqlite", () => {
       expect(Either.getLeft(opened).pipe(Option.map((e) => e.operation))).toStrictEqual(Option.some("EventLog.open:connection"))
     }))
 
-  it.scopedLive("an entry that cannot be sent or encoded fails alone", () =>
+  it.scopedLive("an entry that cannot be encoded fails alone", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir
       const { log } = yield* openLog({ dbPath: path.join(dir, "log.db"), flushMs: 60_000, batchSize: 1000 })
@@ -317,10 +318,12 @@ describe("EventLogSqlite", () => {
         const pending = event(s1, revision)
         return { events: [{ ...pending, stored: { ...pending.stored, event: { ...pending.stored.event, extra: value } as never } }] }
       }
+      const cycle: Record<string, unknown> = {}
+      cycle.self = cycle
       const durable = yield* appendAll(log, [
         { events: events(s1, 1, 1) },
-        poisoned(2, () => "a function cannot be cloned"),
-        poisoned(2, 10n), // cloned fine, but JSON cannot encode a bigint
+        poisoned(2, cycle),
+        poisoned(2, 10n), // JSON cannot encode a bigint
         { events: events(s1, 2, 2), urgent: true }
       ])
       const outcomes = yield* Effect.forEach(durable, (d) => Effect.either(d))

@@ -253,8 +253,8 @@ export const makeSnapshotScheduler = (store: SnapshotStore, options: SnapshotSch
         const latest = new Map<string, number>()
         request.entries.forEach((entry, index) => {
           if (rejected.has(index)) return
-          for (const { stored } of entry.events) {
-            if (stored.revision > (latest.get(stored.session_id) ?? 0)) latest.set(stored.session_id, stored.revision)
+          for (const [sessionId, revision] of entry.events) {
+            if (revision > (latest.get(sessionId) ?? 0)) latest.set(sessionId, revision)
           }
         })
         try {

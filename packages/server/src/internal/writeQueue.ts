@@ -9,8 +9,9 @@ import { Clock, Deferred, Duration, Effect, Exit, Fiber, FiberId, Metric, Schedu
 import * as crypto from "node:crypto"
 import { performance } from "node:perf_hooks"
 import { type AppendEntry, EventLogError } from "../EventLog.js"
+import { toWriterEntry } from "./payloadCodec.js"
 import * as Metrics from "../Metrics.js"
-import type { CommitRequest, CommitResult } from "./writerProtocol.js"
+import type { CommitRequest, CommitResult, WriterEntry } from "./writerProtocol.js"
 
 export interface WriteQueueOptions {
   readonly batchSize: number
@@ -27,7 +28,12 @@ export interface WriteQueueOptions {
 class Queued {
   exit: Exit.Exit<void, EventLogError> | undefined = undefined
   waiters: Array<(exit: Exit.Exit<void, EventLogError>) => void> | undefined = undefined
-  constructor(readonly entry: AppendEntry, readonly enqueuedAt: number) {}
+  constructor(
+    /** Encoded already (see `payloadCodec.ts` for why on this thread and at this point). */
+    readonly entry: WriterEntry,
+    readonly urgent: boolean,
+    readonly enqueuedAt: number
+  ) {}
   settle(exit: Exit.Exit<void, EventLogError>) {
     this.exit = exit
     if (this.waiters !== undefined) for (const resume of this.waiters) resume(exit)
@@ -43,18 +49,6 @@ class Queued {
 }
 
 const closedExit = Exit.fail(new EventLogError({ operation: "EventLog.append:closed", cause: "the event log is closed" }))
-
-/** `postMessage` refused the batch: something in it cannot be structured-cloned. Not transient. */
-const isSendError = (error: CommitFailed | WorkerError): boolean => error._tag === "WorkerError" && error.reason === "send"
-
-const cloneable = (entry: AppendEntry): boolean => {
-  try {
-    structuredClone(entry)
-    return true
-  } catch {
-    return false
-  }
-}
 
 class CommitFailed {
   readonly _tag = "CommitFailed"
@@ -87,15 +81,15 @@ export const HIGH_WATER_EVENTS = 16_384
  * The batch's entries, each session's summary kept only on its last entry: the store upserts the
  * latest anyway, and every summary dropped here is one less object cloned into the worker.
  */
-const withLatestSummaries = (batch: ReadonlyArray<Queued>): Array<AppendEntry> => {
+const withLatestSummaries = (batch: ReadonlyArray<Queued>): Array<WriterEntry> => {
   const seen = new Set<string>()
-  const entries: Array<AppendEntry> = new Array(batch.length)
+  const entries: Array<WriterEntry> = new Array(batch.length)
   for (let i = batch.length - 1; i >= 0; i--) {
     const entry = batch[i]!.entry
-    if (entry.summary === undefined) entries[i] = entry
-    else if (seen.has(entry.summary.id)) entries[i] = { ...entry, summary: undefined }
+    if (entry.summary === null) entries[i] = entry
+    else if (seen.has(entry.summary[0])) entries[i] = { ...entry, summary: null }
     else {
-      seen.add(entry.summary.id)
+      seen.add(entry.summary[0])
       entries[i] = entry
     }
   }
@@ -156,11 +150,19 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
 
     const enqueue = (entry: AppendEntry): Effect.Effect<void, EventLogError> => {
       if (stopped) return closedExit
-      const queued = new Queued(entry, performance.now())
+      let encoded: WriterEntry
+      try {
+        encoded = toWriterEntry(entry)
+      } catch (cause) {
+        // Not JSON (a BigInt, a cycle): this entry alone is refused, the writer goes on.
+        return Exit.fail(new EventLogError({ operation: "EventLog.append:encode", cause }))
+      }
+      const urgent = entry.urgent === true
+      const queued = new Queued(encoded, urgent, performance.now())
       queue.push(queued)
-      queuedEvents += entry.events.length
-      if (entry.urgent) queuedUrgent++
-      if (size() === 1 || entry.urgent || queuedEvents >= batchSize) signal()
+      queuedEvents += encoded.events.length
+      if (urgent) queuedUrgent++
+      if (size() === 1 || urgent || queuedEvents >= batchSize) signal()
       return queued.await
     }
 
@@ -182,7 +184,7 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
         const queued = queue[head++]
         batch.push(queued)
         events += queued.entry.events.length
-        if (queued.entry.urgent) queuedUrgent--
+        if (queued.urgent) queuedUrgent--
       }
       queuedEvents -= events
       if (head === queue.length) {
@@ -222,27 +224,7 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
             )
           )
         )
-        const outcome = yield* Effect.either(
-          Effect.retry(attempt, { schedule: retrySchedule, while: (error) => !isSendError(error) })
-        )
-        if (outcome._tag === "Left" && isSendError(outcome.left)) {
-          // Some entry cannot be cloned into the worker (a function or the like in an event): it
-          // fails alone, the rest goes again, rather than retrying a batch that can never be sent.
-          const error = new EventLogError({ operation: "EventLog.append:encode", cause: outcome.left })
-          const sendable = batch.filter((queued) => {
-            if (cloneable(queued.entry)) return true
-            queued.settle(Exit.fail(error))
-            return false
-          })
-          yield* Effect.logError("event log refused entries that cannot be sent to the writer").pipe(
-            Effect.annotateLogs({ refused: batch.length - sendable.length })
-          )
-          if (sendable.length === batch.length) {
-            // Every entry clones on its own: the cause is elsewhere and retrying would not help.
-            return yield* fail(batch, new EventLogError({ operation: "EventLog.append:commit", cause: outcome.left }))
-          }
-          return sendable.length > 0 ? yield* commitBatch(sendable) : undefined
-        }
+        const outcome = yield* Effect.either(Effect.retry(attempt, { schedule: retrySchedule }))
         if (outcome._tag === "Left") {
           yield* Effect.logError("event log commit failed for good; the batch is lost").pipe(
             Effect.annotateLogs({ events: inFlightEvents, attempts, error: outcome.left.message })
@@ -258,8 +240,7 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
             batch[index].settle(Exit.void)
           } else {
             const cause = Object.assign(new Error(refused.message), { code: refused.code })
-            const operation = refused.code === "ENCODE" ? "EventLog.append:encode" : "EventLog.append:constraint"
-            batch[index].settle(Exit.fail(new EventLogError({ operation, cause })))
+            batch[index].settle(Exit.fail(new EventLogError({ operation: "EventLog.append:constraint", cause })))
           }
         }
         if (rejected.size > 0) {

@@ -1,21 +1,27 @@
 /**
  * The messages between the event log (main thread) and its writer worker. Owns only their shapes:
- * plain data, structured-cloned by `postMessage` (no Schema on this path: both ends are our code,
- * and the events were validated by the domain schemas before they were appended).
+ * rows of primitives, encoded on the main thread (`payloadCodec.toWriterEntry`) and structured-cloned
+ * by `postMessage` (no Schema on this path: both ends are our code, and the events were validated by
+ * the domain schemas before they were appended).
  */
-import type { Checkpoint, PendingEvent } from "../EventLog.js"
-import type { SessionSummary } from "@orbitdock/domain"
 
 /** Given to the worker as `workerData`, so a respawned worker opens the same database. */
 export interface WriterWorkerData {
   readonly dbPath: string
 }
 
+/** A row of `events`: session_id, revision, type, occurred_at, source_key, payload (JSON). */
+export type EventRow = readonly [string, number, string, string, string | null, string]
+/** A row of `checkpoints`: key, value. */
+export type CheckpointRow = readonly [string, string]
+/** A row of `session_summaries`: session_id, revision, created_at, summary (JSON). */
+export type SummaryRow = readonly [string, number, string, string]
+
 /** One `AppendEntry` as the worker sees it (no `urgent`: batching is decided on the main side). */
 export interface WriterEntry {
-  readonly events: ReadonlyArray<PendingEvent>
-  readonly checkpoints?: ReadonlyArray<Checkpoint> | undefined
-  readonly summary?: SessionSummary | undefined
+  readonly events: ReadonlyArray<EventRow>
+  readonly checkpoints: ReadonlyArray<CheckpointRow>
+  readonly summary: SummaryRow | null
 }
 
 /**

@@ -7,35 +7,12 @@
 import type { SqlClient } from "@effect/sql/SqlClient"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import { encodeEvent, encodeSummary } from "./payloadCodec.js"
 import type { CommitRequest, CommitResult, RejectedEntry, WriterEntry } from "./writerProtocol.js"
 
 /** SQLite allows 32766 bound variables per statement (3.32+); stay well below. */
 const ROWS_PER_INSERT = 500
 
 type Row = ReadonlyArray<string | number | null>
-
-/** An entry turned into statement parameters (encoding happens here, off the main thread). */
-interface EncodedEntry {
-  readonly events: ReadonlyArray<Row>
-  readonly checkpoints: ReadonlyArray<Row>
-  readonly summary: Row | null
-}
-
-const encodeEntry = (entry: WriterEntry): EncodedEntry => ({
-  events: entry.events.map(({ source_key, stored }) => [
-    stored.session_id,
-    stored.revision,
-    stored.event.type,
-    stored.occurred_at,
-    source_key,
-    encodeEvent(stored.event)
-  ]),
-  checkpoints: (entry.checkpoints ?? []).map(({ key, value }) => [key, value]),
-  summary: entry.summary
-    ? [entry.summary.id, entry.summary.revision, entry.summary.created_at, encodeSummary(entry.summary)]
-    : null
-})
 
 const errorCode = (cause: unknown): string => {
   const inner = (cause as { cause?: unknown })?.cause ?? cause
@@ -100,7 +77,7 @@ export const makeWriterStore = (sql: SqlClient) => {
       )
 
   /** The common case: every entry is fine; one multi-row INSERT per table. */
-  const commitAll = (token: string, entries: ReadonlyArray<EncodedEntry>, rejected: ReadonlyArray<RejectedEntry>) => {
+  const commitAll = (token: string, entries: ReadonlyArray<WriterEntry>, rejected: ReadonlyArray<RejectedEntry>) => {
     const checkpoints = new Map<unknown, Row>()
     const summaries = new Map<unknown, Row>()
     for (const entry of entries) {
@@ -123,7 +100,7 @@ export const makeWriterStore = (sql: SqlClient) => {
    * After a constraint violation: each entry in its own savepoint, so the offending entries are
    * rolled back alone and the rest of the batch still commits in the same transaction.
    */
-  const commitEach = (token: string, entries: ReadonlyArray<EncodedEntry>, rejected: Array<RejectedEntry>) =>
+  const commitEach = (token: string, entries: ReadonlyArray<WriterEntry>, rejected: Array<RejectedEntry>) =>
     Effect.gen(function* () {
       for (let index = 0; index < entries.length; index++) {
         if (rejected.some((r) => r.index === index)) continue
@@ -151,17 +128,7 @@ export const makeWriterStore = (sql: SqlClient) => {
 
   /** Commits a batch; never fails (see `CommitResult`). */
   const commit = (request: CommitRequest): Effect.Effect<CommitResult> => {
-    // An entry that cannot be encoded is refused alone, like a constraint violation.
     const rejected: Array<RejectedEntry> = []
-    const encoded = request.entries.map((entry, index): EncodedEntry => {
-      try {
-        return encodeEntry(entry)
-      } catch (cause) {
-        rejected.push({ index, code: "ENCODE", message: errorMessage(cause) })
-        return { events: [], checkpoints: [], summary: null }
-      }
-    })
-    const valid = encoded.filter((_, index) => !rejected.some((r) => r.index === index))
     const once = <E, R>(body: Effect.Effect<void, E, R>) =>
       sql.withTransaction(
         Effect.gen(function* () {
@@ -171,8 +138,8 @@ export const makeWriterStore = (sql: SqlClient) => {
           return { _tag: "Committed", rejected } as CommitResult
         })
       )
-    return once(commitAll(request.token, valid, rejected)).pipe(
-      Effect.catchIf(isConstraint, () => once(commitEach(request.token, encoded, rejected))),
+    return once(commitAll(request.token, request.entries, rejected)).pipe(
+      Effect.catchIf(isConstraint, () => once(commitEach(request.token, request.entries, rejected))),
       Effect.catchAllCause((cause) => {
         const failure = Cause.squash(cause)
         return Effect.succeed<CommitResult>({ _tag: "Failed", code: errorCode(failure), message: errorMessage(failure) })
