@@ -65,8 +65,8 @@ export interface SessionActor {
    * `"stopped"`: the actor was stopped (evicted), resolve the session again.
    */
   readonly offer: (events: ReadonlyArray<EventInput>, options: EmitOptions | undefined) => Receipt | Refused
-  /** Completes once the mailbox has room again (or the actor stopped). */
-  readonly room: Effect.Effect<void>
+  /** Completes once the mailbox has room for that many events (or the actor stopped). */
+  readonly room: (events: number) => Effect.Effect<void>
   /** Nothing queued and no step under way: the projection reflects every emit so far. */
   readonly settled: () => boolean
   /**
@@ -177,7 +177,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
   }
 
   /**
-   * The mailbox: a plain array the emitting fibers push to and the actor fiber swaps out whole.
+   * The mailbox: a plain array the emitting fibers push to and the actor fiber takes in steps.
    * Not an Effect `Mailbox`: its offer/take machinery was most of the ~16 KB allocated per emit,
    * and those short-lived allocations are what the young-generation GC spends its pauses on.
    * An emit does not wait for its fold (the receipt does): a connector streaming events pays one
@@ -186,7 +186,8 @@ export const make = Effect.fn("SessionActor.make")(function* (
   let inbox: Array<Ingest> = []
   let queuedEvents = 0
   let stopped = false
-  let stepping = false
+  /** The items of the step under way (taken from the inbox, not settled yet). */
+  let stepping: Array<Ingest> = []
   let wake: (() => void) | undefined = undefined
   let waitingForRoom: Array<() => void> = []
   const signal = () => {
@@ -200,10 +201,13 @@ export const make = Effect.fn("SessionActor.make")(function* (
     waitingForRoom = []
     for (const resume of waiting) resume()
   }
-  const room: Effect.Effect<void> = Effect.async<void>((resume) => {
-    if (queuedEvents < MAILBOX_EVENTS || stopped) return resume(Effect.void)
-    waitingForRoom.push(() => resume(Effect.void))
-  })
+  // An emit bigger than the whole mailbox still goes in, alone.
+  const fits = (events: number) => queuedEvents === 0 || queuedEvents + events <= MAILBOX_EVENTS
+  const room = (events: number): Effect.Effect<void> =>
+    Effect.async<void>((resume) => {
+      if (fits(events) || stopped) return resume(Effect.void)
+      waitingForRoom.push(() => resume(Effect.void))
+    })
   /** The next step's items: everything queued when it fits in `STEP_EVENTS`, else a slice. */
   const takeStep = (): Array<Ingest> => {
     let count = 0
@@ -228,9 +232,9 @@ export const make = Effect.fn("SessionActor.make")(function* (
   })
 
   /**
-   * Everything queued at once is folded, published and handed to the writer as ONE entry (one
-   * summary, one durability receipt shared by its items): under load the per-item costs (entries,
-   * summaries cloned to the worker, list updates) are paid once per step, not per emit.
+   * Everything queued (up to `STEP_EVENTS`) is folded, published and handed to the writer as ONE
+   * entry (one summary, one durability receipt shared by its items): under load the per-item costs
+   * (entries, summaries, list updates) are paid once per step, not per emit.
    */
   const drain = Effect.gen(function* () {
     while (true) {
@@ -238,7 +242,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
       const items = takeStep()
       releaseWaitingForRoom()
       if (items.length > 0) {
-        stepping = true
+        stepping = items
         const now = nowIso()
         const pending: Array<PendingEvent> = []
         const messages: Array<SessionMessage> = []
@@ -260,7 +264,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
         }
         let i = 0
         for (const item of items) item.receipt.settle(revisions[i++]!, durable)
-        stepping = false
+        stepping = []
       }
       if (duplicates > 0) {
         yield* Metric.incrementBy(Metrics.eventsDeduplicated, duplicates)
@@ -279,7 +283,8 @@ export const make = Effect.fn("SessionActor.make")(function* (
   // gets an error, not a hang.
   const refuseWaiting = Effect.sync(() => {
     stopped = true
-    const items = inbox
+    const items = [...stepping, ...inbox]
+    stepping = []
     inbox = []
     queuedEvents = 0
     for (const item of items) item.receipt.fail(internal(`session ${sessionId} stopped`))
@@ -301,8 +306,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
     offer: (events, opts) => {
       lastUsed = Date.now()
       if (stopped) return "stopped"
-      // An emit bigger than the whole mailbox still goes in, alone.
-      if (queuedEvents > 0 && queuedEvents + events.length > MAILBOX_EVENTS) return "full"
+      if (!fits(events.length)) return "full"
       const receipt = new PendingReceipt()
       inbox.push({ events, options: opts, receipt })
       queuedEvents += events.length
@@ -310,7 +314,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
       return receipt
     },
     room,
-    settled: () => inbox.length === 0 && !stepping,
+    settled: () => inbox.length === 0 && stepping.length === 0,
     subscribe: (subscriber, sinceRevision) => {
       lastUsed = Date.now()
       subscribers.add(subscriber)

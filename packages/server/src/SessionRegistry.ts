@@ -144,7 +144,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
     ): Effect.Effect<Receipt, ProtocolError> =>
       Effect.suspend(() => {
         const offered = actor.offer(events, emitOptions)
-        if (offered === "full") return Effect.zipRight(actor.room, offerTo(actor, sessionId, events, emitOptions))
+        if (offered === "full") return Effect.zipRight(actor.room(events.length), offerTo(actor, sessionId, events, emitOptions))
         if (offered === "stopped") {
           // Evicted between lookup and offer: the next lookup rehydrates it. Still registered:
           // the server is shutting down.

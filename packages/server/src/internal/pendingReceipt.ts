@@ -20,12 +20,14 @@ export class PendingReceipt implements Receipt {
 
   /** The events were folded and published; `durable` is the log's receipt for them. */
   settle(revisions: ReadonlyArray<number>, durable: Effect.Effect<void, EventLogError>): void {
+    if (this.outcome !== undefined) return
     this.outcome = { revisions, durable }
     this.wake()
   }
 
   /** The actor stopped before it folded them (server shutdown). */
   fail(error: ProtocolError): void {
+    if (this.outcome !== undefined) return
     this.outcome = error
     this.wake()
   }
