@@ -76,7 +76,9 @@ it("drops the mirror and resyncs from snapshots after the server is SIGKILLed an
     await client.subscribeSession(quiet)
     await client.subscribeSession(busy)
     await settled(client, quiet, "echo: before the crash")
-    await client.sendMessage(busy, "/burst 5000")
+    // Long enough that the kill lands mid-burst (the server folds and commits a 5,000-message burst
+    // before the client has even read 300 of it).
+    await client.sendMessage(busy, "/burst 100000")
     // Kill it mid-burst: some of what the client saw may never have become durable.
     const seen = await new Promise<NonNullable<ReturnType<Client.Client["session"]>>>((resolve) => {
       const off = client.on("change", (m) => {
