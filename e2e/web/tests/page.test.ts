@@ -204,7 +204,9 @@ describe("the web page", () => {
     await row(id).waitFor()
     await openSession(id)
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42))
-    await sdk.sendMessage(id, "/burst 3000")
+    // Long enough to be killed in the middle of: the server folds and commits thousands of messages
+    // before the page has drawn its first hundreds.
+    await sdk.sendMessage(id, "/burst 100000")
     // The page shows agent activity before it is durable; kill the server in the middle of it.
     await page.waitForFunction(() => Number(document.querySelector('[data-testid="conversation"]')?.getAttribute("data-count")) >= 200, undefined, {
       timeout: 20_000
