@@ -12,7 +12,7 @@ import * as path from "node:path"
 import * as readline from "node:readline"
 import { eventAt, sessionIdOf } from "./lib/events.js"
 import type { Figures } from "./lib/report.js"
-import { binPath, SnapshotStore } from "./lib/server.js"
+import { binPath, RECENT_EVENTS, SnapshotStore } from "./lib/server.js"
 import { nowMs, summarize } from "./lib/stats.js"
 import type { Options } from "./options.js"
 import { ask, startOrbit } from "./orbit.js"
@@ -216,6 +216,6 @@ export const stalledClient = async (figures: Figures, o: Options) => {
   figures.add(S6, `stalled client: RSS growth over the second half (${half / 1000}–${totalMs / 1000} s)`, "MB", at(stalled, totalMs) - at(stalled, half), { op: "<=", value: 20, label: "flat (≤ 20 MB)" })
   figures.note(
     S6,
-    `Stalled client: one client subscribed to the list and 10 sessions stops reading its socket (\`ws.pause()\`) while the sessions receive 2,000 events/s of \`message_updated\` (replacing one message's content, so the session state itself does not grow) for ${totalMs / 1000} s; the same run with a client that reads is the control. Server RSS after a GC, every ${stepMs / 1000} s — reading: ${control.map((s) => s.toFixed(0)).join(", ")} MB; stalled: ${stalled.map((s) => s.toFixed(0)).join(", ")} MB. Both rise during the first ~20 s as each session's in-memory ring of recent events (\`RECENT_EVENTS\` = 4,096) fills.`
+    `Stalled client: one client subscribed to the list and 10 sessions stops reading its socket (\`ws.pause()\`) while the sessions receive 2,000 events/s of \`message_updated\` (replacing one message's content, so the session state itself does not grow) for ${totalMs / 1000} s; the same run with a client that reads is the control. Server RSS after a GC, every ${stepMs / 1000} s — reading: ${control.map((s) => s.toFixed(0)).join(", ")} MB; stalled: ${stalled.map((s) => s.toFixed(0)).join(", ")} MB. Both rise during the first seconds as each session's in-memory ring of recent events (\`RECENT_EVENTS\` = ${RECENT_EVENTS.toLocaleString("en")}) fills.`
   )
 }
