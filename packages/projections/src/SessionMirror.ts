@@ -92,7 +92,9 @@ const appendMessage = (
     revision,
     last_activity_at: occurredAt ?? state.last_activity_at,
     messages,
-    message_count: messages.length
+    // Counted, not `messages.length`: the server keeps only its recent messages in memory (the
+    // older ones are paged out to the log), and the count is of all of them.
+    message_count: state.message_count + 1
   }
   if (state.title !== undefined || message.role !== "user") return next
   const title = titleFrom(message.content)
@@ -112,11 +114,14 @@ const updateMessage = (
   for (let i = messages.length - 1; i >= 0; i--) {
     const message = messages[i]!
     if (message.id !== id) continue
-    messages = ops.replace(messages, i, { ...message, ...stripUndefined(changes) })
+    messages = ops.replace(messages, i, changeMessage(message, changes))
     break
   }
   return { ...state, revision, last_activity_at: occurredAt ?? state.last_activity_at, messages }
 }
+
+/** A message with `changes` applied (what `message_updated` does to the message it names). */
+export const changeMessage = (message: Message, changes: MessageChanges): Message => ({ ...message, ...stripUndefined(changes) })
 
 /** Applies one session message; messages of other sessions or older revisions must be filtered by the caller. */
 export const applyMessage = (

@@ -46,9 +46,15 @@ export interface PositionedEvent extends StoredEvent {
  */
 export interface LoadedSession {
   readonly snapshot: SessionProjection.SessionProjection | null
+  /** How many messages come before `snapshot.state.messages`: they are in message pages. */
+  readonly paged: number
   readonly events: ReadonlyArray<StoredEvent>
-  /** The JSON of `snapshot.state` when the log has it at hand (see `Hydration.ts`). */
-  readonly stateJson?: string | null
+}
+
+/** How far a session's messages are paged out: as of its latest snapshot (see `messagePages.ts`). */
+export interface PagedProgress {
+  readonly revision: number
+  readonly paged: number
 }
 
 export class EventLogError extends Data.TaggedError("EventLogError")<{
@@ -78,6 +84,14 @@ export interface EventLogShape {
    * logged and ignored (all events are returned instead); only a failing read fails.
    */
   readonly loadSession: (sessionId: SessionId) => Effect.Effect<LoadedSession, EventLogError>
+  /**
+   * The text of the message pages holding the session's first `count` messages, in order (each a
+   * JSON array). Synchronous, for a caller that must not yield (an actor building a subscriber's
+   * snapshot): throws an `EventLogError` when the read fails or a page is missing or unreadable.
+   */
+  readonly readPages: (sessionId: SessionId, count: number) => ReadonlyArray<string>
+  /** The session's paging as of its latest snapshot (null: none). Synchronous; throws `EventLogError`. */
+  readonly pagedProgress: (sessionId: SessionId) => PagedProgress | null
   /** Committed events of all sessions with `position > afterPosition`, in log order, at most `limit`. */
   readonly readAll: (afterPosition: number, limit: number) => Effect.Effect<ReadonlyArray<PositionedEvent>, EventLogError>
   /** The latest committed summary of every session, oldest session first. */

@@ -48,7 +48,11 @@ export const make = Effect.sync((): EventLogShape => {
         return limit === undefined ? stream : stream.slice(0, limit)
       }),
     // No snapshots here: hydration replays every event.
-    loadSession: (sessionId) => Effect.sync(() => ({ snapshot: null, events: [...(bySession.get(sessionId) ?? [])] })),
+    loadSession: (sessionId) =>
+      Effect.sync(() => ({ snapshot: null, paged: 0, events: [...(bySession.get(sessionId) ?? [])] })),
+    // Nor pages: every message stays in memory.
+    readPages: () => [],
+    pagedProgress: () => null,
     readAll: (after, limit) => Effect.sync(() => events.filter((e) => e.position > after).slice(0, limit)),
     summaries: Effect.sync(() => [...summaries.values()]),
     checkpoint: (key) => Effect.sync(() => Option.fromNullable(checkpoints.get(key))),

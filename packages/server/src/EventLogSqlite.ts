@@ -40,6 +40,7 @@ import { ServerConfig } from "./Config.js"
 import { EventLog, EventLogError } from "./EventLog.js"
 import { migrate, pragmas } from "./internal/eventLogSchema.js"
 import { decodeGlobalRow, decodeSessionRow, decodeSummary } from "./internal/payloadCodec.js"
+import * as MessagePages from "./internal/messagePages.js"
 import { decodeSnapshot } from "./internal/snapshotCodec.js"
 import { makeWriteQueue } from "./internal/writeQueue.js"
 import type { CommitRequest, CommitResult, WriterWorkerData } from "./internal/writerProtocol.js"
@@ -111,7 +112,15 @@ export const make = (options: EventLogSqliteOptions) =>
           .pluck(true),
         eventAt: reader.prepare<[string, number], number>("SELECT 1 FROM events WHERE session_id = ? AND revision = ?").pluck(true),
         snapshot: reader
-          .prepare<[string], Array<unknown>>("SELECT revision, projection FROM snapshots WHERE session_id = ?")
+          .prepare<[string], Array<unknown>>("SELECT revision, projection, paged FROM snapshots WHERE session_id = ?")
+          .raw(true),
+        pages: reader
+          .prepare<[string, number], unknown>(
+            "SELECT messages FROM message_pages WHERE session_id = ? AND first_seq < ? ORDER BY first_seq"
+          )
+          .pluck(true),
+        paged: reader
+          .prepare<[string], Array<unknown>>("SELECT revision, paged FROM snapshots WHERE session_id = ?")
           .raw(true)
       }),
       catch: fail("EventLog.open:reader")
@@ -176,7 +185,7 @@ export const make = (options: EventLogSqliteOptions) =>
       loadSession: (sessionId: SessionId) =>
         Effect.gen(function* () {
           const row = yield* Effect.try({ try: () => hot.snapshot.get(sessionId), catch: fail("EventLog.loadSession") })
-          let decoded = row === undefined ? null : decodeSnapshot(sessionId, row[0], row[1])
+          let decoded = row === undefined ? null : decodeSnapshot(sessionId, row[0], row[1], row[2])
           if (decoded?._tag === "Snapshot") {
             // Only a restored or hand-edited log can lack the event a snapshot was taken at; then the
             // snapshot holds events the log does not, and is ignored like an unreadable one.
@@ -193,8 +202,33 @@ export const make = (options: EventLogSqliteOptions) =>
           const snapshot = decoded?._tag === "Snapshot" ? decoded : null
           const after = snapshot?.projection.state.revision ?? 0
           const events = yield* Effect.try({ try: () => readEvents(sessionId, after, -1), catch: fail("EventLog.loadSession") })
-          return { snapshot: snapshot?.projection ?? null, events, stateJson: snapshot?.stateJson ?? null }
+          return { snapshot: snapshot?.projection ?? null, paged: snapshot?.paged ?? 0, events }
         }),
+      readPages: (sessionId: SessionId, count: number) => {
+        if (count <= 0) return []
+        let pages: Array<unknown>
+        try {
+          pages = hot.pages.all(sessionId, count)
+        } catch (cause) {
+          throw fail("EventLog.readPages")(cause)
+        }
+        const expected = Math.ceil(count / MessagePages.PAGE_MESSAGES)
+        if (pages.length !== expected || !pages.every(MessagePages.plausiblePage)) {
+          throw fail("EventLog.readPages")(
+            `the message pages of session ${sessionId} are damaged: ${pages.length} readable of ${expected}`
+          )
+        }
+        return pages as Array<string>
+      },
+      pagedProgress: (sessionId: SessionId) => {
+        let row: Array<unknown> | undefined
+        try {
+          row = hot.paged.get(sessionId)
+        } catch (cause) {
+          throw fail("EventLog.pagedProgress")(cause)
+        }
+        return row === undefined ? null : { revision: row[0] as number, paged: row[1] as number }
+      },
       readAll: (afterPosition: number, limit: number) =>
         read(
           "EventLog.readAll",

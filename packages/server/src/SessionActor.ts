@@ -21,6 +21,8 @@ import { Effect, Metric } from "effect"
 import { nowIso } from "./Clock.js"
 import type { EmitOptions, EventInput, Receipt } from "./connectors/Connector.js"
 import type { Checkpoint, EventLogShape, PendingEvent } from "./EventLog.js"
+import type { Hydrated } from "./Hydration.js"
+import * as MessagePages from "./internal/messagePages.js"
 import { PendingReceipt } from "./internal/pendingReceipt.js"
 import * as Metrics from "./Metrics.js"
 import type { SessionSubscriber } from "./Sessions.js"
@@ -50,13 +52,23 @@ interface Recent {
   readonly message: SessionMessage
 }
 
+/** How often at most a live actor asks the log whether its older messages were paged out. */
+export const PAGING_CHECK_MS = 250
+
 export interface SessionActor {
   readonly sessionId: SessionId
   /**
    * The current projection, to keep or hand out (read synchronously; only the actor fiber replaces
-   * it). It stays as it is: the actor copies its message list before the next change.
+   * it). It stays as it is: the actor copies its message list before the next change. Its
+   * `state.messages` are the session's recent messages only (at least the last
+   * `MessagePages.KEEP_MESSAGES`): the older ones are paged out to the log (`fullState`).
    */
   readonly projection: () => SessionProjection.SessionProjection
+  /**
+   * The current state with every message (the paged ones read from the log, synchronously).
+   * Throws an `EventLogError` when the pages cannot be read.
+   */
+  readonly fullState: () => SessionState
   /** The current revision and status, without handing the state out. */
   readonly peek: () => { readonly revision: number; readonly status: SessionState["status"] }
   /**
@@ -72,12 +84,13 @@ export interface SessionActor {
   /**
    * Pushes the catch-up to `subscriber` and registers it, atomically with respect to the actor (no
    * gap, no duplicate): a snapshot, or the recent messages after `sinceRevision` when they are all
-   * still in memory. Returns the revision the ack carries.
+   * still in memory. Returns the revision the ack carries. Throws like `fullState` (then nothing
+   * was pushed and the subscriber is not registered).
    */
   readonly subscribe: (subscriber: SessionSubscriber, sinceRevision?: number) => number
   readonly unsubscribe: (subscriber: SessionSubscriber) => void
   readonly subscriberCount: () => number
-  /** A snapshot of the current state. */
+  /** A snapshot of the current state, every message included. Throws like `fullState`. */
   readonly snapshot: () => SessionSnapshot
   /** Recent events with revision > after (those still in memory), or undefined when `after` is older. */
   readonly recentEvents: (after: number) => ReadonlyArray<StoredEvent> | undefined
@@ -97,16 +110,34 @@ export interface ActorOptions {
   readonly onChange: (summary: SessionSummary, messages: ReadonlyArray<SessionMessage>) => void
 }
 
+/** A new session's start: nothing folded, nothing paged. */
+export const fresh = (sessionId: SessionId): Hydrated => ({
+  projection: SessionProjection.empty(sessionId),
+  paged: 0,
+  pagedRevision: 0,
+  pagedUpdates: []
+})
+
 /** Starts an actor over a projection already folded from the log. The fiber lives in the caller's scope. */
 export const make = Effect.fn("SessionActor.make")(function* (
-  initial: SessionProjection.SessionProjection,
+  initial: Hydrated,
   options: ActorOptions
 ) {
-  const sessionId = initial.state.id
+  const sessionId = initial.projection.state.id
   const subscribers = new Set<SessionSubscriber>()
   const sourceKeys = new Set(options.sourceKeys)
   const recent: Array<Recent> = []
-  let projection = initial
+  let projection = initial.projection
+  /**
+   * Paging (see `messagePages.ts`): the first `paged` messages of the session are in the log's
+   * pages, as of its snapshot at `pagedRevision`; `projection.state.messages` are the ones after.
+   * `pagedUpdates` are the updates of paged messages since that snapshot, which the pages may not
+   * have yet; a whole state applies them over the pages.
+   */
+  let paged = initial.paged
+  let pagedRevision = initial.pagedRevision
+  let pagedUpdates: Array<MessagePages.PagedUpdate> = [...initial.pagedUpdates]
+  let pagingChecked = 0
   /**
    * Copy-on-write of the message list: folding in place is O(1) per event, copying is O(messages);
    * a 50,000-message burst copied on every append was quadratic. The list is copied only when the
@@ -158,6 +189,10 @@ export const make = Effect.fn("SessionActor.make")(function* (
         revision: projection.state.revision + 1,
         occurred_at: input.occurred_at ?? now,
         event: input.event
+      }
+      const event = input.event
+      if (paged > 0 && event.type === "message_updated" && !MessagePages.holds(projection.state.messages, event.message_id)) {
+        pagedUpdates.push({ revision: stored.revision, messageId: event.message_id, changes: event.changes })
       }
       const [next, message] = SessionProjection.evolveWith(
         projection,
@@ -232,6 +267,48 @@ export const make = Effect.fn("SessionActor.make")(function* (
   })
 
   /**
+   * Drops the messages the log has paged out since we last looked (at most every
+   * `PAGING_CHECK_MS`, and only when there are enough to fill a page). An update after the
+   * snapshot of a message dropped now was applied in memory only: it is taken from the recent
+   * events and kept with the other updates of paged messages. When those recent events no longer
+   * reach back to the snapshot, nothing is dropped this time (a later snapshot will do).
+   */
+  const dropPaged = () => {
+    const messages = projection.state.messages
+    if (messages.length < MessagePages.KEEP_MESSAGES + MessagePages.PAGE_MESSAGES && pagedUpdates.length === 0) return
+    const now = Date.now()
+    if (now - pagingChecked < PAGING_CHECK_MS) return
+    pagingChecked = now
+    let progress: ReturnType<EventLogShape["pagedProgress"]>
+    try {
+      progress = options.log.pagedProgress(sessionId)
+    } catch {
+      return // an optimisation: tried again later
+    }
+    if (progress === null || progress.revision <= pagedRevision || progress.paged < paged) return
+    const drop = progress.paged - paged
+    const first = recent[0]
+    if (drop > messages.length || (drop > 0 && (first === undefined || first.stored.revision > progress.revision + 1))) return
+    const dropped = new Set<string>()
+    for (let i = 0; i < drop; i++) dropped.add(messages[i]!.id)
+    // The pages have every update up to the snapshot.
+    const kept = pagedUpdates.filter((u) => u.revision > progress.revision)
+    if (drop > 0) {
+      for (const { stored } of recent) {
+        const event = stored.event
+        if (stored.revision > progress.revision && event.type === "message_updated" && dropped.has(event.message_id)) {
+          kept.push({ revision: stored.revision, messageId: event.message_id, changes: event.changes })
+        }
+      }
+      projection = { ...projection, state: { ...projection.state, messages: messages.slice(drop) } }
+      shared = false
+    }
+    pagedUpdates = kept
+    paged = progress.paged
+    pagedRevision = progress.revision
+  }
+
+  /**
    * Everything queued (up to `STEP_EVENTS`) is folded, published and handed to the writer as ONE
    * entry (one summary, one durability receipt shared by its items): under load the per-item costs
    * (entries, summaries, list updates) are paid once per step, not per emit.
@@ -265,6 +342,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
         let i = 0
         for (const item of items) item.receipt.settle(revisions[i++]!, durable)
         stepping = []
+        dropPaged()
       }
       if (duplicates > 0) {
         yield* Metric.incrementBy(Metrics.eventsDeduplicated, duplicates)
@@ -317,23 +395,31 @@ export const make = Effect.fn("SessionActor.make")(function* (
     settled: () => inbox.length === 0 && stepping.length === 0,
     subscribe: (subscriber, sinceRevision) => {
       lastUsed = Date.now()
-      subscribers.add(subscriber)
       const current = projection.state.revision
-      if (sinceRevision !== undefined && sinceRevision === current) return current
-      const catchUp = sinceRevision !== undefined && sinceRevision < current ? messagesAfter(sinceRevision) : undefined
-      if (catchUp === undefined) subscriber.push(actor.snapshot())
-      else for (const message of catchUp) subscriber.push(message)
+      const catchUp =
+        sinceRevision === current ? [] : sinceRevision !== undefined && sinceRevision < current ? messagesAfter(sinceRevision) : undefined
+      const snapshot = catchUp === undefined ? actor.snapshot() : undefined
+      subscribers.add(subscriber)
+      if (snapshot !== undefined) subscriber.push(snapshot)
+      else for (const message of catchUp!) subscriber.push(message)
       return current
     },
     unsubscribe: (subscriber) => {
       subscribers.delete(subscriber)
     },
     subscriberCount: () => subscribers.size,
+    fullState: () => {
+      const state = handOut().state
+      if (paged === 0) return state
+      const inMemory = new Set<string>(state.messages.map((m) => m.id))
+      const updates = pagedUpdates.filter((u) => !inMemory.has(u.messageId))
+      return MessagePages.assemble(state, options.log.readPages(sessionId, paged), updates)
+    },
     snapshot: () => ({
       type: "session_snapshot",
       session_id: sessionId,
       revision: projection.state.revision,
-      session: handOut().state
+      session: actor.fullState()
     }),
     lastUsed: () => lastUsed,
     touch: () => {

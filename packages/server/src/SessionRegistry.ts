@@ -30,7 +30,7 @@ import {
   type EventInput,
   type Receipt
 } from "./connectors/Connector.js"
-import { EventLog, type EventLogError } from "./EventLog.js"
+import { EventLog, EventLogError } from "./EventLog.js"
 import * as Hydration from "./Hydration.js"
 import * as ListHub from "./ListHub.js"
 import * as Metrics from "./Metrics.js"
@@ -42,6 +42,16 @@ import { type Command, Sessions, type SessionsShape } from "./Sessions.js"
 export const COMMAND_TIMEOUT = Duration.seconds(60)
 
 const logFailure = (operation: string) => (e: EventLogError) => internal(`${operation}: ${e.message}`)
+
+/** Runs an actor's synchronous read of its whole state (which reads the message pages). */
+const whole = <A>(operation: string, read: () => A): Effect.Effect<A, ProtocolError> =>
+  Effect.try({
+    try: read,
+    catch: (cause) => (cause instanceof EventLogError ? cause : new EventLogError({ operation, cause }))
+  }).pipe(
+    Effect.tapError((e) => Effect.logError(e.message).pipe(Effect.annotateLogs({ module: "Sessions" }))),
+    Effect.mapError(logFailure(operation))
+  )
 
 export interface RegistryOptions {
   /**
@@ -68,8 +78,8 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
     for (const summary of yield* log.summaries) hub.load(summary)
     yield* Metric.set(Metrics.sessions, hub.all().length)
 
-    const startActor = (projection: SessionProjection.SessionProjection, sourceKeys: ReadonlySet<string>) =>
-      SessionActor.make(projection, {
+    const startActor = (initial: Hydration.Hydrated, sourceKeys: ReadonlySet<string>) =>
+      SessionActor.make(initial, {
         log,
         sourceKeys,
         onChange: (summary, messages) => {
@@ -93,9 +103,9 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
           ? Effect.all([log.loadSession(sessionId), log.sourceKeys(sessionId)]).pipe(
               Effect.mapError(logFailure(`loading session ${sessionId}`)),
               // The latest projection snapshot plus the events after it: the same as a full replay.
-              Effect.flatMap(([loaded, keys]) => startActor(Hydration.projectionOf(sessionId, loaded), keys))
+              Effect.flatMap(([loaded, keys]) => startActor(Hydration.hydrate(sessionId, loaded), keys))
             )
-          : startActor(SessionProjection.empty(sessionId), new Set())
+          : startActor(SessionActor.fresh(sessionId), new Set())
         return start.pipe(
           Effect.tap((actor) =>
             Effect.sync(() => {
@@ -282,7 +292,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         if (revision < 1 || revision > current.revision) {
           return yield* Effect.fail(notFound(`session ${sessionId} has no revision ${revision} (current: ${current.revision})`))
         }
-        if (revision === current.revision) return current
+        if (revision === current.revision) return yield* whole("at_revision", actor.fullState)
         const durable = yield* log.readSession(sessionId, 0, revision).pipe(Effect.mapError(logFailure("at_revision")))
         const last = durable.at(-1)?.revision ?? 0
         const tail = last < revision ? (actor.recentEvents(last) ?? []).filter((e) => e.revision <= revision) : []
@@ -302,16 +312,16 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         ),
       get: (sessionId) =>
         actorFor(sessionId, false).pipe(
-          Effect.map((actor) => {
+          Effect.flatMap((actor) => {
             actor.touch()
-            return actor.projection().state
+            return whole("get", actor.fullState)
           })
         ),
       stateAt,
       events,
       subscribe: (sessionId, subscriber, sinceRevision) =>
         actorFor(sessionId, false).pipe(
-          Effect.map((actor) => ({ revision: actor.subscribe(subscriber, sinceRevision) })),
+          Effect.flatMap((actor) => whole("subscribe", () => ({ revision: actor.subscribe(subscriber, sinceRevision) }))),
           Effect.tap(() => Metric.increment(Metrics.subscribers))
         ),
       unsubscribe: (sessionId, subscriber) =>
@@ -325,7 +335,17 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         Effect.sync(() => hub.subscribe(subscriber)).pipe(Effect.zipRight(Metric.increment(Metrics.subscribers))),
       unsubscribeList: (subscriber) =>
         Effect.sync(() => hub.unsubscribe(subscriber)).pipe(Effect.zipRight(Metric.incrementBy(Metrics.subscribers, -1))),
-      snapshotNow: (sessionId) => actors.get(sessionId)?.snapshot(),
+      snapshotNow: (sessionId) => {
+        const actor = actors.get(sessionId)
+        if (actor === undefined) return undefined
+        try {
+          return actor.snapshot()
+        } catch (cause) {
+          // The subscriber is left behind: it sees the next revision gap and subscribes again.
+          Effect.runFork(Effect.logError(`snapshot of session ${sessionId} failed: ${String(cause)}`))
+          return undefined
+        }
+      },
       listNow: () => hub.list(),
       execute
     }

@@ -1,7 +1,7 @@
 /**
  * Hydration from a snapshot through the whole in-process server (registry, actors, HTTP): a session
- * restarted onto its snapshot answers `GET /api/sessions/:id` with the snapshot's state JSON, and
- * once it changes, with its new state (the kept JSON never outlives the state it encodes).
+ * restarted onto its snapshot and message pages answers `GET /api/sessions/:id` and a subscription
+ * with its whole state, and once it changes, with its new state.
  */
 import { SessionProjection } from "@orbitdock/projections"
 import type { SessionId } from "@orbitdock/domain"
@@ -50,37 +50,47 @@ const replayFromFile = (dbPath: string, id: SessionId) =>
   )
 
 describe("hydration from a snapshot, end to end", () => {
-  it("answers with the snapshot's state, then with the state after a change", async () => {
+  it("a session restarted onto its snapshot and message pages answers with its whole state, then with the state after a change", async () => {
     const first = await start()
     const client = await first.connect()
     const ack = await client.request({ type: "create_session", provider: "sim", cwd: "/snap" })
     const id = (ack as { session_id: string }).session_id
-    expect((await client.request({ type: "send_message", session_id: id, content: "hello" })).type).toBe("ack")
-    await settled(first, id, 2)
+    expect((await client.request({ type: "send_message", session_id: id, content: "/burst 400" })).type).toBe("ack")
+    await settled(first, id, 401)
     await first.close()
     servers = []
 
-    // What the writer worker does once a session is due, done now (the session is small).
+    // What the writer worker does once a session is due, done now (unless it already did, before
+    // it stopped): most of the 402 messages go to pages.
     const dbPath = first.config.dbPath
     const replayed = await replayFromFile(dbPath, id as SessionId)
     const db = new Database(dbPath)
-    expect(makeSnapshotStore(db).write(id)?.revision).toBe(replayed.state.revision)
+    makeSnapshotStore(db).write(id)
+    expect(db.prepare("SELECT revision, paged FROM snapshots WHERE session_id = ?").get(id)).toEqual({
+      revision: replayed.state.revision,
+      paged: 256
+    })
     db.close()
 
     const second = await start(first.dataDir)
     const cold = await second.request(`/api/sessions/${id}`)
     expect(cold.status).toBe(200)
-    expect(cold.text).toBe(JSON.stringify(replayed.state))
+    expect(cold.body).toEqual(replayed.state)
+    // Written from the pages' text as stored (spliced), not parsed and stringified again.
     const live = await Effect.runPromise(second.sessions.get(id as SessionId))
-    // It was served from the snapshot's text, not stringified again.
-    expect(SerializedStates.serialized(live)).toBe(cold.text)
+    expect(JSON.parse(SerializedStates.serialized(live)!)).toEqual(replayed.state)
+    // A subscriber's snapshot is the same whole state.
+    const watcher = await second.connect()
+    await watcher.request({ type: "subscribe_session", session_id: id })
+    const snapshot = await watcher.next((m) => m.type === "session_snapshot")
+    expect(snapshot.type === "session_snapshot" && snapshot.session).toEqual(replayed.state)
 
     const again = await second.connect()
     expect((await again.request({ type: "send_message", session_id: id, content: "again" })).type).toBe("ack")
     const after = await settled(second, id, replayed.state.messages.length + 2)
     const current = await Effect.runPromise(second.sessions.get(id as SessionId))
-    expect(after.text).toBe(JSON.stringify(current))
+    expect(after.body).toEqual(JSON.parse(JSON.stringify(current)))
     expect(after.body.revision).toBeGreaterThan(replayed.state.revision)
-    expect(after.body.messages.slice(0, replayed.state.messages.length)).toEqual(JSON.parse(cold.text).messages)
+    expect(after.body.messages.slice(0, replayed.state.messages.length)).toEqual(replayed.state.messages)
   }, 30_000)
 })

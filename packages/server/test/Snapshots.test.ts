@@ -12,9 +12,11 @@ import Database from "better-sqlite3"
 import { Effect, Logger, Schedule, Schema } from "effect"
 import fc from "fast-check"
 import * as path from "node:path"
-import type { EventLogShape, PendingEvent } from "../src/EventLog.js"
+import type { EventLogShape, LoadedSession, PendingEvent } from "../src/EventLog.js"
 import * as EventLogMemory from "../src/EventLogMemory.js"
 import * as Hydration from "../src/Hydration.js"
+import * as MessagePages from "../src/internal/messagePages.js"
+import * as SerializedStates from "../src/internal/serializedStates.js"
 import { decodeSnapshot } from "../src/internal/snapshotCodec.js"
 import { makeSnapshotStore, SNAPSHOT_EVERY } from "../src/internal/snapshotStore.js"
 import { openLog, sid, summary, tempDir } from "./helpers/eventLogFixtures.js"
@@ -70,6 +72,13 @@ const appendDurably = (log: EventLogShape, events: ReadonlyArray<PendingEvent>, 
         })
       )
 
+/** What hydration gives, with the paged messages put back: must equal a replay of every event. */
+const wholeOf = (log: EventLogShape, sessionId: SessionId, loaded: LoadedSession): SessionProjection.SessionProjection => {
+  const hydrated = Hydration.hydrate(sessionId, loaded)
+  const state = MessagePages.assemble(hydrated.projection.state, log.readPages(sessionId, hydrated.paged), hydrated.pagedUpdates)
+  return { ...hydrated.projection, state: { ...state, messages: [...state.messages] } }
+}
+
 /** Polls `condition` every 20 ms for at most 20 s. */
 const waitUntil = (condition: Effect.Effect<boolean>) =>
   condition.pipe(
@@ -109,16 +118,77 @@ describe("projection snapshots", () => {
             expect(loaded.snapshot?.state.revision).toBe(k)
             expect(loaded.events).toStrictEqual(events.slice(k).map((e) => e.stored))
             const all = events.map((e) => e.stored)
-            const hydrated = Hydration.projectionOf(sessionId, loaded)
-            expect(hydrated).toEqual(SessionProjection.replay(sessionId, all))
-            if (loaded.events.length === 0) {
-              // The state's JSON served as it is must be what stringifying the state gives.
-              expect(loaded.stateJson).toBe(JSON.stringify(hydrated.state))
-            }
+            expect(wholeOf(log, sessionId, loaded)).toEqual(SessionProjection.replay(sessionId, all))
           }),
           { numRuns: 40 }
         )
       )
+    }), 60_000)
+
+  it.scopedLive("given enough messages to page out and updates of any of them, hydration with the pages equals replaying every event", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const dbPath = path.join(dir, "log.db")
+      const { log } = yield* openLog({ dbPath, ...relaxed })
+      const store = makeSnapshotStore(yield* connect(dbPath, false))
+      let n = 0
+      const seen = { paged: 0, pagedUpdates: 0 }
+      const update = fc.tuple(fc.nat(), fc.nat(), text, fc.boolean())
+      yield* Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(
+            fc.integer({ min: 100, max: 450 }),
+            fc.array(update, { maxLength: 40 }),
+            fc.array(fc.nat(), { minLength: 1, maxLength: 3 }),
+            async (count, updates, cuts) => {
+              const sessionId = sid(`paged-${++n}`)
+              // `count` messages; each update goes after a random append and changes an earlier message.
+              const domainEvents: Array<DomainEvent> = []
+              const after = new Map<number, Array<(typeof updates)[number]>>()
+              for (const u of updates) after.set(u[0] % count, [...(after.get(u[0] % count) ?? []), u])
+              for (let i = 0; i < count; i++) {
+                domainEvents.push(message(i))
+                for (const [, target, content, tool] of after.get(i) ?? []) {
+                  domainEvents.push({
+                    type: "message_updated",
+                    message_id: `m-${target % (i + 1)}` as MessageId,
+                    changes: tool ? { tool: { name: "Bash", input: content, status: "ok" } } : { content, streaming: false }
+                  })
+                }
+              }
+              const events = history(sessionId, domainEvents)
+              const points = [...new Set(cuts.map((c) => 1 + (c % events.length)))].sort((a, b) => a - b)
+              let from = 0
+              for (const point of points) {
+                await Effect.runPromise(appendDurably(log, events.slice(from, point)))
+                store.write(sessionId)
+                from = point
+              }
+              await Effect.runPromise(appendDurably(log, events.slice(from)))
+
+              const loaded = await Effect.runPromise(log.loadSession(sessionId))
+              const replayed = SessionProjection.replay(sessionId, events.map((e) => e.stored))
+              expect(wholeOf(log, sessionId, loaded)).toEqual(replayed)
+              // The text spliced from the pages (what a GET writes) is the same state.
+              const hydrated = Hydration.hydrate(sessionId, loaded)
+              const assembled = MessagePages.assemble(
+                hydrated.projection.state,
+                log.readPages(sessionId, hydrated.paged),
+                hydrated.pagedUpdates
+              )
+              if (hydrated.paged > 0) seen.paged++
+              if (hydrated.pagedUpdates.length > 0) seen.pagedUpdates++
+              const text = SerializedStates.serialized(assembled)
+              if (hydrated.paged > 0 && hydrated.pagedUpdates.length === 0) expect(text).toBeDefined()
+              if (text !== undefined) expect(JSON.parse(text)).toEqual(replayed.state)
+            }
+          ),
+          { numRuns: 25 }
+        )
+      )
+      // The runs did exercise paging, and updates of paged messages after the last snapshot.
+      expect(seen.paged).toBeGreaterThan(5)
+      expect(seen.pagedUpdates).toBeGreaterThan(0)
     }), 60_000)
 
   it.scopedLive("the writer worker snapshots a session after enough events, never ahead of the committed log", () =>
@@ -143,12 +213,23 @@ describe("projection snapshots", () => {
       yield* waitUntil(Effect.sync(() => (seen.push(observe()), seen.at(-1)!.snapshot >= 2 * SNAPSHOT_EVERY)))
       for (const { snapshot, committed } of seen) expect(snapshot).toBeLessThanOrEqual(committed)
 
-      // What it wrote is the fold of exactly the events up to its revision.
-      const row = reader.prepare("SELECT revision, projection FROM snapshots WHERE session_id = ?").raw(true).get(s1) as [number, string]
-      const decoded = decodeSnapshot(s1, row[0], row[1])
+      // What it wrote (the snapshot and its pages, read together) is the fold of exactly the events up to its revision.
+      const { row, pages } = reader.transaction(() => {
+        const row = reader.prepare("SELECT revision, projection, paged FROM snapshots WHERE session_id = ?").raw(true).get(s1) as [number, string, number]
+        const pages = reader.prepare("SELECT messages FROM message_pages WHERE session_id = ? ORDER BY first_seq").pluck().all(s1) as Array<string>
+        return { row, pages }
+      })()
+      const decoded = decodeSnapshot(s1, row[0], row[1], row[2])
       expect(decoded._tag).toBe("Snapshot")
       const upTo = events.slice(0, row[0]).map((e) => e.stored)
-      if (decoded._tag === "Snapshot") expect(decoded.projection).toEqual(SessionProjection.replay(s1, upTo))
+      if (decoded._tag === "Snapshot") {
+        // All but the last KEEP_MESSAGES..KEEP_MESSAGES + PAGE_MESSAGES messages are paged out.
+        expect(decoded.paged).toBe(pages.length * MessagePages.PAGE_MESSAGES)
+        expect(decoded.projection.state.messages.length).toBeGreaterThanOrEqual(MessagePages.KEEP_MESSAGES)
+        expect(decoded.projection.state.messages.length).toBeLessThan(MessagePages.KEEP_MESSAGES + MessagePages.PAGE_MESSAGES)
+        const state = MessagePages.assemble(decoded.projection.state, pages, [])
+        expect({ ...decoded.projection, state: { ...state } }).toEqual(SessionProjection.replay(s1, upTo))
+      }
       // A few more events (not enough for another snapshot): hydration folds them onto it.
       const more = history(s1, Array.from({ length: events.length + 9 }, (_, i) => message(i + 2))).slice(events.length)
       yield* appendDurably(log, more)
@@ -156,7 +237,7 @@ describe("projection snapshots", () => {
       expect(loaded.snapshot?.state.revision).toBe(row[0])
       expect(loaded.events.map((e) => e.revision)).toStrictEqual([...events, ...more].slice(row[0]).map((e) => e.stored.revision))
       expect(loaded.events.length).toBeGreaterThanOrEqual(more.length)
-      expect(Hydration.projectionOf(s1, loaded)).toEqual(SessionProjection.replay(s1, [...events, ...more].map((e) => e.stored)))
+      expect(wholeOf(log, s1, loaded)).toEqual(SessionProjection.replay(s1, [...events, ...more].map((e) => e.stored)))
     }), 60_000)
 
   it.scopedLive("a small session gets no snapshot", () =>
@@ -190,7 +271,7 @@ describe("projection snapshots", () => {
       )
       const loaded = yield* log.loadSession(s1)
       expect(loaded.events).toStrictEqual([])
-      expect(Hydration.projectionOf(s1, loaded)).toEqual(SessionProjection.replay(s1, events.map((e) => e.stored)))
+      expect(wholeOf(log, s1, loaded)).toEqual(SessionProjection.replay(s1, events.map((e) => e.stored)))
     }))
 
   it.scopedLive("an unreadable snapshot is logged and ignored: hydration replays every event, the next snapshot replaces it", () =>
@@ -228,7 +309,7 @@ describe("projection snapshots", () => {
         expect(loaded.snapshot, label).toBeNull()
         expect(loaded.events).toStrictEqual(events.map((e) => e.stored))
         expect(warnings.join("\n"), label).toContain("unreadable projection snapshot")
-        expect(Hydration.projectionOf(s1, loaded)).toEqual(replayed)
+        expect(wholeOf(log, s1, loaded)).toEqual(replayed)
         // The writer does not trust it either: it folds from nothing and overwrites it.
         expect(store.write(s1)).toMatchObject({ revision: events.length, fromScratch: true })
         expect((yield* log.loadSession(s1)).snapshot).toEqual(replayed)
@@ -251,7 +332,7 @@ describe("projection snapshots", () => {
 
       const loaded = yield* log.loadSession(s1)
       expect(loaded).toMatchObject({ snapshot: null, events: kept })
-      expect(Hydration.projectionOf(s1, loaded)).toEqual(SessionProjection.replay(s1, kept))
+      expect(wholeOf(log, s1, loaded)).toEqual(SessionProjection.replay(s1, kept))
       expect(store.write(s1)).toMatchObject({ revision: 2, fromScratch: true })
       expect((yield* log.loadSession(s1)).snapshot).toEqual(SessionProjection.replay(s1, kept))
     }))
@@ -264,6 +345,6 @@ describe("projection snapshots", () => {
       yield* Effect.flatten(log.append({ events }))
       const loaded = yield* log.loadSession(s1)
       expect(loaded).toMatchObject({ snapshot: null, events: events.map((e) => e.stored) })
-      expect(Hydration.projectionOf(s1, loaded)).toEqual(SessionProjection.replay(s1, events.map((e) => e.stored)))
+      expect(wholeOf(log, s1, loaded)).toEqual(SessionProjection.replay(s1, events.map((e) => e.stored)))
     }))
 })

@@ -63,7 +63,11 @@ export interface ConnectorHost {
     events: ReadonlyArray<EventInput>,
     options?: EmitOptions
   ) => Effect.Effect<Receipt, ProtocolError>
-  /** A session's state after everything emitted to it so far is folded, if it exists. */
+  /**
+   * A session's state after everything emitted to it so far is folded, if it exists. Its
+   * `messages` are the recent ones only (at least the last `KEEP_MESSAGES` = 128; the older ones
+   * are paged out to the log): what a connector looks up (tool calls, streaming messages) is there.
+   */
   readonly state: (sessionId: SessionId) => Effect.Effect<Option.Option<SessionState>>
   /** A committed checkpoint value. */
   readonly checkpoint: (key: string) => Effect.Effect<Option.Option<string>>

@@ -6,6 +6,7 @@
  */
 import { JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL, type ServerMessage } from "@orbitdock/domain"
 import { Packr, Unpackr } from "msgpackr"
+import * as SerializedStates from "../internal/serializedStates.js"
 
 export type Subprotocol = typeof JSON_SUBPROTOCOL | typeof MSGPACK_SUBPROTOCOL
 
@@ -63,7 +64,15 @@ const sharedArrayFrames = (build: (messages: ReadonlyArray<ServerMessage>, from:
 
 const errorReason = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
-const jsonOf = cached((message) => Buffer.from(JSON.stringify(message)))
+/** A snapshot whose session's JSON is at hand (assembled from message pages) is spliced, not re-encoded. */
+const jsonText = (message: ServerMessage): string => {
+  const session = message.type === "session_snapshot" ? SerializedStates.serialized(message.session) : undefined
+  if (session === undefined) return JSON.stringify(message)
+  const { session: _s, ...envelope } = message as Extract<ServerMessage, { type: "session_snapshot" }>
+  return `${JSON.stringify(envelope).slice(0, -1)},"session":${session}}`
+}
+
+const jsonOf = cached((message) => Buffer.from(jsonText(message)))
 const OPEN = Buffer.from("[")
 const COMMA = Buffer.from(",")
 const CLOSE = Buffer.from("]")

@@ -69,8 +69,29 @@ const snapshots = Effect.gen(function* () {
   )`)
 })
 
+/**
+ * Message pages (see `snapshotStore.ts`): a session's older messages, PAGE_MESSAGES per row as a
+ * JSON array, written by the writer worker with the snapshot that pages them out. A snapshot's
+ * `paged` is how many messages its session has in pages (its state holds the ones after them).
+ * Derived data like the snapshots: both are rebuilt from the events when a snapshot is unusable.
+ */
+const messagePages = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS message_pages (
+    session_id TEXT NOT NULL,
+    first_seq INTEGER NOT NULL,
+    messages TEXT NOT NULL,
+    PRIMARY KEY (session_id, first_seq)
+  )`)
+  yield* sql.unsafe("ALTER TABLE snapshots ADD COLUMN paged INTEGER NOT NULL DEFAULT 0")
+})
+
 /** Applies the migrations not yet applied (idempotent: `effect_sql_migrations` records them). */
 export const migrate = Migrator.make({})({
-  loader: Migrator.fromRecord({ "0001_event_log": initial, "0002_snapshots": snapshots }),
+  loader: Migrator.fromRecord({
+    "0001_event_log": initial,
+    "0002_snapshots": snapshots,
+    "0003_message_pages": messagePages
+  }),
   table: "effect_sql_migrations"
 })

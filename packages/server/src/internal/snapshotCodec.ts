@@ -1,6 +1,7 @@
 /**
- * How a projection snapshot is stored: the JSON of the whole `SessionProjection` (`state`,
- * `approvals`, `questions`, `issued`) as of the row's `revision`. Owns encoding (in the writer
+ * How a projection snapshot is stored: the JSON of the `SessionProjection` (`state`, `approvals`,
+ * `questions`, `issued`) as of the row's `revision`, whose `state.messages` are the messages after
+ * the row's `paged` ones (those are in `message_pages`). Owns encoding (in the writer
  * worker, and the bench's log writer) and the careful decoding on hydration.
  *
  * Unlike event rows, a snapshot is not trusted blindly: it is derived data, so a row that does not
@@ -12,11 +13,6 @@
 import type { SessionId } from "@orbitdock/domain"
 import type { SessionProjection } from "@orbitdock/projections"
 
-/**
- * The state goes last, so that its JSON is the tail of the text: a session hydrated from a snapshot
- * with nothing after it can answer with that text instead of stringifying its state again
- * (`stateJson` below; `serializedStates.ts`).
- */
 export const encodeSnapshot = (p: SessionProjection.SessionProjection): string =>
   JSON.stringify({ approvals: p.approvals, questions: p.questions, issued: p.issued, state: p.state })
 
@@ -24,8 +20,8 @@ export type DecodedSnapshot =
   | {
       readonly _tag: "Snapshot"
       readonly projection: SessionProjection.SessionProjection
-      /** The JSON of `projection.state` exactly as `JSON.stringify` writes it (null if not found). */
-      readonly stateJson: string | null
+      /** How many messages come before `projection.state.messages` (they are in pages). */
+      readonly paged: number
     }
   | { readonly _tag: "Corrupt"; readonly reason: string }
 
@@ -35,24 +31,11 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 const corrupt = (reason: string): DecodedSnapshot => ({ _tag: "Corrupt", reason })
 
 /**
- * The state's JSON in a row written by `encodeSnapshot`: everything before it is re-encoded from
- * the (small) decoded queues and must match exactly, else null. `JSON.stringify` of a value that
- * `JSON.parse` read from `JSON.stringify` output gives that output again, so the tail is what
- * stringifying the decoded state would give. A slice: it shares the row's text, no copy.
- */
-const stateText = (text: string, value: Record<string, unknown>): string | null => {
-  const head =
-    `{"approvals":${JSON.stringify(value.approvals)},"questions":${JSON.stringify(value.questions)},` +
-    `"issued":${JSON.stringify(value.issued)},"state":`
-  return text.length > head.length + 1 && text.endsWith("}") && text.startsWith(head) ? text.slice(head.length, -1) : null
-}
-
-/**
  * Decodes a `snapshots` row of `sessionId`; never throws. The text is read as TEXT, not as a BLOB
  * turned into a string: measured on the bench's cold start, the 2 MB Buffers (external memory)
  * cost the main thread and the GC about a second more over 200 sessions.
  */
-export const decodeSnapshot = (sessionId: SessionId, revision: unknown, text: unknown): DecodedSnapshot => {
+export const decodeSnapshot = (sessionId: SessionId, revision: unknown, text: unknown, paged: unknown = 0): DecodedSnapshot => {
   if (typeof text !== "string") return corrupt(`projection is a ${typeof text}, not text`)
   let value: unknown
   try {
@@ -70,9 +53,13 @@ export const decodeSnapshot = (sessionId: SessionId, revision: unknown, text: un
   if (!Array.isArray(state.messages)) return corrupt("state.messages is not a list")
   if (!Array.isArray(approvals) || !Array.isArray(questions)) return corrupt("approvals/questions are not lists")
   if (!isRecord(issued)) return corrupt("issued is not an object")
+  if (typeof paged !== "number" || !Number.isInteger(paged) || paged < 0) return corrupt(`paged is ${String(paged)}`)
+  if (typeof state.message_count !== "number" || state.message_count !== paged + state.messages.length) {
+    return corrupt(`${String(state.message_count)} messages, not ${paged} paged + ${state.messages.length}`)
+  }
   return {
     _tag: "Snapshot",
     projection: { state, approvals, questions, issued } as unknown as SessionProjection.SessionProjection,
-    stateJson: stateText(text, value)
+    paged
   }
 }

@@ -1,12 +1,13 @@
 /**
- * Projection snapshots: the `snapshots` table (one row per session: the JSON of its whole
- * `SessionProjection` as of `revision`), written off the main thread by the writer worker and read
+ * Projection snapshots: the `snapshots` table (one row per session: the JSON of its
+ * `SessionProjection` as of `revision`, whose state keeps only the last messages; the older ones
+ * are in `message_pages`, see `messagePages.ts`), written off the main thread by the writer worker and read
  * on hydration (`EventLog.loadSession`), so a session comes back as one row plus the events after
  * it instead of a replay of its whole history. Owns the snapshot policy, building one snapshot from
  * the committed log, and the worker's scheduling of that work between commits.
  *
  * A snapshot only ever folds committed events: it is built in its own transaction from the
- * previous snapshot and the event rows after it, read back from the database, never from an
+ * previous snapshot (and its pages) and the event rows after it, read back from the database, never from an
  * in-flight batch. A crash can therefore lose a snapshot, never make one disagree with the log, and
  * a missing, stale or unreadable row only costs a longer replay.
  *
@@ -16,40 +17,33 @@
  * to give its pre-written log the snapshots a server that had run would have left.
  */
 import type { SessionId } from "@orbitdock/domain"
-import { SessionProjection } from "@orbitdock/projections"
+import { SessionMirror, SessionProjection } from "@orbitdock/projections"
 import Database from "better-sqlite3"
 import type BetterSqlite3 from "better-sqlite3"
+import * as MessagePages from "./messagePages.js"
 import { decodeSessionRow } from "./payloadCodec.js"
 import { decodeSnapshot, encodeSnapshot } from "./snapshotCodec.js"
 import type { CommitRequest, CommitResult } from "./writerProtocol.js"
 
 /**
- * A session is due a snapshot once this many events were committed after its last one (see
- * `snapshotDue` for big sessions). Measured (Node 20, 2 cores, the bench's ~500-byte messages):
- * hydrating replays a tail at ~2–3 µs per event on the main thread, so a tail of ≤ 1,000 adds
- * ≤ ~3 ms, about what decoding the snapshot of a 5,000-message session costs (~3 ms): hydration
- * stays within ~2× its floor. A snapshot's cost is mostly the size of the projection, not the
- * events folded: after 1,000 events, ~6 ms for a 1,000-message session, ~15 ms for 5,000 (2.1 MiB),
- * ~52 ms for 20,000 (8.6 MiB). At 1,000 that is ≤ ~15 µs of worker time per committed event
- * (committing one costs it ~35–100 µs), mostly spent while it is idle; at 500 it would double, at
- * 2,000 the tail (and hydration) would.
+ * A session is due a snapshot once this many events were committed after its last one. A snapshot
+ * holds only the session's last messages (the older ones go to pages, `messagePages.ts`), so its
+ * cost is that of the events it folds, not of the session: a few ms per 256 events on the worker,
+ * mostly while it is idle. The interval also bounds what a live session keeps in memory beyond its
+ * last `KEEP_MESSAGES` messages (the actor drops paged messages once a snapshot has them), and the
+ * tail a hydration replays (~2–3 µs per event on the main thread).
  */
-export const SNAPSHOT_EVERY = 1000
-
-/**
- * A snapshot's cost grows with the session (it is the whole projection), so past
- * `SNAPSHOT_EVERY × SNAPSHOT_GROWTH` events the interval grows with the session: the worker's cost
- * per event stays bounded, and the tail a hydration replays stays under 1/SNAPSHOT_GROWTH of it.
- */
-export const SNAPSHOT_GROWTH = 4
+export const SNAPSHOT_EVERY = 256
 
 /** Whether a session whose snapshot is at `snapshotRevision` is due a new one at `committedRevision`. */
 export const snapshotDue = (snapshotRevision: number, committedRevision: number, every = SNAPSHOT_EVERY): boolean =>
-  committedRevision - snapshotRevision >= Math.max(every, Math.floor(snapshotRevision / SNAPSHOT_GROWTH))
+  committedRevision - snapshotRevision >= every
 
 export interface SnapshotWritten {
   readonly sessionId: string
   readonly revision: number
+  /** Messages in pages (the snapshot's state holds the ones after them). */
+  readonly paged: number
   /** Events folded onto the previous snapshot (or from nothing). */
   readonly folded: number
   /** The previous snapshot was missing or unreadable: folded from revision 0. */
@@ -62,7 +56,9 @@ type Row = Array<unknown>
 
 /** The snapshot reads and writes over one connection (which must not be mid-transaction elsewhere). */
 export const makeSnapshotStore = (db: BetterSqlite3.Database) => {
-  const snapshotRow = db.prepare<[string], Row>("SELECT revision, projection FROM snapshots WHERE session_id = ?").raw(true)
+  const snapshotRow = db
+    .prepare<[string], Row>("SELECT revision, projection, paged FROM snapshots WHERE session_id = ?")
+    .raw(true)
   const snapshotRevision = db.prepare<[string], number>("SELECT revision FROM snapshots WHERE session_id = ?").pluck(true)
   const eventsAfter = db
     .prepare<[string, number], Row>(
@@ -70,10 +66,12 @@ export const makeSnapshotStore = (db: BetterSqlite3.Database) => {
     )
     .raw(true)
   const eventAt = db.prepare<[string, number], number>("SELECT 1 FROM events WHERE session_id = ? AND revision = ?").pluck(true)
-  const upsert = db.prepare<[string, number, string]>(
-    `INSERT INTO snapshots (session_id, revision, projection) VALUES (?, ?, ?)
-     ON CONFLICT (session_id) DO UPDATE SET revision = excluded.revision, projection = excluded.projection`
+  const upsert = db.prepare<[string, number, string, number]>(
+    `INSERT INTO snapshots (session_id, revision, projection, paged) VALUES (?, ?, ?, ?)
+     ON CONFLICT (session_id) DO UPDATE SET revision = excluded.revision, projection = excluded.projection,
+       paged = excluded.paged`
   )
+  const pages = MessagePages.makePageWriter(db)
   // Every session's latest revision as its summary tells it, with its snapshot's (reads only the
   // first column of snapshot rows: the projection text is in overflow pages never touched).
   const progress = db
@@ -84,27 +82,55 @@ export const makeSnapshotStore = (db: BetterSqlite3.Database) => {
     .raw(true)
   const lastRevisions = db.prepare<[], Row>("SELECT session_id, max(revision) FROM events GROUP BY session_id").raw(true)
 
-  /** Folds the session's committed events after its snapshot onto it and stores the result. */
+  /**
+   * Folds the session's committed events after its snapshot onto it, moves its older messages into
+   * pages (`messagePages.ts`) and stores the result. An update of a message that is already paged
+   * is applied to its page.
+   */
   const writeNow = (sessionId: string): SnapshotWritten | null => {
     const t0 = performance.now()
     const row = snapshotRow.get(sessionId)
-    const decoded = row === undefined ? null : decodeSnapshot(sessionId as SessionId, row[0], row[1])
+    const decoded = row === undefined ? null : decodeSnapshot(sessionId as SessionId, row[0], row[1], row[2])
     // A snapshot that is unreadable, or ahead of the log (a restored older file), is rebuilt from nothing.
     const usable = decoded?._tag === "Snapshot" && eventAt.get(sessionId, decoded.projection.state.revision) !== undefined
     const base = usable ? decoded.projection : SessionProjection.empty(sessionId as SessionId)
+    let paged = usable ? decoded.paged : 0
     const events = eventsAfter.all(sessionId, base.state.revision).map((r) => decodeSessionRow(sessionId, r))
     // Nothing new, and the stored row is usable: keep it.
     if (events.length === 0 && usable) return null
     if (events.length === 0 && base.state.revision === 0) return null
-    const next = SessionProjection.fold(base, events)
+    const edit = pages.edit(sessionId, !usable)
+    let next: SessionProjection.SessionProjection = {
+      ...base,
+      state: { ...base.state, messages: base.state.messages.slice() }
+    }
+    for (const stored of events) {
+      const event = stored.event
+      if (event.type === "message_updated" && !MessagePages.holds(next.state.messages, event.message_id)) {
+        edit.update(event.message_id, event.changes)
+      }
+      next = SessionProjection.evolveWith(next, stored, SessionMirror.transient)[0]
+    }
+    const due = MessagePages.pagesDue(next.state.messages.length)
+    if (due > 0) {
+      const messages = next.state.messages
+      for (let page = 0; page < due; page++) {
+        const from = page * MessagePages.PAGE_MESSAGES
+        edit.add(paged + from, messages.slice(from, from + MessagePages.PAGE_MESSAGES))
+      }
+      paged += due * MessagePages.PAGE_MESSAGES
+      next = { ...next, state: { ...next.state, messages: messages.slice(due * MessagePages.PAGE_MESSAGES) } }
+    }
+    const pageBytes = edit.save()
     const text = encodeSnapshot(next)
-    upsert.run(sessionId, next.state.revision, text)
+    upsert.run(sessionId, next.state.revision, text, paged)
     return {
       sessionId,
       revision: next.state.revision,
+      paged,
       folded: events.length,
       fromScratch: !usable,
-      bytes: text.length,
+      bytes: text.length + pageBytes,
       ms: performance.now() - t0
     }
   }

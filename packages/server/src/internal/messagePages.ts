@@ -1,0 +1,156 @@
+/**
+ * Message pages: how a session's older messages leave memory. The writer worker, when it writes a
+ * session's projection snapshot, moves all but the last `KEEP_MESSAGES` messages into the
+ * `message_pages` table, `PAGE_MESSAGES` per row as a JSON array; the snapshot keeps the rest and
+ * says how many are paged. A live actor learns that (`EventLog.pagedProgress`) and drops those
+ * messages from memory. Whoever needs the whole state (a subscriber's snapshot, a GET) gets it
+ * assembled here: the pages as stored, the changes made to paged messages since, then the messages
+ * in memory.
+ *
+ * Why: the messages are almost all of a session's memory (~500 MB for 200 sessions × 5,000
+ * ~500-byte messages), and keeping them on the heap is also what made the young-generation GC
+ * pauses long (they are copied and promoted while the session is live). Pages are written off the
+ * main thread, from committed events only, and are derived data like snapshots.
+ */
+import type { Message, MessageChanges, SessionState } from "@orbitdock/domain"
+import { SessionMirror } from "@orbitdock/projections"
+import type BetterSqlite3 from "better-sqlite3"
+import * as SerializedStates from "./serializedStates.js"
+
+/** Messages per page row (~32 KB of JSON with the bench's ~500-byte messages). */
+export const PAGE_MESSAGES = 64
+
+/**
+ * The most recent messages a snapshot keeps in its state (and so a live session in memory, plus
+ * what arrived since its last snapshot): what connectors look tool calls up in, and where
+ * streaming updates land, so that updating a paged message (a page rewrite) stays rare.
+ */
+export const KEEP_MESSAGES = 128
+
+/** How many whole pages to move out of `inMemory` messages, keeping at least `KEEP_MESSAGES`. */
+export const pagesDue = (inMemory: number): number => Math.max(0, Math.floor((inMemory - KEEP_MESSAGES) / PAGE_MESSAGES))
+
+/** A `message_updated` whose message may be paged: kept by the actor until a page has it. */
+export interface PagedUpdate {
+  readonly revision: number
+  readonly messageId: string
+  readonly changes: MessageChanges
+}
+
+const lastIndexOf = (messages: ReadonlyArray<Message>, id: string): number => {
+  for (let i = messages.length - 1; i >= 0; i--) if (messages[i]!.id === id) return i
+  return -1
+}
+
+/** Whether `messages` holds a message with this id. */
+export const holds = (messages: ReadonlyArray<Message>, id: string): boolean => lastIndexOf(messages, id) >= 0
+
+// ---- worker side ----------------------------------------------------------------------------
+
+type Row = Array<unknown>
+
+/** The page reads and writes of the snapshot writer, over its connection (inside its transaction). */
+export const makePageWriter = (db: BetterSqlite3.Database) => {
+  const newestFirst = db
+    .prepare<[string], Row>("SELECT first_seq, messages FROM message_pages WHERE session_id = ? ORDER BY first_seq DESC")
+    .raw(true)
+  const upsert = db.prepare<[string, number, string]>(
+    `INSERT INTO message_pages (session_id, first_seq, messages) VALUES (?, ?, ?)
+     ON CONFLICT (session_id, first_seq) DO UPDATE SET messages = excluded.messages`
+  )
+  const clear = db.prepare<[string]>("DELETE FROM message_pages WHERE session_id = ?")
+
+  /** The edits of one snapshot of one session; nothing is written before `save`. */
+  const edit = (sessionId: string, fromScratch: boolean) => {
+    const parsed = new Map<number, Array<Message>>()
+    const dirty = new Set<number>()
+    return {
+      /**
+       * Applies a `message_updated` to the paged message it names (the newest with that id); an id
+       * in no page is ignored, as the fold ignores an update of a message it does not have.
+       */
+      update: (messageId: string, changes: MessageChanges): void => {
+        if (fromScratch) return
+        for (const [firstSeq, text] of newestFirst.iterate(sessionId) as Iterable<[number, string]>) {
+          let messages = parsed.get(firstSeq)
+          if (messages === undefined) {
+            messages = JSON.parse(text) as Array<Message>
+            parsed.set(firstSeq, messages)
+          }
+          const index = lastIndexOf(messages, messageId)
+          if (index < 0) continue
+          messages[index] = SessionMirror.changeMessage(messages[index]!, changes)
+          dirty.add(firstSeq)
+          return
+        }
+      },
+      /** A new page of `messages`, the first of which is message number `firstSeq` of the session. */
+      add: (firstSeq: number, messages: ReadonlyArray<Message>): void => {
+        parsed.set(firstSeq, messages as Array<Message>)
+        dirty.add(firstSeq)
+      },
+      /** Writes the changed and new pages (a rebuild from scratch first drops the old ones). */
+      save: (): number => {
+        if (fromScratch) clear.run(sessionId)
+        let bytes = 0
+        for (const firstSeq of dirty) {
+          const text = JSON.stringify(parsed.get(firstSeq))
+          upsert.run(sessionId, firstSeq, text)
+          bytes += text.length
+        }
+        return bytes
+      }
+    }
+  }
+  return { edit } as const
+}
+
+// ---- main side --------------------------------------------------------------------------------
+
+/** A page as read back is used only if it looks like what `save` writes: a JSON array of objects. */
+export const plausiblePage = (text: unknown): text is string =>
+  typeof text === "string" && text.startsWith("[{") && text.endsWith("}]")
+
+/**
+ * The whole state: `state` (whose `messages` are the ones after the pages) with the paged messages
+ * in front. The paged messages are parsed only if someone reads `messages`: an answer that only
+ * serializes the state (a GET, a JSON frame) gets the pages' text spliced in as stored, found via
+ * `SerializedStates`. `updates` are the changes of paged messages the pages may not have yet (each
+ * applied to the newest paged message with its id, in order: applying one twice changes nothing).
+ */
+export const assemble = (
+  state: SessionState,
+  pages: ReadonlyArray<string>,
+  updates: ReadonlyArray<PagedUpdate>
+): SessionState => {
+  if (pages.length === 0) return state
+  const recent = state.messages
+  const materialize = (): ReadonlyArray<Message> => {
+    const paged: Array<Message> = []
+    for (const text of pages) for (const message of JSON.parse(text) as Array<Message>) paged.push(message)
+    for (const update of updates) {
+      const index = lastIndexOf(paged, update.messageId)
+      if (index >= 0) paged[index] = SessionMirror.changeMessage(paged[index]!, update.changes)
+    }
+    for (const message of recent) paged.push(message)
+    return paged
+  }
+  const whole = { ...state }
+  Object.defineProperty(whole, "messages", {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      const messages = materialize()
+      Object.defineProperty(whole, "messages", { value: messages, enumerable: true, configurable: false, writable: false })
+      return messages
+    }
+  })
+  if (updates.length === 0) {
+    const { messages: _m, ...scalars } = state
+    const head = JSON.stringify(scalars)
+    const items = pages.map((text) => text.slice(1, -1))
+    for (const message of recent) items.push(JSON.stringify(message))
+    SerializedStates.remember(whole, `${head.slice(0, -1)},"messages":[${items.join(",")}]}`)
+  }
+  return whole
+}
