@@ -17,7 +17,7 @@ import {
   type EventsPage
 } from "@orbitdock/domain"
 import { SessionProjection } from "@orbitdock/projections"
-import { Context, Deferred, Duration, Effect, Layer, Metric, Option, Schedule, Scope } from "effect"
+import { Context, Deferred, Duration, Effect, Fiber, Layer, Metric, Option, Schedule, Scope } from "effect"
 import { newId, nowIso } from "./Clock.js"
 import * as Commands from "./Commands.js"
 import {
@@ -118,7 +118,13 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
           ),
           Effect.tapError((e) =>
             Effect.sync(() => loading.delete(sessionId)).pipe(Effect.zipRight(Deferred.fail(gate, e)))
-          )
+          ),
+          // Loaded in a fiber of its own: the actor's fiber, forked into the registry's scope, keeps
+          // a reference to the fiber that forked it for as long as it lives, and with it that
+          // fiber's result. Forked by the caller (an HTTP request), that result would be its answer
+          // (a whole session state, every message included) kept alive with the actor.
+          Effect.forkIn(scope),
+          Effect.flatMap(Fiber.join)
         )
       })
 

@@ -112,8 +112,8 @@ describe("message paging in a live session", () => {
         yield* receipt.durable
       }
       const final = SessionProjection.replay(id, yield* log.readSession(id, 0)).state
-      const text = SerializedStates.serialized(yield* sessions.get(id))!
-      expect(JSON.parse(text)).toEqual(final)
+      const chunks = SerializedStates.serialized(yield* sessions.get(id))!
+      expect(JSON.parse(Buffer.concat(chunks).toString("utf8"))).toEqual(final)
       expect(watcher.state()).toEqual(final)
     }), 60_000)
 })

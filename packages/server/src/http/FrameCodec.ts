@@ -65,17 +65,18 @@ const sharedArrayFrames = (build: (messages: ReadonlyArray<ServerMessage>, from:
 const errorReason = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
 /** A snapshot whose session's JSON is at hand (assembled from message pages) is spliced, not re-encoded. */
-const jsonText = (message: ServerMessage): string => {
+const jsonBytes = (message: ServerMessage): Buffer => {
   const session = message.type === "session_snapshot" ? SerializedStates.serialized(message.session) : undefined
-  if (session === undefined) return JSON.stringify(message)
+  if (session === undefined) return Buffer.from(JSON.stringify(message))
   const { session: _s, ...envelope } = message as Extract<ServerMessage, { type: "session_snapshot" }>
-  return `${JSON.stringify(envelope).slice(0, -1)},"session":${session}}`
+  return Buffer.concat([Buffer.from(`${JSON.stringify(envelope).slice(0, -1)},"session":`), ...session, CLOSE_OBJECT])
 }
 
-const jsonOf = cached((message) => Buffer.from(jsonText(message)))
+const jsonOf = cached(jsonBytes)
 const OPEN = Buffer.from("[")
 const COMMA = Buffer.from(",")
 const CLOSE = Buffer.from("]")
+const CLOSE_OBJECT = Buffer.from("}")
 
 export const json: FrameCodec = {
   subprotocol: JSON_SUBPROTOCOL,

@@ -16,8 +16,17 @@ export const sendJson = (res: http.ServerResponse, status: number, body: unknown
     res.end()
     return
   }
-  // A state whose JSON is at hand (a session just hydrated from its snapshot): the same text.
-  const text = body === undefined ? "" : (SerializedStates.serialized(body) ?? JSON.stringify(body))
+  // A state whose JSON is at hand (assembled from message pages): its bytes, written as they are.
+  const chunks = SerializedStates.serialized(body)
+  if (chunks !== undefined) {
+    let length = 0
+    for (const chunk of chunks) length += chunk.length
+    res.writeHead(status, { ...headers, "content-type": "application/json; charset=utf-8", "content-length": length })
+    for (const chunk of chunks) res.write(chunk)
+    res.end()
+    return
+  }
+  const text = body === undefined ? "" : JSON.stringify(body)
   const length = Buffer.byteLength(text)
   res.writeHead(status, {
     ...headers,

@@ -54,7 +54,8 @@ export const makePageWriter = (db: BetterSqlite3.Database) => {
   const newestFirst = db
     .prepare<[string], Row>("SELECT first_seq, messages FROM message_pages WHERE session_id = ? ORDER BY first_seq DESC")
     .raw(true)
-  const upsert = db.prepare<[string, number, string]>(
+  // Stored as BLOBs of UTF-8 JSON: read back as Buffers, which a GET writes out as they are.
+  const upsert = db.prepare<[string, number, Buffer]>(
     `INSERT INTO message_pages (session_id, first_seq, messages) VALUES (?, ?, ?)
      ON CONFLICT (session_id, first_seq) DO UPDATE SET messages = excluded.messages`
   )
@@ -71,10 +72,10 @@ export const makePageWriter = (db: BetterSqlite3.Database) => {
        */
       update: (messageId: string, changes: MessageChanges): void => {
         if (fromScratch) return
-        for (const [firstSeq, text] of newestFirst.iterate(sessionId) as Iterable<[number, string]>) {
+        for (const [firstSeq, bytes] of newestFirst.iterate(sessionId) as Iterable<[number, Uint8Array | string]>) {
           let messages = parsed.get(firstSeq)
           if (messages === undefined) {
-            messages = JSON.parse(text) as Array<Message>
+            messages = JSON.parse(typeof bytes === "string" ? bytes : Buffer.from(bytes).toString("utf8")) as Array<Message>
             parsed.set(firstSeq, messages)
           }
           const index = lastIndexOf(messages, messageId)
@@ -94,9 +95,9 @@ export const makePageWriter = (db: BetterSqlite3.Database) => {
         if (fromScratch) clear.run(sessionId)
         let bytes = 0
         for (const firstSeq of dirty) {
-          const text = JSON.stringify(parsed.get(firstSeq))
-          upsert.run(sessionId, firstSeq, text)
-          bytes += text.length
+          const page = Buffer.from(JSON.stringify(parsed.get(firstSeq)))
+          upsert.run(sessionId, firstSeq, page)
+          bytes += page.length
         }
         return bytes
       }
@@ -107,27 +108,40 @@ export const makePageWriter = (db: BetterSqlite3.Database) => {
 
 // ---- main side --------------------------------------------------------------------------------
 
+const OPEN_ARRAY = 0x5b
+const CLOSE_ARRAY = 0x5d
+const OPEN_OBJECT = 0x7b
+const CLOSE_OBJECT = 0x7d
+
 /** A page as read back is used only if it looks like what `save` writes: a JSON array of objects. */
-export const plausiblePage = (text: unknown): text is string =>
-  typeof text === "string" && text.startsWith("[{") && text.endsWith("}]")
+export const plausiblePage = (page: unknown): page is Buffer =>
+  Buffer.isBuffer(page) &&
+  page.length >= 4 &&
+  page[0] === OPEN_ARRAY &&
+  page[1] === OPEN_OBJECT &&
+  page[page.length - 2] === CLOSE_OBJECT &&
+  page[page.length - 1] === CLOSE_ARRAY
+
+const COMMA = Buffer.from(",")
 
 /**
  * The whole state: `state` (whose `messages` are the ones after the pages) with the paged messages
  * in front. The paged messages are parsed only if someone reads `messages`: an answer that only
- * serializes the state (a GET, a JSON frame) gets the pages' text spliced in as stored, found via
- * `SerializedStates`. `updates` are the changes of paged messages the pages may not have yet (each
- * applied to the newest paged message with its id, in order: applying one twice changes nothing).
+ * serializes the state (a GET, a JSON frame) gets the pages' bytes as stored, found via
+ * `SerializedStates`, and the JS heap never holds them. `updates` are the changes of paged messages
+ * the pages may not have yet (each applied to the newest paged message with its id, in order:
+ * applying one twice changes nothing); with any, the state is serialized the ordinary way.
  */
 export const assemble = (
   state: SessionState,
-  pages: ReadonlyArray<string>,
+  pages: ReadonlyArray<Buffer>,
   updates: ReadonlyArray<PagedUpdate>
 ): SessionState => {
   if (pages.length === 0) return state
   const recent = state.messages
   const materialize = (): ReadonlyArray<Message> => {
     const paged: Array<Message> = []
-    for (const text of pages) for (const message of JSON.parse(text) as Array<Message>) paged.push(message)
+    for (const page of pages) for (const message of JSON.parse(page.toString("utf8")) as Array<Message>) paged.push(message)
     for (const update of updates) {
       const index = lastIndexOf(paged, update.messageId)
       if (index >= 0) paged[index] = SessionMirror.changeMessage(paged[index]!, update.changes)
@@ -147,10 +161,14 @@ export const assemble = (
   })
   if (updates.length === 0) {
     const { messages: _m, ...scalars } = state
-    const head = JSON.stringify(scalars)
-    const items = pages.map((text) => text.slice(1, -1))
-    for (const message of recent) items.push(JSON.stringify(message))
-    SerializedStates.remember(whole, `${head.slice(0, -1)},"messages":[${items.join(",")}]}`)
+    const chunks: Array<Buffer> = [Buffer.from(`${JSON.stringify(scalars).slice(0, -1)},"messages":[`)]
+    pages.forEach((page, i) => {
+      if (i > 0) chunks.push(COMMA)
+      chunks.push(page.subarray(1, -1))
+    })
+    const tail = recent.map((message) => JSON.stringify(message)).join(",")
+    chunks.push(Buffer.from(`${tail === "" ? "" : ","}${tail}]}`))
+    SerializedStates.remember(whole, chunks)
   }
   return whole
 }
