@@ -53,7 +53,7 @@ interface Recent {
 }
 
 /** How often at most a live actor asks the log whether its older messages were paged out. */
-export const PAGING_CHECK_MS = 250
+export const PAGING_CHECK_MS = 1000
 
 export interface SessionActor {
   readonly sessionId: SessionId
@@ -294,9 +294,13 @@ export const make = Effect.fn("SessionActor.make")(function* (
     // The pages have every update up to the snapshot.
     const kept = pagedUpdates.filter((u) => u.revision > progress.revision)
     if (drop > 0) {
-      for (const { stored } of recent) {
+      // The events after the snapshot are the ring's last ones; kept in revision order.
+      let from = recent.length
+      while (from > 0 && recent[from - 1]!.stored.revision > progress.revision) from--
+      for (let i = from; i < recent.length; i++) {
+        const { stored } = recent[i]!
         const event = stored.event
-        if (stored.revision > progress.revision && event.type === "message_updated" && dropped.has(event.message_id)) {
+        if (event.type === "message_updated" && dropped.has(event.message_id)) {
           kept.push({ revision: stored.revision, messageId: event.message_id, changes: event.changes })
         }
       }
