@@ -14,5 +14,5 @@ export type { ConnectorHost, ConnectorFactory, EventInput } from "../../../packa
 export { EventLog } from "../../../packages/server/dist/EventLog.js"
 
 import * as path from "node:path"
-/** `orbitdock` itself, for scenarios that start the real CLI. */
-export const binPath = path.resolve(new URL(".", import.meta.url).pathname, "../../../packages/server/dist/bin.js")
+/** `orbitdock` itself as `npm start` runs it (the esbuild bundle), for scenarios that start the real CLI. */
+export const binPath = path.resolve(new URL(".", import.meta.url).pathname, "../../../packages/server/dist/bundle/bin.js")

@@ -1,6 +1,6 @@
 /**
  * One isolated world per test: a temp root with `home/`, `tmp/`, `work/` and `data/`; the mock
- * Messages API; the real OrbitDock server (`packages/server/dist/bin.js serve`) as a child process
+ * Messages API; the real OrbitDock server (`packages/server/dist/bundle/bin.js serve`, what `npm start` runs) as a child process
  * whose HOME is the isolated one (so it watches that HOME's `~/.claude`); the real `claude` CLI from
  * this package's node_modules with the same environment; and WebSocket clients.
  *
@@ -18,7 +18,7 @@ import WebSocket from "ws"
 import { type MockAnthropic, startMockAnthropic } from "./mockAnthropic.js"
 
 export const repoRoot = path.resolve(import.meta.dirname, "../../..")
-export const serverBin = path.join(repoRoot, "packages/server/dist/bin.js")
+export const serverBin = path.join(repoRoot, "packages/server/dist/bundle/bin.js")
 export const claudeBin = path.resolve(import.meta.dirname, "../node_modules/.bin/claude")
 
 type Json = any

@@ -1,5 +1,5 @@
 /**
- * The real OrbitDock server as a child process (`node packages/server/dist/bin.js serve`), on
+ * The real OrbitDock server as a child process (`node packages/server/dist/bundle/bin.js serve`: what `npm start` runs), on
  * 127.0.0.1 without a Unix socket, with a data dir that survives a restart (kill it, start it again
  * on the same port and data dir), and a Node client of the SDK to drive sim sessions beside the page.
  */
@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url"
 import { Client } from "../../../packages/client-sdk/dist/node.js"
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
-const bin = path.join(repoRoot, "packages/server/dist/bin.js")
+const bin = path.join(repoRoot, "packages/server/dist/bundle/bin.js")
 
 export interface Server {
   readonly url: string
