@@ -138,6 +138,8 @@ export const make = Effect.fn("SessionActor.make")(function* (
   let pagedRevision = initial.pagedRevision
   let pagedUpdates: Array<MessagePages.PagedUpdate> = [...initial.pagedUpdates]
   let pagingChecked = 0
+  /** The in-memory message count at which `dropPaged` next looks (below it there is no page to drop). */
+  let checkAtLength = MessagePages.KEEP_MESSAGES + MessagePages.PAGE_MESSAGES
   /**
    * Copy-on-write of the message list: folding in place is O(1) per event, copying is O(messages);
    * a 50,000-message burst copied on every append was quadratic. The list is copied only when the
@@ -275,10 +277,13 @@ export const make = Effect.fn("SessionActor.make")(function* (
    */
   const dropPaged = () => {
     const messages = projection.state.messages
-    if (messages.length < MessagePages.KEEP_MESSAGES + MessagePages.PAGE_MESSAGES && pagedUpdates.length === 0) return
+    // Cheap for the common step: only a page's worth of new messages (or pending updates of paged
+    // ones) makes it look at the clock, and only a second since the last look makes it ask.
+    if (messages.length < checkAtLength && pagedUpdates.length === 0) return
     const now = Date.now()
     if (now - pagingChecked < PAGING_CHECK_MS) return
     pagingChecked = now
+    checkAtLength = Math.max(messages.length, MessagePages.KEEP_MESSAGES) + MessagePages.PAGE_MESSAGES
     let progress: ReturnType<EventLogShape["pagedProgress"]>
     try {
       progress = options.log.pagedProgress(sessionId)
@@ -310,6 +315,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
     pagedUpdates = kept
     paged = progress.paged
     pagedRevision = progress.revision
+    checkAtLength = Math.max(projection.state.messages.length, MessagePages.KEEP_MESSAGES) + MessagePages.PAGE_MESSAGES
   }
 
   /**
