@@ -65,6 +65,18 @@ export const makePageWriter = (db: BetterSqlite3.Database) => {
   const edit = (sessionId: string, fromScratch: boolean) => {
     const parsed = new Map<number, Array<Message>>()
     const dirty = new Set<number>()
+    // The session's stored pages, newest first, read once on the first update of a paged message
+    // and parsed one by one as far as the updates reach back (usually the newest page or two).
+    let stored: Array<[number, Uint8Array | string]> | undefined
+    const pageAt = (i: number): [number, Array<Message>] => {
+      const [firstSeq, bytes] = stored![i]!
+      let messages = parsed.get(firstSeq)
+      if (messages === undefined) {
+        messages = JSON.parse(typeof bytes === "string" ? bytes : Buffer.from(bytes).toString("utf8")) as Array<Message>
+        parsed.set(firstSeq, messages)
+      }
+      return [firstSeq, messages]
+    }
     return {
       /**
        * Applies a `message_updated` to the paged message it names (the newest with that id); an id
@@ -72,12 +84,9 @@ export const makePageWriter = (db: BetterSqlite3.Database) => {
        */
       update: (messageId: string, changes: MessageChanges): void => {
         if (fromScratch) return
-        for (const [firstSeq, bytes] of newestFirst.iterate(sessionId) as Iterable<[number, Uint8Array | string]>) {
-          let messages = parsed.get(firstSeq)
-          if (messages === undefined) {
-            messages = JSON.parse(typeof bytes === "string" ? bytes : Buffer.from(bytes).toString("utf8")) as Array<Message>
-            parsed.set(firstSeq, messages)
-          }
+        stored ??= newestFirst.all(sessionId) as Array<[number, Uint8Array | string]>
+        for (let i = 0; i < stored.length; i++) {
+          const [firstSeq, messages] = pageAt(i)
           const index = lastIndexOf(messages, messageId)
           if (index < 0) continue
           messages[index] = SessionMirror.changeMessage(messages[index]!, changes)
