@@ -94,14 +94,20 @@ const connect = (dbPath: string, readonly: boolean) =>
     (db) => Effect.sync(() => db.close())
   )
 
+/**
+ * A log on a fresh file, and the snapshot code the writer worker runs on a connection of the
+ * test's own, to place snapshots anywhere.
+ */
+const logWithStore = Effect.gen(function* () {
+  const dbPath = path.join(yield* tempDir, "log.db")
+  const { log } = yield* openLog({ dbPath, ...relaxed })
+  return { log, store: makeSnapshotStore(yield* connect(dbPath, false)) }
+})
+
 describe("projection snapshots", () => {
   it.scopedLive("given a snapshot at any revision, hydrating from it plus the tail equals replaying every event", () =>
     Effect.gen(function* () {
-      const dir = yield* tempDir
-      const dbPath = path.join(dir, "log.db")
-      const { log } = yield* openLog({ dbPath, ...relaxed })
-      // The same code the writer worker runs, on a connection of our own, to place snapshots anywhere.
-      const store = makeSnapshotStore(yield* connect(dbPath, false))
+      const { log, store } = yield* logWithStore
       let n = 0
       yield* Effect.promise(() =>
         fc.assert(
@@ -127,10 +133,7 @@ describe("projection snapshots", () => {
 
   it.scopedLive("given enough messages to page out and updates of any of them, hydration with the pages equals replaying every event", () =>
     Effect.gen(function* () {
-      const dir = yield* tempDir
-      const dbPath = path.join(dir, "log.db")
-      const { log } = yield* openLog({ dbPath, ...relaxed })
-      const store = makeSnapshotStore(yield* connect(dbPath, false))
+      const { log, store } = yield* logWithStore
       let n = 0
       const seen = { paged: 0, pagedUpdates: 0 }
       const update = fc.tuple(fc.nat(), fc.nat(), text, fc.boolean())
