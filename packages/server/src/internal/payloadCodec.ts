@@ -1,5 +1,5 @@
 /**
- * How an event and a summary are stored: JSON text. Owns encoding (in the writer worker) and
+ * How an event and a summary are stored: JSON text. Owns encoding (for the writer worker) and
  * decoding (on reads).
  *
  * Why JSON, measured here (Node 20, 2 cores; a message_appended of ~600 bytes and a message_updated,
@@ -9,11 +9,10 @@
  * main-thread cost that matters and JSON.parse beats plain msgpackr there, sizes are within 6%,
  * and the log stays readable with the `sqlite3` shell.
  *
- * Why encode on the main thread, when an entry is appended (`toWriterEntry`), not in the worker:
- * the batch crosses to the worker by `postMessage`, whose structured clone of ~500 event objects
- * took ~5 ms of the main thread in one piece (bench scenario 3: the largest event-loop stalls left).
- * Encoded when appended, the same work is spread over the actor steps, and the batch's clone is a
- * copy of strings (~0.3 ms for 500 events).
+ * Why encode on the main thread (`toWriterEntry`, called by the write queue when a batch leaves)
+ * and not in the worker: the batch crosses to the worker by `postMessage`, whose structured clone
+ * of ~500 event objects took ~5 ms of the main thread in one piece (bench scenario 3); cloning the
+ * encoded rows is a copy of strings (~0.3 ms for 500 events), and encoding them ~0.3 ms more.
  */
 import type { DomainEvent, SessionSummary, StoredEvent } from "@orbitdock/domain"
 import type { AppendEntry, PositionedEvent } from "../EventLog.js"

@@ -29,8 +29,8 @@ class Queued {
   exit: Exit.Exit<void, EventLogError> | undefined = undefined
   waiters: Array<(exit: Exit.Exit<void, EventLogError>) => void> | undefined = undefined
   constructor(
-    /** Encoded already (see `payloadCodec.ts` for why on this thread and at this point). */
-    readonly entry: WriterEntry,
+    /** Encoded when its batch leaves (`encodeBatch`). */
+    readonly entry: AppendEntry,
     readonly urgent: boolean,
     readonly enqueuedAt: number
   ) {}
@@ -78,22 +78,34 @@ export const MAX_GROUP_COMMIT = 4096
 export const HIGH_WATER_EVENTS = 16_384
 
 /**
- * The batch's entries, each session's summary kept only on its last entry: the store upserts the
- * latest anyway, and every summary dropped here is one less object cloned into the worker.
+ * Encodes a batch for the worker (`payloadCodec.ts`: JSON rows), each session's summary only on
+ * its last entry (the store upserts the latest anyway). Encoding here, when the batch leaves, not
+ * when an entry is appended: the encoded rows then live for the `postMessage` that copies them and
+ * die young, where rows encoded on append lived until their batch left and were promoted by the
+ * young-generation GC (~1 KB per event copied twice: most of what the SQLite log added to the
+ * scavenges). The stored events themselves are kept by the actors anyway. An entry that cannot be
+ * encoded (a BigInt, a cycle) is refused alone; the others go.
  */
-const withLatestSummaries = (batch: ReadonlyArray<Queued>): Array<WriterEntry> => {
-  const seen = new Set<string>()
-  const entries: Array<WriterEntry> = new Array(batch.length)
+const encodeBatch = (
+  batch: ReadonlyArray<Queued>
+): { readonly sent: Array<Queued>; readonly entries: Array<WriterEntry>; readonly refused: Array<[Queued, unknown]> } => {
+  const latest = new Set<string>()
+  const sent: Array<Queued> = []
+  const entries: Array<WriterEntry> = []
+  const refused: Array<[Queued, unknown]> = []
   for (let i = batch.length - 1; i >= 0; i--) {
-    const entry = batch[i]!.entry
-    if (entry.summary === null) entries[i] = entry
-    else if (seen.has(entry.summary[0])) entries[i] = { ...entry, summary: null }
-    else {
-      seen.add(entry.summary[0])
-      entries[i] = entry
+    const queued = batch[i]!
+    const summary = queued.entry.summary
+    const withSummary = summary !== undefined && !latest.has(summary.id)
+    try {
+      entries.push(toWriterEntry(withSummary ? queued.entry : { ...queued.entry, summary: undefined }))
+      sent.push(queued)
+      if (withSummary) latest.add(summary.id)
+    } catch (cause) {
+      refused.push([queued, cause])
     }
   }
-  return entries
+  return { sent: sent.reverse(), entries: entries.reverse(), refused }
 }
 
 export const makeWriteQueue = (options: WriteQueueOptions) =>
@@ -150,17 +162,10 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
 
     const enqueue = (entry: AppendEntry): Effect.Effect<void, EventLogError> => {
       if (stopped) return closedExit
-      let encoded: WriterEntry
-      try {
-        encoded = toWriterEntry(entry)
-      } catch (cause) {
-        // Not JSON (a BigInt, a cycle): this entry alone is refused, the writer goes on.
-        return Exit.fail(new EventLogError({ operation: "EventLog.append:encode", cause }))
-      }
       const urgent = entry.urgent === true
-      const queued = new Queued(encoded, urgent, performance.now())
+      const queued = new Queued(entry, urgent, performance.now())
       queue.push(queued)
-      queuedEvents += encoded.events.length
+      queuedEvents += entry.events.length
       if (urgent) queuedUrgent++
       if (size() === 1 || urgent || queuedEvents >= batchSize) signal()
       return queued.await
@@ -203,9 +208,15 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
         for (const queued of batch) queued.settle(exit)
       })
 
-    const commitBatch = (batch: ReadonlyArray<Queued>): Effect.Effect<void> =>
+    const commitBatch = (taken: ReadonlyArray<Queued>): Effect.Effect<void> =>
       Effect.gen(function* () {
-        const request = { token: `${nonce}:${++batches}`, entries: withLatestSummaries(batch), retry: false }
+        const { sent: batch, entries, refused: unencodable } = encodeBatch(taken)
+        for (const [queued, cause] of unencodable) {
+          // Not JSON (a BigInt, a cycle): this entry alone is refused, the writer goes on.
+          queued.settle(Exit.fail(new EventLogError({ operation: "EventLog.append:encode", cause })))
+        }
+        if (batch.length === 0) return
+        const request = { token: `${nonce}:${++batches}`, entries, retry: false }
         let attempts = 0
         const attempt = Effect.suspend(() =>
           options.commit(attempts++ === 0 ? request : { ...request, retry: true })
