@@ -85,11 +85,11 @@ export interface EventLogShape {
    */
   readonly loadSession: (sessionId: SessionId) => Effect.Effect<LoadedSession, EventLogError>
   /**
-   * The message pages holding the session's first `count` messages, in order (each a JSON array,
-   * UTF-8). Synchronous, for a caller that must not yield (an actor building a subscriber's
+   * The message pages holding the session's first `count` messages, in order (each JSON array
+   * text). Synchronous, for a caller that must not yield (an actor building a subscriber's
    * snapshot): throws an `EventLogError` when the read fails or a page is missing or unreadable.
    */
-  readonly readPages: (sessionId: SessionId, count: number) => ReadonlyArray<Buffer>
+  readonly readPages: (sessionId: SessionId, count: number) => ReadonlyArray<string>
   /** The session's paging as of its latest snapshot (null: none). Synchronous; throws `EventLogError`. */
   readonly pagedProgress: (sessionId: SessionId) => PagedProgress | null
   /** Committed events of all sessions with `position > afterPosition`, in log order, at most `limit`. */

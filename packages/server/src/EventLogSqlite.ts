@@ -218,7 +218,7 @@ export const make = (options: EventLogSqliteOptions) =>
             `the message pages of session ${sessionId} are damaged: ${pages.length} readable of ${expected}`
           )
         }
-        return pages as Array<Buffer>
+        return pages as Array<string>
       },
       pagedProgress: (sessionId: SessionId) => {
         let row: Array<unknown> | undefined

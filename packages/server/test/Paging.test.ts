@@ -113,7 +113,7 @@ describe("message paging in a live session", () => {
       }
       const final = SessionProjection.replay(id, yield* log.readSession(id, 0)).state
       const chunks = SerializedStates.serialized(yield* sessions.get(id))!
-      expect(JSON.parse(Buffer.concat(chunks).toString("utf8"))).toEqual(final)
+      expect(JSON.parse(chunks.join(""))).toEqual(final)
       expect(watcher.state()).toEqual(final)
     }), 60_000)
 })

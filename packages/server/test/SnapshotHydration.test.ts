@@ -76,9 +76,9 @@ describe("hydration from a snapshot, end to end", () => {
     const cold = await second.request(`/api/sessions/${id}`)
     expect(cold.status).toBe(200)
     expect(cold.body).toEqual(replayed.state)
-    // Written from the pages' bytes as stored (spliced), not parsed and stringified again.
+    // Written from the pages' text as stored (spliced), not parsed and stringified again.
     const live = await Effect.runPromise(second.sessions.get(id as SessionId))
-    expect(JSON.parse(Buffer.concat(SerializedStates.serialized(live)!).toString("utf8"))).toEqual(replayed.state)
+    expect(JSON.parse(SerializedStates.serialized(live)!.join(""))).toEqual(replayed.state)
     // A subscriber's snapshot is the same whole state.
     const watcher = await second.connect()
     await watcher.request({ type: "subscribe_session", session_id: id })

@@ -69,14 +69,13 @@ const jsonBytes = (message: ServerMessage): Buffer => {
   const session = message.type === "session_snapshot" ? SerializedStates.serialized(message.session) : undefined
   if (session === undefined) return Buffer.from(JSON.stringify(message))
   const { session: _s, ...envelope } = message as Extract<ServerMessage, { type: "session_snapshot" }>
-  return Buffer.concat([Buffer.from(`${JSON.stringify(envelope).slice(0, -1)},"session":`), ...session, CLOSE_OBJECT])
+  return Buffer.from(`${JSON.stringify(envelope).slice(0, -1)},"session":${session.join("")}}`)
 }
 
 const jsonOf = cached(jsonBytes)
 const OPEN = Buffer.from("[")
 const COMMA = Buffer.from(",")
 const CLOSE = Buffer.from("]")
-const CLOSE_OBJECT = Buffer.from("}")
 
 export const json: FrameCodec = {
   subprotocol: JSON_SUBPROTOCOL,

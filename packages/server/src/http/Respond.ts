@@ -16,11 +16,11 @@ export const sendJson = (res: http.ServerResponse, status: number, body: unknown
     res.end()
     return
   }
-  // A state whose JSON is at hand (assembled from message pages): its bytes, written as they are.
+  // A state whose JSON is at hand (assembled from message pages): its chunks, written as they are.
   const chunks = SerializedStates.serialized(body)
   if (chunks !== undefined) {
     let length = 0
-    for (const chunk of chunks) length += chunk.length
+    for (const chunk of chunks) length += Buffer.byteLength(chunk)
     res.writeHead(status, { ...headers, "content-type": "application/json; charset=utf-8", "content-length": length })
     for (const chunk of chunks) res.write(chunk)
     res.end()

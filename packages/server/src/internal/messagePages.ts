@@ -1,7 +1,7 @@
 /**
  * Message pages: how a session's older messages leave memory. The writer worker, when it writes a
  * session's projection snapshot, moves all but the last `KEEP_MESSAGES` messages into the
- * `message_pages` table, `PAGE_MESSAGES` per row as a JSON array; the snapshot keeps the rest and
+ * `message_pages` table, `PAGE_MESSAGES` per row as JSON array text; the snapshot keeps the rest and
  * says how many are paged. A live actor learns that (`EventLog.pagedProgress`) and drops those
  * messages from memory. Whoever needs the whole state (a subscriber's snapshot, a GET) gets it
  * assembled here: the pages as stored, the changes made to paged messages since, then the messages
@@ -54,8 +54,7 @@ export const makePageWriter = (db: BetterSqlite3.Database) => {
   const newestFirst = db
     .prepare<[string], Row>("SELECT first_seq, messages FROM message_pages WHERE session_id = ? ORDER BY first_seq DESC")
     .raw(true)
-  // Stored as BLOBs of UTF-8 JSON: read back as Buffers, which a GET writes out as they are.
-  const upsert = db.prepare<[string, number, Buffer]>(
+  const upsert = db.prepare<[string, number, string]>(
     `INSERT INTO message_pages (session_id, first_seq, messages) VALUES (?, ?, ?)
      ON CONFLICT (session_id, first_seq) DO UPDATE SET messages = excluded.messages`
   )
@@ -69,10 +68,10 @@ export const makePageWriter = (db: BetterSqlite3.Database) => {
     // and parsed one by one as far as the updates reach back (usually the newest page or two).
     let stored: Array<[number, Uint8Array | string]> | undefined
     const pageAt = (i: number): [number, Array<Message>] => {
-      const [firstSeq, bytes] = stored![i]!
+      const [firstSeq, text] = stored![i]!
       let messages = parsed.get(firstSeq)
       if (messages === undefined) {
-        messages = JSON.parse(typeof bytes === "string" ? bytes : Buffer.from(bytes).toString("utf8")) as Array<Message>
+        messages = JSON.parse(typeof text === "string" ? text : Buffer.from(text).toString("utf8")) as Array<Message>
         parsed.set(firstSeq, messages)
       }
       return [firstSeq, messages]
@@ -102,13 +101,13 @@ export const makePageWriter = (db: BetterSqlite3.Database) => {
       /** Writes the changed and new pages (a rebuild from scratch first drops the old ones). */
       save: (): number => {
         if (fromScratch) clear.run(sessionId)
-        let bytes = 0
+        let chars = 0
         for (const firstSeq of dirty) {
-          const page = Buffer.from(JSON.stringify(parsed.get(firstSeq)))
+          const page = JSON.stringify(parsed.get(firstSeq))
           upsert.run(sessionId, firstSeq, page)
-          bytes += page.length
+          chars += page.length
         }
-        return bytes
+        return chars
       }
     }
   }
@@ -117,40 +116,28 @@ export const makePageWriter = (db: BetterSqlite3.Database) => {
 
 // ---- main side --------------------------------------------------------------------------------
 
-const OPEN_ARRAY = 0x5b
-const CLOSE_ARRAY = 0x5d
-const OPEN_OBJECT = 0x7b
-const CLOSE_OBJECT = 0x7d
-
 /** A page as read back is used only if it looks like what `save` writes: a JSON array of objects. */
-export const plausiblePage = (page: unknown): page is Buffer =>
-  Buffer.isBuffer(page) &&
-  page.length >= 4 &&
-  page[0] === OPEN_ARRAY &&
-  page[1] === OPEN_OBJECT &&
-  page[page.length - 2] === CLOSE_OBJECT &&
-  page[page.length - 1] === CLOSE_ARRAY
-
-const COMMA = Buffer.from(",")
+export const plausiblePage = (page: unknown): page is string =>
+  typeof page === "string" && page.startsWith("[{") && page.endsWith("}]")
 
 /**
  * The whole state: `state` (whose `messages` are the ones after the pages) with the paged messages
  * in front. The paged messages are parsed only if someone reads `messages`: an answer that only
- * serializes the state (a GET, a JSON frame) gets the pages' bytes as stored, found via
- * `SerializedStates`, and the JS heap never holds them. `updates` are the changes of paged messages
+ * serializes the state (a GET, a JSON frame) gets the pages' text as stored, found via
+ * `SerializedStates`. `updates` are the changes of paged messages
  * the pages may not have yet (each applied to the newest paged message with its id, in order:
  * applying one twice changes nothing); with any, the state is serialized the ordinary way.
  */
 export const assemble = (
   state: SessionState,
-  pages: ReadonlyArray<Buffer>,
+  pages: ReadonlyArray<string>,
   updates: ReadonlyArray<PagedUpdate>
 ): SessionState => {
   if (pages.length === 0) return state
   const recent = state.messages
   const materialize = (): ReadonlyArray<Message> => {
     const paged: Array<Message> = []
-    for (const page of pages) for (const message of JSON.parse(page.toString("utf8")) as Array<Message>) paged.push(message)
+    for (const page of pages) for (const message of JSON.parse(page) as Array<Message>) paged.push(message)
     for (const update of updates) {
       const index = lastIndexOf(paged, update.messageId)
       if (index >= 0) paged[index] = SessionMirror.changeMessage(paged[index]!, update.changes)
@@ -170,13 +157,10 @@ export const assemble = (
   })
   if (updates.length === 0) {
     const { messages: _m, ...scalars } = state
-    const chunks: Array<Buffer> = [Buffer.from(`${JSON.stringify(scalars).slice(0, -1)},"messages":[`)]
-    pages.forEach((page, i) => {
-      if (i > 0) chunks.push(COMMA)
-      chunks.push(page.subarray(1, -1))
-    })
+    const chunks: Array<string> = [`${JSON.stringify(scalars).slice(0, -1)},"messages":[`]
+    pages.forEach((page, i) => chunks.push(i === 0 ? page.slice(1, -1) : `,${page.slice(1, -1)}`))
     const tail = recent.map((message) => JSON.stringify(message)).join(",")
-    chunks.push(Buffer.from(`${tail === "" ? "" : ","}${tail}]}`))
+    chunks.push(`${tail === "" ? "" : ","}${tail}]}`)
     SerializedStates.remember(whole, chunks)
   }
   return whole
