@@ -8,9 +8,10 @@
  * in memory.
  *
  * Why: the messages are almost all of a session's memory (~500 MB for 200 sessions × 5,000
- * ~500-byte messages), and keeping them on the heap is also what made the young-generation GC
- * pauses long (they are copied and promoted while the session is live). Pages are written off the
- * main thread, from committed events only, and are derived data like snapshots.
+ * ~500-byte messages; with pages the server settles at ~130 MB with all of them read). Pages are
+ * written off the main thread, from committed events only, and are derived data like snapshots.
+ * They are stored and read as text: read as BLOBs, the ~28 KB `Buffer` per page fragmented
+ * glibc's heap (RSS settled anywhere from 203 to 269 MB instead; bench/FINDINGS.md, finding 5).
  */
 import type { Message, MessageChanges, SessionState } from "@orbitdock/domain"
 import { SessionMirror } from "@orbitdock/projections"
@@ -124,9 +125,9 @@ export const plausiblePage = (page: unknown): page is string =>
  * The whole state: `state` (whose `messages` are the ones after the pages) with the paged messages
  * in front. The paged messages are parsed only if someone reads `messages`: an answer that only
  * serializes the state (a GET, a JSON frame) gets the pages' text as stored, found via
- * `SerializedStates`. `updates` are the changes of paged messages
- * the pages may not have yet (each applied to the newest paged message with its id, in order:
- * applying one twice changes nothing); with any, the state is serialized the ordinary way.
+ * `SerializedStates`. `updates` are the changes of paged messages the pages may not have yet (each
+ * applied to the newest paged message with its id, in order: applying one twice changes nothing);
+ * with any, the state is serialized the ordinary way.
  */
 export const assemble = (
   state: SessionState,
