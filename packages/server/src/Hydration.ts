@@ -4,7 +4,7 @@
  * line and tests can check it against a full replay.
  */
 import type { SessionId } from "@orbitdock/domain"
-import { SessionMirror, SessionProjection } from "@orbitdock/projections"
+import { SessionProjection } from "@orbitdock/projections"
 import type { LoadedSession } from "./EventLog.js"
 import * as MessagePages from "./internal/messagePages.js"
 
@@ -21,19 +21,12 @@ export interface Hydrated {
 }
 
 export const hydrate = (sessionId: SessionId, loaded: LoadedSession): Hydrated => {
-  const base = loaded.snapshot ?? SessionProjection.empty(sessionId)
-  let projection: SessionProjection.SessionProjection = {
-    ...base,
-    state: { ...base.state, messages: base.state.messages.slice() }
-  }
   const pagedUpdates: Array<MessagePages.PagedUpdate> = []
-  for (const stored of loaded.events) {
-    const event = stored.event
-    if (loaded.paged > 0 && event.type === "message_updated" && !MessagePages.holds(projection.state.messages, event.message_id)) {
-      pagedUpdates.push({ revision: stored.revision, messageId: event.message_id, changes: event.changes })
-    }
-    projection = SessionProjection.evolveWith(projection, stored, SessionMirror.transient)[0]
-  }
+  const projection = MessagePages.foldRecent(
+    loaded.snapshot ?? SessionProjection.empty(sessionId),
+    loaded.events,
+    loaded.paged > 0 ? (update) => pagedUpdates.push(update) : undefined
+  )
   return {
     projection,
     paged: loaded.paged,

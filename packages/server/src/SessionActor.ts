@@ -192,9 +192,9 @@ export const make = Effect.fn("SessionActor.make")(function* (
         occurred_at: input.occurred_at ?? now,
         event: input.event
       }
-      const event = input.event
-      if (paged > 0 && event.type === "message_updated" && !MessagePages.holds(projection.state.messages, event.message_id)) {
-        pagedUpdates.push({ revision: stored.revision, messageId: event.message_id, changes: event.changes })
+      if (paged > 0) {
+        const update = MessagePages.pagedUpdateOf(projection.state.messages, stored)
+        if (update !== undefined) pagedUpdates.push(update)
       }
       const [next, message] = SessionProjection.evolveWith(
         projection,
@@ -294,11 +294,11 @@ export const make = Effect.fn("SessionActor.make")(function* (
     const drop = progress.paged - paged
     const first = recent[0]
     if (drop > messages.length || (drop > 0 && (first === undefined || first.stored.revision > progress.revision + 1))) return
-    const dropped = new Set<string>()
-    for (let i = 0; i < drop; i++) dropped.add(messages[i]!.id)
     // The pages have every update up to the snapshot.
     const kept = pagedUpdates.filter((u) => u.revision > progress.revision)
     if (drop > 0) {
+      const dropped = new Set<string>()
+      for (let i = 0; i < drop; i++) dropped.add(messages[i]!.id)
       // The events after the snapshot are the ring's last ones; kept in revision order.
       let from = recent.length
       while (from > 0 && recent[from - 1]!.stored.revision > progress.revision) from--

@@ -101,7 +101,8 @@ const connect = (dbPath: string, readonly: boolean) =>
 const logWithStore = Effect.gen(function* () {
   const dbPath = path.join(yield* tempDir, "log.db")
   const { log } = yield* openLog({ dbPath, ...relaxed })
-  return { log, store: makeSnapshotStore(yield* connect(dbPath, false)) }
+  const writer = yield* connect(dbPath, false)
+  return { log, writer, store: makeSnapshotStore(writer) }
 })
 
 describe("projection snapshots", () => {
@@ -280,11 +281,7 @@ describe("projection snapshots", () => {
 
   it.scopedLive("an unreadable snapshot is logged and ignored: hydration replays every event, the next snapshot replaces it", () =>
     Effect.gen(function* () {
-      const dir = yield* tempDir
-      const dbPath = path.join(dir, "log.db")
-      const { log } = yield* openLog({ dbPath, ...relaxed })
-      const writer = yield* connect(dbPath, false)
-      const store = makeSnapshotStore(writer)
+      const { log, writer, store } = yield* logWithStore
       const s1 = sid("corrupt")
       const events = history(s1, [
         message(2),
@@ -322,11 +319,7 @@ describe("projection snapshots", () => {
 
   it.scopedLive("a snapshot ahead of the log (an older copy of the file restored under it) is ignored and rebuilt", () =>
     Effect.gen(function* () {
-      const dir = yield* tempDir
-      const dbPath = path.join(dir, "log.db")
-      const { log } = yield* openLog({ dbPath, ...relaxed })
-      const writer = yield* connect(dbPath, false)
-      const store = makeSnapshotStore(writer)
+      const { log, writer, store } = yield* logWithStore
       const s1 = sid("restored")
       const events = history(s1, [message(2), message(3), message(4)])
       yield* appendDurably(log, events)

@@ -13,8 +13,8 @@
  * They are stored and read as text: read as BLOBs, the ~28 KB `Buffer` per page fragmented
  * glibc's heap (RSS settled anywhere from 203 to 269 MB instead; bench/FINDINGS.md, finding 5).
  */
-import type { Message, MessageChanges, SessionState } from "@orbitdock/domain"
-import { SessionMirror } from "@orbitdock/projections"
+import type { Message, MessageChanges, SessionState, StoredEvent } from "@orbitdock/domain"
+import { SessionMirror, SessionProjection } from "@orbitdock/projections"
 import type BetterSqlite3 from "better-sqlite3"
 import * as SerializedStates from "./serializedStates.js"
 
@@ -43,8 +43,34 @@ const lastIndexOf = (messages: ReadonlyArray<Message>, id: string): number => {
   return -1
 }
 
-/** Whether `messages` holds a message with this id. */
-export const holds = (messages: ReadonlyArray<Message>, id: string): boolean => lastIndexOf(messages, id) >= 0
+/** `stored` if it updates a message that `inMemory` does not hold (a paged one, if any), as kept for the pages. */
+export const pagedUpdateOf = (inMemory: ReadonlyArray<Message>, stored: StoredEvent): PagedUpdate | undefined => {
+  const event = stored.event
+  return event.type === "message_updated" && lastIndexOf(inMemory, event.message_id) < 0
+    ? { revision: stored.revision, messageId: event.message_id, changes: event.changes }
+    : undefined
+}
+
+/**
+ * Folds `events` onto `base` (like `SessionProjection.fold`, on a copy of its message list), first
+ * handing each update of a message not in memory to `onPagedUpdate`: hydration keeps them for the
+ * actor, the snapshot writer applies them to the pages.
+ */
+export const foldRecent = (
+  base: SessionProjection.SessionProjection,
+  events: Iterable<StoredEvent>,
+  onPagedUpdate: ((update: PagedUpdate) => void) | undefined
+): SessionProjection.SessionProjection => {
+  let projection: SessionProjection.SessionProjection = { ...base, state: { ...base.state, messages: base.state.messages.slice() } }
+  for (const stored of events) {
+    if (onPagedUpdate !== undefined) {
+      const update = pagedUpdateOf(projection.state.messages, stored)
+      if (update !== undefined) onPagedUpdate(update)
+    }
+    projection = SessionProjection.evolveWith(projection, stored, SessionMirror.transient)[0]
+  }
+  return projection
+}
 
 // ---- worker side ----------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@
  * to give its pre-written log the snapshots a server that had run would have left.
  */
 import type { SessionId } from "@orbitdock/domain"
-import { SessionMirror, SessionProjection } from "@orbitdock/projections"
+import { SessionProjection } from "@orbitdock/projections"
 import Database from "better-sqlite3"
 import type BetterSqlite3 from "better-sqlite3"
 import * as MessagePages from "./messagePages.js"
@@ -100,17 +100,7 @@ export const makeSnapshotStore = (db: BetterSqlite3.Database) => {
     if (events.length === 0 && usable) return null
     if (events.length === 0 && base.state.revision === 0) return null
     const edit = pages.edit(sessionId, !usable)
-    let next: SessionProjection.SessionProjection = {
-      ...base,
-      state: { ...base.state, messages: base.state.messages.slice() }
-    }
-    for (const stored of events) {
-      const event = stored.event
-      if (event.type === "message_updated" && !MessagePages.holds(next.state.messages, event.message_id)) {
-        edit.update(event.message_id, event.changes)
-      }
-      next = SessionProjection.evolveWith(next, stored, SessionMirror.transient)[0]
-    }
+    let next = MessagePages.foldRecent(base, events, (update) => edit.update(update.messageId, update.changes))
     const due = MessagePages.pagesDue(next.state.messages.length)
     if (due > 0) {
       const messages = next.state.messages
