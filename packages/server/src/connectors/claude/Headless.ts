@@ -355,6 +355,21 @@ export const make = (
         return yield* Effect.fail(conflict(`request ${params.request_id} is no longer waiting for a decision`))
       })
 
+    /**
+     * The CLI records an interrupt as an "interrupted" line in its transcript, written about when it
+     * answers on stdout, sometimes just after: read the transcript again (for at most ~1 s) until
+     * that line is in, so the interrupt's ack comes after it.
+     */
+    const awaitInterruptedLine = (d: Driven) =>
+      Effect.gen(function* () {
+        for (let attempt = 0; attempt < 20; attempt++) {
+          yield* tail.poke(transcriptOf(d))
+          const last = Option.map(yield* host.state(d.sessionId), (s) => s.messages.at(-1))
+          if (Option.exists(last, (m) => m?.role === "system" && m.content === "interrupted")) return
+          yield* Effect.sleep("50 millis")
+        }
+      })
+
     const interrupt = (state: SessionState) =>
       Effect.gen(function* () {
         if (state.status !== "working") return
@@ -376,6 +391,7 @@ export const make = (
           yield* host.commit(d.sessionId, [{ event: { type: "turn_aborted", reason: "interrupted" } }])
           return
         }
+        yield* awaitInterruptedLine(d)
         yield* host.commit(d.sessionId, [{ event: { type: "turn_aborted", reason: "interrupted" } }])
       })
 
