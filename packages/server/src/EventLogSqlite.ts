@@ -43,7 +43,7 @@ import { decodeGlobalRow, decodeSessionRow, decodeSummary } from "./internal/pay
 import * as MessagePages from "./internal/messagePages.js"
 import { decodeSnapshot } from "./internal/snapshotCodec.js"
 import { makeWriteQueue } from "./internal/writeQueue.js"
-import type { CommitRequest, CommitResult, WriterWorkerData } from "./internal/writerProtocol.js"
+import type { CommitMessage, CommitResult, WriterWorkerData } from "./internal/writerProtocol.js"
 
 /**
  * The compiled worker script. From `dist/EventLogSqlite.js` it sits next to us. Under vitest this
@@ -141,9 +141,9 @@ export const make = (options: EventLogSqliteOptions) =>
     // Appends queue meanwhile; the first batch waits for the worker. Its own scope is made before
     // the queue's finalizer is added, so it closes after it: drain the queue, then stop the worker.
     const workerScope = yield* Effect.scope.pipe(Effect.flatMap((scope) => Scope.fork(scope, ExecutionStrategy.sequential)))
-    const started = yield* Deferred.make<Worker.Worker<CommitRequest, CommitResult, never>, WorkerError>()
+    const started = yield* Deferred.make<Worker.Worker<CommitMessage, CommitResult, never>, WorkerError>()
     yield* Worker.WorkerManager.pipe(
-      Effect.flatMap((manager) => manager.spawn<CommitRequest, CommitResult, never>({})),
+      Effect.flatMap((manager) => manager.spawn<CommitMessage, CommitResult, never>({})),
       Effect.provide(
         NodeWorker.layer(() => {
           const thread = new NodeThread(workerUrl, { workerData })

@@ -15,7 +15,7 @@ import type { Worker as Thread } from "node:worker_threads"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import type { AppendEntry, EventLogShape } from "../src/EventLog.js"
-import { toWriterEntry } from "../src/internal/payloadCodec.js"
+import { encodeEvents, packEntry, unpackBatch } from "../src/internal/payloadCodec.js"
 import { makeWriterStore } from "../src/internal/writerStore.js"
 import * as Metrics from "../src/Metrics.js"
 import { event, events, openLog, sid, summary, tempDir } from "./helpers/eventLogFixtures.js"
@@ -290,7 +290,11 @@ describe("EventLogSqlite", () => {
       yield* Effect.flatMap(openLog({ dbPath, ...relaxed }), ({ close }) => close)
       const sql = yield* SqliteClient.make({ filename: dbPath }).pipe(Effect.provide(Reactivity.layer))
       const store = makeWriterStore(sql)
-      const entries = [{ events: events(s1, 1, 2) }, { events: [event(s1, 2, "again")] }, { events: events(s2, 1, 1) }].map(toWriterEntry)
+      const lines: Array<string> = []
+      for (const entry of [{ events: events(s1, 1, 2) }, { events: [event(s1, 2, "again")] }, { events: events(s2, 1, 1) }]) {
+        packEntry(lines, entry, encodeEvents(entry.events), false)
+      }
+      const entries = unpackBatch(lines.join("\n"))
       const first = yield* store.commit({ token: "t-1", entries, retry: false })
       expect(first._tag === "Committed" && first.rejected.map((r) => r.index)).toStrictEqual([1])
       expect(yield* store.commit({ token: "t-1", entries, retry: true })).toStrictEqual(first)

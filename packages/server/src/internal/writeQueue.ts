@@ -9,15 +9,15 @@ import { Clock, Deferred, Duration, Effect, Exit, Fiber, FiberId, Metric, Schedu
 import * as crypto from "node:crypto"
 import { performance } from "node:perf_hooks"
 import { type AppendEntry, EventLogError } from "../EventLog.js"
-import { toWriterEntry } from "./payloadCodec.js"
+import { encodeEvents, packEntry } from "./payloadCodec.js"
 import * as Metrics from "../Metrics.js"
-import type { CommitRequest, CommitResult, WriterEntry } from "./writerProtocol.js"
+import type { CommitMessage, CommitResult } from "./writerProtocol.js"
 
 export interface WriteQueueOptions {
   readonly batchSize: number
   readonly flushMs: number
   /** Ships one batch to the worker; `Failed` results and worker errors are retried here. */
-  readonly commit: (request: CommitRequest) => Effect.Effect<CommitResult, WorkerError>
+  readonly commit: (message: CommitMessage) => Effect.Effect<CommitResult, WorkerError>
 }
 
 /**
@@ -29,8 +29,9 @@ class Queued {
   exit: Exit.Exit<void, EventLogError> | undefined = undefined
   waiters: Array<(exit: Exit.Exit<void, EventLogError>) => void> | undefined = undefined
   constructor(
-    /** Encoded when its batch leaves (`encodeBatch`). */
     readonly entry: AppendEntry,
+    /** `entry.events` encoded (`payloadCodec.encodeEvents`); dropped once in its batch's text. */
+    public events: string,
     readonly urgent: boolean,
     readonly enqueuedAt: number
   ) {}
@@ -78,33 +79,21 @@ export const MAX_GROUP_COMMIT = 4096
 export const HIGH_WATER_EVENTS = 16_384
 
 /**
- * Encodes a batch for the worker (`payloadCodec.ts`: JSON rows), each session's summary only on
- * its last entry (the store upserts the latest anyway). Encoded when the batch leaves, not when an
- * entry is appended: the rows then live from the batch's departure to its commit's reply, not from
- * the append (measured at 20,000 single-event emits/s: 103 → 95 scavenges in 5 s; the stored events
- * themselves are kept by the actors anyway). An entry that cannot be encoded (a BigInt, a cycle) is
- * refused alone; the others go.
+ * A batch's text for the worker (`payloadCodec.packEntry`), each session's summary only on its
+ * last entry (the store upserts the latest anyway).
  */
-const encodeBatch = (
-  batch: ReadonlyArray<Queued>
-): { readonly sent: Array<Queued>; readonly entries: Array<WriterEntry>; readonly refused: Array<[Queued, unknown]> } => {
+const packBatch = (batch: ReadonlyArray<Queued>): string => {
   const latest = new Set<string>()
-  const sent: Array<Queued> = []
-  const entries: Array<WriterEntry> = []
-  const refused: Array<[Queued, unknown]> = []
+  const withSummary = new Array<boolean>(batch.length)
   for (let i = batch.length - 1; i >= 0; i--) {
-    const queued = batch[i]!
-    const summary = queued.entry.summary
-    const withSummary = summary !== undefined && !latest.has(summary.id)
-    try {
-      entries.push(toWriterEntry(withSummary ? queued.entry : { ...queued.entry, summary: undefined }))
-      sent.push(queued)
-      if (withSummary) latest.add(summary.id)
-    } catch (cause) {
-      refused.push([queued, cause])
-    }
+    const summary = batch[i]!.entry.summary
+    withSummary[i] = summary !== undefined && !latest.has(summary.id)
+    if (summary !== undefined) latest.add(summary.id)
   }
-  return { sent: sent.reverse(), entries: entries.reverse(), refused }
+  const lines: Array<string> = []
+  batch.forEach((queued, i) => packEntry(lines, queued.entry, queued.events, withSummary[i]!))
+  for (const queued of batch) queued.events = ""
+  return lines.join("\n")
 }
 
 export const makeWriteQueue = (options: WriteQueueOptions) =>
@@ -161,8 +150,15 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
 
     const enqueue = (entry: AppendEntry): Effect.Effect<void, EventLogError> => {
       if (stopped) return closedExit
+      let events: string
+      try {
+        events = encodeEvents(entry.events)
+      } catch (cause) {
+        // Not JSON (a BigInt, a cycle): this entry alone is refused, the writer goes on.
+        return Exit.fail(new EventLogError({ operation: "EventLog.append:encode", cause }))
+      }
       const urgent = entry.urgent === true
-      const queued = new Queued(entry, urgent, performance.now())
+      const queued = new Queued(entry, events, urgent, performance.now())
       queue.push(queued)
       queuedEvents += entry.events.length
       if (urgent) queuedUrgent++
@@ -207,15 +203,9 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
         for (const queued of batch) queued.settle(exit)
       })
 
-    const commitBatch = (taken: ReadonlyArray<Queued>): Effect.Effect<void> =>
+    const commitBatch = (batch: ReadonlyArray<Queued>): Effect.Effect<void> =>
       Effect.gen(function* () {
-        const { sent: batch, entries, refused: unencodable } = encodeBatch(taken)
-        for (const [queued, cause] of unencodable) {
-          // Not JSON (a BigInt, a cycle): this entry alone is refused, the writer goes on.
-          queued.settle(Exit.fail(new EventLogError({ operation: "EventLog.append:encode", cause })))
-        }
-        if (batch.length === 0) return
-        const request = { token: `${nonce}:${++batches}`, entries, retry: false }
+        const request = { token: `${nonce}:${++batches}`, batch: packBatch(batch), retry: false }
         let attempts = 0
         const attempt = Effect.suspend(() =>
           options.commit(attempts++ === 0 ? request : { ...request, retry: true })

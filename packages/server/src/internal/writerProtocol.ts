@@ -1,8 +1,8 @@
 /**
  * The messages between the event log (main thread) and its writer worker. Owns only their shapes:
- * rows of primitives, encoded on the main thread (`payloadCodec.toWriterEntry`) and structured-cloned
- * by `postMessage` (no Schema on this path: both ends are our code, and the events were validated by
- * the domain schemas before they were appended).
+ * a batch crosses as one text, packed on the main thread and unpacked into rows of primitives in the
+ * worker (`payloadCodec.packEntry`/`unpackBatch`; no Schema on this path: both ends are our code,
+ * and the events were validated by the domain schemas before they were appended).
  */
 
 /** Given to the worker as `workerData`, so a respawned worker opens the same database. */
@@ -22,6 +22,14 @@ export interface WriterEntry {
   readonly events: ReadonlyArray<EventRow>
   readonly checkpoints: ReadonlyArray<CheckpointRow>
   readonly summary: SummaryRow | null
+}
+
+/** What `postMessage` carries: a `CommitRequest` whose entries are packed into one text. */
+export interface CommitMessage {
+  readonly token: string
+  /** `payloadCodec.packEntry`'s lines, joined with "\n". */
+  readonly batch: string
+  readonly retry: boolean
 }
 
 /**

@@ -20,7 +20,8 @@ import * as Option from "effect/Option"
 import { workerData } from "node:worker_threads"
 import { pragmas } from "./eventLogSchema.js"
 import { openSnapshotScheduler } from "./snapshotStore.js"
-import type { CommitRequest, CommitResult, WriterWorkerData } from "./writerProtocol.js"
+import { unpackBatch } from "./payloadCodec.js"
+import type { CommitMessage, CommitRequest, CommitResult, WriterWorkerData } from "./writerProtocol.js"
 import { makeWriterStore } from "./writerStore.js"
 
 const { dbPath } = workerData as WriterWorkerData
@@ -58,8 +59,9 @@ const WriterLive = Layer.scopedDiscard(
       onNone: () => ({ commitStarted: noop, commitEnded: noop }),
       onSome: (s) => (s.catchUp(), s)
     })
-    yield* Runner.make((request: CommitRequest) =>
+    yield* Runner.make((message: CommitMessage) =>
       Effect.suspend(() => {
+        const request: CommitRequest = { token: message.token, entries: unpackBatch(message.batch), retry: message.retry }
         commitStarted()
         let result: CommitResult | undefined
         return store.commit(request).pipe(
