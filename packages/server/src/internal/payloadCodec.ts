@@ -24,9 +24,9 @@ export const encodeSummary = (summary: SessionSummary): string => JSON.stringify
 
 /**
  * A batch crosses to the worker as one text of lines (`JSON.stringify` never writes a raw newline,
- * so lines cannot be confused). Per entry: a header line `[event count, checkpoint rows,
- * [session_id, revision, created_at] of the summary | null]`, the summary's JSON if any, then per
- * event a line `[session_id, revision, type, occurred_at, source_key]` and the event's JSON.
+ * so lines cannot be confused). Per entry: a header line `[checkpoint rows, [session_id, revision,
+ * created_at] of the summary | null, [session_id, revision, type, occurred_at, source_key] of each
+ * event]`, the summary's JSON if any, then each event's JSON.
  *
  * Why text: a batch is held from its departure to its commit's reply, as are its entries' events
  * from their append. As rows of strings they were ~1.3 KB of small objects per event that every
@@ -36,27 +36,27 @@ export const encodeSummary = (summary: SessionSummary): string => JSON.stringify
  */
 
 /**
- * An entry's event lines, encoded when it is appended, so a departing batch is only joined (its
+ * An entry's event lines, encoded when it is appended, so a departing batch is mostly joined (its
  * encoding in one piece held the main thread ~1.5 ms per 500 events). Throws when an event cannot
  * be encoded (e.g. a BigInt).
  */
-export const encodeEvents = (events: ReadonlyArray<PendingEvent>): string => {
-  const lines = new Array<string>(events.length * 2)
-  events.forEach(({ source_key, stored }, i) => {
-    lines[2 * i] = JSON.stringify([stored.session_id, stored.revision, stored.event.type, stored.occurred_at, source_key])
-    lines[2 * i + 1] = encodeEvent(stored.event)
-  })
-  return lines.join("\n")
-}
+export const encodeEvents = (events: ReadonlyArray<PendingEvent>): string =>
+  events.length === 1 ? encodeEvent(events[0]!.stored.event) : events.map(({ stored }) => encodeEvent(stored.event)).join("\n")
 
 /** Appends an entry to a batch's lines: its header, its summary if `withSummary`, its `encodeEvents`. */
 export const packEntry = (lines: Array<string>, entry: AppendEntry, events: string, withSummary: boolean): void => {
   const summary = withSummary ? entry.summary : undefined
   lines.push(
     JSON.stringify([
-      entry.events.length,
       (entry.checkpoints ?? []).map(({ key, value }) => [key, value]),
-      summary ? [summary.id, summary.revision, summary.created_at] : null
+      summary ? [summary.id, summary.revision, summary.created_at] : null,
+      entry.events.map(({ source_key, stored }) => [
+        stored.session_id,
+        stored.revision,
+        stored.event.type,
+        stored.occurred_at,
+        source_key
+      ])
     ])
   )
   if (summary) lines.push(encodeSummary(summary))
@@ -69,24 +69,14 @@ export const unpackBatch = (text: string): Array<WriterEntry> => {
   const entries: Array<WriterEntry> = []
   let at = 0
   while (at < lines.length) {
-    const [count, checkpoints, summary] = JSON.parse(lines[at++]) as [
-      number,
+    const [checkpoints, summary, events] = JSON.parse(lines[at++]!) as [
       Array<CheckpointRow>,
-      [string, number, string] | null
+      [string, number, string] | null,
+      Array<[string, number, string, string, string | null]>
     ]
-    const summaryRow: SummaryRow | null = summary === null ? null : [...summary, lines[at++]]
-    const events = new Array<EventRow>(count)
-    for (let i = 0; i < count; i++) {
-      const [sessionId, revision, type, occurredAt, sourceKey] = JSON.parse(lines[at++]) as [
-        string,
-        number,
-        string,
-        string,
-        string | null
-      ]
-      events[i] = [sessionId, revision, type, occurredAt, sourceKey, lines[at++]]
-    }
-    entries.push({ events, checkpoints, summary: summaryRow })
+    const summaryRow: SummaryRow | null = summary === null ? null : [...summary, lines[at++]!]
+    const rows = events.map((meta): EventRow => [...meta, lines[at++]!])
+    entries.push({ events: rows, checkpoints, summary: summaryRow })
   }
   return entries
 }

@@ -28,13 +28,23 @@ export interface WriteQueueOptions {
 class Queued {
   exit: Exit.Exit<void, EventLogError> | undefined = undefined
   waiters: Array<(exit: Exit.Exit<void, EventLogError>) => void> | undefined = undefined
+  /** How many events the entry has. */
+  readonly count: number
+  /**
+   * The entry and its events encoded (`payloadCodec.encodeEvents`), until they are in their batch's
+   * text: dropped then, so they are not kept (and copied by the young-generation GC) until the
+   * commit's reply.
+   */
+  unsent: { readonly entry: AppendEntry; readonly events: string } | undefined
   constructor(
-    readonly entry: AppendEntry,
-    /** `entry.events` encoded (`payloadCodec.encodeEvents`); dropped once in its batch's text. */
-    public events: string,
+    entry: AppendEntry,
+    events: string,
     readonly urgent: boolean,
     readonly enqueuedAt: number
-  ) {}
+  ) {
+    this.count = entry.events.length
+    this.unsent = { entry, events }
+  }
   settle(exit: Exit.Exit<void, EventLogError>) {
     this.exit = exit
     if (this.waiters !== undefined) for (const resume of this.waiters) resume(exit)
@@ -83,16 +93,17 @@ export const HIGH_WATER_EVENTS = 16_384
  * last entry (the store upserts the latest anyway).
  */
 const packBatch = (batch: ReadonlyArray<Queued>): string => {
+  const unsent = batch.map((queued) => queued.unsent!)
   const latest = new Set<string>()
   const withSummary = new Array<boolean>(batch.length)
   for (let i = batch.length - 1; i >= 0; i--) {
-    const summary = batch[i]!.entry.summary
+    const summary = unsent[i]!.entry.summary
     withSummary[i] = summary !== undefined && !latest.has(summary.id)
     if (summary !== undefined) latest.add(summary.id)
   }
   const lines: Array<string> = []
-  batch.forEach((queued, i) => packEntry(lines, queued.entry, queued.events, withSummary[i]!))
-  for (const queued of batch) queued.events = ""
+  unsent.forEach(({ entry, events }, i) => packEntry(lines, entry, events, withSummary[i]!))
+  for (const queued of batch) queued.unsent = undefined
   return lines.join("\n")
 }
 
@@ -180,10 +191,10 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
       const batch: Array<Queued> = []
       let events = 0
       const limit = Math.max(batchSize, MAX_GROUP_COMMIT)
-      while (size() > 0 && (batch.length === 0 || events + queue[head].entry.events.length <= limit)) {
+      while (size() > 0 && (batch.length === 0 || events + queue[head].count <= limit)) {
         const queued = queue[head++]
         batch.push(queued)
-        events += queued.entry.events.length
+        events += queued.count
         if (queued.urgent) queuedUrgent--
       }
       queuedEvents -= events
@@ -236,7 +247,7 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
         for (let index = 0; index < batch.length; index++) {
           const refused = rejected.get(index)
           if (refused === undefined) {
-            committed += batch[index].entry.events.length
+            committed += batch[index].count
             batch[index].settle(Exit.void)
           } else {
             const cause = Object.assign(new Error(refused.message), { code: refused.code })
@@ -266,7 +277,7 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
         }
         const batch = take()
         inFlight = true
-        inFlightEvents = batch.reduce((n, queued) => n + queued.entry.events.length, 0)
+        inFlightEvents = batch.reduce((n, queued) => n + queued.count, 0)
         yield* Metric.set(Metrics.eventLogQueueDepth, queuedEvents + inFlightEvents)
         // A defect here is a bug of ours: the batch's waiters learn of it, the writer goes on.
         yield* commitBatch(batch).pipe(
