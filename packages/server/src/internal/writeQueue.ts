@@ -133,10 +133,16 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
         wake = null
       }
     }
-    const waitForSignal = Effect.suspend(() => {
-      wake = Deferred.unsafeMake<void>(FiberId.none)
-      return Deferred.await(wake)
-    })
+    /**
+     * Arms the signal now and returns the wait for it. Armed when the loop decides to wait, not when
+     * the wait starts running: under `timeoutOption` it runs in a forked fiber, a tick later, and a
+     * signal in between (an urgent entry: a command's ack, a `flush`) was lost until the timeout.
+     */
+    const armSignal = (): Effect.Effect<void> => {
+      const armed = Deferred.unsafeMake<void>(FiberId.none)
+      wake = armed
+      return Deferred.await(armed)
+    }
     const size = () => queue.length - head
 
     let belowHighWater: Array<() => void> = []
@@ -183,11 +189,11 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
 
     /** Waits until a batch is due: size reached, urgent entry, closing, or `flushMs` after the first entry. */
     const waitUntilDue: Effect.Effect<void> = Effect.suspend(() => {
-      if (size() === 0) return closing ? Effect.void : Effect.zipRight(waitForSignal, waitUntilDue)
+      if (size() === 0) return closing ? Effect.void : Effect.zipRight(armSignal(), waitUntilDue)
       if (closing || queuedUrgent > 0 || queuedEvents >= batchSize) return Effect.void
       const remaining = queue[head].enqueuedAt + flushMs - performance.now()
       if (remaining <= 0) return Effect.void
-      return waitForSignal.pipe(Effect.timeoutOption(Duration.millis(remaining)), Effect.zipRight(waitUntilDue))
+      return armSignal().pipe(Effect.timeoutOption(Duration.millis(remaining)), Effect.zipRight(waitUntilDue))
     })
 
     /** Takes entries up to `batchSize` events; an entry is never split (a large one is a batch alone). */
