@@ -98,8 +98,16 @@ export interface EventLogShape {
   readonly summaries: Effect.Effect<ReadonlyArray<SessionSummary>, EventLogError>
   /** The committed value of a checkpoint. */
   readonly checkpoint: (key: string) => Effect.Effect<Option.Option<string>, EventLogError>
-  /** Every source key a session's committed events carry (for de-duplication after a restart). */
-  readonly sourceKeys: (sessionId: SessionId) => Effect.Effect<ReadonlySet<string>, EventLogError>
+  /**
+   * The digests (`internal/sourceKeyDigest.ts`) of the source keys a session's committed events
+   * carry: what its actor remembers to de-duplicate after a restart.
+   */
+  readonly sourceKeyDigests: (sessionId: SessionId) => Effect.Effect<ReadonlySet<number>, EventLogError>
+  /**
+   * Whether a committed event of the session carries this source key (an actor checks a digest it
+   * has seen before). Synchronous; throws an `EventLogError` when the read fails.
+   */
+  readonly hasSourceKey: (sessionId: SessionId, key: string) => boolean
   /** Completes when everything queued so far is committed. */
   readonly flush: Effect.Effect<void, EventLogError>
 }

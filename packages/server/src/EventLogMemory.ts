@@ -6,6 +6,7 @@
 import type { SessionId, SessionSummary, StoredEvent } from "@orbitdock/domain"
 import { Effect, Layer, Option } from "effect"
 import { EventLog, EventLogError, type EventLogShape, type PositionedEvent } from "./EventLog.js"
+import { digest } from "./internal/sourceKeyDigest.js"
 
 export const make = Effect.sync((): EventLogShape => {
   const events: Array<PositionedEvent> = []
@@ -56,7 +57,8 @@ export const make = Effect.sync((): EventLogShape => {
     readAll: (after, limit) => Effect.sync(() => events.filter((e) => e.position > after).slice(0, limit)),
     summaries: Effect.sync(() => [...summaries.values()]),
     checkpoint: (key) => Effect.sync(() => Option.fromNullable(checkpoints.get(key))),
-    sourceKeys: (sessionId) => Effect.sync(() => new Set(keys.get(sessionId) ?? [])),
+    sourceKeyDigests: (sessionId) => Effect.sync(() => new Set([...(keys.get(sessionId) ?? [])].map(digest))),
+    hasSourceKey: (sessionId, key) => keys.get(sessionId)?.has(key) === true,
     flush: Effect.void
   }
 })

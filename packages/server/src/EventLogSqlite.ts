@@ -38,6 +38,7 @@ import * as path from "node:path"
 import { Worker as NodeThread } from "node:worker_threads"
 import { ServerConfig } from "./Config.js"
 import { EventLog, EventLogError } from "./EventLog.js"
+import { digest } from "./internal/sourceKeyDigest.js"
 import { migrate, pragmas } from "./internal/eventLogSchema.js"
 import { decodeGlobalRow, decodeSessionRow, decodeSummary } from "./internal/payloadCodec.js"
 import * as MessagePages from "./internal/messagePages.js"
@@ -109,6 +110,9 @@ export const make = (options: EventLogSqliteOptions) =>
           .raw(true),
         sourceKeys: reader
           .prepare<[string], string>("SELECT source_key FROM events WHERE session_id = ? AND source_key IS NOT NULL")
+          .pluck(true),
+        hasSourceKey: reader
+          .prepare<[string, string], number>("SELECT 1 FROM events WHERE session_id = ? AND source_key = ?")
           .pluck(true),
         eventAt: reader.prepare<[string, number], number>("SELECT 1 FROM events WHERE session_id = ? AND revision = ?").pluck(true),
         snapshot: reader
@@ -253,8 +257,22 @@ export const make = (options: EventLogSqliteOptions) =>
             .unsafe("SELECT value FROM checkpoints WHERE key = ?", [key])
             .values.pipe(Effect.map((rows) => Option.fromNullable(rows[0]?.[0] as string | undefined)))
         ),
-      sourceKeys: (sessionId: SessionId) =>
-        Effect.try({ try: () => new Set(hot.sourceKeys.all(sessionId)), catch: fail("EventLog.sourceKeys") })
+      sourceKeyDigests: (sessionId: SessionId) =>
+        Effect.try({
+          try: () => {
+            const digests = new Set<number>()
+            for (const key of hot.sourceKeys.iterate(sessionId)) digests.add(digest(key))
+            return digests
+          },
+          catch: fail("EventLog.sourceKeyDigests")
+        }),
+      hasSourceKey: (sessionId: SessionId, key: string) => {
+        try {
+          return hot.hasSourceKey.get(sessionId, key) !== undefined
+        } catch (cause) {
+          throw fail("EventLog.hasSourceKey")(cause)
+        }
+      }
     })
   })
 

@@ -24,6 +24,7 @@ import type { Checkpoint, EventLogShape, PendingEvent } from "./EventLog.js"
 import type { Hydrated } from "./Hydration.js"
 import * as MessagePages from "./internal/messagePages.js"
 import { PendingReceipt } from "./internal/pendingReceipt.js"
+import { digest } from "./internal/sourceKeyDigest.js"
 import * as Metrics from "./Metrics.js"
 import type { SessionSubscriber } from "./Sessions.js"
 
@@ -104,8 +105,8 @@ export interface SessionActor {
 
 export interface ActorOptions {
   readonly log: EventLogShape
-  /** Source keys already in the log (dedup survives restarts). */
-  readonly sourceKeys: ReadonlySet<string>
+  /** The digests of the source keys already in the log (`EventLog.sourceKeyDigests`): dedup survives restarts. */
+  readonly sourceKeyDigests: ReadonlySet<number>
   /** Called after each folded step with the new summary (the registry updates the list from it). */
   readonly onChange: (summary: SessionSummary, messages: ReadonlyArray<SessionMessage>) => void
 }
@@ -118,6 +119,8 @@ export const fresh = (sessionId: SessionId): Hydrated => ({
   pagedUpdates: []
 })
 
+const noKeys: ReadonlySet<string> = new Set()
+
 /** Starts an actor over a projection already folded from the log. The fiber lives in the caller's scope. */
 export const make = Effect.fn("SessionActor.make")(function* (
   initial: Hydrated,
@@ -125,7 +128,11 @@ export const make = Effect.fn("SessionActor.make")(function* (
 ) {
   const sessionId = initial.projection.state.id
   const subscribers = new Set<SessionSubscriber>()
-  const sourceKeys = new Set(options.sourceKeys)
+  /**
+   * The digests of every source key the session has seen (`internal/sourceKeyDigest.ts`), not the
+   * keys: a digest seen before makes the step ask the log (`keysSeenBefore`).
+   */
+  const keyDigests = new Set(options.sourceKeyDigests)
   const recent: Array<Recent> = []
   let projection = initial.projection
   /**
@@ -165,17 +172,62 @@ export const make = Effect.fn("SessionActor.make")(function* (
     for (const subscriber of subscribers) subscriber.push(message)
   }
 
-  /** Folds one mailbox item into the step's lists; returns the revisions it was given. */
-  const step = (item: Ingest, now: string, pending: Array<PendingEvent>, messages: Array<SessionMessage>): Array<number> => {
+  /**
+   * The keys of a step's items that the log already has, among those whose digest was seen before
+   * (a duplicate, or, about once in 4 billion, another key with the same digest). Asked once
+   * everything appended before is committed, so the answer covers this session's own recent events.
+   * A key the log cannot be asked about counts as seen: a replayed event must not be recorded twice.
+   */
+  const keysSeenBefore = (items: ReadonlyArray<Ingest>): Effect.Effect<ReadonlySet<string>> => {
+    let suspects: Array<string> | undefined
+    for (const item of items) {
+      for (const input of item.events) {
+        const key = input.source_key
+        if (key !== undefined && key !== null && keyDigests.has(digest(key))) (suspects ??= []).push(key)
+      }
+    }
+    if (suspects === undefined) return Effect.succeed(noKeys)
+    const candidates = suspects
+    return options.log.flush.pipe(
+      Effect.catchAll((error) => Effect.logWarning("event log flush failed; checking source keys anyway", error)),
+      Effect.flatMap(() =>
+        Effect.sync(() => {
+          const seen = new Set<string>()
+          for (const key of candidates) {
+            try {
+              if (options.log.hasSourceKey(sessionId, key)) seen.add(key)
+            } catch {
+              seen.add(key)
+            }
+          }
+          return seen
+        })
+      )
+    )
+  }
+
+  /**
+   * Folds one mailbox item into the step's lists; returns the revisions it was given. `seen`: the
+   * step's keys the log already has (`keysSeenBefore`); `stepKeys`: the keys met so far in this step.
+   */
+  const step = (
+    item: Ingest,
+    now: string,
+    pending: Array<PendingEvent>,
+    messages: Array<SessionMessage>,
+    seen: ReadonlySet<string>,
+    stepKeys: Set<string>
+  ): Array<number> => {
     const revisions: Array<number> = []
     for (const input of item.events) {
       const key = input.source_key ?? null
       if (key !== null) {
-        if (sourceKeys.has(key)) {
+        if (stepKeys.has(key) || seen.has(key)) {
           duplicates++
           continue
         }
-        sourceKeys.add(key)
+        stepKeys.add(key)
+        keyDigests.add(digest(key))
       }
       const creates = input.event.type === "session_created"
       // Revision 1 is always session_created, and a session is created once.
@@ -336,8 +388,10 @@ export const make = Effect.fn("SessionActor.make")(function* (
         const checkpoints: Array<Checkpoint> = []
         const revisions: Array<Array<number>> = []
         let urgent = false
+        const seen = yield* keysSeenBefore(items)
+        const stepKeys = new Set<string>()
         for (const item of items) {
-          revisions.push(step(item, now, pending, messages))
+          revisions.push(step(item, now, pending, messages, seen, stepKeys))
           if (item.options?.checkpoints !== undefined) checkpoints.push(...item.options.checkpoints)
           urgent ||= item.options?.urgent === true
         }

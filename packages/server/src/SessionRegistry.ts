@@ -78,10 +78,10 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
     for (const summary of yield* log.summaries) hub.load(summary)
     yield* Metric.set(Metrics.sessions, hub.all().length)
 
-    const startActor = (initial: Hydration.Hydrated, sourceKeys: ReadonlySet<string>) =>
+    const startActor = (initial: Hydration.Hydrated, sourceKeyDigests: ReadonlySet<number>) =>
       SessionActor.make(initial, {
         log,
-        sourceKeys,
+        sourceKeyDigests,
         onChange: (summary, messages) => {
           hub.update(summary, messages)
           if (messages[0]?.type === "session_created") Metrics.sessions.unsafeUpdate(hub.count(), [])
@@ -100,7 +100,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         const gate = Deferred.unsafeMake<SessionActor.SessionActor, ProtocolError>(undefined as never)
         loading.set(sessionId, gate)
         const start = known
-          ? Effect.all([log.loadSession(sessionId), log.sourceKeys(sessionId)]).pipe(
+          ? Effect.all([log.loadSession(sessionId), log.sourceKeyDigests(sessionId)]).pipe(
               Effect.mapError(logFailure(`loading session ${sessionId}`)),
               // The latest projection snapshot plus the events after it: the same as a full replay.
               Effect.flatMap(([loaded, keys]) => startActor(Hydration.hydrate(sessionId, loaded), keys))
