@@ -92,7 +92,7 @@ export const writeLog = async (
   const db = new Database(path.join(dataDir, "orbitdock.db"))
   db.pragma("journal_mode = WAL")
   db.pragma("synchronous = OFF")
-  const insert = db.prepare("INSERT INTO events (session_id, revision, type, occurred_at, source_key, payload) VALUES (?, ?, ?, ?, NULL, ?)")
+  const insert = db.prepare("INSERT INTO events (session_id, revision, type, occurred_at, source_key, payload) VALUES (?, ?, ?, ?, ?, ?)")
   const upsert = db.prepare("INSERT OR REPLACE INTO session_summaries (session_id, revision, created_at, summary) VALUES (?, ?, ?, ?)")
   // Every synthetic session has the same history: fold one with the real projection for the summary.
   const template = SessionMirror.summarize(
@@ -103,7 +103,9 @@ export const writeLog = async (
     const id = sessionIdOf(s)
     for (let r = 1; r <= perSession; r++) {
       const e = eventAt(id, r)
-      insert.run(id, r, e.event.type, e.occurred_at, JSON.stringify(e.event))
+      // A source key on every event, shaped like the Codex connector's (`msg:<item id>:appended`):
+      // hydration loads every key's digest, as it would for a real session.
+      insert.run(id, r, e.event.type, e.occurred_at, `msg:${id}-item-${r}:appended`, JSON.stringify(e.event))
     }
     upsert.run(id, perSession, template.created_at, JSON.stringify({ ...template, id, title: id }))
   })
@@ -125,7 +127,7 @@ export const coldStart = async (figures: Figures, o: Options) => {
   const dataDir = tempDir("cold")
   try {
     const { seconds, snapshots, snapshotSeconds } = await writeLog(dataDir, sessions, perSession)
-    figures.note(S5, `Log: ${sessions} sessions × ${perSession.toLocaleString("en")} events (${total.toLocaleString("en")} events, ~500 bytes each; each session is one \`session_created\` then \`message_appended\` events, so its state holds ${(perSession - 1).toLocaleString("en")} messages) plus, as a server that had committed them would have left, ${snapshots} projection snapshots (one for each session of ≥ ${SnapshotStore.SNAPSHOT_EVERY.toLocaleString("en")} events, at its last revision, keeping its last messages, with the older ones in message pages; built in ${snapshotSeconds.toFixed(1)} s by the server's own \`buildSnapshots\`, the code its writer worker runs), ${(fs.statSync(path.join(dataDir, "orbitdock.db")).size / 2 ** 20).toFixed(0)} MiB in all, written in ${seconds.toFixed(1)} s by the bench. Each run starts \`node packages/server/dist/bundle/bin.js serve --port 0 --socket none\` (what \`npm start\` runs) on it, waits for \`/health\`, then GETs \`/api/sessions/:id\` for every session (4 at a time; each session is hydrated on first use, from its snapshot plus the events after it, and answers with its whole state: the paged messages are written out as the bytes stored in their pages), then \`?at_revision=${perSession / 2}\` on one session (5 times, median).`)
+    figures.note(S5, `Log: ${sessions} sessions × ${perSession.toLocaleString("en")} events (${total.toLocaleString("en")} events, ~500 bytes each; each session is one \`session_created\` then \`message_appended\` events, so its state holds ${(perSession - 1).toLocaleString("en")} messages; every event carries a source key, as a connector's do) plus, as a server that had committed them would have left, ${snapshots} projection snapshots (one for each session of ≥ ${SnapshotStore.SNAPSHOT_EVERY.toLocaleString("en")} events, at its last revision, keeping its last messages, with the older ones in message pages; built in ${snapshotSeconds.toFixed(1)} s by the server's own \`buildSnapshots\`, the code its writer worker runs), ${(fs.statSync(path.join(dataDir, "orbitdock.db")).size / 2 ** 20).toFixed(0)} MiB in all, written in ${seconds.toFixed(1)} s by the bench. Each run starts \`node packages/server/dist/bundle/bin.js serve --port 0 --socket none\` (what \`npm start\` runs) on it, waits for \`/health\`, then GETs \`/api/sessions/:id\` for every session (4 at a time; each session is hydrated on first use, from its snapshot plus the events after it, and answers with its whole state: the paged messages are written out as the bytes stored in their pages), then \`?at_revision=${perSession / 2}\` on one session (5 times, median).`)
     for (let run = 0; run < o.runs; run++) {
       // The same start on an empty data directory: what loading the program alone costs.
       const emptyDir = tempDir("empty")

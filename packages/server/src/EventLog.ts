@@ -100,9 +100,9 @@ export interface EventLogShape {
   readonly checkpoint: (key: string) => Effect.Effect<Option.Option<string>, EventLogError>
   /**
    * The digests (`internal/sourceKeyDigest.ts`) of the source keys a session's committed events
-   * carry: what its actor remembers to de-duplicate after a restart.
+   * carry, in a new set the caller owns: what its actor remembers to de-duplicate after a restart.
    */
-  readonly sourceKeyDigests: (sessionId: SessionId) => Effect.Effect<ReadonlySet<number>, EventLogError>
+  readonly sourceKeyDigests: (sessionId: SessionId) => Effect.Effect<Set<number>, EventLogError>
   /**
    * Whether a committed event of the session carries this source key (an actor checks a digest it
    * has seen before). Synchronous; throws an `EventLogError` when the read fails.

@@ -105,8 +105,6 @@ export interface SessionActor {
 
 export interface ActorOptions {
   readonly log: EventLogShape
-  /** The digests of the source keys already in the log (`EventLog.sourceKeyDigests`): dedup survives restarts. */
-  readonly sourceKeyDigests: ReadonlySet<number>
   /** Called after each folded step with the new summary (the registry updates the list from it). */
   readonly onChange: (summary: SessionSummary, messages: ReadonlyArray<SessionMessage>) => void
 }
@@ -130,9 +128,10 @@ export const make = Effect.fn("SessionActor.make")(function* (
   const subscribers = new Set<SessionSubscriber>()
   /**
    * The digests of every source key the session has seen (`internal/sourceKeyDigest.ts`), not the
-   * keys: a digest seen before makes the step ask the log (`keysSeenBefore`).
+   * keys: a digest seen before makes the step ask the log (`keysSeenBefore`). Loaded from the log
+   * when the first keyed event arrives, so a session that is only read never pays for them.
    */
-  const keyDigests = new Set(options.sourceKeyDigests)
+  let keyDigests: Set<number> | undefined = undefined
   const recent: Array<Recent> = []
   let projection = initial.projection
   /**
@@ -179,32 +178,44 @@ export const make = Effect.fn("SessionActor.make")(function* (
    * A key the log cannot be asked about counts as seen: a replayed event must not be recorded twice.
    */
   const keysSeenBefore = (items: ReadonlyArray<Ingest>): Effect.Effect<ReadonlySet<string>> => {
-    let suspects: Array<string> | undefined
+    let keys: Array<string> | undefined
     for (const item of items) {
       for (const input of item.events) {
-        const key = input.source_key
-        if (key !== undefined && key !== null && keyDigests.has(digest(key))) (suspects ??= []).push(key)
+        if (input.source_key !== undefined && input.source_key !== null) (keys ??= []).push(input.source_key)
       }
     }
-    if (suspects === undefined) return Effect.succeed(noKeys)
-    const candidates = suspects
-    return options.log.flush.pipe(
-      Effect.catchAll((error) => Effect.logWarning("event log flush failed; checking source keys anyway", error)),
-      Effect.flatMap(() =>
-        Effect.sync(() => {
-          const seen = new Set<string>()
-          for (const key of candidates) {
-            try {
-              if (options.log.hasSourceKey(sessionId, key)) seen.add(key)
-            } catch {
-              seen.add(key)
-            }
-          }
-          return seen
-        })
-      )
-    )
+    if (keys === undefined) return Effect.succeed(noKeys)
+    const stepKeys = keys
+    return Effect.gen(function* () {
+      let flushed = false
+      if (keyDigests === undefined) {
+        yield* flushLog
+        flushed = true
+        keyDigests = yield* options.log.sourceKeyDigests(sessionId).pipe(
+          Effect.tapError((error) => Effect.logWarning("source keys not loaded; each is checked in the log", error)),
+          Effect.orElseSucceed(() => undefined)
+        )
+      }
+      const digests = keyDigests
+      const suspects = digests === undefined ? stepKeys : stepKeys.filter((key) => digests.has(digest(key)))
+      if (suspects.length === 0) return noKeys
+      if (!flushed) yield* flushLog
+      const seen = new Set<string>()
+      for (const key of suspects) {
+        try {
+          if (options.log.hasSourceKey(sessionId, key)) seen.add(key)
+        } catch {
+          seen.add(key)
+        }
+      }
+      return seen
+    })
   }
+
+  /** Waits until everything appended before is committed, so the log's answers cover it too. */
+  const flushLog = options.log.flush.pipe(
+    Effect.catchAll((error) => Effect.logWarning("event log flush failed; checking source keys anyway", error))
+  )
 
   /**
    * Folds one mailbox item into the step's lists; returns the revisions it was given. `seen`: the
@@ -227,7 +238,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
           continue
         }
         stepKeys.add(key)
-        keyDigests.add(digest(key))
+        keyDigests?.add(digest(key))
       }
       const creates = input.event.type === "session_created"
       // Revision 1 is always session_created, and a session is created once.

@@ -78,10 +78,9 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
     for (const summary of yield* log.summaries) hub.load(summary)
     yield* Metric.set(Metrics.sessions, hub.all().length)
 
-    const startActor = (initial: Hydration.Hydrated, sourceKeyDigests: ReadonlySet<number>) =>
+    const startActor = (initial: Hydration.Hydrated) =>
       SessionActor.make(initial, {
         log,
-        sourceKeyDigests,
         onChange: (summary, messages) => {
           hub.update(summary, messages)
           if (messages[0]?.type === "session_created") Metrics.sessions.unsafeUpdate(hub.count(), [])
@@ -100,12 +99,12 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         const gate = Deferred.unsafeMake<SessionActor.SessionActor, ProtocolError>(undefined as never)
         loading.set(sessionId, gate)
         const start = known
-          ? Effect.all([log.loadSession(sessionId), log.sourceKeyDigests(sessionId)]).pipe(
+          ? log.loadSession(sessionId).pipe(
               Effect.mapError(logFailure(`loading session ${sessionId}`)),
               // The latest projection snapshot plus the events after it: the same as a full replay.
-              Effect.flatMap(([loaded, keys]) => startActor(Hydration.hydrate(sessionId, loaded), keys))
+              Effect.flatMap((loaded) => startActor(Hydration.hydrate(sessionId, loaded)))
             )
-          : startActor(SessionActor.fresh(sessionId), new Set())
+          : startActor(SessionActor.fresh(sessionId))
         return start.pipe(
           Effect.tap((actor) =>
             Effect.sync(() => {
