@@ -393,13 +393,14 @@ export const make = Effect.fn("SessionActor.make")(function* (
       releaseWaitingForRoom()
       if (items.length > 0) {
         stepping = items
+        // First: it may wait for the log (a source key seen before), and `now` stamps the events.
+        const seen = yield* keysSeenBefore(items)
         const now = nowIso()
         const pending: Array<PendingEvent> = []
         const messages: Array<SessionMessage> = []
         const checkpoints: Array<Checkpoint> = []
         const revisions: Array<Array<number>> = []
         let urgent = false
-        const seen = yield* keysSeenBefore(items)
         const stepKeys = new Set<string>()
         for (const item of items) {
           revisions.push(step(item, now, pending, messages, seen, stepKeys))
