@@ -217,9 +217,10 @@ export const make = (options: EventLogSqliteOptions) =>
           throw fail("EventLog.readPages")(cause)
         }
         const expected = Math.ceil(count / MessagePages.PAGE_MESSAGES)
-        if (pages.length !== expected || !pages.every(MessagePages.plausiblePage)) {
+        const readable = pages.filter(MessagePages.plausiblePage).length
+        if (pages.length !== expected || readable !== expected) {
           throw fail("EventLog.readPages")(
-            `the message pages of session ${sessionId} are damaged: ${pages.length} readable of ${expected}`
+            `the message pages of session ${sessionId} are damaged: ${readable} readable of ${expected}`
           )
         }
         return pages as Array<string>

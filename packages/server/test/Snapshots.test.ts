@@ -243,6 +243,17 @@ describe("projection snapshots", () => {
       expect(loaded.events.map((e) => e.revision)).toStrictEqual([...events, ...more].slice(row[0]).map((e) => e.stored.revision))
       expect(loaded.events.length).toBeGreaterThanOrEqual(more.length)
       expect(wholeOf(log, s1, loaded)).toEqual(SessionProjection.replay(s1, [...events, ...more].map((e) => e.stored)))
+
+      // A damaged page (a torn write, a hand edit) or a missing one is an error, not a wrong state.
+      const paged = Hydration.hydrate(s1, loaded).paged
+      const pageCount = Math.ceil(paged / MessagePages.PAGE_MESSAGES)
+      expect(pageCount).toBeGreaterThan(1)
+      const writer = yield* connect(dbPath, false)
+      writer.pragma("busy_timeout = 5000")
+      writer.prepare("UPDATE message_pages SET messages = 'not json' WHERE session_id = ? AND first_seq = ?").run(s1, MessagePages.PAGE_MESSAGES)
+      expect(() => log.readPages(s1, paged)).toThrow(`damaged: ${pageCount - 1} readable of ${pageCount}`)
+      writer.prepare("DELETE FROM message_pages WHERE session_id = ? AND first_seq = ?").run(s1, MessagePages.PAGE_MESSAGES)
+      expect(() => log.readPages(s1, paged)).toThrow(`damaged: ${pageCount - 1} readable of ${pageCount}`)
     }), 60_000)
 
   it.scopedLive("a small session gets no snapshot", () =>
