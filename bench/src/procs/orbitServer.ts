@@ -52,9 +52,11 @@ const update = (sessionId: string) => ({
   }
 })
 
-const event = (stamp: boolean) => {
+const event = (stamp: boolean, keyed = false) => {
   const id = `b${++messageCounter}`
   return {
+    // Shaped like the Codex connector's key: the actor de-duplicates on it.
+    ...(keyed ? { source_key: `msg:${id}:appended` } : {}),
     event: {
       type: "message_appended" as const,
       message: {
@@ -130,7 +132,7 @@ const program = Effect.gen(function* () {
     })
 
   /** Emits `total` events over `sessions` sessions as fast as the actors take them, until all are durable. */
-  const ingest = (total: number, sessions: number, chunk: number) =>
+  const ingest = (total: number, sessions: number, chunk: number, keyed: boolean) =>
     Effect.gen(function* () {
       const ids = sessionIds.slice(0, sessions)
       const perSession = Math.ceil(total / ids.length)
@@ -142,7 +144,7 @@ const program = Effect.gen(function* () {
           Effect.gen(function* () {
             const waits: Array<Effect.Effect<void, unknown>> = []
             for (let done = 0; done < perSession; done += chunk) {
-              const events = Array.from({ length: Math.min(chunk, perSession - done) }, () => event(false))
+              const events = Array.from({ length: Math.min(chunk, perSession - done) }, () => event(false, keyed))
               const receipt = yield* host.emit(id as never, events)
               waits.push(receipt.durable)
             }
@@ -174,7 +176,7 @@ const program = Effect.gen(function* () {
       case "load":
         return void answer("loaded", load(request.rate as number, request.sessions as number, request.durationMs as number, (request.kind as "append" | "update" | undefined) ?? "append"))
       case "ingest":
-        return void answer("ingested", ingest(request.total as number, request.sessions as number, request.chunk as number))
+        return void answer("ingested", ingest(request.total as number, request.sessions as number, request.chunk as number, request.keyed === true))
       case "memory":
         gc()
         gc()

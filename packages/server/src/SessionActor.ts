@@ -185,31 +185,36 @@ export const make = Effect.fn("SessionActor.make")(function* (
       }
     }
     if (keys === undefined) return Effect.succeed(noKeys)
+    if (keyDigests !== undefined) {
+      // The common case, synchronous: no digest seen before.
+      const digests = keyDigests
+      const suspects = keys.filter((key) => digests.has(digest(key)))
+      return suspects.length === 0 ? Effect.succeed(noKeys) : Effect.map(flushLog, () => inLog(suspects))
+    }
     const stepKeys = keys
     return Effect.gen(function* () {
-      let flushed = false
-      if (keyDigests === undefined) {
-        yield* flushLog
-        flushed = true
-        keyDigests = yield* options.log.sourceKeyDigests(sessionId).pipe(
-          Effect.tapError((error) => Effect.logWarning("source keys not loaded; each is checked in the log", error)),
-          Effect.orElseSucceed(() => undefined)
-        )
-      }
+      yield* flushLog
+      keyDigests = yield* options.log.sourceKeyDigests(sessionId).pipe(
+        Effect.tapError((error) => Effect.logWarning("source keys not loaded; each is checked in the log", error)),
+        Effect.orElseSucceed(() => undefined)
+      )
       const digests = keyDigests
-      const suspects = digests === undefined ? stepKeys : stepKeys.filter((key) => digests.has(digest(key)))
-      if (suspects.length === 0) return noKeys
-      if (!flushed) yield* flushLog
-      const seen = new Set<string>()
-      for (const key of suspects) {
-        try {
-          if (options.log.hasSourceKey(sessionId, key)) seen.add(key)
-        } catch {
-          seen.add(key)
-        }
-      }
-      return seen
+      return inLog(digests === undefined ? stepKeys : stepKeys.filter((key) => digests.has(digest(key))))
     })
+  }
+
+  /** Which of these keys the log has (asked after `flushLog`); one it cannot be asked about counts as there. */
+  const inLog = (keys: ReadonlyArray<string>): ReadonlySet<string> => {
+    if (keys.length === 0) return noKeys
+    const seen = new Set<string>()
+    for (const key of keys) {
+      try {
+        if (options.log.hasSourceKey(sessionId, key)) seen.add(key)
+      } catch {
+        seen.add(key)
+      }
+    }
+    return seen
   }
 
   /** Waits until everything appended before is committed, so the log's answers cover it too. */
