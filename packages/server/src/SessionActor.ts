@@ -185,22 +185,27 @@ export const make = Effect.fn("SessionActor.make")(function* (
       }
     }
     if (keys === undefined) return Effect.succeed(noKeys)
+    const stepKeys = keys
     if (keyDigests !== undefined) {
       // The common case, synchronous: no digest seen before.
-      const digests = keyDigests
-      const suspects = keys.filter((key) => digests.has(digest(key)))
+      const suspects = suspectsAmong(stepKeys)
       return suspects.length === 0 ? Effect.succeed(noKeys) : Effect.map(flushLog, () => inLog(suspects))
     }
-    const stepKeys = keys
-    return Effect.gen(function* () {
-      yield* flushLog
-      keyDigests = yield* options.log.sourceKeyDigests(sessionId).pipe(
-        Effect.tapError((error) => Effect.logWarning("source keys not loaded; each is checked in the log", error)),
-        Effect.orElseSucceed(() => undefined)
-      )
-      const digests = keyDigests
-      return inLog(digests === undefined ? stepKeys : stepKeys.filter((key) => digests.has(digest(key))))
-    })
+    return flushLog.pipe(
+      Effect.zipRight(options.log.sourceKeyDigests(sessionId)),
+      Effect.tapError((error) => Effect.logWarning("source keys not loaded; each is checked in the log", error)),
+      Effect.orElseSucceed(() => undefined),
+      Effect.map((loaded) => {
+        keyDigests = loaded
+        return inLog(suspectsAmong(stepKeys))
+      })
+    )
+  }
+
+  /** The keys whose digest was seen before (all of them while the digests are not loaded). */
+  const suspectsAmong = (keys: Array<string>): Array<string> => {
+    const digests = keyDigests
+    return digests === undefined ? keys : keys.filter((key) => digests.has(digest(key)))
   }
 
   /** Which of these keys the log has (asked after `flushLog`); one it cannot be asked about counts as there. */

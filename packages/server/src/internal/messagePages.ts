@@ -74,7 +74,8 @@ export const foldRecent = (
 
 // ---- worker side ----------------------------------------------------------------------------
 
-type Row = Array<unknown>
+/** A stored page: its first message's position and its JSON array text. */
+type Row = [number, string]
 
 /** The page reads and writes of the snapshot writer, over its connection (inside its transaction). */
 export const makePageWriter = (db: BetterSqlite3.Database) => {
@@ -93,12 +94,12 @@ export const makePageWriter = (db: BetterSqlite3.Database) => {
     const dirty = new Set<number>()
     // The session's stored pages, newest first, read once on the first update of a paged message
     // and parsed one by one as far as the updates reach back (usually the newest page or two).
-    let stored: Array<[number, Uint8Array | string]> | undefined
+    let stored: Array<Row> | undefined
     const pageAt = (i: number): [number, Array<Message>] => {
       const [firstSeq, text] = stored![i]!
       let messages = parsed.get(firstSeq)
       if (messages === undefined) {
-        messages = JSON.parse(typeof text === "string" ? text : Buffer.from(text).toString("utf8")) as Array<Message>
+        messages = JSON.parse(text) as Array<Message>
         parsed.set(firstSeq, messages)
       }
       return [firstSeq, messages]
@@ -110,7 +111,7 @@ export const makePageWriter = (db: BetterSqlite3.Database) => {
        */
       update: (messageId: string, changes: MessageChanges): void => {
         if (fromScratch) return
-        stored ??= newestFirst.all(sessionId) as Array<[number, Uint8Array | string]>
+        stored ??= newestFirst.all(sessionId)
         for (let i = 0; i < stored.length; i++) {
           const [firstSeq, messages] = pageAt(i)
           const index = lastIndexOf(messages, messageId)
