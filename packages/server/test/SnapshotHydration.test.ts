@@ -76,6 +76,12 @@ describe("hydration from a snapshot, end to end", () => {
     const cold = await second.request(`/api/sessions/${id}`)
     expect(cold.status).toBe(200)
     expect(cold.body).toEqual(replayed.state)
+    // Such answers are copied into pooled buffers (AnswerBuffers), reused once sent: reads at once
+    // and in a row each get the whole state, unmixed.
+    for (let round = 0; round < 3; round++) {
+      const answers = await Promise.all(Array.from({ length: 6 }, () => second.request(`/api/sessions/${id}`)))
+      for (const answer of answers) expect(answer.body).toEqual(replayed.state)
+    }
     // Written from the pages' text as stored (spliced), not parsed and stringified again.
     const live = await Effect.runPromise(second.sessions.get(id as SessionId))
     expect(JSON.parse(SerializedStates.serialized(live)!.join(""))).toEqual(replayed.state)

@@ -18,7 +18,9 @@ import { Cause, Effect, Either, Exit, Runtime, Schema } from "effect"
 import type { ConnectorRoute } from "../connectors/Connector.js"
 import type { SessionFilter, SessionsShape } from "../Sessions.js"
 import * as Prometheus from "./Prometheus.js"
-import { type Headers, readBody, sendError, sendJson, sendText } from "./Respond.js"
+import * as SerializedStates from "../internal/serializedStates.js"
+import * as AnswerBuffers from "./AnswerBuffers.js"
+import { type Headers, readBody, sendError, sendJson, sendPooledJson, sendText } from "./Respond.js"
 
 export interface ApiDeps {
   readonly sessions: SessionsShape
@@ -30,9 +32,15 @@ export interface ApiDeps {
 /** What a route answers; errors are `ProtocolError`s (mapped to `{code, message}` and a status). */
 type Answer =
   | { readonly _tag: "json"; readonly status: number; readonly body: unknown }
+  | { readonly _tag: "pooledJson"; readonly status: number; readonly json: AnswerBuffers.PooledJson }
   | { readonly _tag: "text"; readonly status: number; readonly contentType: string; readonly text: string }
 
-const json = (body: unknown, status = 200): Answer => ({ _tag: "json", status, body })
+const json = (body: unknown, status = 200): Answer => {
+  // A state whose JSON is at hand (assembled from message pages) is copied out now, so that the
+  // answer does not keep the pages' text alive (see AnswerBuffers).
+  const chunks = SerializedStates.serialized(body)
+  return chunks === undefined ? { _tag: "json", status, body } : { _tag: "pooledJson", status, json: AnswerBuffers.copy(chunks) }
+}
 
 const EVENTS_DEFAULT_LIMIT = 1000
 const EVENTS_MAX_LIMIT = 10000
@@ -173,11 +181,12 @@ export const makeHandler = (deps: ApiDeps) => {
       else handler = method === "GET" ? route : methodNotAllowed(method, pathname)
     }
 
-    Runtime.runPromiseExit(deps.runtime)(handler).then((exit) => {
+    const answer = (exit: Exit.Exit<Answer, ProtocolError | { error: ProtocolError; status: number }>): void => {
       if (Exit.isSuccess(exit)) {
-        const answer = exit.value
-        if (answer._tag === "json") sendJson(res, answer.status, answer.body, headers)
-        else sendText(res, answer.status, answer.contentType, answer.text, headers)
+        const value = exit.value
+        if (value._tag === "json") sendJson(res, value.status, value.body, headers)
+        else if (value._tag === "pooledJson") sendPooledJson(res, value.status, value.json, headers)
+        else sendText(res, value.status, value.contentType, value.text, headers)
         return
       }
       const failure = Cause.failureOption(exit.cause)
@@ -193,6 +202,16 @@ export const makeHandler = (deps: ApiDeps) => {
       }
       sendError(res, "internal", "internal server error", headers)
       log(deps.runtime, "warn", `${req.method} ${pathname} failed: ${Cause.pretty(exit.cause)}`)
+    }
+    Runtime.runPromiseExit(deps.runtime)(handler).then((exit) => {
+      // Writing the answer must not throw into a promise nobody awaits (that would end the process).
+      try {
+        answer(exit)
+      } catch (error) {
+        log(deps.runtime, "warn", `${req.method} ${pathname}: writing the answer failed: ${error instanceof Error ? error.stack : String(error)}`)
+        if (!res.headersSent) sendError(res, "internal", "internal server error", headers)
+        else res.destroy()
+      }
     })
   }
 }

@@ -162,34 +162,47 @@ export const assemble = (
   updates: ReadonlyArray<PagedUpdate>
 ): SessionState => {
   if (pages.length === 0) return state
-  const recent = state.messages
-  const materialize = (): ReadonlyArray<Message> => {
-    const paged: Array<Message> = []
-    for (const page of pages) for (const message of JSON.parse(page) as Array<Message>) paged.push(message)
-    for (const update of updates) {
-      const index = lastIndexOf(paged, update.messageId)
-      if (index >= 0) paged[index] = SessionMirror.changeMessage(paged[index]!, update.changes)
-    }
-    for (const message of recent) paged.push(message)
-    return paged
-  }
   const whole = { ...state }
-  Object.defineProperty(whole, "messages", {
-    enumerable: true,
-    configurable: true,
-    get: () => {
-      const messages = materialize()
-      Object.defineProperty(whole, "messages", { value: messages, enumerable: true, configurable: false, writable: false })
-      return messages
-    }
-  })
+  // What `messages` is made of, on the state itself (not in a closure): see `pagedMessages`.
+  Object.defineProperty(whole, PAGED, { value: { pages, updates, recent: state.messages } satisfies Paged })
+  Object.defineProperty(whole, "messages", { enumerable: true, configurable: true, get: pagedMessages })
   if (updates.length === 0) {
     const { messages: _m, ...scalars } = state
     const chunks: Array<string> = [`${JSON.stringify(scalars).slice(0, -1)},"messages":[`]
-    pages.forEach((page, i) => chunks.push(i === 0 ? page.slice(1, -1) : `,${page.slice(1, -1)}`))
-    const tail = recent.map((message) => JSON.stringify(message)).join(",")
+    // The separator is a chunk of its own: prefixed to a page's text it would make a cons string,
+    // which writing flattens into a copy of the page (~2.2 MB per 5,000-message session).
+    pages.forEach((page, i) => (i === 0 ? chunks.push(page.slice(1, -1)) : chunks.push(",", page.slice(1, -1))))
+    const tail = state.messages.map((message) => JSON.stringify(message)).join(",")
     chunks.push(`${tail === "" ? "" : ","}${tail}]}`)
     SerializedStates.remember(whole, chunks)
   }
   return whole
+}
+
+interface Paged {
+  readonly pages: ReadonlyArray<string>
+  readonly updates: ReadonlyArray<PagedUpdate>
+  readonly recent: ReadonlyArray<Message>
+}
+
+const PAGED = Symbol("orbitdock.pagedMessages")
+
+/**
+ * The getter of an assembled state's `messages`: parses the pages once, then leaves the list in
+ * place of itself. One function for every state, finding its pages on `this`: a getter closing
+ * over them would be referenced from V8's hidden-class metadata, which lives in the old
+ * generation, and so keep every read's pages alive through young-generation collections (measured:
+ * all ~440 MB of page text read for 200 sessions was promoted, and stayed until a full GC).
+ */
+function pagedMessages(this: SessionState & { readonly [PAGED]: Paged }): ReadonlyArray<Message> {
+  const { pages, updates, recent } = this[PAGED]
+  const messages: Array<Message> = []
+  for (const page of pages) for (const message of JSON.parse(page) as Array<Message>) messages.push(message)
+  for (const update of updates) {
+    const index = lastIndexOf(messages, update.messageId)
+    if (index >= 0) messages[index] = SessionMirror.changeMessage(messages[index]!, update.changes)
+  }
+  for (const message of recent) messages.push(message)
+  Object.defineProperty(this, "messages", { value: messages, enumerable: true, configurable: false, writable: false })
+  return messages
 }
