@@ -23,7 +23,13 @@ export const startOrbit = async (options: { batchSize?: number; flushMs?: number
     new URL("./procs/orbitServer.js", import.meta.url),
     [dataDir, String(options.batchSize ?? Config.DEFAULT_BATCH_SIZE), String(options.flushMs ?? Config.DEFAULT_FLUSH_MS)],
     // BENCH_PROFILE_DIR=<dir>: CPU profiles of the server's threads (written when it exits).
-    ["--expose-gc", ...(process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []), ...(options.execArgv ?? [])]
+    // BENCH_SERVER_ARGS="--trace-gc-nvp …": more Node options for the server process.
+    [
+      "--expose-gc",
+      ...(process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
+      ...(process.env.BENCH_SERVER_ARGS ?? "").split(" ").filter((arg) => arg !== ""),
+      ...(options.execArgv ?? [])
+    ]
   )
   const port = proc.up.port as number
   const token = proc.up.token as string
