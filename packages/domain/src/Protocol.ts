@@ -30,6 +30,12 @@ export const MSGPACK_SUBPROTOCOL = "orbitdock.v1.msgpack"
 export const MAX_FRAME_BYTES = 1024 * 1024
 /** The most messages the server coalesces into one frame. */
 export const MAX_COALESCED = 256
+/**
+ * The most bytes of encoded messages the server coalesces into one frame: a larger message goes
+ * in a frame of its own. Without it, a client subscribing to many large sessions at once got
+ * their snapshots in one frame of hundreds of MB, past its WebSocket library's payload limit.
+ */
+export const MAX_COALESCED_BYTES = 1024 * 1024
 
 const clientMessage = <const T extends string, F extends Schema.Struct.Fields>(type: T, fields: F) =>
   Schema.Struct({ type: Schema.Literal(type), id: Schema.optional(Schema.String), ...fields })

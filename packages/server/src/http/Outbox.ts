@@ -1,10 +1,10 @@
 /**
  * One WebSocket connection's send side: a bounded queue of server messages and the writer that
- * turns it into frames. Owns coalescing (one message alone, several as an array of at most 256),
- * flow control (nothing new is written while the socket still holds unsent bytes), and overflow (a
- * client that stops reading loses its queued session/list messages, keeps its acks/errors, and is
- * resynced once it drains). Does not know about subscriptions: the resync itself is the
- * `onResync` callback's job.
+ * turns it into frames. Owns coalescing (one message alone, several as an array of at most 256
+ * messages and `MAX_COALESCED_BYTES`), flow control (nothing new is written while the socket still
+ * holds unsent bytes), and overflow (a client that stops reading loses its queued session/list
+ * messages, keeps its acks/errors, and is resynced once it drains). Does not know about
+ * subscriptions: the resync itself is the `onResync` callback's job.
  *
  * Everything here is plain synchronous code: `pushData` is called by session actors and must never
  * block or throw, and the fan-out to many clients is the server's hot path.
@@ -19,7 +19,7 @@
  * it does (the client is not reading) does the writer wait, for a write's or a ping's callback or
  * the transport's periodic `kick`.
  */
-import { MAX_COALESCED, type ServerMessage } from "@orbitdock/domain"
+import { MAX_COALESCED, MAX_COALESCED_BYTES, type ServerMessage } from "@orbitdock/domain"
 import type { WebSocket } from "ws"
 import * as Metrics from "../Metrics.js"
 import type { FrameCodec } from "./FrameCodec.js"
@@ -164,8 +164,8 @@ export class Outbox {
         }
         continue
       }
-      const count = size > MAX_COALESCED ? MAX_COALESCED : size
       const from = this.head
+      const count = this.coalescible(from, size > MAX_COALESCED ? MAX_COALESCED : size)
       const frame = count === 1 ? this.codec.encodeOne(this.queue[from]) : this.codec.encodeMany(this.queue, from, from + count)
       this.head += count
       if (this.head === this.queue.length) {
@@ -177,6 +177,21 @@ export class Outbox {
       }
       this.write(frame, count)
     }
+  }
+
+  /**
+   * How many of the `at most` messages from `from` go in one frame: while their encodings (cached
+   * on each message, so `encodeMany` reuses them) fit in `MAX_COALESCED_BYTES`; always at least one.
+   */
+  private coalescible(from: number, atMost: number): number {
+    let bytes = this.codec.encodeOne(this.queue[from]).length
+    let count = 1
+    while (count < atMost) {
+      bytes += this.codec.encodeOne(this.queue[from + count]).length
+      if (bytes > MAX_COALESCED_BYTES) break
+      count++
+    }
+    return count
   }
 
   private write(frame: Buffer, count: number): void {

@@ -1,6 +1,6 @@
 /**
  * The outbox over a real WebSocket on 127.0.0.1: coalescing (one message alone, then arrays of at
- * most 256, in order), and a client that stops reading (bounded memory, data dropped but acks kept,
+ * most 256 messages and 1 MiB, in order), and a client that stops reading (bounded memory, data dropped but acks kept,
  * resync once it drains, then live again).
  */
 import type { AddressInfo } from "node:net"
@@ -90,6 +90,19 @@ describe("Outbox", () => {
     await pair.until(() => pair.messages.length === 1002)
     expect(pair.frames[pair.frames.length - 1]).toMatchObject({ type: "session_delta", revision: 1001 })
     expect(outbox.size).toBe(0)
+  })
+
+  it("coalesces at most 1 MiB of messages into a frame; a larger message goes alone", async () => {
+    const pair = await connectPair()
+    const outbox = new Outbox(pair.server, FrameCodec.json, { limit: 8192, onResync: () => {}, onHopeless: () => {} })
+    // 400 KB each: two fit in a frame, three do not. Then one of 3 MB (alone), then small ones.
+    for (let i = 1; i <= 5; i++) outbox.pushData(delta(i, "a".repeat(400_000)))
+    outbox.pushData(delta(6, "b".repeat(3_000_000)))
+    for (let i = 7; i <= 10; i++) outbox.pushData(delta(i))
+    await pair.until(() => pair.messages.length === 10)
+    expect(pair.messages.map((m) => m.revision)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    expect(pair.frames.map((f) => (Array.isArray(f) ? f.length : 1))).toEqual([2, 2, 1, 1, 4])
+    expect(pair.messages[5].changes.title.length).toBe(3_000_000)
   })
 
   it("keeps memory bounded under a client that stops reading, keeps acks, and resyncs once it drains", async () => {
