@@ -10,6 +10,7 @@ import * as fs from "node:fs"
 import * as http from "node:http"
 import * as path from "node:path"
 import * as readline from "node:readline"
+import WebSocket from "ws"
 import { eventAt, sessionIdOf } from "./lib/events.js"
 import type { Figures } from "./lib/report.js"
 import { binPath, RECENT_EVENTS, SnapshotStore } from "./lib/server.js"
@@ -127,7 +128,7 @@ export const coldStart = async (figures: Figures, o: Options) => {
   const dataDir = tempDir("cold")
   try {
     const { seconds, snapshots, snapshotSeconds } = await writeLog(dataDir, sessions, perSession)
-    figures.note(S5, `Log: ${sessions} sessions × ${perSession.toLocaleString("en")} events (${total.toLocaleString("en")} events, ~500 bytes each; each session is one \`session_created\` then \`message_appended\` events, so its state holds ${(perSession - 1).toLocaleString("en")} messages; every event carries a source key, as a connector's do) plus, as a server that had committed them would have left, ${snapshots} projection snapshots (one for each session of ≥ ${SnapshotStore.SNAPSHOT_EVERY.toLocaleString("en")} events, at its last revision, keeping its last messages, with the older ones in message pages; built in ${snapshotSeconds.toFixed(1)} s by the server's own \`buildSnapshots\`, the code its writer worker runs), ${(fs.statSync(path.join(dataDir, "orbitdock.db")).size / 2 ** 20).toFixed(0)} MiB in all, written in ${seconds.toFixed(1)} s by the bench. Each run starts \`node packages/server/dist/bundle/bin.js serve --port 0 --socket none\` (what \`npm start\` runs) on it, waits for \`/health\`, then GETs \`/api/sessions/:id\` for every session (4 at a time; each session is hydrated on first use, from its snapshot plus the events after it, and answers with its whole state: the paged messages are written out as the bytes stored in their pages), then \`?at_revision=${perSession / 2}\` on one session (5 times, median).`)
+    figures.note(S5, `Log: ${sessions} sessions × ${perSession.toLocaleString("en")} events (${total.toLocaleString("en")} events, ~500 bytes each; each session is one \`session_created\` then \`message_appended\` events, so its state holds ${(perSession - 1).toLocaleString("en")} messages; every event carries a source key, as a connector's do) plus, as a server that had committed them would have left, ${snapshots} projection snapshots (one for each session of ≥ ${SnapshotStore.SNAPSHOT_EVERY.toLocaleString("en")} events, at its last revision, keeping its last messages, with the older ones in message pages; built in ${snapshotSeconds.toFixed(1)} s by the server's own \`buildSnapshots\`, the code its writer worker runs), ${(fs.statSync(path.join(dataDir, "orbitdock.db")).size / 2 ** 20).toFixed(0)} MiB in all, written in ${seconds.toFixed(1)} s by the bench. Each run starts \`node packages/server/dist/bundle/bin.js serve --port 0 --socket none\` (what \`npm start\` runs) on it, waits for \`/health\`, then GETs \`/api/sessions/:id\` for every session (4 at a time; each session is hydrated on first use, from its snapshot plus the events after it, and answers with its whole state: the paged messages are written out as the bytes stored in their pages), then \`?at_revision=${perSession / 2}\` on one session (5 times, median). Then (scenario 6) one WebSocket client subscribes to every session at once, as a screen opening them all would, and waits for every \`session_snapshot\`.`)
     for (let run = 0; run < o.runs; run++) {
       // The same start on an empty data directory: what loading the program alone costs.
       const emptyDir = tempDir("empty")
@@ -171,6 +172,10 @@ export const coldStart = async (figures: Figures, o: Options) => {
         const target = sessions === 200 ? { op: "<=", value: 250, label: "≤ 250 MB" } as const : undefined
         figures.add(S6, `RSS with all ${sessions} sessions × ${perSession.toLocaleString("en")} events hydrated, right after every session was read once`, "MB", rssOf(server.child.pid!), target)
         figures.add(S6, "same, settled (the lowest RSS over the next 30 s, idle)", "MB", await settledRss(server.child.pid!), target)
+        const subscribed = await subscribeAll(server.port, sessions)
+        figures.add(S6, `one client subscribes to all ${sessions} sessions at once: every snapshot received`, "s", subscribed.seconds)
+        figures.add(S6, "RSS right after that client got every snapshot", "MB", rssOf(server.child.pid!))
+        figures.add(S6, "after those snapshots, settled (the lowest RSS over the next 30 s, idle)", "MB", await settledRss(server.child.pid!))
       } finally {
         await server.stop()
       }
@@ -179,6 +184,42 @@ export const coldStart = async (figures: Figures, o: Options) => {
     fs.rmSync(dataDir, { recursive: true, force: true })
   }
 }
+
+/**
+ * What a mission-control screen opening every session does: one WebSocket client (JSON, the `ws`
+ * library's default payload limit) subscribes to every session in one go and waits for all their
+ * snapshots. Each snapshot of a long session comes in a frame of its own (`MAX_COALESCED_BYTES`).
+ */
+const subscribeAll = (port: number, sessions: number): Promise<{ seconds: number }> =>
+  new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${TOKEN}`, "orbitdock.v1.json")
+    const snapshot = Buffer.from('{"type":"session_snapshot"')
+    let received = 0
+    let t0 = 0
+    const timer = setTimeout(() => {
+      ws.terminate()
+      reject(new Error(`subscribed to every session: ${received} of ${sessions} snapshots in 120 s`))
+    }, 120_000)
+    ws.on("error", (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    ws.on("open", () => {
+      t0 = nowMs()
+      for (let i = 0; i < sessions; i++) ws.send(JSON.stringify({ type: "subscribe_session", id: `s${i}`, session_id: sessionIdOf(i) }))
+    })
+    ws.on("message", (data: Buffer) => {
+      // A long session's snapshot is megabytes: recognised by its start, not parsed.
+      if (data.subarray(0, snapshot.length).equals(snapshot)) received++
+      else if (data[0] === 0x5b) for (const m of JSON.parse(data.toString("utf8")) as Array<{ type: string }>) if (m.type === "session_snapshot") received++
+      if (received === sessions) {
+        clearTimeout(timer)
+        const seconds = (nowMs() - t0) / 1000
+        ws.once("close", () => resolve({ seconds }))
+        ws.close()
+      }
+    })
+  })
 
 /**
  * RSS once an idle server has given back what it can: V8 shrinks its heap only some seconds after
