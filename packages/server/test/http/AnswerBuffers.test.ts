@@ -21,23 +21,23 @@ describe("AnswerBuffers", () => {
     // Both in use at once: two buffers, each with its own text.
     expect(second.buffer === first.buffer).toBe(false)
     expect(text(first) === "x".repeat(100_000)).toBe(true)
-    AnswerBuffers.give(first)
+    AnswerBuffers.give(first.buffer)
     const third = AnswerBuffers.copy(["z".repeat(50_000)])
     expect(third.buffer === first.buffer).toBe(true)
     expect(text(third) === "z".repeat(50_000)).toBe(true)
     expect(text(second) === "y".repeat(100_000)).toBe(true)
     // Too large for any free buffer: a new one.
-    AnswerBuffers.give(third)
+    AnswerBuffers.give(third.buffer)
     const large = AnswerBuffers.copy(["w".repeat(1_000_000)])
     expect(large.buffer === first.buffer).toBe(false)
     expect(text(large) === "w".repeat(1_000_000)).toBe(true)
-    AnswerBuffers.give(second)
-    AnswerBuffers.give(large)
+    AnswerBuffers.give(second.buffer)
+    AnswerBuffers.give(large.buffer)
   })
 
   it("does not keep buffers past its size limit", () => {
     const huge = AnswerBuffers.copy(["h".repeat(17 * 1024 * 1024)])
-    AnswerBuffers.give(huge)
+    AnswerBuffers.give(huge.buffer)
     expect(AnswerBuffers.copy(["h".repeat(17 * 1024 * 1024)]).buffer === huge.buffer).toBe(false)
   })
 })
