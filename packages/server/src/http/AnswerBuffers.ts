@@ -1,7 +1,6 @@
 /**
  * Reusable buffers for the large answers written from message-page text (a session's whole state:
- * megabytes of JSON), over HTTP and as WebSocket frames. Owns the pool (which buffers are free, how
- * many are kept) and the copy into it.
+ * megabytes of JSON). Owns the pool (which buffers are free, how many are kept) and the copy into it.
  *
  * Why: the state an answer is made of stays referenced for a while after the answer is written,
  * and V8 treats what its old generation references as alive in young-generation collections.
@@ -10,11 +9,6 @@
  * until a full GC (dropping the state's references to it once written cut that to 18 MB). Copied
  * out as soon as the route has the state, the text dies young; the buffer is taken back once the
  * socket is done with it, so reads in a row reuse the same native memory.
- *
- * Reuse matters as much as the copy: allocated and freed one by one, such buffers are megabytes of
- * native memory each, and after some of them glibc serves that size from its heap arena and keeps
- * it once freed (measured: a client subscribing to 200 long sessions left the RSS at ~560 MB with
- * 50 MB of it in V8).
  */
 
 // Kept free at most: a handful of concurrent reads. Larger answers are allocated and let go.
@@ -37,7 +31,7 @@ const capacityFor = (length: number): number => {
 }
 
 /** A buffer of at least `length` bytes: the smallest free one that is large enough, else a new one. */
-export const take = (length: number): Buffer => {
+const take = (length: number): Buffer => {
   let best = -1
   for (let i = 0; i < spare.length; i++) {
     const candidate = spare[i]!
@@ -58,10 +52,10 @@ export const copy = (chunks: ReadonlyArray<string>): PooledJson => {
 }
 
 /**
- * Gives a buffer from `take` back once nothing reads it any more (its answer has been handed to
- * the operating system). When the pool is full, the smallest buffer is let go.
+ * Gives a buffer back once nothing reads it any more (its answer has been handed to the operating
+ * system). When the pool is full, the smallest buffer is let go.
  */
-export const give = (buffer: Buffer): void => {
+export const give = ({ buffer }: PooledJson): void => {
   if (buffer.length > MAX_POOLED_BYTES) return
   if (spare.length < MAX_SPARE) {
     spare.push(buffer)

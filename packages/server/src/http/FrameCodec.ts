@@ -4,10 +4,9 @@
  * most once per encoding, however many clients it goes to), and turning a client frame into an
  * untyped value. Does not validate client messages (see `Inbound.ts`).
  */
-import { JSON_SUBPROTOCOL, MAX_COALESCED_BYTES, MSGPACK_SUBPROTOCOL, type ServerMessage } from "@orbitdock/domain"
+import { JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL, type ServerMessage } from "@orbitdock/domain"
 import { Packr, Unpackr } from "msgpackr"
 import * as SerializedStates from "../internal/serializedStates.js"
-import * as AnswerBuffers from "./AnswerBuffers.js"
 
 export type Subprotocol = typeof JSON_SUBPROTOCOL | typeof MSGPACK_SUBPROTOCOL
 
@@ -42,41 +41,9 @@ const cached = (encode: (message: ServerMessage) => Buffer, name: string) => {
     let bytes = (message as { [key]?: Buffer })[key]
     if (bytes === undefined) {
       bytes = encode(message)
-      if (Object.isExtensible(message)) {
-        Object.defineProperty(message, key, { value: bytes, configurable: true })
-        const pooled = (bytes as PooledFrame)[POOLED]
-        // A pooled frame leaves the cache when its buffer goes back: the message is encoded again if needed.
-        if (pooled !== undefined) pooled.uncache = () => delete (message as { [key]?: Buffer })[key]
-      }
+      if (Object.isExtensible(message)) Object.defineProperty(message, key, { value: bytes })
     }
     return bytes
-  }
-}
-
-/**
- * A frame in a buffer of `AnswerBuffers`' pool (a long session's snapshot, megabytes), with how
- * many sockets are writing it: the buffer goes back to the pool once the last has written it.
- */
-interface Pooled {
-  readonly buffer: Buffer
-  writers: number
-  uncache: () => void
-}
-const POOLED = Symbol("orbitdock.pooledFrame")
-type PooledFrame = Buffer & { [POOLED]?: Pooled }
-
-/**
- * To call before a frame is written: for a pooled frame, a function to call once the write is done
- * (or failed); for any other frame, `undefined`, and nothing to do.
- */
-export const retain = (frame: Buffer): (() => void) | undefined => {
-  const pooled = (frame as PooledFrame)[POOLED]
-  if (pooled === undefined) return undefined
-  pooled.writers++
-  return () => {
-    if (--pooled.writers > 0) return
-    pooled.uncache()
-    AnswerBuffers.give(pooled.buffer)
   }
 }
 
@@ -102,25 +69,12 @@ const sharedArrayFrames = (build: (messages: ReadonlyArray<ServerMessage>, from:
 
 const errorReason = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
-/**
- * A snapshot whose session's JSON is at hand (assembled from message pages) is spliced, not
- * re-encoded. One too large to share a frame (`MAX_COALESCED_BYTES`) goes into a pooled buffer,
- * given back once written (`retain`).
- */
+/** A snapshot whose session's JSON is at hand (assembled from message pages) is spliced, not re-encoded. */
 const jsonBytes = (message: ServerMessage): Buffer => {
   const session = message.type === "session_snapshot" ? SerializedStates.serialized(message.session) : undefined
   if (session === undefined) return Buffer.from(JSON.stringify(message))
   const { session: _s, ...envelope } = message as Extract<ServerMessage, { type: "session_snapshot" }>
-  const chunks = [`${JSON.stringify(envelope).slice(0, -1)},"session":`, ...session, "}"]
-  const json = AnswerBuffers.copy(chunks)
-  if (json.length <= MAX_COALESCED_BYTES) {
-    const frame = Buffer.from(json.buffer.subarray(0, json.length))
-    AnswerBuffers.give(json.buffer)
-    return frame
-  }
-  const frame: PooledFrame = json.buffer.subarray(0, json.length)
-  frame[POOLED] = { buffer: json.buffer, writers: 0, uncache: () => {} }
-  return frame
+  return Buffer.from(`${JSON.stringify(envelope).slice(0, -1)},"session":${session.join("")}}`)
 }
 
 const jsonOf = cached(jsonBytes, "orbitdock.jsonFrame")

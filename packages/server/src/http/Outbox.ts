@@ -22,7 +22,7 @@
 import { MAX_COALESCED, MAX_COALESCED_BYTES, type ServerMessage } from "@orbitdock/domain"
 import type { WebSocket } from "ws"
 import * as Metrics from "../Metrics.js"
-import * as FrameCodec from "./FrameCodec.js"
+import type { FrameCodec } from "./FrameCodec.js"
 
 export interface OutboxOptions {
   /** Most messages queued before the client counts as fallen behind. */
@@ -54,7 +54,7 @@ export class Outbox {
 
   constructor(
     private readonly ws: WebSocket,
-    private readonly codec: FrameCodec.FrameCodec,
+    private readonly codec: FrameCodec,
     private readonly options: OutboxOptions
   ) {
     this.sendOptions = { binary: codec.binary }
@@ -198,18 +198,8 @@ export class Outbox {
     this.progressAt = Date.now()
     Metrics.framesSent.unsafeUpdate(1, [])
     Metrics.messagesSent.unsafeUpdate(count, [])
-    const release = FrameCodec.retain(frame)
     try {
-      this.ws.send(
-        frame,
-        this.sendOptions,
-        release === undefined
-          ? this.onWritten
-          : (error?: Error) => {
-              release()
-              this.onWritten(error)
-            }
-      )
+      this.ws.send(frame, this.sendOptions, this.onWritten)
     } catch {
       // Only thrown while CONNECTING, which an accepted connection never is; the close handler cleans up.
       this.closed = true

@@ -33,7 +33,7 @@ export const sendPooledJson = (res: http.ServerResponse, status: number, json: A
   res.writeHead(status, { ...headers, "content-type": "application/json; charset=utf-8", "content-length": json.length })
   // Called on 'finish', once the last byte is handed to the OS; a connection cut before that
   // never calls it, and the buffer is then simply not reused.
-  res.end(json.buffer.subarray(0, json.length), () => AnswerBuffers.give(json.buffer))
+  res.end(json.buffer.subarray(0, json.length), () => AnswerBuffers.give(json))
 }
 
 /** Writes a text answer. */

@@ -21,23 +21,23 @@ describe("AnswerBuffers", () => {
     // Both in use at once: two buffers, each with its own text.
     expect(second.buffer === first.buffer).toBe(false)
     expect(text(first) === "x".repeat(100_000)).toBe(true)
-    AnswerBuffers.give(first.buffer)
+    AnswerBuffers.give(first)
     const third = AnswerBuffers.copy(["z".repeat(50_000)])
     expect(third.buffer === first.buffer).toBe(true)
     expect(text(third) === "z".repeat(50_000)).toBe(true)
     expect(text(second) === "y".repeat(100_000)).toBe(true)
     // Too large for any free buffer: a new one.
-    AnswerBuffers.give(third.buffer)
+    AnswerBuffers.give(third)
     const large = AnswerBuffers.copy(["w".repeat(1_000_000)])
     expect(large.buffer === first.buffer).toBe(false)
     expect(text(large) === "w".repeat(1_000_000)).toBe(true)
-    AnswerBuffers.give(second.buffer)
-    AnswerBuffers.give(large.buffer)
+    AnswerBuffers.give(second)
+    AnswerBuffers.give(large)
   })
 
   it("does not keep buffers past its size limit", () => {
     const huge = AnswerBuffers.copy(["h".repeat(17 * 1024 * 1024)])
-    AnswerBuffers.give(huge.buffer)
+    AnswerBuffers.give(huge)
     expect(AnswerBuffers.copy(["h".repeat(17 * 1024 * 1024)]).buffer === huge.buffer).toBe(false)
   })
 })

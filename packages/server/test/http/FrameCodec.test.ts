@@ -7,7 +7,6 @@ import { Unpackr, Packr } from "msgpackr"
 import { describe, expect, it } from "vitest"
 import * as FrameCodec from "../../src/http/FrameCodec.js"
 import { validate } from "../../src/http/Inbound.js"
-import { pagedSnapshot } from "../helpers/pagedSnapshot.js"
 
 const delta = (revision: number): ServerMessage => ({
   type: "session_delta",
@@ -17,32 +16,6 @@ const delta = (revision: number): ServerMessage => ({
 })
 
 describe("FrameCodec", () => {
-  it("a snapshot too large to share a frame goes into a pooled buffer, given back once every socket has written it", () => {
-    const message = pagedSnapshot(20_000)
-    const expected = JSON.parse(JSON.stringify(message))
-    const frame = FrameCodec.json.encodeOne(message)
-    expect(frame.length > 1024 * 1024).toBe(true)
-    expect(JSON.parse(frame.toString("utf8"))).toEqual(expected)
-    // Cached on the message until written; two sockets write it.
-    expect(FrameCodec.json.encodeOne(message) === frame).toBe(true)
-    const first = FrameCodec.retain(frame)!
-    const second = FrameCodec.retain(frame)!
-    first()
-    expect(FrameCodec.json.encodeOne(message) === frame).toBe(true)
-    second()
-    // Given back: encoded afresh, into the same pooled memory.
-    const fresh = FrameCodec.json.encodeOne(message)
-    expect(fresh === frame).toBe(false)
-    expect(fresh.buffer === frame.buffer).toBe(true)
-    expect(JSON.parse(fresh.toString("utf8"))).toEqual(expected)
-    FrameCodec.retain(fresh)!()
-    // A smaller snapshot and any other message: ordinary frames, nothing to give back.
-    const small = pagedSnapshot(100)
-    expect(JSON.parse(FrameCodec.json.encodeOne(small).toString("utf8"))).toEqual(JSON.parse(JSON.stringify(small)))
-    expect(FrameCodec.retain(FrameCodec.json.encodeOne(small))).toBeUndefined()
-    expect(FrameCodec.retain(FrameCodec.json.encodeOne(delta(1)))).toBeUndefined()
-  })
-
   it("JSON: one message alone, several as an array, each encoded once and reused", () => {
     const messages = [delta(1), delta(2), delta(3)]
     expect(JSON.parse(FrameCodec.json.encodeOne(messages[0]).toString("utf8"))).toEqual(messages[0])
