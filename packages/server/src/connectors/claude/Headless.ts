@@ -20,7 +20,7 @@ import {
   type SessionState,
   unsupported
 } from "@orbitdock/domain"
-import { Deferred, Effect, Option, Queue } from "effect"
+import { Deferred, Effect, Option, Queue, Schedule } from "effect"
 import type { ChildProcessWithoutNullStreams } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -381,9 +381,15 @@ export const make = (
         }
         const done = yield* Deferred.make<void>()
         d.interrupting = done
-        yield* write(d, { type: "control_request", request_id: host.newId("int"), request: { subtype: "interrupt" } })
-        // The CLI answers with a `result`; a process that does not is stopped.
-        const answered = yield* Deferred.await(done).pipe(Effect.timeout("5 seconds"), Effect.option)
+        // The CLI answers with a `result`. But an interrupt it reads before it has started the turn
+        // (the prompt was written just before) aborts nothing, and the turn then runs: ask again
+        // every 500 ms, and stop a process that has not answered within 5 s.
+        const ask = write(d, { type: "control_request", request_id: host.newId("int"), request: { subtype: "interrupt" } })
+        const answered = yield* ask.pipe(
+          Effect.zipRight(Deferred.await(done).pipe(Effect.timeout("500 millis"))),
+          Effect.retry(Schedule.recurs(9)),
+          Effect.option
+        )
         if (Option.isNone(answered)) {
           d.stopping = true
           d.proc?.kill("SIGTERM")
