@@ -16,12 +16,18 @@ export const make = (options: NodeTransportOptions = {}): Transport => ({
   name: "ws",
   supportsHeaders: true,
   supportsUnixSockets: true,
-  open: ({ url, protocols, headers }) =>
-    new WebSocket(url, [...protocols], {
+  open: ({ url, protocols, headers }) => {
+    const ws = new WebSocket(url, [...protocols], {
       headers: { ...headers },
       maxPayload: options.maxPayload ?? 64 * 1024 * 1024,
       perMessageDeflate: false
-    }) as unknown as WebSocketLike
+    })
+    // `ws` reports pongs as an event; the client reads them as `onpong` (its `ping` and `terminate` are ws's own).
+    const socket = ws as unknown as WebSocketLike
+    socket.onpong = null
+    ws.on("pong", () => socket.onpong?.())
+    return socket
+  }
 })
 
 /** The transport the Node entry registers. */

@@ -43,6 +43,13 @@ export interface Options {
   readonly commandTimeoutMs?: number
   /** Time a socket has to open and say `hello` (ms, default 10000); also the first-connect wait. */
   readonly connectTimeoutMs?: number
+  /**
+   * Pings the server this often (ms, default 10000; 0: never) and drops a connection that sent
+   * nothing, no frame and no pong, within as long; it is then redone like any other drop. Needs a
+   * transport that can ping (the Node one): a browser cannot, and there a silent connection shows
+   * only as commands timing out.
+   */
+  readonly heartbeatMs?: number
   /** Queue commands issued while offline and send them once connected (default false: fail). */
   readonly queueWhileOffline?: boolean
   /** Reconnect delays, or `false` to stay closed after the first drop. */
@@ -149,6 +156,7 @@ export const make = (options: Options = {}): Effect.Effect<OrbitClientShape, Cli
       encoding: options.encoding ?? "json",
       commandTimeoutMs,
       connectTimeoutMs,
+      heartbeatMs: options.heartbeatMs ?? 10_000,
       queueWhileOffline: options.queueWhileOffline ?? false,
       reconnect: options.reconnect === false ? false : { ...Backoff.defaults, ...options.reconnect }
     })

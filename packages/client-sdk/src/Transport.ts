@@ -18,6 +18,15 @@ export interface WebSocketLike {
   onmessage: ((event: { readonly data: unknown }) => void) | null
   onclose: ((event: { readonly code: number; readonly reason: string }) => void) | null
   onerror: ((event: unknown) => void) | null
+  /**
+   * Optional (the Node transport has them, browsers do not): sends a WebSocket ping, whose pong
+   * calls `onpong`. With them the client notices a connection that went silent (a suspended
+   * machine, a dead network path), which no close event would report for minutes.
+   */
+  ping?(): void
+  onpong?: (() => void) | null
+  /** Optional: drops the connection at once, without a close handshake (which a silent peer never answers). */
+  terminate?(): void
 }
 
 /** What to open. */

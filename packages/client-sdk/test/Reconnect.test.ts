@@ -189,6 +189,45 @@ it("drops a connection whose server stops answering a resync, and converges once
   }
 }, 60_000)
 
+it("drops a connection that went silent with nothing in flight, by its pings, and converges once the server answers again", async () => {
+  const client = await Client.connect({
+    url: server.wsUrl(),
+    token: server.token,
+    heartbeatMs: 300,
+    connectTimeoutMs: 1_000,
+    reconnect: fastReconnect
+  })
+  const pid = server.listening().pid
+  try {
+    const notices = noticesOf(client)
+    const id = await client.createSession({ provider: "sim", cwd: "/tmp/silent" })
+    await client.subscribeSession(id)
+    await client.sendMessage(id, "before")
+    await settled(client, id, "echo: before")
+    // Idle, but answering: pongs keep the connection (five ping periods, not one frame).
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    expect(notices).toEqual([])
+    expect(client.mirror.connection).toBe("online")
+    // Silent: the process stops, its socket stays open, and no command is waiting for an answer.
+    process.kill(pid, "SIGSTOP")
+    try {
+      await client.waitFor((m) => m.connection !== "online", 5_000)
+      const unresponsive = notices.filter((n) => n._tag === "Unresponsive")
+      expect(unresponsive).toHaveLength(1)
+      expect(unresponsive[0]).toMatchObject({ detail: expect.stringContaining("no pong") })
+    } finally {
+      process.kill(pid, "SIGCONT")
+    }
+    await client.waitFor((m) => m.connection === "online", 10_000)
+    await client.sendMessage(id, "after")
+    await settled(client, id, "echo: after")
+    await expectMirrorsServer(client, server, id)
+    expect(client.mirror.serverId).toBe(server.listening().server_id)
+  } finally {
+    await client.close()
+  }
+}, 60_000)
+
 it("queues an offline command when asked and sends it exactly once after reconnecting", async () => {
   const client = await Client.connect({ url: server.wsUrl(), token: server.token, reconnect: fastReconnect })
   try {

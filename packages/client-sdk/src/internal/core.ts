@@ -28,6 +28,8 @@ export interface CoreOptions {
   readonly commandTimeoutMs: number
   /** How long a new socket may take to open and say `hello`. */
   readonly connectTimeoutMs: number
+  /** Ping period and deadline of a socket that can ping (ms; 0: never). */
+  readonly heartbeatMs: number
   readonly queueWhileOffline: boolean
   readonly reconnect: Backoff.BackoffOptions | false
 }
@@ -250,7 +252,8 @@ export const make = (options: CoreOptions) =>
       headers: options.headers,
       encoding: options.encoding,
       transport: options.transport,
-      connectTimeoutMs: options.connectTimeoutMs
+      connectTimeoutMs: options.connectTimeoutMs,
+      heartbeatMs: options.heartbeatMs
     }
     const handlers: Socket.SocketHandlers = {
       opened: (opened, abortSocket) => {

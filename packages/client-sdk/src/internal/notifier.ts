@@ -16,7 +16,10 @@ export type Notice =
   | { readonly _tag: "SessionDropped"; readonly session_id: SessionId; readonly error: ClientError }
   | { readonly _tag: "Disconnected" }
   | { readonly _tag: "ConnectFailed"; readonly detail: string }
-  /** A resubscription went unanswered past the command timeout: the connection is dropped and redone. */
+  /**
+   * The server stopped answering: a resubscription went unanswered past the command timeout, or a
+   * ping within `heartbeatMs`. The connection is dropped and redone.
+   */
   | { readonly _tag: "Unresponsive"; readonly detail: string }
   /** A frame (or part of one) this client could not decode; it was skipped. */
   | { readonly _tag: "DecodeProblem"; readonly detail: string }

@@ -1,6 +1,7 @@
 /**
  * One socket's life, from open to close: opens it with the transport, feeds its frames in order to
- * the core, and gives up when no frame (the `hello`) arrives in time. Callbacks from the socket only
+ * the core, gives up when no frame (the `hello`) arrives in time, and drops it when it goes silent
+ * (no frame and no pong within `heartbeatMs` of a ping). Callbacks from the socket only
  * enqueue; all handling happens in the one fiber that drains the queue, so frames never interleave.
  * Does not own reconnects (the core's loop) or what frames mean.
  */
@@ -15,6 +16,8 @@ export interface SocketOptions {
   readonly encoding: Codec.Encoding
   readonly transport: Transport
   readonly connectTimeoutMs: number
+  /** Ping period and deadline (ms; 0: no pings); used when the socket can ping (`WebSocketLike.ping`). */
+  readonly heartbeatMs: number
 }
 
 export interface SocketHandlers {
@@ -42,15 +45,26 @@ export const run = (options: SocketOptions, handlers: SocketHandlers): Effect.Ef
       return false
     }
     socket.binaryType = "arraybuffer"
-    socket.onmessage = (event) => inbox.unsafeOffer({ _tag: "Frame", data: event.data })
+    /** Whether a frame or a pong arrived since the last ping. */
+    let heard = true
+    /** Dropped for silence: terminated, not closed (a close handshake would wait for the silent peer). */
+    let silent = false
+    socket.onmessage = (event) => {
+      heard = true
+      inbox.unsafeOffer({ _tag: "Frame", data: event.data })
+    }
+    socket.onpong = () => {
+      heard = true
+    }
     socket.onclose = (event) => inbox.unsafeOffer({ _tag: "Closed", reason: `${event.code} ${event.reason}`.trim() })
     socket.onerror = (event) => inbox.unsafeOffer({ _tag: "Closed", reason: errorText(event) })
     handlers.opened(socket, (reason) => inbox.unsafeOffer({ _tag: "Closed", reason }))
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
-        socket.onmessage = socket.onclose = socket.onerror = null
+        socket.onmessage = socket.onclose = socket.onerror = socket.onpong = null
         try {
-          socket.close(1000)
+          if (silent && socket.terminate !== undefined) socket.terminate()
+          else socket.close(1000)
         } catch {
           // Closing a socket that never opened may throw in some environments.
         }
@@ -66,12 +80,44 @@ export const run = (options: SocketOptions, handlers: SocketHandlers): Effect.Ef
       return false
     }
     yield* handlers.frame(first.value.data)
+    if (options.heartbeatMs > 0 && socket.ping !== undefined) {
+      const ping = () => {
+        heard = false
+        try {
+          socket.ping!()
+        } catch {
+          // Not open any more: its close event is on the way.
+        }
+      }
+      const check = Effect.gen(function* () {
+        if (heard) return ping()
+        // A pong may be waiting to be read if this process was busy: let pending I/O run first.
+        yield* Effect.async<void>((resume) => void afterPendingIo(() => resume(Effect.void)))
+        if (heard) return ping()
+        silent = true
+        handlers.notice({ _tag: "Unresponsive", detail: `no frame and no pong within ${options.heartbeatMs} ms of a ping` })
+        inbox.unsafeOffer({ _tag: "Closed", reason: "the server stopped answering pings" })
+      })
+      ping()
+      yield* check.pipe(
+        Effect.delay(Duration.millis(options.heartbeatMs)),
+        Effect.repeat({ while: () => !silent }),
+        Effect.forkScoped
+      )
+    }
     while (true) {
       const next = yield* Queue.take(inbox)
       if (next._tag === "Closed") return true
       yield* handlers.frame(next.data)
     }
   }).pipe(Effect.scoped)
+
+/** Node's `setImmediate` runs after the I/O callbacks already due; elsewhere a zero timeout is the closest. */
+const afterPendingIo = (f: () => void): void => {
+  const immediate = (globalThis as { setImmediate?: (f: () => void) => unknown }).setImmediate
+  if (immediate !== undefined) immediate(f)
+  else setTimeout(f, 0)
+}
 
 const errorText = (event: unknown): string => {
   const error = (event as { error?: unknown; message?: unknown } | null) ?? {}
