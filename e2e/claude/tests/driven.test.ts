@@ -150,7 +150,13 @@ describe("driven claude sessions", () => {
     const input = served.reduce((a, s) => a + s.usage.input_tokens, 0)
     const output = served.reduce((a, s) => a + s.usage.output_tokens, 0)
     expect(state.token_usage).toEqual({ input, output, cached_input: 0, total: input + output })
-    // The transcript closed the turn the lost hooks could not.
-    expect(state.status).toBe("waiting")
+    // The transcript closed the turn the lost hooks could not, and the session ends: its claude
+    // exited while OrbitDock was down (the SessionEnd hook was lost too), which its recorded pid tells.
+    const { body: turns } = await server.get(`/api/sessions/${sessionId}/events?limit=10000`)
+    expect(turns.events.filter((e: any) => e.type === "turn_completed")).toHaveLength(1)
+    if (state.status !== "ended") await client.next((m) => m.type === "session_ended" && m.session_id === sessionId)
+    const { body: ended } = await server.get(`/api/sessions/${sessionId}`)
+    expect(ended.status).toBe("ended")
+    expect(contents(ended)).toEqual(contents(state))
   })
 })

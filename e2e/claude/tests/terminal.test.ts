@@ -215,3 +215,59 @@ describe("terminal claude sessions", () => {
     expect(state.messages).toHaveLength(2)
   })
 })
+
+/** Polls the session's state until `predicate` holds (15 s at most). */
+const stateWhen = async (server: Awaited<ReturnType<World["startServer"]>>, sessionId: string, predicate: (state: any) => boolean) => {
+  const deadline = Date.now() + 15_000
+  while (true) {
+    const { body } = await server.get(`/api/sessions/${sessionId}`)
+    if (body !== undefined && predicate(body)) return body
+    if (Date.now() > deadline) throw new Error(`session ${sessionId} never reached the state; last: ${JSON.stringify(body)?.slice(0, 400)}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+describe("a terminal claude that dies without a SessionEnd hook", () => {
+  it("killed mid-turn: its session ends instead of showing working forever", async () => {
+    world = await makeWorld()
+    const server = await world.startServer()
+    await installHooks(world, server)
+    const client = await server.connect()
+    await client.request({ type: "subscribe_list" })
+    const run = world.claude("[[script:slow:60000]] think for a minute")
+    const sessionId = await nextClaudeSession(client)
+    await subscribe(client, sessionId)
+    await stateWhen(server, sessionId, (s) => s.status === "working" && s.messages.some((m: any) => m.role === "user"))
+    run.child.kill("SIGKILL")
+    expect((await run.done).code).toBe(null)
+    const ended = await client.next((m) => m.type === "session_ended" && m.session_id === sessionId)
+    expect(ended.reason).toBe(`claude exited without ending its session (process ${run.child.pid} is gone)`)
+    const state = await stateWhen(server, sessionId, (s) => s.status === "ended")
+    expect(state.messages.map((m: any) => `${m.role}: ${m.content}`)).toEqual(["user: [[script:slow:60000]] think for a minute"])
+  })
+
+  it("killed while OrbitDock is down: after the restart the session ends", async () => {
+    world = await makeWorld()
+    let server = await world.startServer()
+    await installHooks(world, server)
+    const client = await server.connect()
+    await client.request({ type: "subscribe_list" })
+    const run = world.claude("[[script:slow:60000]] think for a minute")
+    const sessionId = await nextClaudeSession(client)
+    await stateWhen(server, sessionId, (s) => s.status === "working" && s.messages.some((m: any) => m.role === "user"))
+    // A barrier: a command is acked once durable and the log commits in order, so the prompt is on disk.
+    expect((await client.request({ type: "create_session", provider: "sim", cwd: world.work })).type).toBe("ack")
+    await server.stop("SIGKILL")
+    run.child.kill("SIGKILL")
+    await run.done
+
+    server = await world.startServer()
+    const state = await stateWhen(server, sessionId, (s) => s.status === "ended")
+    expect(state.messages.map((m: any) => `${m.role}: ${m.content}`)).toEqual(["user: [[script:slow:60000]] think for a minute"])
+    const { body } = await server.get(`/api/sessions/${sessionId}/events?limit=100`)
+    expect(body.events.at(-1)).toMatchObject({
+      type: "session_ended",
+      data: { reason: `claude exited without ending its session (process ${run.child.pid} is gone)` }
+    })
+  })
+})

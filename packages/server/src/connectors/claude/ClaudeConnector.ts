@@ -8,13 +8,15 @@
  * - headless stdout: the same messages earlier, under the same source keys (the first copy wins),
  *   plus a driven session's turn ends and permission prompts;
  * - hooks: a watched session's existence, turn starts/ends, end, and its permission prompts;
+ * - its process (`ClaudeProcesses.ts`): a watched session's end when claude died without saying so;
  * - commands: a driven session's prompts and turn starts, approvals, interrupts and end.
  */
-import { unsupported } from "@orbitdock/domain"
-import { Duration, Effect } from "effect"
+import { type SessionId, unsupported } from "@orbitdock/domain"
+import { Duration, Effect, Option } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { Connector, ConnectorFactory, ConnectorHost } from "../Connector.js"
+import * as ClaudeProcesses from "./ClaudeProcesses.js"
 import * as Headless from "./Headless.js"
 import * as HeadlessProcess from "./HeadlessProcess.js"
 import * as HookIngest from "./HookIngest.js"
@@ -73,7 +75,25 @@ export const makeClaudeConnector =
         claudeDir,
         importRecentMs: Duration.toMillis(options.importRecent ?? DEFAULT_IMPORT_RECENT)
       })
-      const hooks = HookIngest.make(host, index, tail, permissions, {
+      /** A watched session whose claude died without a SessionEnd hook ends, after its transcript's last lines. */
+      const onGone = (sessionId: SessionId, record: ClaudeProcesses.ProcessRecord) =>
+        Effect.gen(function* () {
+          if (record.transcript !== null) yield* tail.poke(record.transcript)
+          yield* permissions.withdrawAll(sessionId)
+          yield* index.locked(
+            sessionId,
+            Effect.gen(function* () {
+              const state = yield* host.state(sessionId)
+              if (Option.isNone(state) || state.value.status === "ended" || state.value.watch_only !== true) return
+              const reason = `claude exited without ending its session (process ${record.pid} is gone)`
+              const receipt = yield* host.emit(sessionId, [{ event: { type: "session_ended", reason } }])
+              yield* receipt.folded
+              yield* Effect.logInfo(`claude: session ${sessionId} ended: ${reason}`)
+            })
+          )
+        })
+      const processes = yield* ClaudeProcesses.make(host, onGone)
+      const hooks = HookIngest.make(host, index, tail, permissions, processes, {
         permissionTimeout: options.permissionTimeout ?? timeoutFromEnv(env) ?? DEFAULT_PERMISSION_TIMEOUT,
         holdPreToolUse:
           options.holdPreToolUse ??
@@ -92,8 +112,12 @@ export const makeClaudeConnector =
         answer: (session) => Effect.fail(unsupported(`claude session ${session.id} has no pending question`)),
         interrupt: headless.interrupt,
         end: headless.end,
-        // A terminal session may well still be running: its hooks and transcript close the turn.
-        survivedRestart: (session) => Effect.succeed(session.watch_only === true),
+        // A terminal session may well still be running: its hooks and transcript close the turn. Its
+        // process is watched from now on: if it is gone (it ended or was killed while OrbitDock was
+        // down), `onGone` reads its transcript to the end, which closes a turn that completed, and
+        // ends the session. Not "interrupted: server restarted": OrbitDock's restart stopped nothing.
+        survivedRestart: (session) =>
+          session.watch_only !== true ? Effect.succeed(false) : processes.recall(session.id).pipe(Effect.as(true)),
         routes: [{ method: "POST", path: "/hook", handle: hooks.handle }]
       }
       return connector

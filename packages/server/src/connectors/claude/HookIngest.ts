@@ -12,6 +12,8 @@ import { type SessionId, type SessionState } from "@orbitdock/domain"
 import { Duration, Effect, Either, Option } from "effect"
 import type { ConnectorHost, RouteRequest, RouteResponse } from "../Connector.js"
 import { decodeHook, type HookEvent, noDecision, permissionAnswer, preToolUseAnswer } from "./HookSchemas.js"
+import { type ClaudeProcesses, parsePid } from "./ClaudeProcesses.js"
+import { PID_HEADER } from "./HookSettings.js"
 import type { PermissionHold } from "./PermissionHold.js"
 import type { SessionIndex } from "./SessionIndex.js"
 import type { TranscriptTail } from "./TranscriptTail.js"
@@ -31,6 +33,7 @@ export const make = (
   index: SessionIndex,
   tail: TranscriptTail,
   permissions: PermissionHold,
+  processes: ClaudeProcesses,
   options: HookOptions
 ) => {
   /** Follows the hook's transcript and reads it up to now. */
@@ -146,6 +149,13 @@ export const make = (
       if (session.value.status === "ended" && hook.hook_event_name !== "SessionEnd") {
         // `claude --resume` of a session that had ended: it is live again.
         yield* emitQuiet(session.value.id, [{ event: { type: "session_reopened", reason: `claude ${hook.hook_event_name}` } }])
+      }
+      if (session.value.watch_only === true) {
+        // Which process runs it (SessionStart's command hook says; a restart reads it back), so its
+        // death is noticed even without a SessionEnd. Driven sessions' processes are the driver's.
+        const pid = hook.hook_event_name === "SessionStart" ? parsePid(request.headers[PID_HEADER]) : undefined
+        if (pid !== undefined) yield* processes.started(session.value.id, pid, hook.transcript_path ?? null)
+        else yield* processes.recall(session.value.id)
       }
       // Read the transcript up to now first, so what the hook does lands after the messages it follows.
       yield* catchUp(hook)

@@ -24,6 +24,9 @@ export const HOOK_EVENTS = [
 ] as const
 export type HookEventName = (typeof HOOK_EVENTS)[number]
 
+/** The command hook's header with claude's pid. */
+export const PID_HEADER = "x-claude-pid"
+
 /** Every OrbitDock hook URL carries this query, which is how our entries are recognised. */
 export const MARKER = "orbitdock=1"
 
@@ -55,12 +58,14 @@ export const hookEntry = (event: HookEventName, target: HookTarget): Json => {
     }
   }
   // curl prints the server's answer, which Claude reads as the hook output; a server that is down
-  // must not turn into a hook error in the user's terminal, hence `|| true`.
+  // must not turn into a hook error in the user's terminal, hence `|| true`. `$PPID` of the shell
+  // Claude runs the command in is claude itself: OrbitDock watches that process
+  // (`ClaudeProcesses.ts`), since a killed claude sends no SessionEnd.
   const command = [
     "curl -sS",
     `--max-time ${timeout}`,
     `--unix-socket ${shellQuote(target.socketPath)}`,
-    "-X POST -H 'content-type: application/json' --data-binary @-",
+    `-X POST -H 'content-type: application/json' -H "${PID_HEADER}: $PPID" --data-binary @-`,
     shellQuote(`http://localhost/hook?${MARKER}`),
     "|| true"
   ].join(" ")

@@ -29,6 +29,8 @@ describe("HookSettings", () => {
     expect(start.type).toBe("command")
     expect(start.command).toContain("--unix-socket '/home/u/.orbitdock/server.sock'")
     expect(start.command).toContain("http://localhost/hook?orbitdock=1")
+    // The shell's parent is claude: its pid lets OrbitDock notice a claude that dies without a SessionEnd.
+    expect(start.command).toContain(`-H "x-claude-pid: $PPID"`)
     expect(hookEntry("Stop", { ...target, mode: "command" }).type).toBe("command")
   })
 
