@@ -13,7 +13,7 @@ import * as readline from "node:readline"
 import WebSocket from "ws"
 import { eventAt, sessionIdOf } from "./lib/events.js"
 import type { Figures } from "./lib/report.js"
-import { binPath, RECENT_EVENTS, SnapshotStore } from "./lib/server.js"
+import { binPath, RECENT_EVENTS, SERVER_NODE_FLAGS, SnapshotStore } from "./lib/server.js"
 import { nowMs, summarize } from "./lib/stats.js"
 import type { Options } from "./options.js"
 import { ask, startOrbit } from "./orbit.js"
@@ -37,7 +37,8 @@ const serve = (dataDir: string): Promise<Serve> =>
   new Promise((resolve, reject) => {
     // BENCH_PROFILE_DIR=<dir>: write a CPU profile of the server (written when it exits on SIGTERM).
     const profile = process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []
-    const child = spawn(process.execPath, [...profile, binPath, "serve", "--port", "0", "--socket", "none", "--data-dir", dataDir, "--token", TOKEN, "--log-level", "warn"], {
+    const more = (process.env.BENCH_SERVER_ARGS ?? "").split(" ").filter((arg) => arg !== "")
+    const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...profile, ...more, binPath, "serve", "--port", "0", "--socket", "none", "--data-dir", dataDir, "--token", TOKEN, "--log-level", "warn"], {
       stdio: ["ignore", "pipe", "inherit"]
     })
     const timer = setTimeout(() => reject(new Error("orbitdock serve did not start within 60 s")), 60_000)

@@ -5,7 +5,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { spawnProc, type Proc } from "./lib/proc.js"
-import { Config } from "./lib/server.js"
+import { Config, SERVER_NODE_FLAGS } from "./lib/server.js"
 import { tempDir } from "./raw/sqliteAppend.js"
 
 export interface OrbitServer {
@@ -26,6 +26,8 @@ export const startOrbit = async (options: { batchSize?: number; flushMs?: number
     // BENCH_SERVER_ARGS="--trace-gc-nvp …": more Node options for the server process.
     [
       "--expose-gc",
+      // As `npm start` runs the server.
+      ...SERVER_NODE_FLAGS,
       ...(process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
       ...(process.env.BENCH_SERVER_ARGS ?? "").split(" ").filter((arg) => arg !== ""),
       ...(options.execArgv ?? [])

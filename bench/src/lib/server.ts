@@ -12,6 +12,7 @@ export { RECENT_EVENTS } from "../../../packages/server/dist/SessionActor.js"
 export { HttpTransport } from "../../../packages/server/dist/http/HttpTransport.js"
 export type { ConnectorHost, ConnectorFactory, EventInput } from "../../../packages/server/dist/connectors/Connector.js"
 export { EventLog } from "../../../packages/server/dist/EventLog.js"
+export { SERVER_NODE_FLAGS } from "../../../packages/server/dist/nodeFlags.js"
 
 import * as path from "node:path"
 /** `orbitdock` itself as `npm start` runs it (the esbuild bundle), for scenarios that start the real CLI. */

@@ -14,6 +14,7 @@
  * (`../../package.json`, `../../../web/dist`, `./internal/writerWorker.js`) hold in both.
  */
 import { build } from "esbuild"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -38,3 +39,5 @@ await build({
   banner: { js: "import { createRequire as __orbitdockRequire } from 'node:module'; const require = __orbitdockRequire(import.meta.url);" },
   logLevel: "warning"
 })
+// Runnable as a command, like `dist/bin.js` once npm links it: its shebang passes the server's Node options.
+fs.chmodSync(path.join(dist, "bundle", "bin.js"), 0o755)

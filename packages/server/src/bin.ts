@@ -1,7 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --single-threaded-gc
 /**
  * The `orbitdock` command. Failures print one clear line and exit non-zero; they never dump a stack
- * for an expected problem (server unreachable, unknown session, bad flag).
+ * for an expected problem (server unreachable, unknown session, bad flag). The shebang passes
+ * `SERVER_NODE_FLAGS` (nodeFlags.ts): Node options cannot be set from inside the process.
  */
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
