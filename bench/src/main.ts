@@ -12,6 +12,7 @@ import { parseOptions, type Options } from "./options.js"
 import { coldStart, stalledClient } from "./coldScenarios.js"
 import { fanout, ingest, stalls, uiLatency } from "./orbitScenarios.js"
 import { rawAppend, rawDecode, rawFanout, rawLatency, rawStall } from "./rawScenarios.js"
+import { SERVER_NODE_FLAGS } from "./lib/server.js"
 
 const groups: ReadonlyArray<readonly [string, (f: Figures, o: Options) => unknown]> = [
   ["raw-append", rawAppend],
@@ -75,7 +76,7 @@ const render = (figures: Figures, o: Options, startedAt: Date, seconds: number, 
     "node bench/dist/tools/profile.js /tmp/prof/<file>.cpuprofile        # where the time went",
     "```",
     "",
-    `\`npm run bench\` is \`${JSON.parse(fs.readFileSync(path.join(repoRoot(), "package.json"), "utf8")).scripts.bench}\`.`,
+    `\`npm run bench\` is \`${JSON.parse(fs.readFileSync(path.join(repoRoot(), "package.json"), "utf8")).scripts.bench}\`. The server processes run with \`${SERVER_NODE_FLAGS.join(" ")}\`, as \`npm start\` runs the server (\`packages/server/src/nodeFlags.ts\`).`,
     "",
     "## Results",
     "",
