@@ -3,11 +3,12 @@
  * session live over its WebSocket, holds permission prompts for remote approval, and reads the
  * transcript. Real claude binary, mock model, real OrbitDock server process.
  */
+import { spawn } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { type Client, installHooks, makeWorld, mirror, subscribe, type World } from "../helpers/world.js"
+import { claudeBin, type Client, installHooks, makeWorld, mirror, subscribe, type World } from "../helpers/world.js"
 
 let world: World | undefined
 afterEach(async () => {
@@ -269,5 +270,44 @@ describe("a terminal claude that dies without a SessionEnd hook", () => {
       type: "session_ended",
       data: { reason: `claude exited without ending its session (process ${run.child.pid} is gone)` }
     })
+  })
+
+  it("idle between turns when OrbitDock went down, then killed: after the restart the session ends", async () => {
+    world = await makeWorld()
+    let server = await world.startServer()
+    await installHooks(world, server)
+    const client = await server.connect()
+    await client.request({ type: "subscribe_list" })
+    // A claude that stays up between turns, reading its prompts from stdin (as an interactive one does).
+    const claude = spawn(claudeBin, ["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose"], {
+      cwd: world.work,
+      env: world.env,
+      stdio: ["pipe", "ignore", "ignore"]
+    })
+    const gone = new Promise<void>((resolve) => claude.once("exit", () => resolve()))
+    try {
+      const prompt = { role: "user", content: "[[script:text:Hello there.]] hi" }
+      claude.stdin.write(`${JSON.stringify({ type: "user", message: prompt, parent_tool_use_id: null, session_id: "" })}\n`)
+      const sessionId = await nextClaudeSession(client)
+      await stateWhen(server, sessionId, (s) => s.status === "waiting" && s.messages.at(-1)?.content === "Hello there.")
+      expect((await client.request({ type: "create_session", provider: "sim", cwd: world.work })).type).toBe("ack")
+      await server.stop("SIGKILL")
+      claude.kill("SIGKILL")
+      await gone
+
+      server = await world.startServer()
+      const state = await stateWhen(server, sessionId, (s) => s.status === "ended")
+      expect(state.messages.map((m: any) => `${m.role}: ${m.content}`)).toEqual([
+        "user: [[script:text:Hello there.]] hi",
+        "assistant: Hello there."
+      ])
+      const { body } = await server.get(`/api/sessions/${sessionId}/events?limit=100`)
+      expect(body.events.at(-1)).toMatchObject({
+        type: "session_ended",
+        data: { reason: `claude exited without ending its session (process ${claude.pid} is gone)` }
+      })
+    } finally {
+      if (claude.exitCode === null && claude.signalCode === null) claude.kill("SIGKILL")
+    }
   })
 })

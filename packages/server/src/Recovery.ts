@@ -36,6 +36,17 @@ export const recoverInterruptedTurns = (
     { discard: true }
   )
 
+/** Lets connectors take up watching their sessions that have not ended (`Connector.resumeWatching`). */
+export const resumeWatching = (
+  summaries: ReadonlyArray<{ readonly id: SessionId; readonly status: string; readonly provider: Provider }>,
+  connectors: ReadonlyMap<Provider, Connector>
+) =>
+  Effect.forEach(
+    summaries.filter((s) => s.status !== "ended"),
+    (summary) => connectors.get(summary.provider)?.resumeWatching?.(summary.id) ?? Effect.void,
+    { discard: true }
+  )
+
 /** The events that close a turn whose agent is gone. */
 export const recoveryEvents = (
   p: SessionProjection.SessionProjection,

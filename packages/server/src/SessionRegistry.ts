@@ -356,6 +356,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
     }
 
     yield* Recovery.recoverInterruptedTurns(hub.all(), actorFor, connectors, host)
+    yield* Recovery.resumeWatching(hub.all(), connectors)
 
     if (options.evictIdleMs !== undefined && options.evictIdleMs > 0) {
       const idleMs = options.evictIdleMs

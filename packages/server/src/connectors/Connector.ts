@@ -111,6 +111,12 @@ export interface Connector {
    * its agent is still alive (a terminal Claude session may be) or was lost with the old process.
    */
   readonly survivedRestart: (session: SessionState) => Effect.Effect<boolean>
+  /**
+   * Optional. At startup, once the interrupted turns are closed, for each of this provider's
+   * sessions that has not ended: takes up watching what the connector watches about it (the Claude
+   * connector: the process a terminal session runs in, which may have died while the server was down).
+   */
+  readonly resumeWatching?: (sessionId: SessionId) => Effect.Effect<void>
   /** HTTP endpoints the connector serves (e.g. Claude's `POST /hook`), after the access checks. */
   readonly routes?: ReadonlyArray<ConnectorRoute>
 }

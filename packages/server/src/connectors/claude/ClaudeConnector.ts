@@ -112,12 +112,13 @@ export const makeClaudeConnector =
         answer: (session) => Effect.fail(unsupported(`claude session ${session.id} has no pending question`)),
         interrupt: headless.interrupt,
         end: headless.end,
-        // A terminal session may well still be running: its hooks and transcript close the turn. Its
-        // process is watched from now on: if it is gone (it ended or was killed while OrbitDock was
-        // down), `onGone` reads its transcript to the end, which closes a turn that completed, and
-        // ends the session. Not "interrupted: server restarted": OrbitDock's restart stopped nothing.
-        survivedRestart: (session) =>
-          session.watch_only !== true ? Effect.succeed(false) : processes.recall(session.id).pipe(Effect.as(true)),
+        // A terminal session may well still be running: its hooks and transcript close the turn. If
+        // its process is gone instead (`resumeWatching`), `onGone` reads its transcript to the end,
+        // which closes a turn that completed, and ends the session: not "interrupted: server
+        // restarted", since OrbitDock's restart stopped nothing.
+        survivedRestart: (session) => Effect.succeed(session.watch_only === true),
+        // Every live session's recorded process, if it has one (terminal sessions), is watched again.
+        resumeWatching: (sessionId) => Effect.asVoid(processes.recall(sessionId)),
         routes: [{ method: "POST", path: "/hook", handle: hooks.handle }]
       }
       return connector
