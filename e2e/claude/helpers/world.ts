@@ -315,6 +315,15 @@ export const installHooks = async (world: World, server: Server): Promise<{ chan
   )
 }
 
+/**
+ * Returns once everything the server had appended before is on disk: a command is acked once
+ * durable, and the log commits in order.
+ */
+export const durableBarrier = async (client: Client, world: World): Promise<void> => {
+  const ack = await client.request({ type: "create_session", provider: "sim", cwd: world.work })
+  if (ack.type !== "ack") throw new Error(`barrier command refused: ${JSON.stringify(ack)}`)
+}
+
 /** Subscribes a client to a session and returns its snapshot. */
 export const subscribe = async (client: Client, sessionId: string) => {
   const ack = await client.request({ type: "subscribe_session", session_id: sessionId })

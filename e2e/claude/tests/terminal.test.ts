@@ -8,13 +8,23 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { claudeBin, type Client, installHooks, makeWorld, mirror, subscribe, type World } from "../helpers/world.js"
+import { claudeBin, type Client, durableBarrier, installHooks, makeWorld, mirror, subscribe, type World } from "../helpers/world.js"
 
 let world: World | undefined
 afterEach(async () => {
   await world?.cleanup()
   world = undefined
 })
+
+/** A fresh world whose server has OrbitDock's hooks installed and one client subscribed to the list. */
+const watching = async (env: Record<string, string> = {}) => {
+  world = await makeWorld()
+  const server = await world.startServer(env)
+  const installed = await installHooks(world, server)
+  const client = await server.connect()
+  await client.request({ type: "subscribe_list" })
+  return { world, server, client, installed }
+}
 
 /** The session a new terminal run creates, as announced to list subscribers. */
 const nextClaudeSession = async (client: Client) => {
@@ -41,12 +51,8 @@ const tokensServed = (w: World, claudeSessionId: string) => {
 
 describe("terminal claude sessions", () => {
   it("a claude -p run with OrbitDock's hooks appears live with the right messages and tokens", async () => {
-    world = await makeWorld()
-    const server = await world.startServer()
-    const installed = await installHooks(world, server)
+    const { world, server, client, installed } = await watching()
     expect(installed.changed).toBe(true)
-    const client = await server.connect()
-    await client.request({ type: "subscribe_list" })
 
     const run = world.claude("[[script:bash:echo hi]] Run echo hi.", ["--allowedTools", "Bash(echo hi)"])
     const sessionId = await nextClaudeSession(client)
@@ -79,11 +85,7 @@ describe("terminal claude sessions", () => {
   })
 
   it("a subagent's sidechain transcript joins its parent session", async () => {
-    world = await makeWorld()
-    const server = await world.startServer()
-    await installHooks(world, server)
-    const client = await server.connect()
-    await client.request({ type: "subscribe_list" })
+    const { world, server, client } = await watching()
     const run = world.claude("[[script:agent:Hi from the subagent.]] Delegate a greeting.")
     const sessionId = await nextClaudeSession(client)
     const result = await run.done
@@ -107,11 +109,7 @@ describe("terminal claude sessions", () => {
   })
 
   it("a tool call approved and one denied from a WebSocket client through the held PermissionRequest hook", async () => {
-    world = await makeWorld()
-    const server = await world.startServer()
-    await installHooks(world, server)
-    const client = await server.connect()
-    await client.request({ type: "subscribe_list" })
+    const { world, server, client } = await watching()
 
     // Approved: the command runs and its output reaches the model.
     const approvedRun = world.claude(`[[script:bash:node -e "console.log('approved-run')"]] go`)
@@ -143,11 +141,7 @@ describe("terminal claude sessions", () => {
   })
 
   it("nobody decides in time: the hook answers no decision, the approval expires, claude falls back", async () => {
-    world = await makeWorld()
-    const server = await world.startServer({ ORBITDOCK_CLAUDE_PERMISSION_TIMEOUT_MS: "1500" })
-    await installHooks(world, server)
-    const client = await server.connect()
-    await client.request({ type: "subscribe_list" })
+    const { world, server, client } = await watching({ ORBITDOCK_CLAUDE_PERMISSION_TIMEOUT_MS: "1500" })
     const run = world.claude(`[[script:bash:node -e "console.log('nobody')"]] go`)
     const sessionId = await nextClaudeSession(client)
     const request = await pendingApproval(client, sessionId)
@@ -230,11 +224,7 @@ const stateWhen = async (server: Awaited<ReturnType<World["startServer"]>>, sess
 
 describe("a terminal claude that dies without a SessionEnd hook", () => {
   it("killed mid-turn: its session ends instead of showing working forever", async () => {
-    world = await makeWorld()
-    const server = await world.startServer()
-    await installHooks(world, server)
-    const client = await server.connect()
-    await client.request({ type: "subscribe_list" })
+    const { world, server, client } = await watching()
     const run = world.claude("[[script:slow:60000]] think for a minute")
     const sessionId = await nextClaudeSession(client)
     await subscribe(client, sessionId)
@@ -248,16 +238,13 @@ describe("a terminal claude that dies without a SessionEnd hook", () => {
   })
 
   it("killed while OrbitDock is down: after the restart the session ends", async () => {
-    world = await makeWorld()
-    let server = await world.startServer()
-    await installHooks(world, server)
-    const client = await server.connect()
-    await client.request({ type: "subscribe_list" })
+    const started = await watching()
+    const { world, client } = started
+    let server = started.server
     const run = world.claude("[[script:slow:60000]] think for a minute")
     const sessionId = await nextClaudeSession(client)
     await stateWhen(server, sessionId, (s) => s.status === "working" && s.messages.some((m: any) => m.role === "user"))
-    // A barrier: a command is acked once durable and the log commits in order, so the prompt is on disk.
-    expect((await client.request({ type: "create_session", provider: "sim", cwd: world.work })).type).toBe("ack")
+    await durableBarrier(client, world)
     await server.stop("SIGKILL")
     run.child.kill("SIGKILL")
     await run.done
@@ -273,11 +260,9 @@ describe("a terminal claude that dies without a SessionEnd hook", () => {
   })
 
   it("idle between turns when OrbitDock went down, then killed: after the restart the session ends", async () => {
-    world = await makeWorld()
-    let server = await world.startServer()
-    await installHooks(world, server)
-    const client = await server.connect()
-    await client.request({ type: "subscribe_list" })
+    const started = await watching()
+    const { world, client } = started
+    let server = started.server
     // A claude that stays up between turns, reading its prompts from stdin (as an interactive one does).
     const claude = spawn(claudeBin, ["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose"], {
       cwd: world.work,
@@ -290,7 +275,7 @@ describe("a terminal claude that dies without a SessionEnd hook", () => {
       claude.stdin.write(`${JSON.stringify({ type: "user", message: prompt, parent_tool_use_id: null, session_id: "" })}\n`)
       const sessionId = await nextClaudeSession(client)
       await stateWhen(server, sessionId, (s) => s.status === "waiting" && s.messages.at(-1)?.content === "Hello there.")
-      expect((await client.request({ type: "create_session", provider: "sim", cwd: world.work })).type).toBe("ack")
+      await durableBarrier(client, world)
       await server.stop("SIGKILL")
       claude.kill("SIGKILL")
       await gone
