@@ -118,7 +118,7 @@ export const makeClaudeConnector =
         // restarted", since OrbitDock's restart stopped nothing.
         survivedRestart: (session) => Effect.succeed(session.watch_only === true),
         // Every live session's recorded process, if it has one (terminal sessions), is watched again.
-        resumeWatching: (sessionId) => Effect.asVoid(processes.recall(sessionId)),
+        resumeWatching: processes.watch,
         routes: [{ method: "POST", path: "/hook", handle: hooks.handle }]
       }
       return connector

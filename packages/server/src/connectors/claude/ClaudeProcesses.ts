@@ -70,8 +70,8 @@ export interface ClaudeProcesses {
    * before: a resumed session runs in a new process) and watched.
    */
   readonly started: (sessionId: SessionId, pid: number, transcript: string | null) => Effect.Effect<void>
-  /** The session's recorded process, now watched too (first call per session reads the checkpoint). */
-  readonly recall: (sessionId: SessionId) => Effect.Effect<Option.Option<ProcessRecord>>
+  /** Watches the session's recorded process, if it has one (its checkpoint is read once per session). */
+  readonly watch: (sessionId: SessionId) => Effect.Effect<void>
 }
 
 /**
@@ -95,19 +95,16 @@ export const make = <E>(host: ConnectorHost, onGone: (sessionId: SessionId, reco
         yield* receipt.durable
       }).pipe(Effect.catchAll((e) => Effect.logWarning(`claude: process of ${sessionId} not recorded: ${e.message}`)))
 
-    const recall = (sessionId: SessionId): Effect.Effect<Option.Option<ProcessRecord>> =>
+    const watch = (sessionId: SessionId): Effect.Effect<void> =>
       Effect.suspend(() => {
-        const known = watched.get(sessionId)
-        if (known !== undefined || recalled.has(sessionId)) return Effect.succeed(Option.fromNullable(known))
+        if (recalled.has(sessionId)) return Effect.void
         return host.checkpoint(processKey(sessionId)).pipe(
           Effect.map((value) => {
-            const record = Option.flatMap(value, decodeRecord)
             // A hook may have recorded a newer one meanwhile.
-            if (!recalled.has(sessionId)) {
-              recalled.add(sessionId)
-              if (Option.isSome(record)) watched.set(sessionId, record.value)
-            }
-            return Option.fromNullable(watched.get(sessionId))
+            if (recalled.has(sessionId)) return
+            recalled.add(sessionId)
+            const record = Option.flatMap(value, decodeRecord)
+            if (Option.isSome(record)) watched.set(sessionId, record.value)
           })
         )
       })
@@ -124,5 +121,5 @@ export const make = <E>(host: ConnectorHost, onGone: (sessionId: SessionId, reco
     })
     yield* Effect.forkScoped(check.pipe(Effect.delay(CHECK_INTERVAL), Effect.forever))
 
-    return { started, recall } satisfies ClaudeProcesses
+    return { started, watch } satisfies ClaudeProcesses
   })

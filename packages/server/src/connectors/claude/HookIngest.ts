@@ -155,7 +155,7 @@ export const make = (
         // death is noticed even without a SessionEnd. Driven sessions' processes are the driver's.
         const pid = hook.hook_event_name === "SessionStart" ? parsePid(request.headers[PID_HEADER]) : undefined
         if (pid !== undefined) yield* processes.started(session.value.id, pid, hook.transcript_path ?? null)
-        else yield* processes.recall(session.value.id)
+        else yield* processes.watch(session.value.id)
       }
       // Read the transcript up to now first, so what the hook does lands after the messages it follows.
       yield* catchUp(hook)
