@@ -178,6 +178,28 @@ describe("sim provider", () => {
       })
     )
 
+    it.effect("/burst over the cap is refused before anything happens, by send_message and create_session", () =>
+      Effect.gen(function* () {
+        const { sessions, id, collector } = yield* simSession
+        const before = (yield* sessions.get(id)).revision
+        for (const content of [`/burst ${Sim.MAX_BURST + 1}`, "/burst 99999999999999999999999"]) {
+          const refused = yield* sessions.execute({ type: "send_message", session_id: id, content }).pipe(Effect.flip)
+          expect(refused).toMatchObject({ code: "invalid_message", message: `/burst takes at most ${Sim.MAX_BURST} messages` })
+        }
+        expect((yield* sessions.get(id)).revision).toBe(before)
+        expect(collector.received.filter((m) => m.revision! > before)).toEqual([])
+        const count = (yield* sessions.list({})).length
+        const created = yield* sessions
+          .execute({ type: "create_session", provider: "sim", cwd: "/w", prompt: "/burst 1000000" })
+          .pipe(Effect.flip)
+        expect(created.code).toBe("invalid_message")
+        expect((yield* sessions.list({})).length).toBe(count)
+        // The sim is not left busy: the next turn runs.
+        yield* sessions.execute({ type: "send_message", session_id: id, content: "/burst 3" })
+        yield* collector.until((m) => m.type === "message_appended" && m.message.content === "burst 3")
+      })
+    )
+
     it.effect("/burst N appends N messages, and since_revision catches up without gaps", () =>
       Effect.gen(function* () {
         const { sessions, id, collector } = yield* simSession

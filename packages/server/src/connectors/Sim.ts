@@ -6,6 +6,7 @@
  */
 import {
   conflict,
+  invalid,
   type MessageId,
   type ProtocolError,
   type RequestId,
@@ -37,6 +38,17 @@ export const parseTurn = (content: string): Turn => {
 export const growingContent = (full: string): readonly [string, string, string] => {
   const third = Math.ceil(full.length / 3)
   return [full.slice(0, third), full.slice(0, Math.min(full.length, third * 2)), full]
+}
+
+/** The largest `/burst`: a turn is one session's work, and what it emits is kept forever. */
+export const MAX_BURST = 100_000
+
+/** The turn a message's content selects, or why the sim refuses it. */
+const acceptable = (content: string): Effect.Effect<Turn, ProtocolError> => {
+  const turn = parseTurn(content)
+  return turn.kind === "burst" && turn.count > MAX_BURST
+    ? Effect.fail(invalid(`/burst takes at most ${MAX_BURST} messages`))
+    : Effect.succeed(turn)
 }
 
 /** Messages per emit of a `/burst`: big enough to be fast, small enough to stay interruptible. */
@@ -227,12 +239,13 @@ export const make: ConnectorFactory = (host: ConnectorHost) =>
       Effect.gen(function* () {
         const sim = simOf(session)
         if (sim.busy) return yield* Effect.fail(conflict("the sim is running a turn; interrupt it or wait"))
+        const turn = yield* acceptable(content)
         sim.busy = true
         sim.turnUsage = { input: content.length, output: 0 }
         yield* host
           .commit(session.id, [{ event: { type: "turn_started" } }, message("user", content)])
           .pipe(Effect.tapError(() => Effect.sync(() => (sim.busy = false))))
-        const run = body(session, sim, parseTurn(content)).pipe(
+        const run = body(session, sim, turn).pipe(
           Effect.zipRight(Effect.suspend(() => emit(session.id, closing(sim, { event: { type: "turn_completed" } })))),
           Effect.tapErrorCause((cause) => Effect.logError("sim turn failed", cause)),
           Effect.ensuring(
@@ -288,6 +301,8 @@ export const make: ConnectorFactory = (host: ConnectorHost) =>
       provider: "sim",
       create: (sessionId, params) =>
         Effect.gen(function* () {
+          // A prompt the sim would refuse refuses the creation, before the session exists.
+          if (params.prompt !== undefined) yield* acceptable(params.prompt)
           yield* host.commit(sessionId, [
             {
               event: {
