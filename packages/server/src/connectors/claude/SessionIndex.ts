@@ -12,6 +12,8 @@
  */
 import type { SessionId, SessionState } from "@orbitdock/domain"
 import { Effect, Option } from "effect"
+import { BoundedCache } from "../../internal/boundedCache.js"
+import { KeyedLocks } from "../../internal/keyedLocks.js"
 import type { ConnectorHost, EventInput } from "../Connector.js"
 
 /** The checkpoint key mapping a Claude session id to the OrbitDock session that drives it. */
@@ -37,33 +39,34 @@ export interface SessionIndex {
   readonly locked: <A, E, R>(sessionId: SessionId, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }
 
+/** Claude ids resolved to themselves that are remembered (any hook body can name a new one). */
+const MAX_CACHED_IDS = 10_000
+
 export const make = (host: ConnectorHost): SessionIndex => {
-  const mapped = new Map<string, SessionId>()
-  const locks = new Map<string, Effect.Semaphore>()
-  const lockOf = (key: string) => {
-    let lock = locks.get(key)
-    if (lock === undefined) {
-      lock = Effect.unsafeMakeSemaphore(1)
-      locks.set(key, lock)
-    }
-    return lock
-  }
+  // Driven sessions' mappings: one per process OrbitDock started, kept.
+  const driven = new Map<string, SessionId>()
+  // Every other id maps to itself; remembered only to spare the checkpoint lookup on the next hook.
+  const selfMapped = new BoundedCache<string, true>(MAX_CACHED_IDS)
+  const locks = new KeyedLocks()
 
   const resolve = (claudeId: string): Effect.Effect<SessionId> =>
     Effect.suspend(() => {
-      const known = mapped.get(claudeId)
+      const known = driven.get(claudeId)
       if (known !== undefined) return Effect.succeed(known)
+      if (selfMapped.get(claudeId) !== undefined) return Effect.succeed(claudeId as SessionId)
       return host.checkpoint(mappingKey(claudeId)).pipe(
         Effect.map((value) => {
-          const id = Option.getOrElse(value, () => claudeId) as SessionId
-          mapped.set(claudeId, id)
-          return id
+          if (Option.isSome(value)) {
+            driven.set(claudeId, value.value as SessionId)
+            return value.value as SessionId
+          }
+          selfMapped.set(claudeId, true)
+          return claudeId as SessionId
         })
       )
     })
 
-  const locked = <A, E, R>(sessionId: SessionId, effect: Effect.Effect<A, E, R>) =>
-    lockOf(sessionId).withPermits(1)(effect)
+  const locked = <A, E, R>(sessionId: SessionId, effect: Effect.Effect<A, E, R>) => locks.withLock(sessionId, effect)
 
   const ensure = (claudeId: string, sighting: Sighting) =>
     Effect.gen(function* () {
@@ -96,7 +99,8 @@ export const make = (host: ConnectorHost): SessionIndex => {
   return {
     resolve,
     remember: (claudeId, sessionId) => {
-      mapped.set(claudeId, sessionId)
+      selfMapped.delete(claudeId)
+      driven.set(claudeId, sessionId)
     },
     ensure,
     locked
