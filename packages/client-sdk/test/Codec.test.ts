@@ -11,6 +11,14 @@ describe("Codec.decodeFrame", () => {
     expect(Codec.decodeFrame(JSON.stringify(hello))).toEqual({ messages: [hello], problems: [] })
   })
 
+  it("decodes hello with and without protocol_minor (minor 1 servers, older ones), and error ids of minor 1", () => {
+    const minor = { ...hello, protocol_minor: 1 }
+    expect(Codec.decodeFrame(JSON.stringify(minor))).toEqual({ messages: [minor], problems: [] })
+    expect(Codec.decodeFrame(packr.pack(minor))).toEqual({ messages: [minor], problems: [] })
+    const refused = { type: "error", id: null, code: "invalid_message", message: "id must be a string" }
+    expect(Codec.decodeFrame(JSON.stringify(refused))).toEqual({ messages: [refused], problems: [] })
+  })
+
   it("decodes a coalesced frame in order, in both encodings", () => {
     const frame = [appended(2), delta(3, "working"), snapshot(3)]
     for (const data of [JSON.stringify(frame), packr.pack(frame), new Uint8Array(packr.pack(frame)).buffer]) {

@@ -22,6 +22,12 @@ import { ErrorCode } from "./errors.js"
 import { MessageId, RequestId, ServerId, SessionId } from "./ids.js"
 
 export const PROTOCOL_VERSION = 1 as const
+/**
+ * Additive revisions of protocol 1, announced in `hello` and `/health`. A client never needs it to
+ * talk to the server (what a minor adds is ignorable by a v1 client); it tells a client what to expect.
+ * 1: `protocol_minor` itself, `id` rules (`error.id: null`), the `unavailable` code.
+ */
+export const PROTOCOL_MINOR = 1 as const
 
 export const JSON_SUBPROTOCOL = "orbitdock.v1.json"
 export const MSGPACK_SUBPROTOCOL = "orbitdock.v1.msgpack"
@@ -36,9 +42,19 @@ export const MAX_COALESCED = 256
  * their snapshots in one frame of hundreds of MB, past its WebSocket library's payload limit.
  */
 export const MAX_COALESCED_BYTES = 1024 * 1024
+/** The longest `id` a client message may carry. */
+export const MAX_ID_LENGTH = 128
+/** The deepest nesting of arrays and objects the server accepts in a client frame or HTTP body. */
+export const MAX_NESTING = 64
+
+/** A client message's `id`: a string the client chooses, at most `MAX_ID_LENGTH` characters. */
+export const ClientMessageId = Schema.String.pipe(Schema.maxLength(MAX_ID_LENGTH)).annotations({
+  identifier: "ClientMessageId",
+  description: `a string the client chooses, at most ${MAX_ID_LENGTH} characters`
+})
 
 const clientMessage = <const T extends string, F extends Schema.Struct.Fields>(type: T, fields: F) =>
-  Schema.Struct({ type: Schema.Literal(type), id: Schema.optional(Schema.String), ...fields })
+  Schema.Struct({ type: Schema.Literal(type), id: Schema.optional(ClientMessageId), ...fields })
 
 // ── Client → server ──────────────────────────────────────────────────────────────────────────────
 
@@ -121,7 +137,9 @@ const sessionScoped = {
 export const Hello = serverMessage("hello", {
   server_id: ServerId,
   version: Schema.String,
-  protocol: Schema.Literal(PROTOCOL_VERSION)
+  protocol: Schema.Literal(PROTOCOL_VERSION),
+  /** Absent from servers older than minor 1. */
+  protocol_minor: Schema.optional(Schema.NonNegativeInt)
 })
 export type Hello = typeof Hello.Type
 export type EndSession = typeof EndSession.Type
@@ -133,8 +151,8 @@ export const Ack = serverMessage("ack", {
 })
 export type Ack = typeof Ack.Type
 export const ErrorMessage = serverMessage("error", {
-  /** Echoed as the client sent it, even when it was not a string. */
-  id: Schema.optional(Schema.Unknown),
+  /** The message's id; `null` when it had one that is not a valid id (not a string, or too long). */
+  id: Schema.optional(Schema.NullOr(Schema.String)),
   code: ErrorCode,
   message: Schema.String
 })
@@ -218,6 +236,7 @@ export const Health = Schema.Struct({
   status: Schema.Literal("ok"),
   version: Schema.String,
   protocol: Schema.Literal(PROTOCOL_VERSION),
+  protocol_minor: Schema.optional(Schema.NonNegativeInt),
   server_id: ServerId,
   uptime_s: Schema.Number
 })

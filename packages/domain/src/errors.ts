@@ -14,7 +14,8 @@ export const ErrorCode = Schema.Literal(
   "unauthorized",
   "forbidden",
   "timeout",
-  "internal"
+  "internal",
+  "unavailable"
 )
 export type ErrorCode = typeof ErrorCode.Type
 
@@ -53,5 +54,7 @@ export const httpStatus = (code: ErrorCode): number => {
       return 504
     case "internal":
       return 500
+    case "unavailable":
+      return 503
   }
 }

@@ -1,6 +1,6 @@
 import { Either, Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { ClientMessage, clientMessageTypes, DomainEvent, eventTypes, ServerFrame } from "../src/index.js"
+import { ClientMessage, clientMessageTypes, DomainEvent, eventTypes, MAX_ID_LENGTH, PROTOCOL_MINOR, ServerFrame } from "../src/index.js"
 
 const decodeClient = Schema.decodeUnknownEither(ClientMessage)
 
@@ -30,12 +30,18 @@ describe("wire schemas", () => {
     expect(Either.isLeft(decodeClient({ type: "subscribe_session", session_id: "s", since_revision: -1 }))).toBe(true)
     expect(Either.isLeft(decodeClient({ type: "send_message", session_id: "", content: "x" }))).toBe(true)
     expect(Either.isLeft(decodeClient({ type: "send_message", id: 7, session_id: "s", content: "x" }))).toBe(true)
+    expect(Either.isRight(decodeClient({ type: "subscribe_list", id: "i".repeat(MAX_ID_LENGTH) }))).toBe(true)
+    expect(Either.isLeft(decodeClient({ type: "subscribe_list", id: "i".repeat(MAX_ID_LENGTH + 1) }))).toBe(true)
   })
 
   it("decode server frames: one message or an array", () => {
     const hello = { type: "hello", server_id: "x", version: "0.1.0", protocol: 1 }
     const ack = { type: "ack", id: "1", session_id: "s", revision: 3 }
     expect(Either.isRight(Schema.decodeUnknownEither(ServerFrame)(hello))).toBe(true)
+    expect(Schema.decodeUnknownEither(ServerFrame)({ ...hello, protocol_minor: PROTOCOL_MINOR })).toEqual(
+      Either.right({ ...hello, protocol_minor: 1 })
+    )
+    expect(Either.isRight(Schema.decodeUnknownEither(ServerFrame)({ type: "error", id: null, code: "invalid_message", message: "m" }))).toBe(true)
     expect(Either.isRight(Schema.decodeUnknownEither(ServerFrame)([ack, ack]))).toBe(true)
   })
 

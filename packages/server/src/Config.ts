@@ -37,6 +37,8 @@ export interface ServerConfigShape {
   readonly fileLogging: boolean
   /** Idle sessions leave memory after this long (0: never); they are rehydrated from the log on use. */
   readonly evictIdleMs: number
+  /** Most WebSocket connections at once; more are refused (`503`). */
+  readonly maxConnections: number
 }
 
 export class ServerConfig extends Context.Tag("@orbitdock/server/ServerConfig")<ServerConfig, ServerConfigShape>() {}
@@ -52,6 +54,12 @@ export const DEFAULT_FLUSH_MS = 100
  * Durability latency does not change below ~5,000 events/s (the flush timer decides there).
  */
 export const DEFAULT_BATCH_SIZE = 500
+
+/**
+ * WebSocket connections at once. A local server has a handful of clients (the page, the CLI, a few
+ * tools); the cap bounds what a runaway client can hold (each connection may buffer a 2 MiB frame).
+ */
+export const DEFAULT_MAX_CONNECTIONS = 512
 
 /** The defaults of `orbitdock serve`, for a data directory. */
 export const defaults = (dataDir: string = defaultDataDir()): ServerConfigShape => ({
@@ -69,7 +77,8 @@ export const defaults = (dataDir: string = defaultDataDir()): ServerConfigShape 
   codexBin: null,
   claudeBin: null,
   fileLogging: true,
-  evictIdleMs: 10 * 60_000
+  evictIdleMs: 10 * 60_000,
+  maxConnections: DEFAULT_MAX_CONNECTIONS
 })
 
 export const layer = (config: ServerConfigShape): Layer.Layer<ServerConfig> => Layer.succeed(ServerConfig, config)

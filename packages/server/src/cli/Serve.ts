@@ -35,6 +35,10 @@ const options = {
     Options.withDefault(600_000),
     Options.withDescription("Idle sessions leave memory after this many ms (0: never); they reload from the log on use")
   ),
+  maxConnections: Options.integer("max-connections").pipe(
+    Options.withDefault(Config.DEFAULT_MAX_CONNECTIONS),
+    Options.withDescription("Most WebSocket connections at once; more are refused with 503")
+  ),
   codexBin: Options.text("codex-bin").pipe(Options.optional, Options.withDescription("Codex binary")),
   claudeBin: Options.text("claude-bin").pipe(Options.optional, Options.withDescription("Claude Code binary"))
 }
@@ -48,6 +52,7 @@ export const configFrom = (flags: ServeFlags): Config.ServerConfigShape => {
   if (!Number.isInteger(flags.port) || flags.port < 0 || flags.port > 65535) throw new Error(`--port ${flags.port} is not a port`)
   if (flags.flushMs < 1) throw new Error("--flush-ms must be at least 1")
   if (flags.batchSize < 1) throw new Error("--batch-size must be at least 1")
+  if (flags.maxConnections < 1) throw new Error("--max-connections must be at least 1")
   return {
     ...Config.defaults(dataDir),
     host: flags.host,
@@ -61,6 +66,7 @@ export const configFrom = (flags: ServeFlags): Config.ServerConfigShape => {
     allowOrigins: flags.allowOrigin,
     publicHosts: flags.publicHost,
     evictIdleMs: flags.evictIdleMs,
+    maxConnections: flags.maxConnections,
     codexBin: Option.getOrNull(flags.codexBin),
     claudeBin: Option.getOrNull(flags.claudeBin)
   }

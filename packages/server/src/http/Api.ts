@@ -20,6 +20,7 @@ import type { SessionFilter, SessionsShape } from "../Sessions.js"
 import * as Prometheus from "./Prometheus.js"
 import * as SerializedStates from "../internal/serializedStates.js"
 import * as AnswerBuffers from "./AnswerBuffers.js"
+import { decodeJson } from "./FrameCodec.js"
 import { type Headers, readBody, sendError, sendJson, sendPooledJson, sendText } from "./Respond.js"
 
 export interface ApiDeps {
@@ -145,11 +146,10 @@ export const makeHandler = (deps: ApiDeps) => {
       }
       let parsed: unknown = undefined
       if (body.bytes.length > 0) {
-        try {
-          parsed = JSON.parse(body.bytes.toString("utf8"))
-        } catch (error) {
-          return yield* invalid(`the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`)
-        }
+        // Plain JSON within the nesting limit, like a WebSocket frame: what a route records must encode again.
+        const decoded = decodeJson(body.bytes)
+        if (!decoded.ok) return yield* invalid(`the body is ${decoded.reason}`)
+        parsed = decoded.value
       }
       const headers: Record<string, string | undefined> = {}
       for (const [name, value] of Object.entries(req.headers)) {
@@ -204,13 +204,18 @@ export const makeHandler = (deps: ApiDeps) => {
       log(deps.runtime, "warn", `${req.method} ${pathname} failed: ${Cause.pretty(exit.cause)}`)
     }
     Runtime.runPromiseExit(deps.runtime)(handler).then((exit) => {
-      // Writing the answer must not throw into a promise nobody awaits (that would end the process).
+      // Writing the answer must not throw into a promise nobody awaits (that would end the process):
+      // an answer that cannot be encoded (or written) becomes a 500, or the connection is cut.
       try {
         answer(exit)
       } catch (error) {
         log(deps.runtime, "warn", `${req.method} ${pathname}: writing the answer failed: ${error instanceof Error ? error.stack : String(error)}`)
-        if (!res.headersSent) sendError(res, "internal", "internal server error", headers)
-        else res.destroy()
+        try {
+          if (!res.headersSent) sendError(res, "internal", "internal server error", headers)
+          else res.destroy()
+        } catch {
+          res.destroy()
+        }
       }
     })
   }

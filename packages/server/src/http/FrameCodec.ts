@@ -2,10 +2,12 @@
  * WebSocket frame encoding for the two subprotocols (`orbitdock.v1.json`, `orbitdock.v1.msgpack`).
  * Owns: turning one or several server messages into one frame, cheaply (each message is encoded at
  * most once per encoding, however many clients it goes to), and turning a client frame into an
- * untyped value. Does not validate client messages (see `Inbound.ts`).
+ * untyped value that is plain JSON data (`internal/plainData.ts`: no extension types, no non-finite
+ * numbers, nesting at most `MAX_NESTING`). Does not validate client messages (see `Inbound.ts`).
  */
-import { JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL, type ServerMessage } from "@orbitdock/domain"
+import { JSON_SUBPROTOCOL, MAX_NESTING, MSGPACK_SUBPROTOCOL, type ServerMessage } from "@orbitdock/domain"
 import { Packr, Unpackr } from "msgpackr"
+import * as PlainData from "../internal/plainData.js"
 import * as SerializedStates from "../internal/serializedStates.js"
 
 export type Subprotocol = typeof JSON_SUBPROTOCOL | typeof MSGPACK_SUBPROTOCOL
@@ -92,13 +94,20 @@ export const json: FrameCodec = {
     parts.push(CLOSE)
     return Buffer.concat(parts)
   }),
-  decode: (data) => {
-    try {
-      return { ok: true, value: JSON.parse(data.toString("utf8")) }
-    } catch (error) {
-      return { ok: false, reason: `not valid JSON: ${errorReason(error)}` }
-    }
+  decode: (data) => decodeJson(data)
+}
+
+/** JSON bytes (a client frame, an HTTP body) as plain data. */
+export const decodeJson = (data: Buffer): Decoded => {
+  let value: unknown
+  try {
+    value = JSON.parse(data.toString("utf8"))
+  } catch (error) {
+    // Includes a RangeError from input nested deep enough to exhaust the parser's stack.
+    return { ok: false, reason: `not valid JSON: ${errorReason(error)}` }
   }
+  const refused = PlainData.checkJson(value, MAX_NESTING)
+  return refused === undefined ? { ok: true, value } : { ok: false, reason: `not accepted: ${refused}` }
 }
 
 // Plain maps with string keys, no records, no extension types: any MessagePack library reads them.
@@ -128,6 +137,9 @@ export const msgpack: FrameCodec = {
     return Buffer.concat(parts)
   }),
   decode: (data) => {
+    // Checked first: the decoder would build BigInts, Dates, RegExps… from extension types.
+    const refused = PlainData.checkMsgpack(data, MAX_NESTING)
+    if (refused !== undefined) return { ok: false, reason: `not accepted: ${refused}` }
     try {
       return { ok: true, value: unpackr.unpack(data) }
     } catch (error) {

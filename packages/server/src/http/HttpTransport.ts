@@ -15,7 +15,7 @@ import { createRequire } from "node:module"
 import * as net from "node:net"
 import * as path from "node:path"
 import type * as stream from "node:stream"
-import { type Health, type Hello, PROTOCOL_VERSION, type ServerId } from "@orbitdock/domain"
+import { type Health, type Hello, MAX_FRAME_BYTES, PROTOCOL_MINOR, PROTOCOL_VERSION, type ServerId } from "@orbitdock/domain"
 import { Context, Data, Effect, Layer, Runtime } from "effect"
 import { WebSocketServer } from "ws"
 import { ServerConfig } from "../Config.js"
@@ -26,7 +26,7 @@ import * as Access from "./Access.js"
 import * as Api from "./Api.js"
 import * as FrameCodec from "./FrameCodec.js"
 import * as Prometheus from "./Prometheus.js"
-import { refuseUpgrade } from "./Respond.js"
+import { refuseUpgrade, sendError } from "./Respond.js"
 import { Connection } from "./Socket.js"
 import * as WebPage from "./WebPage.js"
 
@@ -71,6 +71,8 @@ export interface Options {
    * while a burst that a healthy client drains within a moment does not trigger a resync.
    */
   readonly outboxLimit?: number
+  /** Most sessions one connection may be subscribed to at once. Default 4096 (well below `outboxLimit`: a resync sends a snapshot per subscription). */
+  readonly maxSubscriptions?: number
   /** Default: a random UUID. */
   readonly serverId?: string
   /** Default: the server package's version. */
@@ -89,8 +91,17 @@ export const VERSION: string = (() => {
 })()
 
 // `ws` closes the connection (1009) on a frame above its maxPayload, so it gets more room than the
-// protocol's 1 MiB and our own check answers `too_large` on a connection that stays open.
-const WS_MAX_PAYLOAD = 16 * 1024 * 1024
+// protocol's 1 MiB and our own check answers `too_large` on a connection that stays open; a frame
+// larger still is cut off while it arrives, so no connection buffers more than this.
+const WS_MAX_PAYLOAD = 2 * MAX_FRAME_BYTES
+
+// Sockets (HTTP and WebSocket together) each listener accepts beyond `maxConnections` WebSockets:
+// plain requests (hooks held open for a decision among them) are bounded too; past the total, Node
+// closes new sockets at once.
+const HTTP_HEADROOM = 256
+
+// A flood of refused connections is logged once per this many milliseconds, with a count.
+const REFUSAL_LOG_MS = 10_000
 
 const errnoCode = (error: unknown): string | undefined =>
   typeof error === "object" && error !== null && "code" in error ? String((error as { code: unknown }).code) : undefined
@@ -164,6 +175,8 @@ const make = (options: Options) =>
     const pingIntervalMs = options.pingIntervalMs ?? 30_000
     const stuckTimeoutMs = options.stuckTimeoutMs ?? 60_000
     const outboxLimit = options.outboxLimit ?? 32_768
+    const maxSubscriptions = options.maxSubscriptions ?? 4096
+    const maxConnections = config.maxConnections
     const serverId = (options.serverId ?? crypto.randomUUID()) as ServerId
     const version = options.version ?? VERSION
     const startedAt = Date.now()
@@ -181,11 +194,12 @@ const make = (options: Options) =>
     )
     Prometheus.registerAll(Metrics)
 
-    const hello: Hello = { type: "hello", server_id: serverId, version, protocol: PROTOCOL_VERSION }
+    const hello: Hello = { type: "hello", server_id: serverId, version, protocol: PROTOCOL_VERSION, protocol_minor: PROTOCOL_MINOR }
     const health = (): Health => ({
       status: "ok",
       version,
       protocol: PROTOCOL_VERSION,
+      protocol_minor: PROTOCOL_MINOR,
       server_id: serverId,
       uptime_s: Math.round((Date.now() - startedAt) / 100) / 10
     })
@@ -222,7 +236,21 @@ const make = (options: Options) =>
       clientTracking: false,
       handleProtocols: (offered) => FrameCodec.negotiate([...offered]) ?? false
     })
-    const onUpgrade = (via: "tcp" | "unix") => (req: http.IncomingMessage, socket: stream.Duplex, head: Buffer) => {
+    let refused = 0
+    let refusalLoggedAt = 0
+    const refuseFull = (socket: stream.Duplex) => {
+      refused++
+      const now = Date.now()
+      if (now - refusalLoggedAt >= REFUSAL_LOG_MS) {
+        refusalLoggedAt = now
+        Runtime.runFork(runtime)(
+          Effect.logWarning(`refused ${refused} WebSocket connection(s): ${maxConnections} are open (--max-connections)`)
+        )
+        refused = 0
+      }
+      refuseUpgrade(socket, 503, "unavailable", `the server holds its maximum of ${maxConnections} connections; try again later`)
+    }
+    const upgrade = (via: "tcp" | "unix", req: http.IncomingMessage, socket: stream.Duplex, head: Buffer) => {
       socket.on("error", () => socket.destroy())
       const requestHead = headOf(req)
       if (via === "tcp") {
@@ -240,20 +268,48 @@ const make = (options: Options) =>
       if (FrameCodec.negotiate(offered) === undefined) {
         return refuseUpgrade(socket, 400, "invalid_message", `unsupported subprotocol(s): ${offered.join(", ")}`)
       }
+      if (connections.size >= maxConnections) return refuseFull(socket)
       wss.handleUpgrade(req, socket, head, (ws) => {
         const connection = new Connection(ws, FrameCodec.forSubprotocol(ws.protocol), {
           sessions,
           runtime,
           hello,
           outboxLimit,
+          maxSubscriptions,
           onClosed: (closed) => connections.delete(closed)
         }, via)
         connections.add(connection)
       })
     }
+    // Node's `upgrade` and `request` listeners run in its socket callbacks: a throw there would end
+    // the process, so whatever fails is logged and answered on that socket alone.
+    const onUpgrade = (via: "tcp" | "unix") => (req: http.IncomingMessage, socket: stream.Duplex, head: Buffer) => {
+      try {
+        upgrade(via, req, socket, head)
+      } catch (error) {
+        unexpected("a WebSocket upgrade", error)
+        socket.destroy()
+      }
+    }
+    const unexpected = (what: string, error: unknown) =>
+      Runtime.runFork(runtime)(Effect.logError(`${what} failed: ${error instanceof Error ? error.stack : String(error)}`))
 
     // ── HTTP ──
     const onRequest = (via: "tcp" | "unix") => (req: http.IncomingMessage, res: http.ServerResponse) => {
+      try {
+        request(via, req, res)
+      } catch (error) {
+        // The path only: a query may hold the token.
+        unexpected(`${req.method} ${(req.url ?? "/").split("?")[0]}`, error)
+        try {
+          if (!res.headersSent) sendError(res, "internal", "internal server error")
+          else res.destroy()
+        } catch {
+          res.destroy()
+        }
+      }
+    }
+    const request = (via: "tcp" | "unix", req: http.IncomingMessage, res: http.ServerResponse) => {
       const requestHead = headOf(req)
       const origin = req.headers.origin
       const pageRequest = WebPage.classify(requestHead.method, requestHead.pathname, req.headers.accept, reservedPaths)
@@ -282,6 +338,7 @@ const make = (options: Options) =>
 
     const makeServer = (via: "tcp" | "unix") => {
       const server = http.createServer(onRequest(via))
+      server.maxConnections = maxConnections + HTTP_HEADROOM
       server.on("upgrade", onUpgrade(via))
       server.on("clientError", (_error, socket) => {
         if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")

@@ -3,15 +3,19 @@
  * schemas), or to the `error` the client gets (PROTOCOL.md "Envelope" and "Messages and acks").
  * Does not decode bytes (see `FrameCodec.ts`) nor act on messages (see `Socket.ts`).
  */
-import { ClientMessage, type ErrorCode } from "@orbitdock/domain"
+import { ClientMessage, type ErrorCode, MAX_ID_LENGTH } from "@orbitdock/domain"
 import { Either, ParseResult, Schema } from "effect"
 
-/** Why a frame was refused; `id` is present when one could be read (echoed as given). */
+/**
+ * Why a frame was refused. `hasId`: the reply carries `id`, the message's own when it is a valid id,
+ * `null` when the message had one that is not (never echoed: it could be anything, e.g. too deep or
+ * too large to encode again).
+ */
 export interface Rejection {
   readonly code: ErrorCode
   readonly message: string
   readonly hasId: boolean
-  readonly id?: unknown
+  readonly id?: string | null
 }
 
 export type Inbound = { readonly ok: true; readonly message: ClientMessage } | ({ readonly ok: false } & Rejection)
@@ -35,8 +39,14 @@ export const formatParseError = (error: ParseResult.ParseError): string =>
     .map((issue) => (issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message))
     .join("; ")
 
-const reject = (code: ErrorCode, message: string, hasId: boolean, id?: unknown): Inbound =>
-  hasId ? { ok: false, code, message, hasId, id } : { ok: false, code, message, hasId }
+// Reasons quote what the client sent; a reply stays small whatever that was.
+const MAX_REASON_LENGTH = 500
+const shorten = (text: string): string => (text.length > MAX_REASON_LENGTH ? `${text.slice(0, MAX_REASON_LENGTH)}…` : text)
+
+const reject = (code: ErrorCode, reason: string, hasId: boolean, id?: string | null): Inbound => {
+  const message = shorten(reason)
+  return hasId ? { ok: false, code, message, hasId, id: id ?? null } : { ok: false, code, message, hasId }
+}
 
 /** Validates one decoded client frame. */
 export const validate = (value: unknown): Inbound => {
@@ -45,8 +55,11 @@ export const validate = (value: unknown): Inbound => {
   }
   const record = value as Record<string, unknown>
   const hasId = Object.prototype.hasOwnProperty.call(record, "id") && record.id !== undefined
-  const id = record.id
-  if (hasId && typeof id !== "string") return reject("invalid_message", "id must be a string", true, id)
+  const raw = record.id
+  if (hasId && (typeof raw !== "string" || raw.length > MAX_ID_LENGTH)) {
+    return reject("invalid_message", `id must be a string of at most ${MAX_ID_LENGTH} characters`, true, null)
+  }
+  const id = hasId ? (raw as string) : undefined
   const type = record.type
   if (typeof type !== "string") return reject("invalid_message", "type must be a string", hasId, id)
   const decode = decoders.get(type)

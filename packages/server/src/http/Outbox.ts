@@ -7,7 +7,10 @@
  * subscriptions: the resync itself is the `onResync` callback's job.
  *
  * Everything here is plain synchronous code: `pushData` is called by session actors and must never
- * block or throw, and the fan-out to many clients is the server's hot path.
+ * block or throw, and the fan-out to many clients is the server's hot path. Sending is total: the
+ * writer runs in microtasks and socket callbacks, where a throw would end the process, so a message
+ * that cannot be encoded (or any other failure while writing) closes this outbox and is reported
+ * through `onBroken`; the connection is then closed, the other connections are not affected.
  *
  * When frames go out: a push schedules one flush as a microtask. Effect's scheduler runs fibers in
  * rounds of microtasks (and yields to the event loop only every 2048 rounds), so the flush runs
@@ -31,11 +34,15 @@ export interface OutboxOptions {
   readonly onResync: () => void
   /** Called when the connection cannot be kept (even its acks and errors would not fit). */
   readonly onHopeless: (reason: string) => void
+  /** Called once when sending failed (e.g. a message could not be encoded); the outbox is closed. */
+  readonly onBroken: (reason: string) => void
 }
 
 /** Acks, errors and hello are never dropped; everything else can be rebuilt from a snapshot. */
 const isControl = (message: ServerMessage): boolean =>
   message.type === "ack" || message.type === "error" || message.type === "hello"
+
+const reason = (error: unknown): string => (error instanceof Error ? error.message : String(error)).slice(0, 200)
 
 // Compact the queue array once this many sent entries sit at its front.
 const COMPACT_AT = 4096
@@ -78,7 +85,14 @@ export class Outbox {
   /** Sends a message in a frame of its own right now, ahead of nothing (the connection's `hello`). */
   sendAlone(message: ServerMessage): void {
     if (this.closed || this.size > 0) return this.pushControl(message)
-    this.write(this.codec.encodeOne(message), 1)
+    let frame: Buffer
+    try {
+      frame = this.codec.encodeOne(message)
+    } catch (error) {
+      this.broken(`could not encode ${message.type}: ${reason(error)}`)
+      return
+    }
+    this.write(frame, 1)
   }
 
   /** A session or list message. Never blocks: on overflow the data is dropped and resynced later. */
@@ -148,6 +162,32 @@ export class Outbox {
   }
 
   private flush(): void {
+    try {
+      this.drain()
+    } catch (error) {
+      this.broken(this.culprit() ?? `sending failed: ${reason(error)}`)
+    }
+  }
+
+  /** The first queued message that cannot be encoded, described (only looked for after a failure). */
+  private culprit(): string | undefined {
+    for (let i = this.head; i < this.queue.length; i++) {
+      try {
+        this.codec.encodeOne(this.queue[i])
+      } catch (error) {
+        return `could not encode ${this.queue[i].type}: ${reason(error)}`
+      }
+    }
+    return undefined
+  }
+
+  private broken(why: string): void {
+    if (this.closed) return
+    this.close()
+    this.options.onBroken(why)
+  }
+
+  private drain(): void {
     while (!this.closed) {
       // Still holding bytes: the kernel is full (the client is not reading); a write callback wakes us.
       if (this.ws.bufferedAmount > 0) return

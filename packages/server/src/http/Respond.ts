@@ -57,7 +57,8 @@ const reasons: Record<number, string> = {
   403: "Forbidden",
   404: "Not Found",
   413: "Payload Too Large",
-  500: "Internal Server Error"
+  500: "Internal Server Error",
+  503: "Service Unavailable"
 }
 
 /** Refuses a WebSocket upgrade: a complete HTTP answer written on the raw socket, then closed. */

@@ -12,7 +12,7 @@ import {
   type ErrorCode,
   type Hello,
   MAX_FRAME_BYTES,
-  type ProtocolError,
+  ProtocolError,
   type ServerMessage,
   type SessionId,
   type SessionMessage,
@@ -31,12 +31,16 @@ export interface ConnectionDeps {
   readonly runtime: Runtime.Runtime<never>
   readonly hello: Hello
   readonly outboxLimit: number
+  /** Most sessions one connection may be subscribed to at once. */
+  readonly maxSubscriptions: number
   /** Called once the connection is gone (the transport forgets it). */
   readonly onClosed: (connection: Connection) => void
 }
 
 /** The close code for connections the server gives up on (unresponsive or hopelessly behind). */
 export const CLOSE_DROPPED = 4000
+/** The close code when the server could not send what it owed the client (e.g. a message failed to encode). */
+export const CLOSE_INTERNAL = 1011
 
 // Pause reading a client that sends faster than its messages are handled, resume once caught up.
 const INBOX_PAUSE_AT = 256
@@ -57,6 +61,8 @@ const isCommand = (message: ClientMessage): message is Command =>
   message.type !== "unsubscribe_list" &&
   message.type !== "subscribe_session" &&
   message.type !== "unsubscribe_session"
+
+const tooLarge = (message: string) => new ProtocolError({ code: "too_large", message })
 
 let nextConnectionNumber = 0
 
@@ -84,7 +90,8 @@ export class Connection {
     this.outbox = new Outbox(ws, codec, {
       limit: deps.outboxLimit,
       onResync: () => this.resync(),
-      onHopeless: (reason) => this.drop(reason)
+      onHopeless: (reason) => this.drop(reason),
+      onBroken: (reason) => this.broken(reason)
     })
     // First, and alone in its frame: nothing else is queued yet, so it is sent right away.
     this.outbox.sendAlone(deps.hello)
@@ -147,6 +154,14 @@ export class Connection {
     this.close(CLOSE_DROPPED, reason.slice(0, 120))
   }
 
+  /** Sending failed (the outbox is closed): the client's view can no longer be kept, so it must reconnect. */
+  private broken(reason: string): void {
+    if (this.closed || this.dropping) return
+    this.dropping = true
+    this.log("error", `closing the connection: ${reason}`)
+    this.close(CLOSE_INTERNAL, "internal error while sending")
+  }
+
   private readonly onAlive = (): void => {
     this.alive = true
   }
@@ -154,13 +169,13 @@ export class Connection {
   private readonly onMessage = (data: Buffer | ArrayBuffer | Array<Buffer>, isBinary: boolean): void => {
     this.alive = true
     if (this.closed) return
-    const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
     let item: Inbound
-    if (bytes.length > MAX_FRAME_BYTES) {
-      item = { ok: false, code: "too_large", message: `a frame may hold at most ${MAX_FRAME_BYTES} bytes`, hasId: false }
-    } else {
-      const decoded = this.codec.decode(bytes, isBinary)
-      item = decoded.ok ? validate(decoded.value) : { ok: false, code: "invalid_message", message: decoded.reason, hasId: false }
+    try {
+      item = this.read(data, isBinary)
+    } catch (error) {
+      // Called by `ws` from the socket's data event: a throw here would end the process.
+      this.log("error", `reading a frame failed: ${error instanceof Error ? error.stack : String(error)}`)
+      item = { ok: false, code: "internal", message: "internal server error", hasId: false }
     }
     this.inboxSize++
     this.inbox.unsafeOffer(item)
@@ -168,6 +183,15 @@ export class Connection {
       this.paused = true
       this.ws.pause()
     }
+  }
+
+  private read(data: Buffer | ArrayBuffer | Array<Buffer>, isBinary: boolean): Inbound {
+    const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
+    if (bytes.length > MAX_FRAME_BYTES) {
+      return { ok: false, code: "too_large", message: `a frame may hold at most ${MAX_FRAME_BYTES} bytes`, hasId: false }
+    }
+    const decoded = this.codec.decode(bytes, isBinary)
+    return decoded.ok ? validate(decoded.value) : { ok: false, code: "invalid_message", message: decoded.reason, hasId: false }
   }
 
   // ── The connection's fiber: client messages, one at a time ──────────────────────────────────
@@ -192,7 +216,8 @@ export class Connection {
       return this.fail(item.hasId, item.id, item.code, item.message)
     }
     const message = item.message
-    return this.execute(message).pipe(
+    // Suspended: a throw while building the effect is a defect answered `internal`, not the fiber's end.
+    return Effect.suspend(() => this.execute(message)).pipe(
       Effect.matchCauseEffect({
         onSuccess: (fields) => {
           if (message.id !== undefined) this.outbox.pushControl({ type: "ack", id: message.id, ...fields })
@@ -212,8 +237,8 @@ export class Connection {
     )
   }
 
-  private fail(hasId: boolean, id: unknown, code: ErrorCode, message: string): Effect.Effect<void> {
-    const error: ServerMessage = hasId ? { type: "error", id, code, message } : { type: "error", code, message }
+  private fail(hasId: boolean, id: string | null | undefined, code: ErrorCode, message: string): Effect.Effect<void> {
+    const error: ServerMessage = hasId ? { type: "error", id: id ?? null, code, message } : { type: "error", code, message }
     this.outbox.pushControl(error)
     Metrics.clientErrors.unsafeUpdate(1, [])
     return Effect.logDebug(`refused: ${code}: ${message}`)
@@ -240,6 +265,10 @@ export class Connection {
       case "subscribe_session":
         return Effect.suspend(() => {
           const sessionId = message.session_id
+          const limit = this.deps.maxSubscriptions
+          if (this.subscriptions.size >= limit && !this.subscriptions.has(sessionId)) {
+            return Effect.fail(tooLarge(`a connection may subscribe to at most ${limit} sessions at once; unsubscribe from some first`))
+          }
           this.removeSession(sessionId)
           const subscription: SessionSubscription = {
             active: true,
@@ -338,8 +367,9 @@ export class Connection {
     Runtime.runFork(this.deps.runtime)(effect)
   }
 
-  private log(level: "debug" | "info" | "warn", message: string): void {
-    const log = level === "debug" ? Effect.logDebug : level === "info" ? Effect.logInfo : Effect.logWarning
+  private log(level: "debug" | "info" | "warn" | "error", message: string): void {
+    const log =
+      level === "debug" ? Effect.logDebug : level === "info" ? Effect.logInfo : level === "warn" ? Effect.logWarning : Effect.logError
     Runtime.runFork(this.deps.runtime)(log(message).pipe(Effect.annotateLogs({ connection: this.id, via: this.via })))
   }
 }

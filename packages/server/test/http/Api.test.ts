@@ -26,6 +26,11 @@ const routeConnector: ConnectorFactory = () =>
         method: "POST",
         path: "/echo",
         handle: (request) => Effect.succeed({ status: 202, body: { got: request.body, via: request.via, agent: request.headers["x-agent"] } })
+      },
+      {
+        method: "POST",
+        path: "/unencodable",
+        handle: () => Effect.succeed({ status: 200, body: { big: 2n ** 70n } })
       }
     ]
   } satisfies Connector)
@@ -49,7 +54,7 @@ describe("HTTP API", () => {
   it("GET /health", async () => {
     const { status, body } = await server.request("/health", { auth: false })
     expect(status).toBe(200)
-    expect(body).toEqual({ status: "ok", version: server.transport.version, protocol: 1, server_id: server.transport.serverId, uptime_s: expect.any(Number) })
+    expect(body).toEqual({ status: "ok", version: server.transport.version, protocol: 1, protocol_minor: 1, server_id: server.transport.serverId, uptime_s: expect.any(Number) })
   })
 
   it("GET /api/sessions with filters, validating their values", async () => {
@@ -130,6 +135,17 @@ describe("HTTP API", () => {
     const wrong = await server.request("/echo")
     expect(wrong.status).toBe(405)
     expect(wrong.headers.allow).toBe("POST")
+    // Bodies are plain JSON nested at most 64 deep (echoing this one back would overflow the encoder).
+    const deep = await server.request("/echo", { method: "POST", body: `${"[".repeat(100_000)}${"]".repeat(100_000)}` })
+    expect(deep.status).toBe(400)
+    expect(deep.body).toMatchObject({ code: "invalid_message", message: expect.stringMatching(/nested/) })
+    const infinite = await server.request("/echo", { method: "POST", body: '{"n":1e999}' })
+    expect(infinite.body).toMatchObject({ code: "invalid_message", message: expect.stringMatching(/finite/) })
+    // An answer that cannot be encoded is a 500, and the server goes on.
+    const unencodable = await server.request("/unencodable", { method: "POST", body: "{}" })
+    expect(unencodable.status).toBe(500)
+    expect(unencodable.body).toEqual({ code: "internal", message: "internal server error" })
+    expect((await server.request("/health")).status).toBe(200)
     // The token is still required over TCP.
     expect((await server.request("/echo", { method: "POST", body: "{}", auth: false })).status).toBe(401)
   })

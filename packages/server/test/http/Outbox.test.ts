@@ -79,7 +79,7 @@ const tick = () => new Promise<void>((resolve) => setImmediate(resolve))
 describe("Outbox", () => {
   it("sends what is pushed in one turn together, in arrays of at most 256, in order; a lone message alone", async () => {
     const pair = await connectPair()
-    const outbox = new Outbox(pair.server, FrameCodec.json, { limit: 8192, onResync: () => {}, onHopeless: () => {} })
+    const outbox = new Outbox(pair.server, FrameCodec.json, { limit: 8192, onResync: () => {}, onHopeless: () => {}, onBroken: () => {} })
     outbox.sendAlone({ type: "hello", server_id: "x" as never, version: "0", protocol: 1 })
     for (let i = 1; i <= 1000; i++) outbox.pushData(delta(i))
     await pair.until(() => pair.messages.length === 1001)
@@ -94,7 +94,7 @@ describe("Outbox", () => {
 
   it("coalesces at most 1 MiB of messages into a frame; a larger message goes alone", async () => {
     const pair = await connectPair()
-    const outbox = new Outbox(pair.server, FrameCodec.json, { limit: 8192, onResync: () => {}, onHopeless: () => {} })
+    const outbox = new Outbox(pair.server, FrameCodec.json, { limit: 8192, onResync: () => {}, onHopeless: () => {}, onBroken: () => {} })
     // 400 KB each: two fit in a frame, three do not. Then one of 3 MB (alone), then small ones.
     for (let i = 1; i <= 5; i++) outbox.pushData(delta(i, "a".repeat(400_000)))
     outbox.pushData(delta(6, "b".repeat(3_000_000)))
@@ -117,6 +117,9 @@ describe("Outbox", () => {
       },
       onHopeless: () => {
         throw new Error("not hopeless")
+      },
+      onBroken: (reason) => {
+        throw new Error(`not broken: ${reason}`)
       }
     })
     pair.client.pause()
@@ -166,7 +169,7 @@ describe("Outbox", () => {
   it("gives up on a client whose unread acks alone exceed the limit", async () => {
     const pair = await connectPair()
     const reasons: Array<string> = []
-    const outbox = new Outbox(pair.server, FrameCodec.json, { limit: 50, onResync: () => {}, onHopeless: (r) => reasons.push(r) })
+    const outbox = new Outbox(pair.server, FrameCodec.json, { limit: 50, onResync: () => {}, onHopeless: (r) => reasons.push(r), onBroken: () => {} })
     pair.client.pause()
     const padding = "y".repeat(2000)
     let revision = 0
@@ -178,4 +181,33 @@ describe("Outbox", () => {
     expect(reasons).toHaveLength(1)
     expect(outbox.size).toBeLessThanOrEqual(50)
   })
+
+  for (const codec of [FrameCodec.json, FrameCodec.msgpack]) {
+    it(`${codec.subprotocol}: a message that cannot be encoded closes the outbox, reported, nothing thrown`, async () => {
+      const pair = await connectPair()
+      // JSON cannot encode a BigInt, nor MessagePack one this large; nesting this deep overflows either encoder.
+      let deep: unknown = null
+      for (let i = 0; i < 200_000; i++) deep = [deep]
+      for (const changes of [{ title: 2n ** 100n }, { title: deep }]) {
+        const broken: Array<string> = []
+        const outbox = new Outbox(pair.server, codec, { limit: 100, onResync: () => {}, onHopeless: () => {}, onBroken: (r) => broken.push(r) })
+        outbox.pushData(delta(1))
+        outbox.pushData({ ...delta(2), changes } as never)
+        outbox.pushControl({ type: "ack", id: "after" })
+        // The flush runs in a microtask: a throw there would be an uncaught exception (the process's end).
+        await tick()
+        expect(broken).toHaveLength(1)
+        expect(broken[0]).toMatch(/could not encode session_delta/)
+        expect(outbox.size).toBe(0)
+        outbox.pushControl({ type: "ack", id: "ignored" })
+        await tick()
+        expect(broken).toHaveLength(1)
+        // The same message alone (a connection's first) is reported the same way.
+        const alone: Array<string> = []
+        new Outbox(pair.server, codec, { limit: 100, onResync: () => {}, onHopeless: () => {}, onBroken: (r) => alone.push(r) })
+          .sendAlone({ ...delta(3), changes } as never)
+        expect(alone).toEqual([expect.stringMatching(/could not encode session_delta/)])
+      }
+    })
+  }
 })

@@ -23,7 +23,7 @@ describe("WebSocket connection", () => {
       const kinds: Array<boolean> = []
       client.ws.on("message", (_data, isBinary) => kinds.push(isBinary))
       const hello = await client.next()
-      expect(hello).toEqual({ type: "hello", server_id: server.transport.serverId, version: server.transport.version, protocol: 1 })
+      expect(hello).toEqual({ type: "hello", server_id: server.transport.serverId, version: server.transport.version, protocol: 1, protocol_minor: 1 })
       expect(Array.isArray(client.frames[0])).toBe(false)
       expect(client.ws.protocol).toBe(protocol === "msgpack" ? "orbitdock.v1.msgpack" : protocol === "json" ? "orbitdock.v1.json" : "")
       // Binary frames for msgpack, text for JSON.
@@ -95,10 +95,41 @@ describe("WebSocket connection", () => {
         expect((error as { message: string }).message).toMatch(/content/)
         await expectError(encode({ type: "create_session", id: "m2", provider: "gpt", cwd: "/" }), { code: "invalid_message", id: "m2" })
       })
-      it("a non-string id, echoed as given", async () => {
-        await expectError(encode({ type: "subscribe_list", id: 42 }), { code: "invalid_message", id: 42 })
-        await expectError(encode({ type: "subscribe_list", id: { nested: true } }), { code: "invalid_message", id: { nested: true } })
+      it("an id that is not a string of at most 128 characters: answered with id null, never echoed", async () => {
+        await expectError(encode({ type: "subscribe_list", id: 42 }), { code: "invalid_message", id: null })
+        await expectError(encode({ type: "subscribe_list", id: { nested: true } }), { code: "invalid_message", id: null })
+        await expectError(encode({ type: "subscribe_list", id: "i".repeat(129) }), { code: "invalid_message", id: null })
+        const ok = await client.request({ type: "subscribe_list", id: "i".repeat(128) })
+        expect(ok).toEqual({ type: "ack", id: "i".repeat(128) })
       })
+      it("an id nested 100,000 deep (the reply could not be encoded and ended the server)", async () => {
+        const depth = 100_000
+        const frame =
+          protocol === "json"
+            ? `{"type":"subscribe_list","id":${"[".repeat(depth)}${"]".repeat(depth)}}`
+            : // {type: "subscribe_list", id: [[[…]]]}: a map header, then the nesting as raw bytes.
+              Buffer.concat([
+                Buffer.from([0x82]),
+                Buffer.from(packr.pack("type")),
+                Buffer.from(packr.pack("subscribe_list")),
+                Buffer.from(packr.pack("id")),
+                Buffer.alloc(depth, 0x91),
+                Buffer.from([0xc0])
+              ])
+        const error = await expectError(frame, { code: "invalid_message" })
+        expect((error as { message: string }).message).toMatch(/nested/)
+      })
+      if (protocol === "msgpack") {
+        it("extension types: a BigInt id (too large to pack again, it ended the server), a Date", async () => {
+          const big = new Packr({ useRecords: false, useBigIntExtension: true }).pack({ type: "subscribe_list", id: 2n ** 100n })
+          const error = await expectError(Buffer.from(big), { code: "invalid_message" })
+          expect(error).not.toHaveProperty("id")
+          expect((error as { message: string }).message).toMatch(/extension/)
+          await expectError(Buffer.from(packr.pack({ type: "send_message", id: "d", session_id: "s", content: new Date(0) })), {
+            code: "invalid_message"
+          })
+        })
+      }
       it("a frame over 1 MiB: too_large", async () => {
         const huge = encode({ type: "send_message", id: "big", session_id: "s", content: "z".repeat(1024 * 1024 + 10) })
         const error = await expectError(huge, { code: "too_large" })
