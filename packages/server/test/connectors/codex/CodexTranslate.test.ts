@@ -197,6 +197,23 @@ describe("CodexTranslate on recorded transcripts", () => {
     expect(exited.events.filter((e) => e.event.type === "approval_resolved")).toHaveLength(1)
   })
 
+  it("a process that dies while a question waits withdraws the question too", () => {
+    const lines = planMode.filter((l) => l.label === "server1" || l.label === undefined)
+    const turn = turnLines(lines, "(plan mode)")
+    const upToQuestion = turn.slice(0, turn.findIndex((l) => l.msg.method === "item/tool/requestUserInput") + 1)
+    const partial = replayLines(upToQuestion, threadIdOf(planMode))
+    const [requestId] = Object.keys(partial.state.pending)
+    const exited = T.processExited(partial.state, "codex app-server exited (exit code 1)", NOW)
+    expect(exited.events[0]!.event).toEqual({
+      type: "question_resolved",
+      request_id: requestId,
+      outcome: "withdrawn",
+      reason: "codex app-server exited (exit code 1)"
+    })
+    const { state } = fold([...partial.events, ...exited.events])
+    expect(state).toMatchObject({ pending_question: null, attention: false, status: "waiting" })
+  })
+
   it("plan updates, retried errors and withdrawn requests (notifications the transcripts do not hold)", () => {
     const at = 1795738541000
     let state: T.ThreadState = { ...T.initial, turnId: "turn-1" }
