@@ -137,11 +137,14 @@ export const make = (host: ConnectorHost): PermissionHold => {
           entry = { sessionId, deferred: yield* Deferred.make<Decision>(), waiters: { count: 1 } }
           held.set(requestId, entry)
           if (ask.dedupeKey !== undefined) byAsk.set(ask.dedupeKey, requestId)
+          const raised = entry
           yield* raise(sessionId, requestId, ask).pipe(
             Effect.tapError(() =>
-              Effect.sync(() => {
+              Effect.suspend(() => {
                 held.delete(requestId)
                 if (ask.dedupeKey !== undefined) byAsk.delete(ask.dedupeKey)
+                // Never raised: whoever joined it meanwhile stops waiting.
+                return Deferred.succeed(raised.deferred, { kind: "withdrawn" })
               })
             )
           )
