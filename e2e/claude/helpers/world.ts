@@ -45,6 +45,8 @@ export interface ClaudeRun {
 }
 
 export interface Server {
+  /** The server process's pid (its driven `claude` processes are its children). */
+  readonly pid: number
   readonly port: number
   readonly url: string
   readonly token: string
@@ -210,6 +212,7 @@ export const makeWorld = async (): Promise<World> => {
         const token = fs.readFileSync(path.join(dirs.dataDir, "token"), "utf8").trim()
         const clients: Array<Client> = []
         const server: Server = {
+          pid: child.pid!,
           port: listening.port,
           url: `http://127.0.0.1:${listening.port}`,
           token,
@@ -299,8 +302,15 @@ export const makeWorld = async (): Promise<World> => {
   }
 }
 
-/** Installs OrbitDock's hooks into the world's `~/.claude/settings.json` with the real CLI code. */
-export const installHooks = async (world: World, server: Server): Promise<{ changed: boolean; backup: string | null }> => {
+/**
+ * Installs OrbitDock's hooks into the world's `~/.claude/settings.json` with the real CLI code;
+ * `permissionTimeoutS`: how long Claude waits for a held permission prompt (default 120).
+ */
+export const installHooks = async (
+  world: World,
+  server: Server,
+  permissionTimeoutS = 120
+): Promise<{ changed: boolean; backup: string | null }> => {
   const hooks = await import(path.join(repoRoot, "packages/server/dist/cli/hooks.js"))
   const { Effect } = await import("effect")
   return Effect.runSync(
@@ -310,7 +320,7 @@ export const installHooks = async (world: World, server: Server): Promise<{ chan
       url: server.url,
       token: null,
       mode: "http",
-      permissionTimeoutS: 120
+      permissionTimeoutS
     })
   )
 }
@@ -322,6 +332,22 @@ export const installHooks = async (world: World, server: Server): Promise<{ chan
 export const durableBarrier = async (client: Client, world: World): Promise<void> => {
   const ack = await client.request({ type: "create_session", provider: "sim", cwd: world.work })
   if (ack.type !== "ack") throw new Error(`barrier command refused: ${JSON.stringify(ack)}`)
+}
+
+/** Pids of the running children of `parent` whose executable is `exe` (read from /proc). */
+export const childPids = (parent: number, exe: string): Array<number> => {
+  const found: Array<number> = []
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8")
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+      if (ppid === parent && fs.realpathSync(`/proc/${entry}/exe`) === fs.realpathSync(exe)) found.push(Number(entry))
+    } catch {
+      // the process went away meanwhile
+    }
+  }
+  return found
 }
 
 /** Subscribes a client to a session and returns its snapshot. */

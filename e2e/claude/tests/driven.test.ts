@@ -4,7 +4,17 @@
  * while OrbitDock was down is caught up from its transcript, every message exactly once.
  */
 import { afterEach, describe, expect, it } from "vitest"
-import { type Client, durableBarrier, installHooks, makeWorld, type Server, subscribe, type World } from "../helpers/world.js"
+import {
+  childPids,
+  claudeBin,
+  type Client,
+  durableBarrier,
+  installHooks,
+  makeWorld,
+  type Server,
+  subscribe,
+  type World
+} from "../helpers/world.js"
 
 let world: World | undefined
 afterEach(async () => {
@@ -109,6 +119,35 @@ describe("driven claude sessions", () => {
     expect(ended.type).toBe("ack")
     ;({ body: state } = await server.get(`/api/sessions/${sessionId}`))
     expect(state.status).toBe("ended")
+  })
+
+  it("its claude killed while a tool approval is held: the approval is withdrawn at once, approving it later is a conflict", async () => {
+    world = await makeWorld()
+    const server = await world.startServer()
+    const client = await server.connect()
+    const created = await client.request({ type: "create_session", provider: "claude", cwd: world.work })
+    const sessionId = created.session_id as string
+    await subscribe(client, sessionId)
+    await client.request({ type: "send_message", session_id: sessionId, content: `[[script:bash:node -e "console.log('never-ran')"]] go` })
+    const asked = await client.next((m) => m.type === "approval_requested" && m.session_id === sessionId)
+
+    const [pid] = childPids(server.pid, claudeBin)
+    expect(pid).toBeGreaterThan(0)
+    process.kill(pid!, "SIGKILL")
+    // Subscribers see it go, through the session_delta v1 clients know.
+    const gone = await client.next((m) => m.type === "session_delta" && m.session_id === sessionId && "pending_approval" in m.changes)
+    expect(gone.changes).toEqual({ pending_approval: null, attention: false })
+    await statusBecomes(client, sessionId, "waiting")
+    const late = await client.request({ type: "approve_tool", session_id: sessionId, request_id: asked.request.id, approved: true })
+    expect(late).toMatchObject({ type: "error", code: "conflict" })
+
+    const { body } = await server.get(`/api/sessions/${sessionId}/events?limit=10000`)
+    expect(body.events.filter((e: any) => e.type === "approval_resolved").map((e: any) => e.data)).toEqual([
+      { request_id: asked.request.id, outcome: "withdrawn", reason: "claude exited (killed by a signal)" }
+    ])
+    expect(body.events.at(-1)).toMatchObject({ type: "turn_aborted", data: { reason: "claude exited" } })
+    const { body: state } = await server.get(`/api/sessions/${sessionId}`)
+    expect(state.messages.some((m: any) => m.role === "tool" && m.tool?.output === "never-ran")).toBe(false)
   })
 
   it("OrbitDock down while a terminal session runs: the transcript catch-up gives every message exactly once", async () => {

@@ -16,11 +16,14 @@ afterEach(async () => {
   world = undefined
 })
 
-/** A fresh world whose server has OrbitDock's hooks installed and one client subscribed to the list. */
-const watching = async (env: Record<string, string> = {}) => {
+/**
+ * A fresh world whose server has OrbitDock's hooks installed and one client subscribed to the list;
+ * `hookTimeoutS`: how long Claude waits for a held permission prompt.
+ */
+const watching = async (env: Record<string, string> = {}, hookTimeoutS?: number) => {
   world = await makeWorld()
   const server = await world.startServer(env)
-  const installed = await installHooks(world, server)
+  const installed = await installHooks(world, server, hookTimeoutS)
   const client = await server.connect()
   await client.request({ type: "subscribe_list" })
   return { world, server, client, installed }
@@ -155,6 +158,44 @@ describe("terminal claude sessions", () => {
     expect(resolved.map((e: any) => [e.data.request_id, e.data.outcome])).toEqual([[request.id, "expired"]])
     const late = await client.request({ type: "approve_tool", session_id: sessionId, request_id: request.id, approved: true })
     expect(late).toMatchObject({ type: "error" })
+  })
+
+  it("claude stops waiting for its hook first: the approval is withdrawn at once, approving it later is a conflict", async () => {
+    // Claude gives up on the hook after 3 s, long before OrbitDock's own no-decision timeout.
+    const { world, server, client } = await watching({ ORBITDOCK_CLAUDE_PERMISSION_TIMEOUT_MS: "100000" }, 3)
+    // A claude that stays up after the turn (as an interactive one does): only the hook's closed
+    // connection tells that nobody waits for this approval any more.
+    const claude = spawn(claudeBin, ["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose"], {
+      cwd: world.work,
+      env: world.env,
+      stdio: ["pipe", "pipe", "ignore"]
+    })
+    const lines: Array<any> = []
+    claude.stdout.on("data", (chunk: Buffer) => {
+      for (const line of chunk.toString("utf8").split("\n")) if (line.startsWith("{")) lines.push(JSON.parse(line))
+    })
+    try {
+      const prompt = { role: "user", content: `[[script:bash:node -e "console.log('gave-up')"]] go` }
+      claude.stdin.write(`${JSON.stringify({ type: "user", message: prompt, parent_tool_use_id: null, session_id: "" })}\n`)
+      const sessionId = await nextClaudeSession(client)
+      const request = await pendingApproval(client, sessionId)
+      const gone = await client.next((m) => m.type === "session_delta" && m.session_id === sessionId && "pending_approval" in m.changes)
+      expect(gone.changes).toEqual({ pending_approval: null, attention: false })
+      const late = await client.request({ type: "approve_tool", session_id: sessionId, request_id: request.id, approved: true })
+      expect(late).toMatchObject({ type: "error", code: "conflict" })
+      const { body: events } = await server.get(`/api/sessions/${sessionId}/events`)
+      expect(events.events.filter((e: any) => e.type === "approval_resolved").map((e: any) => e.data)).toEqual([
+        { request_id: request.id, outcome: "withdrawn", reason: "the PermissionRequest hook's connection closed" }
+      ])
+      // Claude went on without an answer (headless, it denies by itself): the command never ran.
+      await stateWhen(server, sessionId, (s) => s.status === "waiting")
+      expect(claude.exitCode).toBeNull()
+      const deadline = Date.now() + 30_000
+      while (!lines.some((l) => l.type === "result") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+      expect(lines.find((l) => l.type === "result")?.permission_denials).toHaveLength(1)
+    } finally {
+      claude.kill("SIGKILL")
+    }
   })
 
   it("malformed hook bodies get 400 with a reason; a truncated transcript line waits for its end", async () => {

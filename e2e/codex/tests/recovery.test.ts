@@ -1,7 +1,8 @@
 /**
  * Failures and restarts: OrbitDock restarted mid-session (the next message resumes the same Codex
- * thread, history and approval policy intact), and the codex process killed mid-turn (a visible
- * error, the turn closed, recovery on the next message with a new process).
+ * thread, history and approval policy intact), the codex process killed mid-turn (a visible error,
+ * the turn closed, recovery on the next message with a new process) and while an approval waits
+ * (withdrawn at once; approving it afterwards is a conflict).
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -87,23 +88,41 @@ describe("codex recovery", () => {
       let state = await stateOf(server, s.id)
       expect(state.messages.find((m: any) => m.role === "assistant").streaming).toBe(false)
 
-      // A pending approval expires when the process dies.
-      await s.send("SCENARIO:shell touch never.txt")
-      await s.next((m) => m.type === "approval_requested")
-      const [second] = childPids(process.pid, nativeCodexBin())
-      expect(second).not.toBe(pid)
-      process.kill(second!, "SIGKILL")
-      await s.status("waiting")
-      state = await stateOf(server, s.id)
-      expect(state.pending_approval).toBeNull()
-      expect(state.attention).toBe(false)
-      expect(fs.existsSync(path.join(cwd, "never.txt"))).toBe(false)
-
       await s.send("SCENARIO:text recovered")
       await s.status("waiting")
       state = await stateOf(server, s.id)
       expect(state.messages.at(-1).content).toBe("Hello! You said: recovered")
       await waitUntil(() => childPids(process.pid, nativeCodexBin()).length === 1, 5000, "one codex process")
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("withdraws a pending approval at once when the codex process dies; approving it later is a conflict", async () => {
+    const server = await startOrbit({ codex })
+    try {
+      const cwd = codex.newWorkDir("kill-approval")
+      const s = await createSession(server, { cwd })
+      await s.send("SCENARIO:shell touch never.txt")
+      const asked = await s.next((m) => m.type === "approval_requested")
+      const [pid] = childPids(process.pid, nativeCodexBin())
+      process.kill(pid!, "SIGKILL")
+
+      // Subscribers see it go (the session_delta v1 clients know), before the turn's end.
+      const gone = await s.next((m) => m.type === "session_delta" && "pending_approval" in m.changes)
+      expect(gone.changes).toEqual({ pending_approval: null, attention: false })
+      await s.status("waiting")
+      const late = await s.command({ type: "approve_tool", request_id: asked.request.id, approved: true })
+      expect(late).toMatchObject({ type: "error", code: "conflict" })
+      expect(fs.existsSync(path.join(cwd, "never.txt"))).toBe(false)
+
+      const { body } = await server.request(`/api/sessions/${s.id}/events?limit=10000`)
+      const resolved = body.events.filter((e: any) => e.type === "approval_resolved").map((e: any) => e.data)
+      expect(resolved).toEqual([
+        { request_id: asked.request.id, outcome: "withdrawn", reason: expect.stringMatching(/codex app-server exited \(signal SIGKILL\)/) }
+      ])
+      const state = await stateOf(server, s.id)
+      expect(state).toMatchObject({ status: "waiting", pending_approval: null, attention: false })
     } finally {
       await server.close()
     }

@@ -59,12 +59,20 @@ export const MessageAppended = event("message_appended", { message: Message })
 /** `changes.content`, when present, is the full content so far. */
 export const MessageUpdated = event("message_updated", { message_id: MessageId, changes: MessageChanges })
 export const ApprovalRequested = event("approval_requested", { request: ApprovalRequest })
+/**
+ * `expired`: nobody decided in time (or the server restarted mid-turn). `withdrawn`: the asker went
+ * away (the hook's connection closed, its process exited, the agent took the request back), so no
+ * answer can reach it any more.
+ */
 export const ApprovalOutcome = Schema.Literal("approved", "denied", "expired", "withdrawn")
 export type ApprovalOutcome = typeof ApprovalOutcome.Type
+/** Why a request ended without an answer (`expired`/`withdrawn`), in words for people. */
+const ResolutionReason = Schema.optional(Schema.String)
 export const ApprovalResolved = event("approval_resolved", {
   request_id: RequestId,
   outcome: ApprovalOutcome,
-  scope: Schema.optional(Schema.Literal("once", "session"))
+  scope: Schema.optional(Schema.Literal("once", "session")),
+  reason: ResolutionReason
 })
 export const QuestionAsked = event("question_asked", { request: Question })
 export const QuestionOutcome = Schema.Literal("answered", "expired", "withdrawn")
@@ -72,7 +80,8 @@ export type QuestionOutcome = typeof QuestionOutcome.Type
 export const QuestionResolved = event("question_resolved", {
   request_id: RequestId,
   outcome: QuestionOutcome,
-  answer: Schema.optional(Schema.String)
+  answer: Schema.optional(Schema.String),
+  reason: ResolutionReason
 })
 /** Running totals for the session (not increments). */
 export const TokensUpdated = event("tokens_updated", { usage: TokenUsage })

@@ -74,6 +74,38 @@ describe("SessionProjection", () => {
     expect(SessionProjection.requestStatus(p, "q1", "question")).toBe("pending")
   })
 
+  it("a withdrawn approval goes from clients with a session_delta; why stays in the event", () => {
+    const p = given(created, { type: "turn_started" }, approval("a1"))
+      .when({ type: "approval_resolved", request_id: "a1" as RequestId, outcome: "withdrawn", reason: "the hook's connection closed" })
+      .then({
+        state: { status: "working", pending_approval: null, attention: false },
+        messages: [{ type: "session_delta", changes: { pending_approval: null, attention: false } }]
+      })
+    expect(SessionProjection.requestStatus(p, "a1", "approval")).toBe("resolved")
+  })
+
+  it("every request of a gone asker withdrawn together: the last delta leaves nothing pending", () => {
+    const p = given(created, { type: "turn_started" }, approval("a1"), approval("a2"), question("q1"))
+      .when(
+        { type: "approval_resolved", request_id: "a1" as RequestId, outcome: "withdrawn", reason: "codex exited" },
+        { type: "approval_resolved", request_id: "a2" as RequestId, outcome: "withdrawn", reason: "codex exited" },
+        { type: "question_resolved", request_id: "q1" as RequestId, outcome: "withdrawn", reason: "codex exited" }
+      )
+      .then({
+        state: { pending_approval: null, pending_question: null, attention: false },
+        messages: [
+          { type: "session_delta", changes: { pending_approval: expect.objectContaining({ id: "a2" }), attention: true } },
+          { type: "session_delta", changes: { pending_approval: null, attention: true } },
+          { type: "session_delta", changes: { pending_question: null, attention: false } }
+        ]
+      })
+    expect(p.approvals).toEqual([])
+    expect(p.questions).toEqual([])
+    for (const [id, kind] of [["a1", "approval"], ["a2", "approval"], ["q1", "question"]] as const) {
+      expect(SessionProjection.requestStatus(p, id, kind)).toBe("resolved")
+    }
+  })
+
   it("session_ended clears pending requests and attention", () =>
     given(created, approval("a1"), { type: "turn_started" })
       .when({ type: "session_ended", reason: "ended_by_user" })

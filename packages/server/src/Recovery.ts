@@ -38,12 +38,12 @@ export const recoverInterruptedTurns = (
 
 /** Lets connectors take up watching their sessions that have not ended (`Connector.resumeWatching`). */
 export const resumeWatching = (
-  summaries: ReadonlyArray<{ readonly id: SessionId; readonly status: string; readonly provider: Provider }>,
+  summaries: ReadonlyArray<{ readonly id: SessionId; readonly status: string; readonly provider: Provider; readonly attention: boolean }>,
   connectors: ReadonlyMap<Provider, Connector>
 ) =>
   Effect.forEach(
     summaries.filter((s) => s.status !== "ended"),
-    (summary) => connectors.get(summary.provider)?.resumeWatching?.(summary.id) ?? Effect.void,
+    (summary) => connectors.get(summary.provider)?.resumeWatching?.(summary.id, summary.attention) ?? Effect.void,
     { discard: true }
   )
 

@@ -115,8 +115,9 @@ export interface Connector {
    * Optional. At startup, once the interrupted turns are closed, for each of this provider's
    * sessions that has not ended: takes up watching what the connector watches about it (the Claude
    * connector: the process a terminal session runs in, which may have died while the server was down).
+   * `attention`: the session has a pending request (whose asker may not have survived the restart).
    */
-  readonly resumeWatching?: (sessionId: SessionId) => Effect.Effect<void>
+  readonly resumeWatching?: (sessionId: SessionId, attention: boolean) => Effect.Effect<void>
   /** HTTP endpoints the connector serves (e.g. Claude's `POST /hook`), after the access checks. */
   readonly routes?: ReadonlyArray<ConnectorRoute>
 }
@@ -137,6 +138,7 @@ export interface RouteResponse {
 export interface ConnectorRoute {
   readonly method: "GET" | "POST"
   readonly path: string
+  /** Interrupted when the client's connection closes before the answer (the client stopped waiting). */
   readonly handle: (request: RouteRequest) => Effect.Effect<RouteResponse>
 }
 

@@ -14,7 +14,7 @@ import {
   type SessionId,
   SessionStatus
 } from "@orbitdock/domain"
-import { Cause, Effect, Either, Exit, Runtime, Schema } from "effect"
+import { Cause, Effect, Either, Exit, Fiber, Runtime, Schema } from "effect"
 import type { ConnectorRoute } from "../connectors/Connector.js"
 import type { SessionFilter, SessionsShape } from "../Sessions.js"
 import * as Prometheus from "./Prometheus.js"
@@ -203,8 +203,18 @@ export const makeHandler = (deps: ApiDeps) => {
       sendError(res, "internal", "internal server error", headers)
       log(deps.runtime, "warn", `${req.method} ${pathname} failed: ${Cause.pretty(exit.cause)}`)
     }
-    Runtime.runPromiseExit(deps.runtime)(handler).then((exit) => {
-      // Writing the answer must not throw into a promise nobody awaits (that would end the process):
+    const fiber = Runtime.runFork(deps.runtime)(handler)
+    if (byMethod !== undefined) {
+      // A connector route may hold its request open (a permission prompt waits for the user). If the
+      // client gives up first (its connection closes before the answer), the route is interrupted:
+      // it learns that its asker is gone.
+      res.once("close", () => {
+        if (!res.writableFinished) Runtime.runFork(deps.runtime)(Fiber.interruptFork(fiber))
+      })
+    }
+    fiber.addObserver((exit) => {
+      if (res.destroyed && Exit.isInterrupted(exit)) return
+      // Writing the answer must not throw into the fiber's observer (that would end the process):
       // an answer that cannot be encoded (or written) becomes a 500, or the connection is cut.
       try {
         answer(exit)

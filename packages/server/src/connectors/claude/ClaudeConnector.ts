@@ -79,7 +79,7 @@ export const makeClaudeConnector =
       const onGone = (sessionId: SessionId, record: ClaudeProcesses.ProcessRecord) =>
         Effect.gen(function* () {
           if (record.transcript !== null) yield* tail.poke(record.transcript)
-          yield* permissions.withdrawAll(sessionId)
+          yield* permissions.withdrawAll(sessionId, `claude exited (process ${record.pid} is gone)`)
           yield* index.locked(
             sessionId,
             Effect.gen(function* () {
@@ -118,7 +118,15 @@ export const makeClaudeConnector =
         // restarted", since OrbitDock's restart stopped nothing.
         survivedRestart: (session) => Effect.succeed(session.watch_only === true),
         // Every live session's recorded process, if it has one (terminal sessions), is watched again.
-        resumeWatching: processes.watch,
+        // Its approvals still pending were held by hooks connected to the previous server process:
+        // those hooks are gone, so the approvals are withdrawn.
+        resumeWatching: (sessionId, attention) =>
+          (attention
+            ? PermissionHold.withdrawOrphans(host, permissions, sessionId, "OrbitDock restarted: the hook that asked is gone").pipe(
+                Effect.catchAll((e) => Effect.logWarning(`claude: withdrawing the stale approvals of ${sessionId} failed: ${e.message}`))
+              )
+            : Effect.void
+          ).pipe(Effect.zipRight(processes.watch(sessionId))),
         routes: [{ method: "POST", path: "/hook", handle: hooks.handle }]
       }
       return connector

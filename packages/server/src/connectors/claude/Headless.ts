@@ -103,7 +103,9 @@ export const make = (
             tool_name: typeof request.tool_name === "string" ? request.tool_name : "tool",
             input,
             cwd: d.cwd,
-            reason: typeof request.decision_reason === "string" ? request.decision_reason : undefined
+            reason: typeof request.decision_reason === "string" ? request.decision_reason : undefined,
+            // Only when OrbitDock stops; the process's own end withdraws it in `onExit`.
+            goneReason: "OrbitDock stopped"
           },
           undefined
         )
@@ -203,7 +205,7 @@ export const make = (
           yield* Deferred.succeed(d.interrupting, undefined)
           d.interrupting = null
         }
-        yield* permissions.withdrawAll(d.sessionId)
+        yield* permissions.withdrawAll(d.sessionId, `claude exited (${code === null ? "killed by a signal" : `code ${code}`})`)
         const state = yield* host.state(d.sessionId)
         if (d.stopping || Option.isNone(state) || state.value.status !== "working") return
         const detail = d.stderr().trim().split("\n").slice(-3).join("\n")
@@ -346,13 +348,9 @@ export const make = (
 
     const approve = (state: SessionState, params: ApproveParams) =>
       Effect.gen(function* () {
-        const delivered = yield* permissions.decide(state.id, params)
-        if (delivered) return
-        // Nobody holds it any more (the hook or process that asked is gone, e.g. after a restart).
-        yield* host.commit(state.id, [
-          { event: { type: "approval_resolved", request_id: params.request_id, outcome: "expired" } }
-        ])
-        return yield* Effect.fail(conflict(`request ${params.request_id} is no longer waiting for a decision`))
+        // Not delivered: its asker is gone (the request is recorded withdrawn), never a false ack.
+        if (yield* permissions.decide(state.id, params)) return
+        return yield* Effect.fail(conflict(`request ${params.request_id} is no longer pending: its asker went away`))
       })
 
     /**
@@ -374,7 +372,7 @@ export const make = (
       Effect.gen(function* () {
         if (state.status !== "working") return
         const d = yield* drivenOf(state)
-        yield* permissions.withdrawAll(d.sessionId)
+        yield* permissions.withdrawAll(d.sessionId, "the turn was interrupted")
         if (d.proc === null) {
           yield* host.commit(d.sessionId, [{ event: { type: "turn_aborted", reason: "interrupted" } }])
           return
@@ -404,7 +402,7 @@ export const make = (
     const end = (state: SessionState) =>
       Effect.gen(function* () {
         const d = state.watch_only === true ? undefined : driven.get(state.id)
-        yield* permissions.withdrawAll(state.id)
+        yield* permissions.withdrawAll(state.id, "the session was ended")
         if (d?.proc) {
           d.stopping = true
           const exited = d.exited

@@ -61,7 +61,9 @@ export const make = (
         tool_name: hook.tool_name,
         input: hook.tool_input,
         cwd: hook.cwd,
-        dedupeKey: `${hook.hook_event_name}:${hook.session_id}:${hook.prompt_id ?? ""}:${hook.tool_name}:${JSON.stringify(hook.tool_input ?? null)}`
+        dedupeKey: `${hook.hook_event_name}:${hook.session_id}:${hook.prompt_id ?? ""}:${hook.tool_name}:${JSON.stringify(hook.tool_input ?? null)}`,
+        // The route is interrupted when the hook's connection closes: Claude stopped waiting.
+        goneReason: `the ${hook.hook_event_name} hook's connection closed`
       },
       options.permissionTimeout
     )
@@ -120,7 +122,7 @@ export const make = (
         }
         case "SessionEnd": {
           if (!watchOnly) return accepted()
-          yield* permissions.withdrawAll(sessionId)
+          yield* permissions.withdrawAll(sessionId, `claude ended the session (${hook.reason ?? "other"})`)
           yield* setStatus(sessionId, hook, (s) =>
             s.status === "ended"
               ? Effect.void

@@ -136,7 +136,12 @@ const delta = (state: ThreadState, itemId: string, chunk: string, at: string, se
 }
 
 /** Closes what a turn left open: streaming items, running tools, unanswered requests. */
-const closeOpen = (state: ThreadState, at: string, outcome: "expired" | "withdrawn"): ReadonlyArray<EventInput> => {
+const closeOpen = (
+  state: ThreadState,
+  at: string,
+  outcome: "expired" | "withdrawn",
+  reason?: string
+): ReadonlyArray<EventInput> => {
   const events: Array<EventInput> = []
   for (const [itemId, open] of Object.entries(state.items)) {
     if (open.kind === "agentMessage" || open.kind === "reasoning") {
@@ -146,11 +151,12 @@ const closeOpen = (state: ThreadState, at: string, outcome: "expired" | "withdra
       events.push(input({ type: "message_updated", message_id: itemId as MessageId, changes: { tool } }, `msg:${itemId}:closed`, at))
     }
   }
+  const why = reason === undefined ? {} : { reason }
   for (const [requestId, pending] of Object.entries(state.pending)) {
     events.push(
       pending.kind === "approval"
-        ? input({ type: "approval_resolved", request_id: requestId as RequestId, outcome }, `request:${requestId}:resolved`, at)
-        : input({ type: "question_resolved", request_id: requestId as RequestId, outcome }, `request:${requestId}:resolved`, at)
+        ? input({ type: "approval_resolved", request_id: requestId as RequestId, outcome, ...why }, `request:${requestId}:resolved`, at)
+        : input({ type: "question_resolved", request_id: requestId as RequestId, outcome, ...why }, `request:${requestId}:resolved`, at)
     )
   }
   return events
@@ -178,11 +184,17 @@ export const endTurn = (
   return { state: { ...initial }, events }
 }
 
-/** The app-server process died: the running turn ends as aborted with a visible error. */
-export const processExited = (state: ThreadState, detail: string, at: string): Translation =>
-  state.turnId === null
-    ? { state: initial, events: closeOpen(state, at, "expired") }
-    : endTurn(state, state.turnId, { status: "aborted", reason: "codex process exited", error: `the codex process exited (${detail})` }, at)
+/**
+ * The app-server process died: its requests are withdrawn (nobody can receive an answer), and the
+ * running turn ends as aborted with a visible error.
+ */
+export const processExited = (state: ThreadState, detail: string, at: string): Translation => {
+  const withdrawn = closeOpen({ ...state, items: {} }, at, "withdrawn", detail)
+  const rest = { ...state, pending: {} }
+  if (state.turnId === null) return { state: initial, events: [...withdrawn, ...closeOpen(rest, at, "expired")] }
+  const ended = endTurn(rest, state.turnId, { status: "aborted", reason: "codex process exited", error: `the codex process exited (${detail})` }, at)
+  return { state: ended.state, events: [...withdrawn, ...ended.events] }
+}
 
 export const translateNotification = (state: ThreadState, n: Notification, now: string): Translation => {
   const at = iso(n.emittedAtMs, now)

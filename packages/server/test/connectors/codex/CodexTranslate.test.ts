@@ -174,7 +174,7 @@ describe("CodexTranslate on recorded transcripts", () => {
     expect(fold(events).state.pending_question?.id).toBe(asked.request.id)
   })
 
-  it("a process that dies mid-turn closes the turn with a visible error and expires requests", () => {
+  it("a process that dies mid-turn withdraws its requests and closes the turn with a visible error", () => {
     const turn = turnLines(server1, "SCENARIO:shell Please")
     const upToApproval = turn.slice(0, turn.findIndex((l) => l.msg.method === "item/commandExecution/requestApproval") + 1)
     const partial = replayLines(upToApproval, thread)
@@ -186,7 +186,32 @@ describe("CodexTranslate on recorded transcripts", () => {
     expect(state.pending_approval).toBeNull()
     expect(state.messages.at(-1)).toMatchObject({ role: "system", content: "error: the codex process exited (signal SIGKILL)" })
     expect(state.messages.find((m) => m.role === "tool")!.tool?.status).toBe("error")
-    expect(exited.events.map((e) => e.event.type)).toContain("approval_resolved")
+    const requestId = Object.keys(partial.state.pending)[0]
+    // Withdrawn first, with why: nobody can receive an answer any more.
+    expect(exited.events[0]!.event).toEqual({
+      type: "approval_resolved",
+      request_id: requestId,
+      outcome: "withdrawn",
+      reason: "signal SIGKILL"
+    })
+    expect(exited.events.filter((e) => e.event.type === "approval_resolved")).toHaveLength(1)
+  })
+
+  it("a process that dies while a question waits withdraws the question too", () => {
+    const lines = planMode.filter((l) => l.label === "server1" || l.label === undefined)
+    const turn = turnLines(lines, "(plan mode)")
+    const upToQuestion = turn.slice(0, turn.findIndex((l) => l.msg.method === "item/tool/requestUserInput") + 1)
+    const partial = replayLines(upToQuestion, threadIdOf(planMode))
+    const [requestId] = Object.keys(partial.state.pending)
+    const exited = T.processExited(partial.state, "codex app-server exited (exit code 1)", NOW)
+    expect(exited.events[0]!.event).toEqual({
+      type: "question_resolved",
+      request_id: requestId,
+      outcome: "withdrawn",
+      reason: "codex app-server exited (exit code 1)"
+    })
+    const { state } = fold([...partial.events, ...exited.events])
+    expect(state).toMatchObject({ pending_question: null, attention: false, status: "waiting" })
   })
 
   it("plan updates, retried errors and withdrawn requests (notifications the transcripts do not hold)", () => {
