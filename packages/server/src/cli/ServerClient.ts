@@ -133,10 +133,16 @@ export const connect = (endpoint: Endpoint): Effect.Effect<Connection, CliError>
       for (const w of closeWaiters) w()
       closeWaiters = []
     })
-    ws.once("error", (e) =>
+    // `on`, not `once`: an error with no listener left would end the process; after the open, the
+    // close event that follows every error is what ends the command.
+    let settled = false
+    ws.on("error", (e) => {
+      if (settled) return
+      settled = true
       resume(Effect.fail(new CliError({ message: `cannot connect to the OrbitDock server at ${describe(endpoint)}: ${e.message}` })))
-    )
-    ws.once("open", () =>
+    })
+    ws.once("open", () => {
+      settled = true
       resume(
         Effect.succeed({
           request: (message) =>
@@ -161,5 +167,5 @@ export const connect = (endpoint: Endpoint): Effect.Effect<Connection, CliError>
           close: () => ws.close()
         })
       )
-    )
+    })
   })
