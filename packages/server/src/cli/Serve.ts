@@ -27,7 +27,10 @@ const options = {
   dataDir: dataDirOption,
   flushMs: Options.integer("flush-ms").pipe(Options.withDefault(Config.DEFAULT_FLUSH_MS), Options.withDescription("Writer flush interval (ms)")),
   batchSize: Options.integer("batch-size").pipe(Options.withDefault(Config.DEFAULT_BATCH_SIZE), Options.withDescription("Writer batch size (events)")),
-  logLevel: Options.choice("log-level", logLevels).pipe(Options.withDefault("info" as const)),
+  logLevel: Options.choice("log-level", logLevels).pipe(
+    Options.withDefault("info" as const),
+    Options.withDescription("Least severe log lines written to stderr and <data-dir>/logs/server.log")
+  ),
   token: Options.text("token").pipe(Options.optional, Options.withDescription("TCP token (default: ORBITDOCK_TOKEN or <data-dir>/token)")),
   allowOrigin: Options.text("allow-origin").pipe(Options.repeated, Options.withDescription("Extra allowed browser origin")),
   publicHost: Options.text("public-host").pipe(Options.repeated, Options.withDescription("Extra accepted Host name")),

@@ -173,7 +173,7 @@ const uninstallCommand = Command.make("uninstall", { settings: settingsOption },
 
 const statusCommand = Command.make(
   "status",
-  { settings: settingsOption, dataDir: dataDirOption, json: Options.boolean("json") },
+  { settings: settingsOption, dataDir: dataDirOption, json: Options.boolean("json").pipe(Options.withDescription("Print JSON instead of text")) },
   (flags) =>
     Effect.gen(function* () {
       const settingsPath = settingsPathOf(flags.settings)
