@@ -49,7 +49,8 @@ const writeSettings = (file: string, settings: Record<string, unknown>, secret: 
       let backup: string | null = null
       if (fs.existsSync(file)) {
         backup = `${file}.orbitdock-backup-${new Date().toISOString().replace(/[:.]/g, "-")}`
-        fs.copyFileSync(file, backup)
+        // 0600 whatever the original's mode: an older install may have put a token in it.
+        fs.writeFileSync(backup, fs.readFileSync(file), { mode: 0o600, flag: "wx" })
       }
       const temp = `${file}.orbitdock-tmp`
       fs.writeFileSync(temp, `${JSON.stringify(settings, null, 2)}\n`, { mode: secret ? 0o600 : 0o644 })
