@@ -14,6 +14,7 @@ import * as childProcess from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
+import { childEnv } from "../internal/childEnv.js"
 import * as Discovery from "./Discovery.js"
 import { CliError } from "./ServerClient.js"
 import { dataDirOption, tokenFlagWarning } from "./Shared.js"
@@ -64,7 +65,7 @@ const readToken = (dataDir: string): string | null => {
 const startBrowser = (browser: string, url: string): Effect.Effect<boolean> =>
   Effect.async<boolean>((resume) => {
     try {
-      const child = childProcess.spawn(browser, [url], { detached: true, stdio: "ignore" })
+      const child = childProcess.spawn(browser, [url], { detached: true, stdio: "ignore", env: childEnv(process.env) })
       child.once("error", () => resume(Effect.succeed(false)))
       child.once("spawn", () => {
         child.unref()
