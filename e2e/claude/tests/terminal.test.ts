@@ -17,10 +17,10 @@ afterEach(async () => {
 })
 
 /** A fresh world whose server has OrbitDock's hooks installed and one client subscribed to the list. */
-const watching = async (env: Record<string, string> = {}) => {
+const watching = async (env: Record<string, string> = {}, transport: "unix" | "http" = "unix") => {
   world = await makeWorld()
   const server = await world.startServer(env)
-  const installed = await installHooks(world, server)
+  const installed = await installHooks(world, server, transport)
   const client = await server.connect()
   await client.request({ type: "subscribe_list" })
   return { world, server, client, installed }
@@ -50,8 +50,8 @@ const tokensServed = (w: World, claudeSessionId: string) => {
 }
 
 describe("terminal claude sessions", () => {
-  it("a claude -p run with OrbitDock's hooks appears live with the right messages and tokens", async () => {
-    const { world, server, client, installed } = await watching()
+  it.each(["unix", "http"] as const)("a claude -p run with OrbitDock's hooks (%s) appears live with the right messages and tokens", async (transport) => {
+    const { world, server, client, installed } = await watching({}, transport)
     expect(installed.changed).toBe(true)
 
     const run = world.claude("[[script:bash:echo hi]] Run echo hi.", ["--allowedTools", "Bash(echo hi)"])
