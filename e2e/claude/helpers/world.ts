@@ -303,23 +303,25 @@ export const makeWorld = async (): Promise<World> => {
 }
 
 /**
- * Installs OrbitDock's hooks into the world's `~/.claude/settings.json` with the real CLI code;
+ * Installs OrbitDock's hooks into the world's `~/.claude/settings.json` with the real CLI code:
+ * over the server's Unix socket (the default, what a user gets), or as native http hooks;
  * `permissionTimeoutS`: how long Claude waits for a held permission prompt (default 120).
  */
 export const installHooks = async (
   world: World,
   server: Server,
+  transport: "unix" | "http" = "unix",
   permissionTimeoutS = 120
 ): Promise<{ changed: boolean; backup: string | null }> => {
   const hooks = await import(path.join(repoRoot, "packages/server/dist/cli/hooks.js"))
   const { Effect } = await import("effect")
-  return Effect.runSync(
+  return Effect.runPromise(
     hooks.install({
       settingsPath: world.settingsPath,
       dataDir: world.dataDir,
-      url: server.url,
+      transport,
+      url: transport === "http" ? server.url : null,
       token: null,
-      mode: "http",
       permissionTimeoutS
     })
   )

@@ -20,10 +20,10 @@ afterEach(async () => {
  * A fresh world whose server has OrbitDock's hooks installed and one client subscribed to the list;
  * `hookTimeoutS`: how long Claude waits for a held permission prompt.
  */
-const watching = async (env: Record<string, string> = {}, hookTimeoutS?: number) => {
+const watching = async (env: Record<string, string> = {}, transport: "unix" | "http" = "unix", hookTimeoutS?: number) => {
   world = await makeWorld()
   const server = await world.startServer(env)
-  const installed = await installHooks(world, server, hookTimeoutS)
+  const installed = await installHooks(world, server, transport, hookTimeoutS)
   const client = await server.connect()
   await client.request({ type: "subscribe_list" })
   return { world, server, client, installed }
@@ -53,8 +53,8 @@ const tokensServed = (w: World, claudeSessionId: string) => {
 }
 
 describe("terminal claude sessions", () => {
-  it("a claude -p run with OrbitDock's hooks appears live with the right messages and tokens", async () => {
-    const { world, server, client, installed } = await watching()
+  it.each(["unix", "http"] as const)("a claude -p run with OrbitDock's hooks (%s) appears live with the right messages and tokens", async (transport) => {
+    const { world, server, client, installed } = await watching({}, transport)
     expect(installed.changed).toBe(true)
 
     const run = world.claude("[[script:bash:echo hi]] Run echo hi.", ["--allowedTools", "Bash(echo hi)"])
@@ -162,7 +162,7 @@ describe("terminal claude sessions", () => {
 
   it("claude stops waiting for its hook first: the approval is withdrawn at once, approving it later is a conflict", async () => {
     // Claude gives up on the hook after 3 s, long before OrbitDock's own no-decision timeout.
-    const { world, server, client } = await watching({ ORBITDOCK_CLAUDE_PERMISSION_TIMEOUT_MS: "100000" }, 3)
+    const { world, server, client } = await watching({ ORBITDOCK_CLAUDE_PERMISSION_TIMEOUT_MS: "100000" }, "unix", 3)
     // A claude that stays up after the turn (as an interactive one does): only the hook's closed
     // connection tells that nobody waits for this approval any more.
     const claude = spawn(claudeBin, ["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose"], {

@@ -33,7 +33,8 @@ export interface CodexEnv {
   readonly remove: () => void
 }
 
-export const API_KEY_ENV = "ORBITDOCK_MOCK_API_KEY"
+// Not ORBITDOCK_*: OrbitDock keeps its own settings out of the agents' environment.
+export const API_KEY_ENV = "MOCK_RESPONSES_API_KEY"
 
 /** Creates a scratch dir with a CODEX_HOME configured for the mock at `baseUrl`. */
 export const makeCodexEnv = (name: string, baseUrl: string): CodexEnv => {

@@ -22,6 +22,10 @@ export const make = (options: NodeTransportOptions = {}): Transport => ({
       maxPayload: options.maxPayload ?? 64 * 1024 * 1024,
       perMessageDeflate: false
     })
+    // A `ws` socket is an EventEmitter: an "error" with no listener (e.g. the one `close()` or
+    // `terminate()` of a connecting socket emits on a later tick) would end the host process, so one
+    // listener stays for the socket's whole life; `onerror` is the client's, and may be swapped.
+    ws.on("error", () => {})
     // `ws` reports pongs as an event; the client reads them as `onpong` (its `ping` and `terminate` are ws's own).
     const socket = ws as unknown as WebSocketLike
     socket.onpong = null

@@ -39,6 +39,7 @@ import { Worker as NodeThread } from "node:worker_threads"
 import { ServerConfig } from "./Config.js"
 import { EventLog, EventLogError } from "./EventLog.js"
 import { digest } from "./internal/sourceKeyDigest.js"
+import * as PrivateFiles from "./internal/privateFiles.js"
 import { migrate, pragmas } from "./internal/eventLogSchema.js"
 import { decodeGlobalRow, decodeSessionRow, decodeSummary } from "./internal/payloadCodec.js"
 import * as MessagePages from "./internal/messagePages.js"
@@ -74,7 +75,11 @@ export const make = (options: EventLogSqliteOptions) =>
   Effect.gen(function* () {
     const { dbPath } = options
     yield* Effect.try({
-      try: () => fs.mkdirSync(path.dirname(dbPath), { recursive: true, mode: 0o700 }),
+      try: () => {
+        fs.mkdirSync(path.dirname(dbPath), { recursive: true, mode: 0o700 })
+        // Before any connection (this one, the writer worker's) opens it: 0600 whatever the umask.
+        PrivateFiles.sqliteFiles.beforeOpen(dbPath)
+      },
       catch: fail("EventLog.open:directory")
     })
     // Main-thread connection: migrations once at startup, then reads only (WAL lets them run
@@ -88,6 +93,8 @@ export const make = (options: EventLogSqliteOptions) =>
       Effect.provideService(SqlClient.SqlClient, sql),
       Effect.mapError(fail("EventLog.open:migrate"))
     )
+    // WAL mode is on now, so its files exist: ones an older version created readable become 0600.
+    yield* Effect.try({ try: () => PrivateFiles.sqliteFiles.sidecars(dbPath), catch: fail("EventLog.open:permissions") })
 
     // The hot reads (hydrating a session) on a raw better-sqlite3 connection of their own, opened
     // after the migrations: prepared statements in raw mode (rows as arrays) skip what @effect/sql

@@ -1,13 +1,14 @@
 /**
  * Where the server's logs go: human-readable lines to stderr and JSON lines to
- * `<dataDir>/logs/server.log` (for tools and bug reports). The level applies to both.
+ * `<dataDir>/logs/server.log` (for tools and bug reports; 0600, in a 0700 directory). The level
+ * applies to both. No line carries the token (the startup line says how to open the page instead).
  */
 import { PlatformLogger } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Effect, Layer, Logger, LogLevel } from "effect"
-import * as fs from "node:fs"
 import * as path from "node:path"
 import type { LogLevelName } from "./Config.js"
+import * as PrivateFiles from "./internal/privateFiles.js"
 
 export const toLogLevel = (name: LogLevelName): LogLevel.LogLevel => {
   switch (name) {
@@ -38,7 +39,9 @@ export const layer = (options: { readonly level: LogLevelName; readonly dataDir:
           Logger.defaultLogger,
           Effect.gen(function* () {
             const file = logFile(options.dataDir!)
-            fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
+            PrivateFiles.ensurePrivateDir(path.dirname(file))
+            // Created 0600 before the logger appends to it (the umask would leave it 0644).
+            PrivateFiles.ensurePrivateFile(file)
             const json = yield* Logger.jsonLogger.pipe(PlatformLogger.toFile(file, { flag: "a" }))
             return Logger.zip(stderr, json)
           })

@@ -8,6 +8,7 @@ import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
 import * as ClientCommands from "./cli/ClientCommands.js"
+import { withCleanHelp } from "./cli/Help.js"
 import * as Hooks from "./cli/hooks.js"
 import * as Open from "./cli/Open.js"
 import * as Serve from "./cli/Serve.js"
@@ -35,6 +36,7 @@ const exitWith = (message: string | null) =>
   )
 
 cli(process.argv).pipe(
+  withCleanHelp,
   // @effect/cli has already printed what was wrong with the arguments.
   Effect.catchIf(ValidationError.isValidationError, () => exitWith(null)),
   Effect.catchAll((e: unknown) => exitWith(e instanceof Error ? e.message : String(e))),

@@ -45,4 +45,11 @@ describe("the token in the URL", () => {
     expect(Token.split("http://127.0.0.1:4000/#/new")).toEqual({ token: null, cleanHref: "http://127.0.0.1:4000/#/new" })
     expect(Token.split("http://127.0.0.1:4000/?token=")).toEqual({ token: null, cleanHref: "http://127.0.0.1:4000/" })
   })
+  it("is taken from the fragment (what `orbitdock open` forwards to), the fragment dropped", () => {
+    expect(Token.split("http://127.0.0.1:4000/#token=abc")).toEqual({ token: "abc", cleanHref: "http://127.0.0.1:4000/" })
+    expect(Token.split("http://127.0.0.1:4000/#token=a%2Bb")).toEqual({ token: "a+b", cleanHref: "http://127.0.0.1:4000/" })
+    expect(Token.split("http://127.0.0.1:4000/?x=1#token=abc")).toEqual({ token: "abc", cleanHref: "http://127.0.0.1:4000/?x=1" })
+    expect(Token.split("http://127.0.0.1:4000/#token=")).toEqual({ token: null, cleanHref: "http://127.0.0.1:4000/" })
+    expect(Token.split("http://127.0.0.1:4000/#/s/token=abc")).toEqual({ token: null, cleanHref: "http://127.0.0.1:4000/#/s/token=abc" })
+  })
 })

@@ -27,6 +27,10 @@ export interface SocketHandlers {
   readonly notice: (notice: Notice) => void
 }
 
+const CONNECTING = 0
+const OPEN = 1
+const ignore = (): void => {}
+
 type Inbound = { readonly _tag: "Frame"; readonly data: unknown } | { readonly _tag: "Closed"; readonly reason: string }
 
 /** Runs one socket until it closes; false when it closed (or failed) before its first frame. */
@@ -61,10 +65,15 @@ export const run = (options: SocketOptions, handlers: SocketHandlers): Effect.Ef
     handlers.opened(socket, (reason) => inbox.unsafeOffer({ _tag: "Closed", reason }))
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
-        socket.onmessage = socket.onclose = socket.onerror = socket.onpong = null
+        socket.onmessage = socket.onclose = socket.onpong = null
+        // An error listener stays until the very end: closing a socket that is still connecting
+        // makes `ws` emit an "error" on a later tick, and an EventEmitter's error without a
+        // listener ends the host process.
+        socket.onerror = ignore
         try {
-          if (silent && socket.terminate !== undefined) socket.terminate()
-          else socket.close(1000)
+          // While connecting there is no close handshake to wait for; a silent peer never answers one.
+          if ((silent || socket.readyState === CONNECTING) && socket.terminate !== undefined) socket.terminate()
+          else if (socket.readyState === CONNECTING || socket.readyState === OPEN) socket.close(1000)
         } catch {
           // Closing a socket that never opened may throw in some environments.
         }

@@ -25,13 +25,21 @@ const decode =
 
 const json = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of text"))
 
+const sessionIdArg = Args.text({ name: "session_id" }).pipe(Args.withDescription("The session's id (as `sessions` lists it)"))
+
 export const sessions = Command.make(
   "sessions",
   {
     ...clientOptions,
     json,
-    status: Options.choice("status", ["starting", "working", "waiting", "ended"]).pipe(Options.optional),
-    provider: Options.choice("provider", ["claude", "codex", "sim"]).pipe(Options.optional)
+    status: Options.choice("status", ["starting", "working", "waiting", "ended"]).pipe(
+      Options.optional,
+      Options.withDescription("Only sessions in this status")
+    ),
+    provider: Options.choice("provider", ["claude", "codex", "sim"]).pipe(
+      Options.optional,
+      Options.withDescription("Only sessions of this agent")
+    )
   },
   (flags) =>
     Effect.gen(function* () {
@@ -103,7 +111,7 @@ export const replay = Command.make(
   {
     ...clientOptions,
     json,
-    sessionId: Args.text({ name: "session_id" }),
+    sessionId: sessionIdArg,
     to: Options.integer("to").pipe(Options.optional, Options.withDescription("Stop at this revision and print the state there"))
   },
   (flags) =>
@@ -145,7 +153,7 @@ export const replay = Command.make(
     })
 ).pipe(Command.withDescription("Print a session's events and the state after each, or the state at --to N"))
 
-export const tail = Command.make("tail", { ...clientOptions, json, sessionId: Args.text({ name: "session_id" }) }, (flags) =>
+export const tail = Command.make("tail", { ...clientOptions, json, sessionId: sessionIdArg }, (flags) =>
   Effect.gen(function* () {
     const endpoint = yield* endpointOf(flags)
     const connection = yield* connect(endpoint)
@@ -164,10 +172,15 @@ export const approve = Command.make(
   "approve",
   {
     ...clientOptions,
-    sessionId: Args.text({ name: "session_id" }),
-    requestId: Args.text({ name: "request_id" }),
+    sessionId: sessionIdArg,
+    requestId: Args.text({ name: "request_id" }).pipe(
+      Args.withDescription("The pending approval's id (`replay` and `tail` show it as approval=<id>)")
+    ),
     deny: Options.boolean("deny").pipe(Options.withDescription("Deny instead of approving")),
-    scope: Options.choice("scope", ["once", "session"]).pipe(Options.withDefault("once" as const))
+    scope: Options.choice("scope", ["once", "session"]).pipe(
+      Options.withDefault("once" as const),
+      Options.withDescription("once: this call only; session: also similar calls for the rest of the session")
+    )
   },
   (flags) =>
     Effect.gen(function* () {

@@ -10,9 +10,8 @@ import * as Config from "../Config.js"
 import { HttpTransport } from "../http/HttpTransport.js"
 import * as Layers from "../Layers.js"
 import * as Logging from "../Logging.js"
-import { pageUrl } from "./Open.js"
-import { removeServerFile, writeServerFile } from "./Discovery.js"
-import { dataDirOption } from "./Shared.js"
+import { processStartTime, removeServerFile, writeServerFile } from "./Discovery.js"
+import { dataDirOption, tokenFlagWarning } from "./Shared.js"
 
 const logLevels = ["trace", "debug", "info", "warn", "error", "none"] as const
 
@@ -27,8 +26,14 @@ const options = {
   dataDir: dataDirOption,
   flushMs: Options.integer("flush-ms").pipe(Options.withDefault(Config.DEFAULT_FLUSH_MS), Options.withDescription("Writer flush interval (ms)")),
   batchSize: Options.integer("batch-size").pipe(Options.withDefault(Config.DEFAULT_BATCH_SIZE), Options.withDescription("Writer batch size (events)")),
-  logLevel: Options.choice("log-level", logLevels).pipe(Options.withDefault("info" as const)),
-  token: Options.text("token").pipe(Options.optional, Options.withDescription("TCP token (default: ORBITDOCK_TOKEN or <data-dir>/token)")),
+  logLevel: Options.choice("log-level", logLevels).pipe(
+    Options.withDefault("info" as const),
+    Options.withDescription("Least severe log lines written to stderr and <data-dir>/logs/server.log")
+  ),
+  token: Options.text("token").pipe(
+    Options.optional,
+    Options.withDescription("TCP token (default: ORBITDOCK_TOKEN or <data-dir>/token); visible to every local user in ps, prefer those")
+  ),
   allowOrigin: Options.text("allow-origin").pipe(Options.repeated, Options.withDescription("Extra allowed browser origin")),
   publicHost: Options.text("public-host").pipe(Options.repeated, Options.withDescription("Extra accepted Host name")),
   evictIdleMs: Options.integer("evict-idle-ms").pipe(
@@ -83,6 +88,7 @@ export const serve = (config: Config.ServerConfigShape) =>
           port: transport.port,
           socket: transport.socketPath,
           pid: process.pid,
+          pid_start: processStartTime(process.pid),
           server_id: transport.serverId,
           version: transport.version
         })
@@ -103,7 +109,8 @@ export const serve = (config: Config.ServerConfigShape) =>
     yield* Effect.logInfo(
       `OrbitDock ${transport.version} serving on ${transport.url}${transport.socketPath === null ? "" : ` and ${transport.socketPath}`}; event log ${config.dbPath}`
     )
-    yield* Effect.logInfo(`open in a browser: ${pageUrl(transport.url, transport.token)}`)
+    // Never the token: this line goes to the log file too. `orbitdock open` hands it to the browser.
+    yield* Effect.logInfo(`web page: ${transport.url}/ (run \`orbitdock open\` to open it signed in)`)
     return yield* Effect.never
   }).pipe(
     Effect.provide(Layers.server(config)),
@@ -112,6 +119,9 @@ export const serve = (config: Config.ServerConfigShape) =>
   )
 
 export const command = Command.make("serve", options, (flags) =>
-  Effect.try({ try: () => configFrom(flags), catch: (e) => e as Error }).pipe(Effect.flatMap(serve))
+  tokenFlagWarning(flags.token).pipe(
+    Effect.zipRight(Effect.try({ try: () => configFrom(flags), catch: (e) => e as Error })),
+    Effect.flatMap(serve)
+  )
 ).pipe(Command.withDescription("Run the OrbitDock server (HTTP + WebSocket on TCP and a Unix socket)"))
 

@@ -1,15 +1,16 @@
 /**
- * How the CLI's client commands reach a running server: through the Unix socket when it exists
+ * How the CLI's client commands reach a running server: through its Unix socket when it exists
  * (trusted, no token), otherwise over TCP with the token from `--token`, ORBITDOCK_TOKEN or
- * `<data-dir>/token`. Gives HTTP GET (JSON) and a WebSocket that speaks the JSON subprotocol.
+ * `<data-dir>/token`, at `--url` or at a URL `server.json` names and that proved to be the server.
+ * Gives HTTP GET (JSON) and a WebSocket that speaks the JSON subprotocol.
  */
 import { JSON_SUBPROTOCOL, ServerFrame, type ServerMessage } from "@orbitdock/domain"
-import { Data, Effect, Schema } from "effect"
+import { Console, Data, Effect, Schema } from "effect"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as path from "node:path"
 import WebSocket from "ws"
-import { readServerFile } from "./Discovery.js"
+import * as Discovery from "./Discovery.js"
 
 export class CliError extends Data.TaggedError("CliError")<{ readonly message: string }> {}
 
@@ -27,21 +28,42 @@ export interface EndpointOptions {
   readonly token: string | null
 }
 
-/**
- * Picks the socket in the data dir when present and no URL was given; else TCP with a token, at the
- * URL the running server wrote to `<data-dir>/server.json`, else `http://127.0.0.1:4000`.
- */
-export const resolveEndpoint = (options: EndpointOptions): Endpoint => {
-  const socketPath = path.join(options.dataDir, "server.sock")
-  if (options.url === null && fs.existsSync(socketPath)) return { socketPath, baseUrl: "http://localhost", token: null }
-  const tokenFile = path.join(options.dataDir, "token")
-  const token =
-    options.token ??
-    process.env.ORBITDOCK_TOKEN ??
-    (fs.existsSync(tokenFile) ? fs.readFileSync(tokenFile, "utf8").trim() : null)
-  const running = options.url === null ? readServerFile(options.dataDir) : null
-  return { socketPath: null, baseUrl: (options.url ?? running?.url ?? "http://127.0.0.1:4000").replace(/\/$/, ""), token }
+const tokenOf = (dataDir: string, token: string | null): string | null => {
+  if (token !== null) return token
+  const fromEnv = process.env.ORBITDOCK_TOKEN?.trim()
+  if (fromEnv !== undefined && fromEnv !== "") return fromEnv
+  const file = path.join(dataDir, "token")
+  return fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim() : null
 }
+
+/**
+ * Where the server is: `--url` when given (with the token); else the running server's Unix socket
+ * (no token); else its TCP URL from `<data-dir>/server.json`, once that URL proved to be that
+ * server (`Discovery.discoverVerified`) — the token never goes to a port nobody vouched for. A stale
+ * `server.json` is reported on stderr and ignored.
+ */
+export const resolveEndpoint = (options: EndpointOptions): Effect.Effect<Endpoint, CliError> =>
+  Effect.gen(function* () {
+    if (options.url !== null) {
+      return { socketPath: null, baseUrl: options.url.replace(/\/$/, ""), token: tokenOf(options.dataDir, options.token) }
+    }
+    const found = Discovery.discover(options.dataDir)
+    if (found._tag === "Stale") yield* Console.error(`orbitdock: ${Discovery.staleMessage(options.dataDir, found.reason)}`)
+    const socketPath = found._tag === "Running" && found.file.socket !== null ? found.file.socket : path.join(options.dataDir, "server.sock")
+    if (fs.existsSync(socketPath)) return { socketPath, baseUrl: "http://localhost", token: null }
+    if (found._tag === "Running") {
+      const verified = yield* Discovery.discoverVerified(options.dataDir)
+      if (verified._tag === "Running") {
+        return { socketPath: null, baseUrl: verified.file.url.replace(/\/$/, ""), token: tokenOf(options.dataDir, options.token) }
+      }
+      if (verified._tag === "Stale") yield* Console.error(`orbitdock: ${Discovery.staleMessage(options.dataDir, verified.reason)}`)
+    }
+    return yield* Effect.fail(
+      new CliError({
+        message: `no OrbitDock server is running on ${options.dataDir} (no server.sock, no live server.json): start one with \`orbitdock serve\`, or pass --url`
+      })
+    )
+  })
 
 const describe = (endpoint: Endpoint) => endpoint.socketPath ?? endpoint.baseUrl
 
@@ -133,10 +155,16 @@ export const connect = (endpoint: Endpoint): Effect.Effect<Connection, CliError>
       for (const w of closeWaiters) w()
       closeWaiters = []
     })
-    ws.once("error", (e) =>
+    // `on`, not `once`: an error with no listener left would end the process; after the open, the
+    // close event that follows every error is what ends the command.
+    let settled = false
+    ws.on("error", (e) => {
+      if (settled) return
+      settled = true
       resume(Effect.fail(new CliError({ message: `cannot connect to the OrbitDock server at ${describe(endpoint)}: ${e.message}` })))
-    )
-    ws.once("open", () =>
+    })
+    ws.once("open", () => {
+      settled = true
       resume(
         Effect.succeed({
           request: (message) =>
@@ -161,5 +189,5 @@ export const connect = (endpoint: Endpoint): Effect.Effect<Connection, CliError>
           close: () => ws.close()
         })
       )
-    )
+    })
   })

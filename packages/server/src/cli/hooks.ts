@@ -1,8 +1,9 @@
 /**
  * `orbitdock hooks install|uninstall|status`: OrbitDock's hook entries in Claude Code's
- * `settings.json`. Install merges them in (the user's own hooks are kept, a backup is written first,
- * running it twice changes nothing); uninstall takes only ours out; status tells what is installed
- * and whether the server answers. The entries themselves are built by `HookSettings`.
+ * `settings.json`. Install merges them in (the user's own hooks are kept, a 0600 backup is written
+ * first, running it twice changes nothing) for the server running on the data dir, over its Unix
+ * socket by default; uninstall takes only ours out; status tells what is installed and whether the
+ * server answers. The entries themselves are built by `HookSettings`.
  */
 import { Command, Options } from "@effect/cli"
 import { Console, Duration, Effect, Option } from "effect"
@@ -12,8 +13,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { DEFAULT_PERMISSION_TIMEOUT } from "../connectors/claude/ClaudeConnector.js"
 import { HOOK_EVENTS, type HookTarget, installed, withOurs, withoutOurs } from "../connectors/claude/HookSettings.js"
+import * as Discovery from "./Discovery.js"
 import { CliError } from "./ServerClient.js"
-import { dataDirOption } from "./Shared.js"
+import { dataDirOption, tokenFlagWarning } from "./Shared.js"
 
 /** Claude Code's user settings file for an environment. */
 export const defaultSettingsPath = (env: Readonly<Record<string, string | undefined>> = process.env): string =>
@@ -22,9 +24,11 @@ export const defaultSettingsPath = (env: Readonly<Record<string, string | undefi
 export interface InstallOptions {
   readonly settingsPath: string
   readonly dataDir: string
-  readonly url: string
+  /** `unix` (default): curl over the server's Unix socket, no token in settings.json; `http`: native http hooks with the token. */
+  readonly transport: "unix" | "http"
+  /** http: the server's URL; null: the one the running server recorded (and proved to be) in server.json. */
+  readonly url: string | null
   readonly token: string | null
-  readonly mode: "http" | "command"
   readonly permissionTimeoutS: number
 }
 
@@ -41,19 +45,27 @@ const readSettings = (file: string): Effect.Effect<Record<string, unknown>, CliE
     catch: (e) => new CliError({ message: `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}` })
   })
 
-/** Writes the settings (with a backup of the previous file); a file holding a token becomes 0600. */
+/**
+ * Writes the settings (with a 0600 backup of the previous file). A file holding a token becomes
+ * 0600; otherwise an existing file keeps its mode and a new one is 0644, like Claude Code's own.
+ */
 const writeSettings = (file: string, settings: Record<string, unknown>, secret: boolean) =>
   Effect.try({
     try: () => {
       fs.mkdirSync(path.dirname(file), { recursive: true })
       let backup: string | null = null
+      let mode = 0o644
       if (fs.existsSync(file)) {
+        mode = fs.statSync(file).mode & 0o777
         backup = `${file}.orbitdock-backup-${new Date().toISOString().replace(/[:.]/g, "-")}`
-        fs.copyFileSync(file, backup)
+        // 0600 whatever the original's mode: an older install may have put a token in it.
+        fs.writeFileSync(backup, fs.readFileSync(file), { mode: 0o600, flag: "wx" })
       }
+      if (secret) mode = 0o600
       const temp = `${file}.orbitdock-tmp`
-      fs.writeFileSync(temp, `${JSON.stringify(settings, null, 2)}\n`, { mode: secret ? 0o600 : 0o644 })
-      if (secret) fs.chmodSync(temp, 0o600)
+      fs.rmSync(temp, { force: true })
+      fs.writeFileSync(temp, `${JSON.stringify(settings, null, 2)}\n`, { mode, flag: "wx" })
+      fs.chmodSync(temp, mode)
       fs.renameSync(temp, file)
       return backup
     },
@@ -62,34 +74,83 @@ const writeSettings = (file: string, settings: Record<string, unknown>, secret: 
 
 const tokenOf = (dataDir: string, token: string | null): string | null => {
   if (token !== null) return token
-  if (process.env.ORBITDOCK_TOKEN !== undefined) return process.env.ORBITDOCK_TOKEN.trim()
+  const fromEnv = process.env.ORBITDOCK_TOKEN?.trim()
+  if (fromEnv !== undefined && fromEnv !== "") return fromEnv
   const file = path.join(dataDir, "token")
   return fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim() : null
 }
 
-/** Installs (or refreshes) OrbitDock's hooks; returns what happened. */
-export const install = (options: InstallOptions) =>
+/** Whether an executable named `name` is on PATH. */
+const onPath = (name: string): boolean =>
+  (process.env.PATH ?? "").split(path.delimiter).some((dir) => {
+    try {
+      fs.accessSync(path.join(dir, name), fs.constants.X_OK)
+      return true
+    } catch {
+      return false
+    }
+  })
+
+/**
+ * The server the hooks are for: the one running on the data dir (its `server.json`), else the
+ * defaults of a server started there later (its socket at `<data-dir>/server.sock`). An http
+ * target needs a URL that proved to be that server (or `--url`): a token is never written for a
+ * port nobody vouched for.
+ */
+const targetOf = (options: InstallOptions) =>
   Effect.gen(function* () {
-    const token = tokenOf(options.dataDir, options.token)
-    if (options.mode === "http" && token === null) {
+    const notes: Array<string> = []
+    const found = Discovery.discover(options.dataDir)
+    if (found._tag === "Stale") notes.push(Discovery.staleMessage(options.dataDir, found.reason))
+    const running = found._tag === "Running" ? found.file : null
+    if (running !== null && running.socket === null && options.transport === "unix") {
       return yield* Effect.fail(
         new CliError({
-          message: `no token in ${path.join(options.dataDir, "token")}: start the server once (orbitdock serve), pass --token, or use --mode command`
+          message: `the server running on ${options.dataDir} has no Unix socket (started with --socket none): restart it with one, or use --transport http`
         })
       )
     }
-    const target: HookTarget = {
-      url: options.url,
-      token,
-      socketPath: path.join(options.dataDir, "server.sock"),
-      mode: options.mode,
-      permissionTimeoutS: options.permissionTimeoutS
+    const socketPath = running?.socket ?? path.join(options.dataDir, "server.sock")
+    if (running === null) notes.push(`no server is running on ${options.dataDir} now: the hooks reach it once \`orbitdock serve\` runs there`)
+    if (options.transport === "unix") {
+      if (!onPath("curl")) notes.push("curl is not on PATH: the hooks need it to reach the server")
+      const target: HookTarget = { transport: "unix", socketPath, url: null, token: null, permissionTimeoutS: options.permissionTimeoutS }
+      return { target, notes }
     }
+    const token = tokenOf(options.dataDir, options.token)
+    if (token === null) {
+      return yield* Effect.fail(
+        new CliError({
+          message: `no token in ${path.join(options.dataDir, "token")}: start the server once (orbitdock serve), set ORBITDOCK_TOKEN, or use the default --transport unix`
+        })
+      )
+    }
+    let url = options.url
+    if (url === null) {
+      const verified = yield* Discovery.discoverVerified(options.dataDir)
+      if (verified._tag !== "Running") {
+        return yield* Effect.fail(
+          new CliError({
+            message: `no running server on ${options.dataDir} to point http hooks at${verified._tag === "Stale" ? ` (${verified.reason})` : ""}: start \`orbitdock serve\` first, or pass --url`
+          })
+        )
+      }
+      url = verified.file.url
+    }
+    const target: HookTarget = { transport: "http", socketPath, url, token, permissionTimeoutS: options.permissionTimeoutS }
+    return { target, notes }
+  })
+
+/** Installs (or refreshes) OrbitDock's hooks; returns what happened and what the user should know. */
+export const install = (options: InstallOptions) =>
+  Effect.gen(function* () {
+    const { target, notes } = yield* targetOf(options)
     const current = yield* readSettings(options.settingsPath)
     const next = withOurs(current, target)
-    if (JSON.stringify(next) === JSON.stringify(current)) return { changed: false, backup: null as string | null }
-    const backup = yield* writeSettings(options.settingsPath, next, options.mode === "http")
-    return { changed: true, backup }
+    const via = target.transport === "unix" ? `the Unix socket ${target.socketPath}` : target.url!
+    if (JSON.stringify(next) === JSON.stringify(current)) return { changed: false, backup: null as string | null, via, notes }
+    const backup = yield* writeSettings(options.settingsPath, next, target.transport === "http")
+    return { changed: true, backup, via, notes }
   })
 
 /** Removes OrbitDock's hooks, leaving everything else as it was. */
@@ -129,11 +190,19 @@ const installCommand = Command.make(
   {
     settings: settingsOption,
     dataDir: dataDirOption,
-    url: Options.text("url").pipe(Options.withDefault("http://127.0.0.1:4000"), Options.withDescription("Server URL the http hooks post to")),
-    token: Options.text("token").pipe(Options.optional, Options.withDescription("TCP token (default: ORBITDOCK_TOKEN or <data-dir>/token)")),
-    mode: Options.choice("mode", ["http", "command"]).pipe(
-      Options.withDefault("http" as const),
-      Options.withDescription("http: native http hooks with the token (SessionStart via curl); command: curl over the Unix socket for all")
+    transport: Options.choice("transport", ["unix", "http"]).pipe(
+      Options.withDefault("unix" as const),
+      Options.withDescription(
+        "unix: every hook pipes its event to curl over the server's Unix socket (no token in settings.json, no port to squat); http: Claude's native http hooks to the server's TCP URL, with the token in settings.json (SessionStart still goes over the socket)"
+      )
+    ),
+    url: Options.text("url").pipe(
+      Options.optional,
+      Options.withDescription("With --transport http: the server URL (default: the one the running server recorded in <data-dir>/server.json)")
+    ),
+    token: Options.text("token").pipe(
+      Options.optional,
+      Options.withDescription("With --transport http: the TCP token (default: ORBITDOCK_TOKEN or <data-dir>/token); visible in ps, prefer those")
     ),
     permissionTimeout: Options.integer("permission-timeout").pipe(
       Options.withDefault(Math.ceil(Duration.toSeconds(DEFAULT_PERMISSION_TIMEOUT)) + 20),
@@ -142,19 +211,21 @@ const installCommand = Command.make(
   },
   (flags) =>
     Effect.gen(function* () {
+      yield* tokenFlagWarning(flags.token)
       const settingsPath = settingsPathOf(flags.settings)
       const result = yield* install({
         settingsPath,
         dataDir: path.resolve(flags.dataDir),
-        url: flags.url,
+        transport: flags.transport,
+        url: Option.getOrNull(flags.url),
         token: Option.getOrNull(flags.token),
-        mode: flags.mode,
         permissionTimeoutS: flags.permissionTimeout
       })
+      for (const note of result.notes) yield* Console.error(`orbitdock: ${note}`)
       yield* Console.log(
         result.changed
-          ? `installed OrbitDock's hooks in ${settingsPath}${result.backup === null ? "" : ` (backup: ${result.backup})`}`
-          : `OrbitDock's hooks are already installed in ${settingsPath}`
+          ? `installed OrbitDock's hooks in ${settingsPath}, reaching the server through ${result.via}${result.backup === null ? "" : ` (backup: ${result.backup})`}`
+          : `OrbitDock's hooks are already installed in ${settingsPath}, reaching the server through ${result.via}`
       )
     })
 ).pipe(Command.withDescription("Add OrbitDock's hooks to Claude Code's settings (keeps your own hooks)"))
@@ -173,12 +244,14 @@ const uninstallCommand = Command.make("uninstall", { settings: settingsOption },
 
 const statusCommand = Command.make(
   "status",
-  { settings: settingsOption, dataDir: dataDirOption, json: Options.boolean("json") },
+  { settings: settingsOption, dataDir: dataDirOption, json: Options.boolean("json").pipe(Options.withDescription("Print JSON instead of text")) },
   (flags) =>
     Effect.gen(function* () {
       const settingsPath = settingsPathOf(flags.settings)
       const hooks = installed(yield* readSettings(settingsPath))
-      const socketPath = path.join(path.resolve(flags.dataDir), "server.sock")
+      const dataDir = path.resolve(flags.dataDir)
+      const found = Discovery.discover(dataDir)
+      const socketPath = (found._tag === "Running" ? found.file.socket : null) ?? path.join(dataDir, "server.sock")
       const server = yield* reachable(socketPath)
       const missing = HOOK_EVENTS.filter((e) => hooks[e] === undefined)
       if (flags.json) {

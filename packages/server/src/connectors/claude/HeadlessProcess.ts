@@ -10,6 +10,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as readline from "node:readline"
+import { childEnv } from "../../internal/childEnv.js"
 import { encodeCwd } from "./TranscriptTranslate.js"
 
 /** Finds the binary: the configured path, else `ORBITDOCK_CLAUDE_BIN`, else `claude` on `PATH`. */
@@ -93,7 +94,7 @@ export const spawnStreamJson = (
 ): Effect.Effect<Spawned> =>
   Effect.gen(function* () {
     const lines = yield* Queue.unbounded<string | null>()
-    const proc = spawn(bin, [...args], { cwd, env: env as NodeJS.ProcessEnv, stdio: ["pipe", "pipe", "pipe"] })
+    const proc = spawn(bin, [...args], { cwd, env: childEnv(env), stdio: ["pipe", "pipe", "pipe"] })
     let stderr = ""
     let exitCode: number | null = null
     readline.createInterface({ input: proc.stdout }).on("line", (l) => Queue.unsafeOffer(lines, l))

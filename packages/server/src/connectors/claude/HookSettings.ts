@@ -3,10 +3,12 @@
  * add, merging them in without touching the user's own hooks, taking them out again, and telling
  * which are installed. File I/O and the CLI live in `cli/hooks.ts`.
  *
- * Transport (FORMATS.md §3.1): native `http` hooks (TCP with the token in a header) for every event
- * that supports them, and a command hook (curl over the Unix socket, which needs no token) for
- * `SessionStart`, for which Claude Code skips `http` hooks. `mode: "command"` uses the curl hook for
- * every event (no token written to settings.json).
+ * Transport (FORMATS.md §3.1), `unix` by default: a command hook for every event that pipes the
+ * body to `curl --unix-socket <data-dir>/server.sock`. The socket sits in the 0700 data directory, so
+ * no other user can answer in the server's place, and it needs no token: settings.json holds no
+ * secret. `http` (opt-in): native `http` hooks to the server's TCP URL with the token in a header
+ * (settings.json then holds the token and is written 0600), and the Unix-socket command hook for
+ * `SessionStart`, for which Claude Code skips `http` hooks.
  */
 
 /**
@@ -31,13 +33,12 @@ export const PID_HEADER = "x-claude-pid"
 export const MARKER = "orbitdock=1"
 
 export interface HookTarget {
-  /** `http://127.0.0.1:4000` (native http hooks). */
-  readonly url: string
-  /** The server's TCP token (http hooks send it as a Bearer header). */
-  readonly token: string | null
-  /** The server's Unix socket (command hooks). */
+  readonly transport: "unix" | "http"
+  /** The server's Unix socket (every command hook). */
   readonly socketPath: string
-  readonly mode: "http" | "command"
+  /** http: the server's URL (`http://127.0.0.1:4000`) and TCP token (sent as a Bearer header). */
+  readonly url: string | null
+  readonly token: string | null
   /** Seconds Claude waits for a PermissionRequest/PreToolUse answer (above OrbitDock's hold timeout). */
   readonly permissionTimeoutS: number
 }
@@ -49,7 +50,7 @@ const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
 /** The hook entry for one event. */
 export const hookEntry = (event: HookEventName, target: HookTarget): Json => {
   const timeout = event === "PermissionRequest" || event === "PreToolUse" ? target.permissionTimeoutS : 10
-  if (target.mode === "http" && event !== "SessionStart" && target.token !== null) {
+  if (target.transport === "http" && event !== "SessionStart" && target.url !== null && target.token !== null) {
     return {
       type: "http",
       url: `${target.url.replace(/\/$/, "")}/hook?${MARKER}`,
@@ -111,9 +112,9 @@ export const withOurs = (settings: Json, target: HookTarget): Json => {
   return { ...base, hooks }
 }
 
-/** Which events have an OrbitDock hook, and through what. */
-export const installed = (settings: Json): Partial<Record<string, "http" | "command">> => {
-  const out: Partial<Record<string, "http" | "command">> = {}
+/** Which events have an OrbitDock hook, and through what (a command hook goes over the Unix socket). */
+export const installed = (settings: Json): Partial<Record<string, "http" | "unix">> => {
+  const out: Partial<Record<string, "http" | "unix">> = {}
   const hooks = settings.hooks
   if (typeof hooks !== "object" || hooks === null) return out
   for (const [event, groups] of Object.entries(hooks as Json)) {
@@ -121,7 +122,7 @@ export const installed = (settings: Json): Partial<Record<string, "http" | "comm
     for (const group of groups) {
       const entries = typeof group === "object" && group !== null ? (group as Json).hooks : undefined
       if (!Array.isArray(entries)) continue
-      for (const h of entries) if (isOurs(h)) out[event] = (h as Json).type === "http" ? "http" : "command"
+      for (const h of entries) if (isOurs(h)) out[event] = (h as Json).type === "http" ? "http" : "unix"
     }
   }
   return out

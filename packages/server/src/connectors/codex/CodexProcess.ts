@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import * as readline from "node:readline"
+import { childEnv } from "../../internal/childEnv.js"
 import * as CodexRpc from "./CodexRpc.js"
 
 export class CodexBinaryNotFound extends Data.TaggedError("CodexBinaryNotFound")<{ readonly message: string }> {}
@@ -130,10 +131,7 @@ export const spawnAppServer = (options: {
     const runtime = yield* Effect.runtime<never>()
     const runSync = Runtime.runSync(runtime)
     const exited = yield* Deferred.make<ExitInfo>()
-    const env: Record<string, string> = {}
-    for (const [key, value] of Object.entries({ ...options.env, ...options.binary.env })) {
-      if (value !== undefined) env[key] = value
-    }
+    const env = childEnv({ ...options.env, ...options.binary.env })
     const child = yield* Effect.acquireRelease(
       Effect.async<ReturnType<typeof spawn>, CodexSpawnError>((resume) => {
         const proc = spawn(options.binary.path, ["app-server"], {

@@ -6,7 +6,14 @@ import { describe, expect, it } from "vitest"
 import { install, uninstall } from "../../../src/cli/hooks.js"
 import { HOOK_EVENTS, hookEntry, installed, withOurs, withoutOurs } from "../../../src/connectors/claude/HookSettings.js"
 
-const target = { url: "http://127.0.0.1:4000", token: "t".repeat(64), socketPath: "/home/u/.orbitdock/server.sock", mode: "http" as const, permissionTimeoutS: 120 }
+const target = {
+  transport: "http" as const,
+  url: "http://127.0.0.1:4000",
+  token: "t".repeat(64),
+  socketPath: "/home/u/.orbitdock/server.sock",
+  permissionTimeoutS: 120
+}
+const unixTarget = { ...target, transport: "unix" as const, url: null, token: null }
 
 const userSettings = {
   model: "opus",
@@ -31,7 +38,18 @@ describe("HookSettings", () => {
     expect(start.command).toContain("http://localhost/hook?orbitdock=1")
     // The shell's parent is claude: its pid lets OrbitDock notice a claude that dies without a SessionEnd.
     expect(start.command).toContain(`-H "x-claude-pid: $PPID"`)
-    expect(hookEntry("Stop", { ...target, mode: "command" }).type).toBe("command")
+    expect(hookEntry("Stop", unixTarget).type).toBe("command")
+  })
+
+  it("over the Unix socket (the default), every event is a curl command hook with no token", () => {
+    for (const event of HOOK_EVENTS) {
+      const entry = hookEntry(event, unixTarget)
+      expect(entry.type).toBe("command")
+      expect(entry.command).toContain("--unix-socket '/home/u/.orbitdock/server.sock'")
+      expect(JSON.stringify(entry)).not.toContain("Bearer")
+    }
+    expect(hookEntry("PermissionRequest", unixTarget)).toMatchObject({ timeout: 125 })
+    expect(Object.values(installed(withOurs({}, unixTarget)))).toEqual(HOOK_EVENTS.map(() => "unix"))
   })
 
   it("merges without clobbering the user's hooks, idempotently, and uninstalls only ours", () => {
@@ -50,36 +68,52 @@ describe("HookSettings", () => {
     expect(withoutOurs(withOurs({}, target))).toEqual({})
   })
 
-  it("install writes a backup and a private file, twice is a no-op, uninstall restores", () => {
+  it("install (http) writes a 0600 backup and a private file, twice is a no-op, uninstall restores", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "orbitdock-hooks-"))
     const settingsPath = path.join(dir, "claude", "settings.json")
     fs.mkdirSync(path.dirname(settingsPath))
-    fs.writeFileSync(settingsPath, JSON.stringify(userSettings))
+    fs.writeFileSync(settingsPath, JSON.stringify(userSettings), { mode: 0o644 })
+    fs.chmodSync(settingsPath, 0o644)
     fs.writeFileSync(path.join(dir, "token"), `${target.token}\n`)
-    const options = { settingsPath, dataDir: dir, url: target.url, token: null, mode: "http" as const, permissionTimeoutS: 120 }
-    const first = Effect.runSync(install(options))
+    const options = { settingsPath, dataDir: dir, url: target.url, token: null, transport: "http" as const, permissionTimeoutS: 120 }
+    const first = await Effect.runPromise(install(options))
     expect(first.changed).toBe(true)
     expect(JSON.parse(fs.readFileSync(first.backup!, "utf8"))).toEqual(userSettings)
+    expect(fs.statSync(first.backup!).mode & 0o777).toBe(0o600)
     expect(fs.statSync(settingsPath).mode & 0o777).toBe(0o600)
     const written = JSON.parse(fs.readFileSync(settingsPath, "utf8"))
     expect(installed(written).Stop).toBe("http")
     expect(JSON.stringify(written)).toContain(target.token)
-    expect(Effect.runSync(install(options)).changed).toBe(false)
+    expect((await Effect.runPromise(install(options))).changed).toBe(false)
     expect(Effect.runSync(uninstall(settingsPath)).changed).toBe(true)
     expect(JSON.parse(fs.readFileSync(settingsPath, "utf8"))).toEqual(userSettings)
     expect(Effect.runSync(uninstall(settingsPath)).changed).toBe(false)
-    // Without a token, http mode refuses with a clear message; command mode needs none.
+    // Without a token, http refuses with a clear message; the Unix socket needs none.
     fs.rmSync(path.join(dir, "token"))
     const saved = process.env.ORBITDOCK_TOKEN
     delete process.env.ORBITDOCK_TOKEN
-    const refused = Effect.runSync(Effect.flip(install(options)))
+    const refused = await Effect.runPromise(Effect.flip(install(options)))
     expect(refused.message).toMatch(/no token/)
-    expect(Effect.runSync(install({ ...options, mode: "command" })).changed).toBe(true)
+    const unix = await Effect.runPromise(install({ ...options, transport: "unix", url: null }))
+    expect(unix.changed).toBe(true)
+    expect(fs.readFileSync(settingsPath, "utf8")).not.toContain(target.token)
     if (saved !== undefined) process.env.ORBITDOCK_TOKEN = saved
     // A settings file that is not JSON is reported, never overwritten.
     fs.writeFileSync(settingsPath, "{ not json")
-    expect(Effect.runSync(Effect.flip(install({ ...options, mode: "command" }))).message).toMatch(/cannot read/)
+    expect((await Effect.runPromise(Effect.flip(install({ ...options, transport: "unix" })))).message).toMatch(/cannot read/)
     expect(fs.readFileSync(settingsPath, "utf8")).toBe("{ not json")
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("http hooks without --url need a running server: never a guessed 127.0.0.1:4000", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "orbitdock-hooks-"))
+    fs.writeFileSync(path.join(dir, "token"), `${target.token}\n`)
+    const settingsPath = path.join(dir, "settings.json")
+    const refused = await Effect.runPromise(
+      Effect.flip(install({ settingsPath, dataDir: dir, url: null, token: null, transport: "http", permissionTimeoutS: 120 }))
+    )
+    expect(refused.message).toContain(`no running server on ${dir} to point http hooks at`)
+    expect(fs.existsSync(settingsPath)).toBe(false)
     fs.rmSync(dir, { recursive: true, force: true })
   })
 })
@@ -95,9 +129,9 @@ describe("orbitdock hooks (the @effect/cli command)", () => {
       Effect.runPromise(
         Command.run(command, { name: "hooks", version: "test" })(["node", "hooks", ...args]).pipe(Effect.provide(NodeContext.layer))
       )
-    await run("install", "--settings", settingsPath, "--data-dir", dir, "--mode", "command")
+    await run("install", "--settings", settingsPath, "--data-dir", dir)
     const written = JSON.parse(fs.readFileSync(settingsPath, "utf8"))
-    expect(Object.values(installed(written))).toEqual(HOOK_EVENTS.map(() => "command"))
+    expect(Object.values(installed(written))).toEqual(HOOK_EVENTS.map(() => "unix"))
     expect(written.hooks.SessionStart[0].hooks[0].command).toContain(path.join(dir, "server.sock"))
     await run("status", "--settings", settingsPath, "--data-dir", dir, "--json")
     await run("uninstall", "--settings", settingsPath)
