@@ -29,13 +29,17 @@ export interface ServerProcess {
   readonly stderr: () => string
 }
 
-/** Starts `orbitdock serve --port 0` on `dataDir`; resolves once it listens. */
-export const startServerProcess = (dataDir: string, extraArgs: ReadonlyArray<string> = []): Promise<ServerProcess> =>
+/** Starts `orbitdock serve --port 0` on `dataDir`, with `env` over this process's; resolves once it listens. */
+export const startServerProcess = (
+  dataDir: string,
+  extraArgs: ReadonlyArray<string> = [],
+  env: Readonly<Record<string, string>> = {}
+): Promise<ServerProcess> =>
   new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
       [binPath, "serve", "--port", "0", "--data-dir", dataDir, "--log-level", "warn", ...extraArgs],
-      { stdio: ["ignore", "pipe", "pipe"] }
+      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } }
     )
     let stderr = ""
     child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
