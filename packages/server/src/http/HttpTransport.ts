@@ -2,8 +2,8 @@
  * The server's network face: one node `http` server on TCP and one on the Unix socket, both serving
  * the HTTP routes (`Api.ts`) and WebSocket upgrades at `/ws` (`Socket.ts`, with `ws` directly: the
  * fan-out to clients is the hot path). Owns listening, the access checks before anything else
- * (`Access.ts`; the Unix socket is trusted), the socket file (stale one removed, mode 0600), the
- * liveness sweeps, and closing everything when its scope closes.
+ * (`Access.ts`; the Unix socket is trusted), the connection caps, the socket file (stale one
+ * removed, mode 0600), the liveness sweeps, and closing everything when its scope closes.
  *
  * Plain `node:http` instead of `@effect/platform`'s HttpServer: its upgrade path cannot run our
  * checks before the handshake nor hand us the raw `ws` socket, and every request here is tiny.

@@ -5,7 +5,8 @@
  * (pushed by the sessions service before the command resolves) always precedes its ack.
  *
  * A failure on one connection never reaches another: every error is answered on this connection,
- * and the socket is only ever closed by the client, by a teardown, or by the liveness rules.
+ * and the socket is only ever closed by the client, by a teardown, by the liveness rules, or (1011)
+ * when the server could not send what it owed this client.
  */
 import {
   type ClientMessage,

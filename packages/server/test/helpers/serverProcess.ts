@@ -29,7 +29,7 @@ export interface ServerProcess {
   readonly stderr: () => string
 }
 
-/** Starts `orbitdock serve --port 0` on `dataDir`; resolves once it listens. `env` adds to ours. */
+/** Starts `orbitdock serve --port 0` on `dataDir`, with `env` over this process's; resolves once it listens. */
 export const startServerProcess = (
   dataDir: string,
   extraArgs: ReadonlyArray<string> = [],
