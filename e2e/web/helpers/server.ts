@@ -20,7 +20,7 @@ export interface Server {
   readonly token: string
   readonly dataDir: string
   readonly pid: number
-  /** The URL `orbitdock open` prints. */
+  /** The URL `orbitdock open` prints (the token in the fragment). */
   readonly pageUrl: string
   /** Kills the process (SIGKILL by default) and waits for it to exit. */
   readonly stop: (signal?: NodeJS.Signals) => Promise<void>
@@ -64,7 +64,7 @@ export const startServer = (options: { readonly dataDir: string; readonly port?:
         token,
         dataDir: options.dataDir,
         pid: child.pid!,
-        pageUrl: `${listening.url}/?token=${token}`,
+        pageUrl: `${listening.url}/#token=${token}`,
         stop: async (signal = "SIGKILL") => {
           if (child.exitCode === null && child.signalCode === null) child.kill(signal)
           await exited

@@ -4,12 +4,15 @@
  * page (buttons and keyboard), the history scrubber, a killed and restarted server, and a large
  * fleet and session (virtualized). Screenshots go to packages/web/test-artifacts/.
  */
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
 import * as path from "node:path"
+import { pathToFileURL } from "node:url"
 import type { BrowserContext, Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { Client } from "../../../packages/client-sdk/dist/node.js"
 import { artifactsDir, launch } from "../helpers/browser.js"
-import { type Server, sdkClient, startServer, tempDir, waitUntil } from "../helpers/server.js"
+import { repoRoot, type Server, sdkClient, startServer, tempDir, waitUntil } from "../helpers/server.js"
 
 let server: Server
 let sdk: Client.Client
@@ -61,6 +64,30 @@ describe("the web page", () => {
     await page.reload()
     await waitConnection("online")
     await page.locator('[data-testid="fleet-count"]', { hasText: "of 0 sessions" }).waitFor()
+  })
+
+  it("orbitdock open: the browser opens a 0600 file in the data dir, the page signs in from the fragment and drops it", async () => {
+    // `$BROWSER` is started on the file (here a no-op: the test opens the file in its own browser).
+    const opened = spawnSync(process.execPath, [path.join(repoRoot, "packages/server/bin/orbitdock.js"), "open", "--data-dir", dataDir], {
+      env: { ...process.env, BROWSER: "true", ORBITDOCK_TOKEN: "" },
+      encoding: "utf8"
+    })
+    expect(opened.status).toBe(0)
+    expect(opened.stdout + opened.stderr).not.toContain(server.token)
+    const file = path.join(dataDir, "open.html")
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600)
+    const tab = await browser.newPage()
+    try {
+      await tab.goto(pathToFileURL(file).href)
+      await tab.waitForFunction(() => document.querySelector('[data-testid="connection"]')?.getAttribute("data-state") === "online")
+      expect(tab.url()).toBe(`${server.url}/`)
+      // The query form (an older link) still works, and is dropped as well.
+      await tab.goto(`${server.url}/?token=${server.token}`)
+      await tab.waitForFunction(() => document.querySelector('[data-testid="connection"]')?.getAttribute("data-state") === "online")
+      expect(tab.url()).toBe(`${server.url}/`)
+    } finally {
+      await tab.close()
+    }
   })
 
   it("shows the fleet live: new sessions, status, attention sorted first, filters", async () => {

@@ -39,6 +39,10 @@ export const sessionsLoaded = Metric.gauge("orbitdock_sessions_loaded", { descri
 export const connections = Metric.gauge("orbitdock_connections", { description: "Open WebSocket connections" })
 /** Live session and list subscriptions. */
 export const subscribers = Metric.gauge("orbitdock_subscribers", { description: "Live subscriptions" })
+/** Claude transcript files followed now (one follower each while its session lives). */
+export const claudeTranscriptsFollowed = Metric.gauge("orbitdock_claude_transcripts_followed", {
+  description: "Claude Code transcript files being followed"
+})
 /** Subscribers that fell behind and were resynced with a snapshot. */
 export const subscribersResynced = Metric.counter("orbitdock_subscribers_resynced_total", {
   description: "Subscribers resynced with a snapshot after falling behind",

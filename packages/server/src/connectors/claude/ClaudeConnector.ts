@@ -78,6 +78,7 @@ export const makeClaudeConnector =
       /** A watched session whose claude died without a SessionEnd hook ends, after its transcript's last lines. */
       const onGone = (sessionId: SessionId, record: ClaudeProcesses.ProcessRecord) =>
         Effect.gen(function* () {
+          // A transcript recorded by an older version may lie anywhere: `poke` reads only owned ones.
           if (record.transcript !== null) yield* tail.poke(record.transcript)
           yield* permissions.withdrawAll(sessionId, `claude exited (process ${record.pid} is gone)`)
           yield* index.locked(
@@ -91,6 +92,7 @@ export const makeClaudeConnector =
               yield* Effect.logInfo(`claude: session ${sessionId} ended: ${reason}`)
             })
           )
+          yield* tail.release(sessionId)
         })
       const processes = yield* ClaudeProcesses.make(host, onGone)
       const hooks = HookIngest.make(host, index, tail, permissions, processes, {
@@ -111,7 +113,8 @@ export const makeClaudeConnector =
         // Claude Code's questions (AskUserQuestion) arrive as tool permission prompts, never as questions.
         answer: (session) => Effect.fail(unsupported(`claude session ${session.id} has no pending question`)),
         interrupt: headless.interrupt,
-        end: headless.end,
+        // Its transcripts are no longer followed once it ended.
+        end: (session) => Effect.zipRight(headless.end(session), tail.release(session.id)),
         // A terminal session may well still be running: its hooks and transcript close the turn. If
         // its process is gone instead (`resumeWatching`), `onGone` reads its transcript to the end,
         // which closes a turn that completed, and ends the session: not "interrupted: server

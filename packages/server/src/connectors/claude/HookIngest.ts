@@ -27,6 +27,7 @@ export interface HookOptions {
 
 const accepted = (body: unknown = noDecision): RouteResponse => ({ status: 202, body })
 const invalid = (message: string): RouteResponse => ({ status: 400, body: { code: "invalid_message", message } })
+const forbidden = (message: string): RouteResponse => ({ status: 403, body: { code: "forbidden", message } })
 
 export const make = (
   host: ConnectorHost,
@@ -36,9 +37,15 @@ export const make = (
   processes: ClaudeProcesses,
   options: HookOptions
 ) => {
-  /** Follows the hook's transcript and reads it up to now. */
-  const catchUp = (hook: HookEvent) =>
-    hook.transcript_path === undefined ? Effect.void : tail.poke(hook.transcript_path)
+  /** A transcript path from the hook body, if it names a transcript under Claude's projects directory. */
+  const ownTranscript = (hook: HookEvent, field: string, file: string | undefined) =>
+    Effect.suspend(() => {
+      if (file === undefined) return Effect.succeed(null)
+      const own = tail.own(file)
+      return own !== null
+        ? Effect.succeed(own)
+        : Effect.as(Effect.logWarning(`claude hook: ignoring ${field} ${JSON.stringify(file)} of ${hook.session_id}: not a transcript under Claude's projects directory`), null)
+    })
 
   const setStatus = (sessionId: SessionId, hook: HookEvent, f: (s: SessionState) => Effect.Effect<void>) =>
     index.locked(
@@ -128,10 +135,12 @@ export const make = (
               ? Effect.void
               : emitQuiet(sessionId, [{ event: { type: "session_ended", reason: `claude exited (${hook.reason ?? "other"})` } }])
           )
+          yield* tail.release(sessionId)
           return accepted()
         }
         case "SubagentStop": {
-          if (hook.agent_transcript_path !== undefined) yield* tail.poke(hook.agent_transcript_path)
+          const transcript = yield* ownTranscript(hook, "agent_transcript_path", hook.agent_transcript_path)
+          if (transcript !== null) yield* tail.poke(transcript)
           return accepted()
         }
         default:
@@ -146,22 +155,29 @@ export const make = (
       if (Either.isLeft(decoded)) return invalid(`not a Claude Code hook event: ${decoded.left}`)
       const hook = decoded.right
       const model = hook.hook_event_name === "SessionStart" && "model" in hook ? hook.model : undefined
-      const session = yield* index.ensure(hook.session_id, { cwd: hook.cwd, model })
-      if (Option.isNone(session)) return invalid(`hook for unknown session ${hook.session_id} has no cwd`)
-      if (session.value.status === "ended" && hook.hook_event_name !== "SessionEnd") {
-        // `claude --resume` of a session that had ended: it is live again.
-        yield* emitQuiet(session.value.id, [{ event: { type: "session_reopened", reason: `claude ${hook.hook_event_name}` } }])
+      // A transcript path is only followed under Claude's projects directory; any other is ignored.
+      const transcript = yield* ownTranscript(hook, "transcript_path", hook.transcript_path)
+      const ensured = yield* index.ensure(hook.session_id, { cwd: hook.cwd, model })
+      if (ensured._tag === "Unknown") return invalid(`hook for unknown session ${hook.session_id} has no cwd`)
+      if (ensured._tag === "Foreign") {
+        yield* Effect.logWarning(`claude hook: refused: ${hook.session_id} is a ${ensured.provider} session, not a claude one`)
+        return forbidden(`session ${hook.session_id} is not a claude session`)
       }
-      if (session.value.watch_only === true) {
+      const session = ensured.session
+      if (session.status === "ended" && hook.hook_event_name !== "SessionEnd") {
+        // `claude --resume` of a session that had ended: it is live again.
+        yield* emitQuiet(session.id, [{ event: { type: "session_reopened", reason: `claude ${hook.hook_event_name}` } }])
+      }
+      if (session.watch_only === true) {
         // Which process runs it (SessionStart's command hook says; a restart reads it back), so its
         // death is noticed even without a SessionEnd. Driven sessions' processes are the driver's.
         const pid = hook.hook_event_name === "SessionStart" ? parsePid(request.headers[PID_HEADER]) : undefined
-        if (pid !== undefined) yield* processes.started(session.value.id, pid, hook.transcript_path ?? null)
-        else yield* processes.watch(session.value.id)
+        if (pid !== undefined) yield* processes.started(session.id, pid, transcript)
+        else yield* processes.watch(session.id)
       }
       // Read the transcript up to now first, so what the hook does lands after the messages it follows.
-      yield* catchUp(hook)
-      return yield* onHook(hook, session.value)
+      if (transcript !== null) yield* tail.poke(transcript)
+      return yield* onHook(hook, session)
     }).pipe(
       Effect.catchAllCause((cause) =>
         Effect.logError("claude hook failed", cause).pipe(

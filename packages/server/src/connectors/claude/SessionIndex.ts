@@ -7,6 +7,10 @@
  * checkpoint `claude:session:<claude id>` committed together with its `session_created`, so hooks and
  * transcript lines of a driven session find it again after a restart.
  *
+ * A Claude session id from a hook body or a transcript's file name only ever names a `claude`
+ * session: an id that is another provider's session (a `sim` or `codex` one) is refused, never
+ * written to or reopened.
+ *
  * Also owns one lock per session, which serializes the read-modify-emit steps (token totals, turn
  * boundaries) that the hook route, the transcript tailer and the headless driver all perform.
  */
@@ -18,6 +22,12 @@ import type { ConnectorHost, EventInput } from "../Connector.js"
 
 /** The checkpoint key mapping a Claude session id to the OrbitDock session that drives it. */
 export const mappingKey = (claudeId: string): string => `claude:session:${claudeId}`
+
+/** What `ensure` found: the session, none yet (it cannot be created without a cwd), or another provider's. */
+export type Ensured =
+  | { readonly _tag: "Session"; readonly session: SessionState }
+  | { readonly _tag: "Unknown" }
+  | { readonly _tag: "Foreign"; readonly sessionId: SessionId; readonly provider: string }
 
 /** What a first sighting tells us about a watched session. */
 export interface Sighting {
@@ -31,10 +41,11 @@ export interface SessionIndex {
   /** Records a driven session's mapping in memory (its checkpoint is committed by the creator). */
   readonly remember: (claudeId: string, sessionId: SessionId) => void
   /**
-   * The session for a Claude session id, creating a watch-only one when it does not exist yet.
-   * `None` when it cannot be created (no cwd known yet).
+   * The claude session for a Claude session id, creating a watch-only one when it does not exist
+   * yet; `Unknown` when it cannot be created (no cwd known yet), `Foreign` when the id names a
+   * session of another provider.
    */
-  readonly ensure: (claudeId: string, sighting: Sighting) => Effect.Effect<Option.Option<SessionState>>
+  readonly ensure: (claudeId: string, sighting: Sighting) => Effect.Effect<Ensured>
   /** Runs `effect` while holding the session's lock. */
   readonly locked: <A, E, R>(sessionId: SessionId, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }
@@ -68,14 +79,21 @@ export const make = (host: ConnectorHost): SessionIndex => {
 
   const locked = <A, E, R>(sessionId: SessionId, effect: Effect.Effect<A, E, R>) => locks.withLock(sessionId, effect)
 
-  const ensure = (claudeId: string, sighting: Sighting) =>
+  const unknown: Ensured = { _tag: "Unknown" }
+  const found = (session: SessionState): Ensured =>
+    session.provider === "claude"
+      ? { _tag: "Session", session }
+      : { _tag: "Foreign", sessionId: session.id, provider: session.provider }
+
+  const ensure = (claudeId: string, sighting: Sighting): Effect.Effect<Ensured> =>
     Effect.gen(function* () {
       const sessionId = yield* resolve(claudeId)
       return yield* locked(
         sessionId,
         Effect.gen(function* () {
           const existing = yield* host.state(sessionId)
-          if (Option.isSome(existing) || sighting.cwd === undefined) return existing
+          if (Option.isSome(existing)) return found(existing.value)
+          if (sighting.cwd === undefined) return unknown
           const created: EventInput = {
             event: {
               type: "session_created",
@@ -91,7 +109,7 @@ export const make = (host: ConnectorHost): SessionIndex => {
           yield* host.emit(sessionId, [created]).pipe(
             Effect.catchAll((e) => Effect.logWarning(`claude: could not create session ${sessionId}: ${e.message}`))
           )
-          return yield* host.state(sessionId)
+          return Option.match(yield* host.state(sessionId), { onNone: () => unknown, onSome: found })
         })
       )
     })

@@ -8,6 +8,11 @@
  * totals de-duplicated by `message.id`, and — for watch-only sessions — turn boundaries seen in the
  * transcript (so a catch-up after downtime still closes turns). Does not own hooks or processes.
  *
+ * Reads only transcripts under the projects directory (`TranscriptFiles`): a path from elsewhere is
+ * ignored. One follower (a fiber) per file while its session lives: once the session has ended, the
+ * follower stops after its next read (`release` makes that happen at once); a later change or poke
+ * starts a new one from the checkpoint.
+ *
  * Exactly once: a batch's events and its new offset commit in one transaction; every event carries a
  * source key derived from the record's `uuid`, so re-reading after a crash only yields duplicates,
  * which the session actor drops.
@@ -16,16 +21,13 @@ import type { EventInput } from "../Connector.js"
 import type { ConnectorHost } from "../Connector.js"
 import type { MessageId, SessionId, SessionState, TokenUsage, ToolCall } from "@orbitdock/domain"
 import { watch, type FSWatcher } from "chokidar"
-import { Effect, Fiber, Option, Queue, Ref } from "effect"
-import * as fs from "node:fs"
+import { Effect, Metric, Option, Queue } from "effect"
 import * as path from "node:path"
+import * as Metrics from "../../Metrics.js"
 import type { SessionIndex } from "./SessionIndex.js"
+import * as TranscriptFiles from "./TranscriptFiles.js"
+import { type FileState, readLines } from "./TranscriptFiles.js"
 import { lookupIn, translateRecord } from "./TranscriptTranslate.js"
-
-/** Bytes read per step; a longer line is assembled over several reads. */
-const CHUNK = 1024 * 1024
-/** A batch (one emit, one checkpoint) ends after about this many bytes of complete lines. */
-const BATCH_BYTES = 4 * 1024 * 1024
 
 export const checkpointKey = (file: string): string => `claude:transcript:${file}`
 
@@ -53,31 +55,40 @@ export interface TailOptions {
 }
 
 export interface TranscriptTail {
-  /** Follows a file (idempotent); a file outside the watched tree is added to the watcher. */
+  /**
+   * The transcript file a path (from a hook body, a record) names, as the tail spells it; null when
+   * it is not a `.jsonl` file under Claude's projects directory (after resolving symlinks).
+   */
+  readonly own: (file: string) => string | null
+  /** Follows a file (idempotent); a path `own` refuses is ignored. */
   readonly follow: (file: string) => Effect.Effect<void>
   /** Reads whatever is new in a followed file now and waits until it is handed to the actors. */
   readonly poke: (file: string) => Effect.Effect<void>
+  /** Stops following an ended session's files (after reading what is left); no-op while it lives. */
+  readonly release: (sessionId: SessionId) => Effect.Effect<void>
 }
+
+/** What wakes a follower: a change (null) or a poke, which runs once the file is read. */
+type Signal = Effect.Effect<void> | null
 
 interface Follower {
-  readonly wake: Queue.Queue<Effect.Effect<void> | null>
-  readonly fiber: Fiber.RuntimeFiber<void>
-}
-
-interface FileState {
-  offset: number
-  lastMessageId: string
-  /** Bytes of an incomplete last line, kept until its newline arrives. */
-  pending: Buffer
+  readonly wake: Queue.Queue<Signal>
 }
 
 /** Starts the watcher in the current scope. */
 export const make = (host: ConnectorHost, index: SessionIndex, options: TailOptions) =>
   Effect.gen(function* () {
-    const projects = path.join(options.claudeDir, "projects")
+    const paths = TranscriptFiles.make(path.join(options.claudeDir, "projects"))
+    const projects = paths.projects
     const followers = new Map<string, Follower>()
+    // Held while followers are created, handed a signal, or removed: a follower that stops never
+    // leaves a signal (a poke's latch) unread in its queue.
+    const lock = yield* Effect.makeSemaphore(1)
     const changed = yield* Queue.unbounded<string>()
     const scope = yield* Effect.scope
+
+    // The followers' fibers end with the scope: so do they in the gauge.
+    yield* Effect.addFinalizer(() => Metric.modify(Metrics.claudeTranscriptsFollowed, -followers.size))
 
     const watcher: FSWatcher = yield* Effect.acquireRelease(
       Effect.sync(() =>
@@ -93,44 +104,6 @@ export const make = (host: ConnectorHost, index: SessionIndex, options: TailOpti
     watcher.on("add", (p) => Queue.unsafeOffer(changed, p))
     watcher.on("change", (p) => Queue.unsafeOffer(changed, p))
     watcher.on("error", () => undefined)
-
-    const read = (file: string, state: FileState): Effect.Effect<Array<Buffer>> =>
-      Effect.promise(async () => {
-        const lines: Array<Buffer> = []
-        let handle: fs.promises.FileHandle
-        try {
-          handle = await fs.promises.open(file, "r")
-        } catch {
-          return lines
-        }
-        try {
-          const { size } = await handle.stat()
-          // A shorter file was replaced or truncated: start over (source keys drop what repeats).
-          if (size < state.offset + state.pending.length) {
-            state.offset = 0
-            state.pending = Buffer.alloc(0)
-          }
-          const start = state.offset + state.pending.length
-          let position = start
-          while (position < size && !(lines.length > 0 && position - start >= BATCH_BYTES)) {
-            const buffer = Buffer.alloc(Math.min(CHUNK, size - position))
-            const { bytesRead } = await handle.read(buffer, 0, buffer.length, position)
-            if (bytesRead === 0) break
-            position += bytesRead
-            let data = Buffer.concat([state.pending, buffer.subarray(0, bytesRead)])
-            let newline = data.indexOf(10)
-            while (newline >= 0) {
-              lines.push(data.subarray(0, newline))
-              data = data.subarray(newline + 1)
-              newline = data.indexOf(10)
-            }
-            state.pending = Buffer.from(data)
-          }
-          return lines
-        } finally {
-          await handle.close()
-        }
-      })
 
     const lookupWith = (state: SessionState, local: Map<string, ToolCall>) => {
       const saved = lookupIn(state.messages)
@@ -156,14 +129,19 @@ export const make = (host: ConnectorHost, index: SessionIndex, options: TailOpti
             yield* Effect.logDebug(`claude: skipped an unreadable line in ${file}`)
           }
         }
-        const session = yield* index.ensure(claudeId, { cwd })
+        const ensured = yield* index.ensure(claudeId, { cwd })
+        if (ensured._tag === "Foreign") {
+          yield* Effect.logWarning(`claude: ignoring ${file}: ${ensured.sessionId} is a ${ensured.provider} session`)
+          return false
+        }
         // Nothing conversational yet (no cwd seen): these bookkeeping lines carry no message.
-        if (Option.isNone(session)) return false
-        const sessionId = session.value.id as SessionId
+        if (ensured._tag === "Unknown") return false
+        const session = ensured.session
+        const sessionId = session.id
         yield* index.locked(
           sessionId,
           Effect.gen(function* () {
-            const current = Option.getOrElse(yield* host.state(sessionId), () => session.value)
+            const current = Option.getOrElse(yield* host.state(sessionId), () => session)
             const now = host.now()
             const tools = new Map<string, ToolCall>()
             const lookup = lookupWith(current, tools)
@@ -233,7 +211,7 @@ export const make = (host: ConnectorHost, index: SessionIndex, options: TailOpti
       Effect.gen(function* () {
         while (true) {
           const before = state.offset
-          const lines = yield* read(file, state)
+          const lines = yield* Effect.promise(() => readLines(file, state))
           if (lines.length === 0) return
           let consumed = 0
           for (const line of lines) consumed += line.length + 1
@@ -247,24 +225,37 @@ export const make = (host: ConnectorHost, index: SessionIndex, options: TailOpti
         }
       })
 
-    /** Files outside `<claude dir>/projects` (another CLAUDE_CONFIG_DIR) are added to the watcher. */
-    const isInside = (file: string) => {
-      const relative = path.relative(projects, file)
-      return !relative.startsWith("..") && !path.isAbsolute(relative)
-    }
+    /** Whether the session a file belongs to (its name says which) has ended. */
+    const isEnded = (claudeId: string) =>
+      index.resolve(claudeId).pipe(
+        Effect.flatMap(host.state),
+        Effect.map(Option.exists((s) => s.status === "ended"))
+      )
 
-    const startFollower = (file: string) =>
+    /** Removes a follower whose session ended, unless a signal arrived meanwhile. */
+    const stopIfIdle = (file: string, follower: Follower) =>
+      lock.withPermits(1)(
+        Effect.gen(function* () {
+          if ((yield* Queue.size(follower.wake)) > 0) return false
+          if (followers.get(file) === follower) followers.delete(file)
+          yield* Metric.modify(Metrics.claudeTranscriptsFollowed, -1)
+          return true
+        })
+      )
+
+    /** The file's follower, started (from its checkpoint) if there is none. Called with the lock held. */
+    const followerOf = (file: string) =>
       Effect.gen(function* () {
         const existing = followers.get(file)
         if (existing !== undefined) return existing
         const claudeId = claudeIdOfFile(file)
-        if (!isInside(file)) watcher.add(file)
-        const wake = yield* Queue.unbounded<Effect.Effect<void> | null>()
+        const wake = yield* Queue.unbounded<Signal>()
         const saved = yield* host.checkpoint(checkpointKey(file))
         const state: FileState = {
           ...(Option.isSome(saved) ? parseCheckpoint(saved.value) : { offset: 0, lastMessageId: "" }),
           pending: Buffer.alloc(0)
         }
+        const follower: Follower = { wake }
         const loop = Effect.gen(function* () {
           while (true) {
             // Coalesce a burst of change events into one read.
@@ -274,55 +265,77 @@ export const make = (host: ConnectorHost, index: SessionIndex, options: TailOpti
                 Effect.catchAllCause((cause) => Effect.logWarning(`claude: tailing ${file} failed`, cause))
               )
             }
+            // Decided before the pokes are answered, so that `release` returns with the follower gone.
+            const stopped = claudeId !== undefined && (yield* isEnded(claudeId)) && (yield* stopIfIdle(file, follower))
             for (const signal of signals) if (signal !== null) yield* signal
+            if (stopped) return
           }
         })
-        const fiber = yield* Effect.forkIn(loop, scope)
-        const follower: Follower = { wake, fiber }
+        yield* Effect.forkIn(loop, scope)
         followers.set(file, follower)
-        yield* Queue.offer(wake, null)
+        yield* Metric.modify(Metrics.claudeTranscriptsFollowed, 1)
         return follower
       })
+
+    /** Hands a signal to the file's follower, starting one if needed. */
+    const signal = (file: string, wake: Signal) =>
+      lock.withPermits(1)(Effect.flatMap(followerOf(file), (follower) => Queue.offer(follower.wake, wake)))
 
     // One dispatcher turns watcher events into follower wake-ups, creating followers on first sight.
     yield* Effect.forkScoped(
       Effect.forever(
         Effect.gen(function* () {
-          const file = yield* Queue.take(changed)
-          if (claudeIdOfFile(file) === undefined) return
-          const follower = followers.get(file)
-          if (follower === undefined) yield* startFollower(file)
-          else yield* Queue.offer(follower.wake, null)
+          // The watcher follows symlinks in the tree: what they point to is judged like a hook's path.
+          const file = paths.own(yield* Queue.take(changed))
+          if (file === null || claudeIdOfFile(file) === undefined) return
+          yield* signal(file, null)
         })
       )
     )
 
-    const follow = (file: string) =>
-      Effect.gen(function* () {
-        if (claudeIdOfFile(file) === undefined) return
-        yield* startFollower(file)
+    /** The owned spelling of a path, or null with a log line saying why it is ignored. */
+    const owned = (file: string) =>
+      Effect.suspend(() => {
+        const own = paths.own(file)
+        if (own === null || claudeIdOfFile(own) === undefined) {
+          return Effect.as(Effect.logWarning(`claude: ignoring ${file}: not a transcript under ${projects}`), null)
+        }
+        return Effect.succeed(own)
       })
+
+    const follow = (file: string) =>
+      Effect.flatMap(owned(file), (own) => (own === null ? Effect.void : signal(own, null)))
 
     const poke = (file: string) =>
       Effect.gen(function* () {
-        if (claudeIdOfFile(file) === undefined) return
-        const follower = yield* startFollower(file)
+        const own = yield* owned(file)
+        if (own === null) return
         const done = yield* Effect.makeLatch(false)
-        yield* Queue.offer(follower.wake, done.open)
+        yield* signal(own, done.open)
         yield* done.await
+      })
+
+    const release = (sessionId: SessionId) =>
+      Effect.gen(function* () {
+        for (const file of [...followers.keys()]) {
+          const claudeId = claudeIdOfFile(file)
+          if (claudeId === undefined || (yield* index.resolve(claudeId)) !== sessionId) continue
+          const done = yield* Effect.makeLatch(false)
+          yield* signal(file, done.open)
+          yield* done.await
+        }
       })
 
     yield* Effect.promise(
       () =>
         new Promise<void>((resolve) => {
-          fs.mkdirSync(projects, { recursive: true })
           watcher.once("ready", () => resolve())
           watcher.add(projects)
         })
     )
-    yield* catchUp(projects, options.importRecentMs, host, startFollower)
+    yield* catchUp(projects, options.importRecentMs, host, (file) => signal(file, null))
 
-    const tail: TranscriptTail = { follow, poke }
+    const tail: TranscriptTail = { own: paths.own, follow, poke, release }
     return tail
   })
 
@@ -331,36 +344,14 @@ const catchUp = (
   projects: string,
   importRecentMs: number,
   host: ConnectorHost,
-  startFollower: (file: string) => Effect.Effect<unknown>
+  follow: (file: string) => Effect.Effect<unknown>
 ) =>
   Effect.gen(function* () {
-    const files = yield* Effect.promise(() => listTranscripts(projects))
+    const files = yield* Effect.promise(() => TranscriptFiles.listTranscripts(projects))
     const cutoff = Date.now() - importRecentMs
     for (const { file, size, mtimeMs } of files) {
       const saved = yield* host.checkpoint(checkpointKey(file))
       const resume = Option.isSome(saved) ? parseCheckpoint(saved.value).offset < size : importRecentMs > 0 && mtimeMs >= cutoff
-      if (resume) yield* startFollower(file)
+      if (resume) yield* follow(file)
     }
   })
-
-const listTranscripts = async (projects: string) => {
-  const out: Array<{ file: string; size: number; mtimeMs: number }> = []
-  const walk = async (dir: string, depth: number): Promise<void> => {
-    let entries: Array<fs.Dirent>
-    try {
-      entries = await fs.promises.readdir(dir, { withFileTypes: true })
-    } catch {
-      return
-    }
-    for (const entry of entries) {
-      const full = path.join(dir, entry.name)
-      if (entry.isDirectory() && depth < 3) await walk(full, depth + 1)
-      else if (entry.isFile() && entry.name.endsWith(".jsonl")) {
-        const stat = await fs.promises.stat(full).catch(() => undefined)
-        if (stat !== undefined) out.push({ file: full, size: stat.size, mtimeMs: stat.mtimeMs })
-      }
-    }
-  }
-  await walk(projects, 0)
-  return out
-}

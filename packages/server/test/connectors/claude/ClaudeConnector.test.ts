@@ -61,12 +61,11 @@ describe("Claude connector (hooks + transcript, real registry)", () => {
     })
   )
 
-  it.scopedLive("the watcher follows a transcript as it grows, also outside the projects directory", () =>
+  it.scopedLive("the watcher follows a transcript as it grows", () =>
     Effect.gen(function* () {
       const claudeDir = yield* tempClaudeDir
-      const elsewhere = yield* tempClaudeDir
       const run = yield* startRegistry(yield* memoryLog, { claudeDir })
-      const s = scenario(elsewhere, BASH)
+      const s = scenario(claudeDir, BASH)
       yield* run.post(s.hook("UserPromptSubmit"))
       // No hook from now on: only file-change events make these lines reach the session.
       for (let i = 0; i < s.lines.length; i += 7) s.appendLines(i, Math.min(i + 7, s.lines.length))

@@ -9,7 +9,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { makeClaudeConnector, type ClaudeConnectorOptions } from "../../../src/connectors/claude/ClaudeConnector.js"
-import { Connectors, type RouteResponse } from "../../../src/connectors/Connector.js"
+import { type ConnectorFactory, Connectors, type RouteResponse } from "../../../src/connectors/Connector.js"
 import { EventLog, type EventLogShape } from "../../../src/EventLog.js"
 import * as EventLogMemory from "../../../src/EventLogMemory.js"
 import * as SessionRegistry from "../../../src/SessionRegistry.js"
@@ -28,13 +28,13 @@ export interface Running {
   readonly stop: Effect.Effect<void>
 }
 
-/** Starts a registry with only the Claude connector on `log`. */
-export const startRegistry = (log: EventLogShape, options: ClaudeConnectorOptions) =>
+/** Starts a registry with the Claude connector (and `others`, e.g. the sim's) on `log`. */
+export const startRegistry = (log: EventLogShape, options: ClaudeConnectorOptions, others: ReadonlyArray<ConnectorFactory> = []) =>
   Effect.gen(function* () {
     const scope = yield* Scope.make()
     // Stopped with the test at the latest (a test may stop it earlier to restart).
     yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
-    const layer = SessionRegistry.layer([makeClaudeConnector({ env: { PATH: "" }, ...options })]).pipe(
+    const layer = SessionRegistry.layer([makeClaudeConnector({ env: { PATH: "" }, ...options }), ...others]).pipe(
       Layer.provide(Layer.succeed(EventLog, log))
     )
     const context = yield* Layer.buildWithScope(layer, scope)
