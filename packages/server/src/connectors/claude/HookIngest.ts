@@ -9,7 +9,7 @@
  * prompts belong to the headless driver (the stdio permission tool answers those).
  */
 import { type SessionId, type SessionState } from "@orbitdock/domain"
-import { Duration, Effect, Either, Option } from "effect"
+import { Data, Duration, Effect, Either, Option } from "effect"
 import type { ConnectorHost, RouteRequest, RouteResponse } from "../Connector.js"
 import { decodeHook, type HookEvent, noDecision, permissionAnswer, preToolUseAnswer } from "./HookSchemas.js"
 import { type ClaudeProcesses, parsePid } from "./ClaudeProcesses.js"
@@ -24,6 +24,12 @@ export interface HookOptions {
   /** Tools whose PreToolUse is held for approval too ("*" for all); none by default. */
   readonly holdPreToolUse: ReadonlyArray<string>
 }
+
+/** How long a hook waits for its events to be committed before it is answered 503 instead. */
+export const RECORD_TIMEOUT = Duration.seconds(5)
+
+/** The events a hook depends on were not recorded: the hook is answered 503, never 202. */
+class NotRecorded extends Data.TaggedError("NotRecorded")<{ readonly message: string }> {}
 
 const accepted = (body: unknown = noDecision): RouteResponse => ({ status: 202, body })
 const invalid = (message: string): RouteResponse => ({ status: 400, body: { code: "invalid_message", message } })
@@ -40,18 +46,23 @@ export const make = (
   const catchUp = (hook: HookEvent) =>
     hook.transcript_path === undefined ? Effect.void : tail.poke(hook.transcript_path)
 
-  const setStatus = (sessionId: SessionId, hook: HookEvent, f: (s: SessionState) => Effect.Effect<void>) =>
+  const setStatus = (sessionId: SessionId, hook: HookEvent, f: (s: SessionState) => Effect.Effect<void, NotRecorded>) =>
     index.locked(
       sessionId,
       host.state(sessionId).pipe(Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: f })))
     )
 
-  // Folded before the hook is answered: `202` means recorded, and the next hook sees it.
+  // Committed before the hook is answered: `202` means recorded (durable), and the next hook sees
+  // it. What cannot be recorded (refused, or the event log cannot commit in time) is a 503.
   const emitQuiet = (sessionId: SessionId, events: Parameters<ConnectorHost["emit"]>[1]) =>
-    host.emit(sessionId, events).pipe(
-      Effect.flatMap((receipt) => receipt.folded),
-      Effect.asVoid,
-      Effect.catchAll((e) => Effect.logWarning(`claude hook: events of ${sessionId} refused: ${e.message}`))
+    host.commit(sessionId, events).pipe(
+      Effect.timeoutFail({
+        duration: RECORD_TIMEOUT,
+        onTimeout: () => new NotRecorded({ message: `not recorded within ${Duration.format(RECORD_TIMEOUT)}: the event log is behind or cannot commit` })
+      }),
+      Effect.catchTag("ProtocolError", (e) => Effect.fail(new NotRecorded({ message: e.message }))),
+      Effect.tapError((e) => Effect.logWarning(`claude hook: events of ${sessionId} not recorded: ${e.message}`)),
+      Effect.asVoid
     )
 
   const holdFor = (session: SessionState, hook: HookEvent & { tool_name: string; tool_input?: unknown }) =>
@@ -161,6 +172,10 @@ export const make = (
       yield* catchUp(hook)
       return yield* onHook(hook, session.value)
     }).pipe(
+      Effect.catchIf(
+        (e): e is NotRecorded => e instanceof NotRecorded,
+        (e) => Effect.succeed<RouteResponse>({ status: 503, body: { code: "internal", message: e.message } })
+      ),
       Effect.catchAllCause((cause) =>
         Effect.logError("claude hook failed", cause).pipe(
           Effect.as<RouteResponse>({ status: 500, body: { code: "internal", message: "hook handling failed" } })
