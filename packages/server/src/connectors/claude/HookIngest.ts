@@ -54,7 +54,7 @@ export const make = (
 
   // Committed before the hook is answered: `202` means recorded (durable), and the next hook sees
   // it. What cannot be recorded (refused, or the event log cannot commit in time) is a 503.
-  const emitQuiet = (sessionId: SessionId, events: Parameters<ConnectorHost["emit"]>[1]) =>
+  const record = (sessionId: SessionId, events: Parameters<ConnectorHost["emit"]>[1]) =>
     host.commit(sessionId, events).pipe(
       Effect.timeoutFail({
         duration: RECORD_TIMEOUT,
@@ -89,7 +89,7 @@ export const make = (
           yield* setStatus(sessionId, hook, (s) =>
             s.status === "working" || s.status === "ended"
               ? Effect.void
-              : emitQuiet(sessionId, [{ event: { type: "turn_started", turn_id: promptId }, source_key: `turn:${promptId}` }])
+              : record(sessionId, [{ event: { type: "turn_started", turn_id: promptId }, source_key: `turn:${promptId}` }])
           )
           return accepted()
         }
@@ -123,7 +123,7 @@ export const make = (
           yield* setStatus(sessionId, hook, (s) =>
             s.status !== "working"
               ? Effect.void
-              : emitQuiet(sessionId, [
+              : record(sessionId, [
                   { event: { type: "turn_completed" }, source_key: `turn-end:stop:${hook.prompt_id ?? host.newId("stop")}` }
                 ])
           )
@@ -135,7 +135,7 @@ export const make = (
           yield* setStatus(sessionId, hook, (s) =>
             s.status === "ended"
               ? Effect.void
-              : emitQuiet(sessionId, [{ event: { type: "session_ended", reason: `claude exited (${hook.reason ?? "other"})` } }])
+              : record(sessionId, [{ event: { type: "session_ended", reason: `claude exited (${hook.reason ?? "other"})` } }])
           )
           return accepted()
         }
@@ -159,7 +159,7 @@ export const make = (
       if (Option.isNone(session)) return invalid(`hook for unknown session ${hook.session_id} has no cwd`)
       if (session.value.status === "ended" && hook.hook_event_name !== "SessionEnd") {
         // `claude --resume` of a session that had ended: it is live again.
-        yield* emitQuiet(session.value.id, [{ event: { type: "session_reopened", reason: `claude ${hook.hook_event_name}` } }])
+        yield* record(session.value.id, [{ event: { type: "session_reopened", reason: `claude ${hook.hook_event_name}` } }])
       }
       if (session.value.watch_only === true) {
         // Which process runs it (SessionStart's command hook says; a restart reads it back), so its
