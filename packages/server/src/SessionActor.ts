@@ -223,9 +223,17 @@ export const make = Effect.fn("SessionActor.make")(function* (
     return seen
   }
 
-  /** Waits until everything appended before is committed, so the log's answers cover it too. */
-  const flushLog = options.log.flush.pipe(
-    Effect.catchAll((error) => Effect.logWarning("event log flush failed; checking source keys anyway", error))
+  /**
+   * Waits until everything this session appended before is committed, so the log's answers cover
+   * it too. Nothing of it uncommitted (a new session, a quiet one): no wait, whatever the backlog of
+   * other sessions (or a log that cannot commit right now).
+   */
+  const flushLog = Effect.suspend(() =>
+    options.log.uncommitted(sessionId)
+      ? options.log.flush.pipe(
+          Effect.catchAll((error) => Effect.logWarning("event log flush failed; checking source keys anyway", error))
+        )
+      : Effect.void
   )
 
   /**

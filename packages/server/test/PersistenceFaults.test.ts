@@ -95,15 +95,20 @@ describe("persistence faults (a locked database)", () => {
     expect(b.messages.slice(0, 2).map((m) => m.type)).toStrictEqual(["hello", "server_status"])
     expect(b.messages[1]).toMatchObject({ reason: degraded.body.reason })
 
-    // A hook whose events cannot be committed is not answered 202.
-    const refused = await hook({ hook_event_name: "UserPromptSubmit", session_id: claudeSession, cwd: "/work", prompt_id: "p-1", prompt: "hi" })
+    // A hook whose events cannot be committed is not answered 202: neither a turn's start nor a new
+    // session's first sighting.
+    const [refused, unseen] = await Promise.all([
+      hook({ hook_event_name: "UserPromptSubmit", session_id: claudeSession, cwd: "/work", prompt_id: "p-1", prompt: "hi" }),
+      hook({ hook_event_name: "SessionStart", session_id: "0f1e2d3c-4b5a-4968-8776-655443322110", cwd: "/elsewhere" })
+    ])
     expect(refused.status).toBe(503)
     expect(refused.body).toMatchObject({ code: "internal", message: expect.stringMatching(/not recorded/) })
+    expect(unseen.status).toBe(503)
 
-    // The hook brought the Claude session back (working now). The sim session is idle, unsubscribed
-    // and settled, well past the eviction time, yet still in memory: its events are not committed
-    // (rehydrated now, it would lack them).
-    expect(loaded()).toBe(2)
+    // The hook brought the Claude session back (working now), the other one is new. The sim session
+    // is idle, unsubscribed and settled, well past the eviction time, yet still in memory: its
+    // events are not committed (rehydrated now, it would lack them). So is the new session.
+    expect(loaded()).toBe(3)
     const metrics = await server.request("/metrics")
     expect(metrics.text).toMatch(/^orbitdock_event_log_degraded 1$/m)
     expect(Number(/^orbitdock_event_log_oldest_uncommitted_seconds (\S+)$/m.exec(metrics.text)![1])).toBeGreaterThan(1)
@@ -116,7 +121,7 @@ describe("persistence faults (a locked database)", () => {
     expect((await server.request("/health")).body).toMatchObject({ status: "ok" })
     expect((await server.request("/health")).body.reason).toBeUndefined()
 
-    // Once committed it may leave memory; read back from the log, it is what the client was shown.
+    // Once committed they may leave memory; read back from the log, it is what the client was shown.
     await until(() => loaded() === 1)
     const page = await server.request(`/api/sessions/${sessionId}/events`)
     const appended = page.body.events.filter((e: { type: string }) => e.type === "message_appended").map((e: { revision: number; data: { message: { content: string } } }) => [e.revision, e.data.message.content])
@@ -125,7 +130,7 @@ describe("persistence faults (a locked database)", () => {
     )
     expect(appended.at(-1)).toStrictEqual([(shown as { revision: number }).revision, "kept 3"])
     // The hook's turn was kept too, and committed once the log healed.
-    const claude = (await server.request("/api/sessions")).body.find((s: { provider: string }) => s.provider === "claude")
-    expect((await server.request(`/api/sessions/${claude.id}`)).body.status).toBe("working")
+    const claude = (await server.request("/api/sessions")).body.filter((s: { provider: string }) => s.provider === "claude")
+    expect(claude.map((s: { cwd: string; status: string }) => [s.cwd, s.status])).toStrictEqual([["/work", "working"], ["/elsewhere", "waiting"]])
   }, 30_000)
 })

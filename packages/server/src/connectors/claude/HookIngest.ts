@@ -170,7 +170,11 @@ export const make = (
       }
       // Read the transcript up to now first, so what the hook does lands after the messages it follows.
       yield* catchUp(hook)
-      return yield* onHook(hook, session.value)
+      const answer = yield* onHook(hook, session.value)
+      // `202` means recorded: what the hook brought about (the session itself, the transcript read up
+      // to now) is durable first. An empty commit waits for the session's own earlier entries only.
+      if (answer.status === 202) yield* record(session.value.id, [])
+      return answer
     }).pipe(
       Effect.catchIf(
         (e): e is NotRecorded => e instanceof NotRecorded,
