@@ -133,4 +133,38 @@ describe("persistence faults (a locked database)", () => {
     const claude = (await server.request("/api/sessions")).body.filter((s: { provider: string }) => s.provider === "claude")
     expect(claude.map((s: { cwd: string; status: string }) => [s.cwd, s.status])).toStrictEqual([["/work", "working"], ["/elsewhere", "waiting"]])
   }, 30_000)
+
+  it("starts while the log cannot commit: the interrupted turn is closed at once and durable once it heals", async () => {
+    const first = await startTestServer()
+    const client = await first.connect()
+    const created = await client.request({ type: "create_session", provider: "sim", cwd: "/work" })
+    const sessionId = (created as { session_id: SessionId }).session_id
+    expect((await client.request({ type: "send_message", session_id: sessionId, content: "/sleep 600000" })).type).toBe("ack")
+    await first.close()
+
+    const locker = new Database(first.config.dbPath)
+    cleanups.push(() => locker.close())
+    locker.exec("BEGIN IMMEDIATE")
+    const started = Date.now()
+    server = await startTestServer({ dataDir: first.dataDir })
+    // Up within the recovery's bounded wait, not blocked until the log can commit.
+    expect(Date.now() - started).toBeLessThan(15_000)
+    expect((await server.request("/health")).body).toMatchObject({ status: "degraded" })
+    const recovered = (await server.request(`/api/sessions/${sessionId}`)).body
+    expect(recovered.status).toBe("waiting")
+    expect(recovered.messages.at(-1)).toMatchObject({ role: "system", content: "interrupted: server restarted" })
+
+    const aborted = () => {
+      const db = new Database(first.config.dbPath, { readonly: true })
+      try {
+        return (db.prepare("SELECT count(*) AS n FROM events WHERE session_id = ? AND type = 'turn_aborted'").get(sessionId) as { n: number }).n
+      } finally {
+        db.close()
+      }
+    }
+    expect(aborted()).toBe(0)
+    locker.exec("COMMIT")
+    await until(() => aborted() === 1)
+    expect((await server.request("/health")).body).toMatchObject({ status: "ok" })
+  }, 30_000)
 })
