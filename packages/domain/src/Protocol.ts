@@ -142,6 +142,16 @@ export const Hello = serverMessage("hello", {
   protocol_minor: Schema.optional(Schema.NonNegativeInt)
 })
 export type Hello = typeof Hello.Type
+/**
+ * The server's health as it concerns clients: `degraded` while the event log cannot commit (what
+ * clients are shown is kept and retried, and commands wait for it), with the reason; `ok` again
+ * once it heals. Sent to every connection when it changes, and after `hello` while degraded.
+ */
+export const ServerStatus = serverMessage("server_status", {
+  status: Schema.Literal("ok", "degraded"),
+  reason: Schema.NullOr(Schema.String)
+})
+export type ServerStatus = typeof ServerStatus.Type
 export type EndSession = typeof EndSession.Type
 export type InterruptSession = typeof InterruptSession.Type
 export const Ack = serverMessage("ack", {
@@ -216,6 +226,7 @@ export type SessionMessage = typeof SessionMessage.Type
 
 export const ServerMessage = Schema.Union(
   Hello,
+  ServerStatus,
   Ack,
   ErrorMessage,
   SessionsList,
@@ -233,7 +244,10 @@ export type ServerFrame = typeof ServerFrame.Type
 // ── HTTP ─────────────────────────────────────────────────────────────────────────────────────────
 
 export const Health = Schema.Struct({
-  status: Schema.Literal("ok"),
+  /** `degraded` while the event log cannot commit (see `ServerStatus`). */
+  status: Schema.Literal("ok", "degraded"),
+  /** Why it is degraded; absent when ok. */
+  reason: Schema.optional(Schema.String),
   version: Schema.String,
   protocol: Schema.Literal(PROTOCOL_VERSION),
   protocol_minor: Schema.optional(Schema.NonNegativeInt),

@@ -7,7 +7,7 @@
  */
 import type { SessionId, SessionSummary, StoredEvent } from "@orbitdock/domain"
 import type { SessionProjection } from "@orbitdock/projections"
-import { Context, Data, Effect, Option } from "effect"
+import { Context, Data, type Effect, type Option, type Stream } from "effect"
 
 /** A connector's resume point (e.g. a transcript's byte offset), committed with the events it produced. */
 export interface Checkpoint {
@@ -29,8 +29,20 @@ export interface AppendEntry {
   readonly checkpoints?: ReadonlyArray<Checkpoint>
   /** The session's summary after these events; the writer keeps the latest per session. */
   readonly summary?: SessionSummary
-  /** Someone is waiting for this (a command's ack): flush now instead of waiting for the timer. */
+  /**
+   * Someone is waiting for this (a command's ack): flush now instead of waiting for the timer, and
+   * ahead of other sessions' queued entries (after this session's own).
+   */
   readonly urgent?: boolean
+}
+
+/**
+ * The writer's health, as `/health` and the `server_status` message tell it: `degraded` while
+ * commits fail (they are kept and retried; `reason` says why), `ok` otherwise.
+ */
+export interface WriterStatus {
+  readonly status: "ok" | "degraded"
+  readonly reason: string | null
 }
 
 /** An event with its global position in the log. */
@@ -70,9 +82,22 @@ export class EventLogError extends Data.TaggedError("EventLogError")<{
 export interface EventLogShape {
   /**
    * Queues an entry for the writer and returns at once (never waits for the disk). The returned
-   * effect completes when the entry is committed. Entries commit in the order they were queued.
+   * effect completes when the entry is committed. A session's entries commit in the order they
+   * were queued; an urgent entry may commit before other sessions' entries queued earlier.
    */
   readonly append: (entry: AppendEntry) => Effect.Effect<Effect.Effect<void, EventLogError>>
+  /**
+   * Waits until the writer's backlog has room for `events` more and reserves it: what a producer
+   * shows after this is durable within about the writer's room (~100 ms of commits). Call it
+   * before showing what will be appended, and `release` the same count once appended (or not).
+   */
+  readonly room: (events: number) => Effect.Effect<void>
+  /** Ends a reservation made with `room`. */
+  readonly release: (events: number) => void
+  /** Whether some of the session's appended entries are not committed yet (it must stay in memory). */
+  readonly uncommitted: (sessionId: SessionId) => boolean
+  /** The writer's status now, then each change of it. */
+  readonly status: Stream.Stream<WriterStatus>
   /** One session's committed events with `revision > afterRevision`, in order, at most `limit`. */
   readonly readSession: (
     sessionId: SessionId,

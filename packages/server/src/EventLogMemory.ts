@@ -4,8 +4,8 @@
  * the contract suite; not for serving.
  */
 import type { SessionId, SessionSummary, StoredEvent } from "@orbitdock/domain"
-import { Effect, Layer, Option } from "effect"
-import { EventLog, EventLogError, type EventLogShape, type PositionedEvent } from "./EventLog.js"
+import { Effect, Layer, Option, Stream } from "effect"
+import { EventLog, EventLogError, type EventLogShape, type PositionedEvent, type WriterStatus } from "./EventLog.js"
 import { digest } from "./internal/sourceKeyDigest.js"
 
 export const make = Effect.sync((): EventLogShape => {
@@ -43,6 +43,11 @@ export const make = Effect.sync((): EventLogShape => {
 
   return {
     append,
+    // Commits on the spot: never short of room, never behind, never degraded.
+    room: () => Effect.void,
+    release: () => {},
+    uncommitted: () => false,
+    status: Stream.make<[WriterStatus]>({ status: "ok", reason: null }),
     readSession: (sessionId, after, limit) =>
       Effect.sync(() => {
         const stream = (bySession.get(sessionId) ?? []).filter((e) => e.revision > after)

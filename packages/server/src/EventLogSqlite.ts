@@ -190,6 +190,10 @@ export const make = (options: EventLogSqliteOptions) =>
 
     return EventLog.of({
       append: writes.append,
+      room: writes.room,
+      release: writes.release,
+      uncommitted: writes.uncommitted,
+      status: writes.status,
       flush: writes.flush,
       readSession: (sessionId: SessionId, afterRevision: number, limit?: number) =>
         Effect.try({ try: () => readEvents(sessionId, afterRevision, limit ?? -1), catch: fail("EventLog.readSession") }),

@@ -26,9 +26,9 @@ export const appendLatencyMs = Metric.histogram(
   MetricBoundaries.exponential({ start: 0.25, factor: 2, count: 14 }),
   "Milliseconds from enqueue to durable commit"
 )
-/** Batches whose commit failed and were retried. */
+/** Failed commit attempts (each is retried: a batch is never dropped). */
 export const appendRetries = Metric.counter("orbitdock_append_retries_total", {
-  description: "Batch commits that failed and were retried",
+  description: "Failed event log commit attempts (each is retried)",
   incremental: true
 })
 /** Sessions known to the server (ended included). */
@@ -64,4 +64,12 @@ export const messagesSent = Metric.counter("orbitdock_messages_sent_total", { in
 /** Events appended to the event log and not yet committed (queued or in the batch being committed). */
 export const eventLogQueueDepth = Metric.gauge("orbitdock_event_log_queue_depth", {
   description: "Events waiting for the event log writer"
+})
+/** 1 while the event log cannot commit (commits are failing and being retried), 0 otherwise. */
+export const eventLogDegraded = Metric.gauge("orbitdock_event_log_degraded", {
+  description: "1 while event log commits fail and are retried"
+})
+/** How long the oldest entry not yet committed has waited (0: none). */
+export const eventLogOldestUncommittedSeconds = Metric.gauge("orbitdock_event_log_oldest_uncommitted_seconds", {
+  description: "Age of the oldest event log entry not yet committed"
 })

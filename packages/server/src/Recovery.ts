@@ -9,6 +9,9 @@ import { Effect } from "effect"
 import type { Connector, ConnectorHost, EventInput } from "./connectors/Connector.js"
 import type * as SessionActor from "./SessionActor.js"
 
+/** How long startup waits for a recovered session's closing events to be durable before it goes on. */
+export const RECOVERY_COMMIT_WAIT = "5 seconds"
+
 /**
  * Closes the turns that were running when the server stopped and whose agent did not survive
  * (DESIGN.md "Startup and recovery"): pending requests expire, a visible system message, `waiting`.
@@ -28,8 +31,14 @@ export const recoverInterruptedTurns = (
         const connector = connectors.get(summary.provider)
         const alive = connector === undefined ? false : yield* connector.survivedRestart(projection.state)
         if (alive) return
-        yield* host.commit(summary.id, recoveryEvents(projection, host.newId("msg"), host.now()))
-        yield* Effect.logInfo(`closed the interrupted turn of session ${summary.id}`)
+        // Shown at once; durable soon, but startup does not wait on a log that cannot commit (a full
+        // disk): the events are kept and committed once it can, and the server comes up degraded.
+        const receipt = yield* host.emit(summary.id, recoveryEvents(projection, host.newId("msg"), host.now()), { urgent: true })
+        yield* receipt.folded
+        const durable = yield* receipt.durable.pipe(Effect.timeoutOption(RECOVERY_COMMIT_WAIT))
+        if (durable._tag === "None") {
+          yield* Effect.logWarning(`the interrupted turn of session ${summary.id} is closed, not yet durable (the event log cannot commit)`)
+        } else yield* Effect.logInfo(`closed the interrupted turn of session ${summary.id}`)
       }).pipe(
         Effect.catchAll((e) => Effect.logError(`recovery of session ${summary.id} failed: ${e.message}`))
       ),

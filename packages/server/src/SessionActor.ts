@@ -3,7 +3,8 @@
  * connector events (bounded by its producers: each emit waits for its own fold), assigns gapless
  * revisions, folds them, publishes the resulting messages to the session's subscribers at once (UI
  * path) and hands the stored events to the event log (persist path), whose durability it reports
- * back without ever waiting for it.
+ * back without waiting for it. Before it shows a step it waits for room in the log, so that what
+ * subscribers see is durable soon after (bursts included) and the log's pace reaches the producers.
  *
  * Does not validate commands (Commands.ts) or know about sockets (subscribers are plain callbacks).
  */
@@ -222,9 +223,17 @@ export const make = Effect.fn("SessionActor.make")(function* (
     return seen
   }
 
-  /** Waits until everything appended before is committed, so the log's answers cover it too. */
-  const flushLog = options.log.flush.pipe(
-    Effect.catchAll((error) => Effect.logWarning("event log flush failed; checking source keys anyway", error))
+  /**
+   * Waits until everything this session appended before is committed, so the log's answers cover
+   * it too. Nothing of it uncommitted (a new session, a quiet one): no wait, whatever the backlog of
+   * other sessions (or a log that cannot commit right now).
+   */
+  const flushLog = Effect.suspend(() =>
+    options.log.uncommitted(sessionId)
+      ? options.log.flush.pipe(
+          Effect.catchAll((error) => Effect.logWarning("event log flush failed; checking source keys anyway", error))
+        )
+      : Effect.void
   )
 
   /**
@@ -391,6 +400,16 @@ export const make = Effect.fn("SessionActor.make")(function* (
     checkAtLength = Math.max(projection.state.messages.length, MessagePages.KEEP_MESSAGES) + MessagePages.PAGE_MESSAGES
   }
 
+  /** The events a step reserves room for in the log: none when it carries a command's (urgent) events. */
+  const roomFor = (items: ReadonlyArray<Ingest>): number => {
+    let events = 0
+    for (const item of items) {
+      if (item.options?.urgent === true) return 0
+      events += item.events.length
+    }
+    return events
+  }
+
   /**
    * Everything queued (up to `STEP_EVENTS`) is folded, published and handed to the writer as ONE
    * entry (one summary, one durability receipt shared by its items): under load the per-item costs
@@ -405,6 +424,11 @@ export const make = Effect.fn("SessionActor.make")(function* (
         stepping = items
         // First: it may wait for the log (a source key seen before), and `now` stamps the events.
         const seen = yield* keysSeenBefore(items)
+        // Room in the log BEFORE the step is shown, so what subscribers see is durable soon after
+        // (the writer's room is ~100 ms of its commits). A command's step does not wait: it is
+        // small, and its ack must not wait behind the backlog.
+        const reserved = roomFor(items)
+        if (reserved > 0) yield* options.log.room(reserved)
         const now = nowIso()
         const pending: Array<PendingEvent> = []
         const messages: Array<SessionMessage> = []
@@ -425,6 +449,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
         if (pending.length > 0 || checkpoints.length > 0 || urgent) {
           durable = yield* options.log.append({ events: pending, checkpoints, summary, urgent })
         }
+        if (reserved > 0) options.log.release(reserved)
         let i = 0
         for (const item of items) item.receipt.settle(revisions[i++]!, durable)
         stepping = []

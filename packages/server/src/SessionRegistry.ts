@@ -360,32 +360,32 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
 
     if (options.evictIdleMs !== undefined && options.evictIdleMs > 0) {
       const idleMs = options.evictIdleMs
+      // Everything a session appended must be committed before it leaves memory: hydrated again, it
+      // is what the log has, and an event still uncommitted (a commit failing and being retried)
+      // would be served as another event at the same revision.
       const idle = (actor: SessionActor.SessionActor, now: number) => {
         const state = actor.peek()
         return (
           actor.subscriberCount() === 0 &&
           now - actor.lastUsed() >= idleMs &&
           state.status !== "working" &&
-          state.status !== "starting"
+          state.status !== "starting" &&
+          actor.settled() &&
+          !log.uncommitted(actor.sessionId)
         )
       }
+      // Checks and removals run without yielding: nothing reaches an actor between the two.
       const sweep = Effect.gen(function* () {
-        const candidates = [...actors.values()].filter((a) => idle(a, Date.now()))
-        if (candidates.length === 0) return
-        // Everything they appended must be readable from the log before they leave memory.
-        const revisions = new Map(candidates.map((a) => [a.sessionId, a.peek().revision]))
-        yield* log.flush
-        let evicted = 0
-        for (const actor of candidates) {
-          if (!idle(actor, Date.now()) || actor.peek().revision !== revisions.get(actor.sessionId)) continue
+        const now = Date.now()
+        const evicted = [...actors.values()].filter((a) => idle(a, now))
+        for (const actor of evicted) {
           actors.delete(actor.sessionId)
           commandLocks.delete(actor.sessionId)
-          yield* actor.stop
-          evicted++
         }
+        for (const actor of evicted) yield* actor.stop
         yield* Metric.set(Metrics.sessionsLoaded, actors.size)
-        if (evicted > 0) yield* Effect.logDebug(`evicted ${evicted} idle sessions from memory`)
-      }).pipe(Effect.catchAll((e) => Effect.logWarning(`eviction sweep failed: ${e.message}`)))
+        if (evicted.length > 0) yield* Effect.logDebug(`evicted ${evicted.length} idle sessions from memory`)
+      })
       // Forked while the layer is built, which runs uninterruptibly: the sweep must stay interruptible.
       yield* sweep.pipe(
         Effect.repeat(Schedule.spaced(Math.min(EVICTION_SWEEP_MS, idleMs))),

@@ -189,6 +189,8 @@ export const make = (options: CoreOptions) =>
       switch (message.type) {
         case "hello":
           return onHello(message)
+        case "server_status":
+          return notice({ _tag: "ServerStatus", status: message.status, reason: message.reason })
         case "ack":
           return answered(message.id)?.onAck(message)
         case "error": {

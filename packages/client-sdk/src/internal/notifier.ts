@@ -23,6 +23,11 @@ export type Notice =
   | { readonly _tag: "Unresponsive"; readonly detail: string }
   /** A frame (or part of one) this client could not decode; it was skipped. */
   | { readonly _tag: "DecodeProblem"; readonly detail: string }
+  /**
+   * The server's health changed (`server_status`; also right after connecting while degraded):
+   * `degraded` while it cannot persist (what you see is kept and retried; commands wait), with why.
+   */
+  | { readonly _tag: "ServerStatus"; readonly status: "ok" | "degraded"; readonly reason: string | null }
   /** An `error` that answers no pending command. */
   | { readonly _tag: "ServerError"; readonly code: ErrorCode; readonly message: string }
 

@@ -74,7 +74,8 @@ export const status = Command.make("status", { ...clientOptions, json }, (flags)
       [
         `OrbitDock ${health.version} (protocol ${health.protocol}) at ${summary.endpoint}`,
         `server ${health.server_id}, up ${Math.round(health.uptime_s)} s`,
-        `sessions: ${summary.sessions} (${summary.working} working, ${summary.waiting} waiting, ${summary.ended} ended); ${summary.needs_attention} need attention`
+        `sessions: ${summary.sessions} (${summary.working} working, ${summary.waiting} waiting, ${summary.ended} ended); ${summary.needs_attention} need attention`,
+        ...(health.status === "degraded" ? [`DEGRADED: ${health.reason ?? "unknown reason"}`] : [])
       ].join("\n")
     )
   })

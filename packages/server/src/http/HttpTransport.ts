@@ -15,11 +15,12 @@ import { createRequire } from "node:module"
 import * as net from "node:net"
 import * as path from "node:path"
 import type * as stream from "node:stream"
-import { type Health, type Hello, MAX_FRAME_BYTES, PROTOCOL_MINOR, PROTOCOL_VERSION, type ServerId } from "@orbitdock/domain"
-import { Context, Data, Effect, Layer, Runtime } from "effect"
+import { type Health, type Hello, MAX_FRAME_BYTES, PROTOCOL_MINOR, PROTOCOL_VERSION, type ServerId, type ServerStatus } from "@orbitdock/domain"
+import { Context, Data, Effect, Layer, Runtime, Stream } from "effect"
 import { WebSocketServer } from "ws"
 import { ServerConfig } from "../Config.js"
 import { Connectors } from "../connectors/Connector.js"
+import { EventLog, type WriterStatus } from "../EventLog.js"
 import * as Metrics from "../Metrics.js"
 import { Sessions } from "../Sessions.js"
 import * as Access from "./Access.js"
@@ -171,6 +172,7 @@ const make = (options: Options) =>
     const config = yield* ServerConfig
     const sessions = yield* Sessions
     const connectors = yield* Connectors
+    const log = yield* EventLog
     const runtime = yield* Effect.runtime<never>()
     const pingIntervalMs = options.pingIntervalMs ?? 30_000
     const stuckTimeoutMs = options.stuckTimeoutMs ?? 60_000
@@ -195,8 +197,12 @@ const make = (options: Options) =>
     Prometheus.registerAll(Metrics)
 
     const hello: Hello = { type: "hello", server_id: serverId, version, protocol: PROTOCOL_VERSION, protocol_minor: PROTOCOL_MINOR }
+    // The event log's status as of its last change (its stream starts with the current one).
+    let persistence: WriterStatus = { status: "ok", reason: null }
+    const serverStatus = (): ServerStatus => ({ type: "server_status", ...persistence })
     const health = (): Health => ({
-      status: "ok",
+      status: persistence.status,
+      ...(persistence.reason === null ? {} : { reason: persistence.reason }),
       version,
       protocol: PROTOCOL_VERSION,
       protocol_minor: PROTOCOL_MINOR,
@@ -279,6 +285,8 @@ const make = (options: Options) =>
           onClosed: (closed) => connections.delete(closed)
         }, via)
         connections.add(connection)
+        // Right after `hello`: a client connecting while degraded learns it at once.
+        if (persistence.status !== "ok") connection.notify(serverStatus())
       })
     }
     // Node's `upgrade` and `request` listeners run in its socket callbacks: a throw there would end
@@ -398,6 +406,22 @@ const make = (options: Options) =>
       })
     )
 
+    // Every connection hears of each change of the log's status (forked while the layer is built,
+    // which runs uninterruptibly: the fiber must stay interruptible).
+    yield* log.status.pipe(
+      Stream.runForEach((next) =>
+        Effect.sync(() => {
+          const changed = next.status !== persistence.status || next.reason !== persistence.reason
+          persistence = next
+          if (!changed) return
+          const message = serverStatus()
+          for (const connection of connections) connection.notify(message)
+        })
+      ),
+      Effect.interruptible,
+      Effect.forkScoped
+    )
+
     const host = config.host.includes(":") ? `[${config.host}]` : config.host
     yield* Effect.logInfo(`listening on http://${host}:${port}${socketPath === null ? "" : ` and ${socketPath}`}`)
     return HttpTransport.of({
@@ -415,7 +439,7 @@ const make = (options: Options) =>
 /** The transport with explicit tuning (tests use short intervals). */
 export const layerWith = (
   options: Options = {}
-): Layer.Layer<HttpTransport, HttpTransportError, Sessions | Connectors | ServerConfig> => Layer.scoped(HttpTransport, make(options))
+): Layer.Layer<HttpTransport, HttpTransportError, Sessions | Connectors | EventLog | ServerConfig> => Layer.scoped(HttpTransport, make(options))
 
 /** The transport with PROTOCOL.md's defaults. */
-export const layer: Layer.Layer<HttpTransport, HttpTransportError, Sessions | Connectors | ServerConfig> = layerWith()
+export const layer: Layer.Layer<HttpTransport, HttpTransportError, Sessions | Connectors | EventLog | ServerConfig> = layerWith()

@@ -134,6 +134,11 @@ export class Connection {
 
   private readonly kick = (): void => this.outbox.kick()
 
+  /** Sends a message that concerns the whole server (`server_status`), in order with acks and errors. */
+  notify(message: ServerMessage): void {
+    if (!this.closed && !this.dropping) this.outbox.pushControl(message)
+  }
+
   /** Closes the connection with `code` (the server is stopping, or the client is dropped). */
   close(code: number, reason: string): void {
     if (this.ws.readyState === this.ws.CLOSED) return

@@ -1,14 +1,24 @@
 /**
- * The main-thread half of the writer: an unbounded in-memory queue of append entries and the one
- * fiber that drains it in batches (group commit). Owns batching (size, time, urgency), ordering,
- * retries of failed commits and settling each entry's durability receipt. Does not touch
- * SQLite: `commit` ships a batch to the writer worker.
+ * The main-thread half of the writer: an in-memory queue of append entries and the one fiber that
+ * drains it in batches (group commit). Owns batching (size, time, urgency), ordering, the room
+ * producers wait for before they show what they append, retries of failed commits (forever: a
+ * batch is never dropped while the process lives), the writer's health, and settling each entry's
+ * durability receipt. Does not touch SQLite: `commit` ships a batch to the writer worker.
+ *
+ * Ordering: a session's entries commit in the order they were queued. Across sessions they may
+ * not: an urgent entry (someone waits for its ack) commits ahead of other sessions' queued entries,
+ * with its own session's earlier entries, so a command to an idle session never waits behind
+ * another session's backlog. Checkpoint keys belong to one session, so this never reorders a key.
+ *
+ * Time bounds: the backlog (queued, in flight and reserved) is kept to what the writer commits in
+ * about `ROOM_MS`, and a batch to about `BATCH_MS`, both measured from recent commits: what a
+ * producer showed is durable within a few hundred milliseconds, bursts included.
  */
 import type { WorkerError } from "@effect/platform/WorkerError"
-import { Clock, Deferred, Duration, Effect, Effectable, Exit, Fiber, FiberId, Metric, Schedule } from "effect"
+import { Clock, Deferred, Duration, Effect, Effectable, Either, Exit, Fiber, FiberId, Metric, type Stream, SubscriptionRef } from "effect"
 import * as crypto from "node:crypto"
 import { performance } from "node:perf_hooks"
-import { type AppendEntry, EventLogError } from "../EventLog.js"
+import { type AppendEntry, EventLogError, type WriterStatus } from "../EventLog.js"
 import { encodeEvents, packEntry } from "./payloadCodec.js"
 import * as Metrics from "../Metrics.js"
 import type { CommitMessage, CommitResult } from "./writerProtocol.js"
@@ -18,6 +28,8 @@ export interface WriteQueueOptions {
   readonly flushMs: number
   /** Ships one batch to the worker; `Failed` results and worker errors are retried here. */
   readonly commit: (message: CommitMessage) => Effect.Effect<CommitResult, WorkerError>
+  /** Once closing, how long a failing commit is still retried before its entries fail. Default 5 s. */
+  readonly closeRetryMs?: number
 }
 
 /**
@@ -43,6 +55,8 @@ class Queued extends Effectable.Class<void, EventLogError> {
     entry: AppendEntry,
     events: string,
     readonly urgent: boolean,
+    /** The session the entry belongs to; null for one that belongs to none (a `flush` marker). */
+    readonly session: string | null,
     readonly enqueuedAt: number
   ) {
     super()
@@ -65,32 +79,28 @@ class Queued extends Effectable.Class<void, EventLogError> {
 
 const closedExit = Exit.fail(new EventLogError({ operation: "EventLog.append:closed", cause: "the event log is closed" }))
 
-class CommitFailed {
-  readonly _tag = "CommitFailed"
-  constructor(readonly code: string, readonly message: string) {}
-}
+/** Failed commits are retried after 20 ms, doubling up to this: the log heals within a second. */
+const RETRY_FIRST_MS = 20
+const RETRY_MAX_MS = 1000
+/** While degraded, a reminder is logged this often (the change itself is logged at once). */
+const DEGRADED_LOG_EVERY_MS = 60_000
 
+/** The writer's backlog is bounded by what it commits in this long (`room`). */
+export const ROOM_MS = 100
+/** A batch holds at most what the writer commits in this long: an urgent entry waits for it. */
+export const BATCH_MS = 25
+/** Bounds of the backlog in events, whatever the measured rate says. */
+export const MIN_ROOM = 1024
+export const MAX_ROOM = 16_384
 /**
- * Failed commits (busy, I/O, a crashed worker) are retried: 20 ms doubling up to 2 s between
- * attempts, 30 attempts (about 50 s) before the batch's entries fail with `EventLogError`.
- */
-const retrySchedule = Schedule.exponential("20 millis").pipe(
-  Schedule.either(Schedule.spaced("2 seconds")),
-  Schedule.intersect(Schedule.recurs(30))
-)
-
-/**
- * Group commit: `batchSize` is when a batch is due; a backlog that built up meanwhile goes out in
- * one transaction of up to this many events (one commit of 4,000 rows costs far less than 80 of 50).
+ * Upper bound of a batch in events: a backlog goes out in few large transactions (one commit of
+ * 4,000 rows costs far less than 80 of 50), but never more than about `BATCH_MS` of work.
  */
 export const MAX_GROUP_COMMIT = 4096
-
-/**
- * Events queued or in flight beyond which `append` waits (backpressure on the producers, i.e. the
- * actors' mailboxes and so the connectors): memory stays bounded, and a command's ack never waits
- * behind more than about a second of backlog.
- */
-export const HIGH_WATER_EVENTS = 16_384
+/** Commit throughput assumed before one was measured (events per ms; a typical 2-core laptop). */
+const INITIAL_RATE = 20
+/** Batches smaller than this say more about per-batch overhead than throughput: not measured. */
+const RATE_SAMPLE_MIN_EVENTS = 128
 
 /**
  * A batch's text for the worker (`payloadCodec.packEntry`), each session's summary only on its
@@ -111,21 +121,60 @@ const packBatch = (batch: ReadonlyArray<Queued>): string => {
   return lines.join("\n")
 }
 
+/** The session an entry belongs to: its summary's, else its first event's; null for neither. */
+const sessionOf = (entry: AppendEntry): string | null =>
+  entry.summary?.id ?? entry.events[0]?.stored.session_id ?? null
+
+/**
+ * The batch that lets urgent entries commit first: every queued entry of a session with an urgent
+ * entry, up to its last one, in queue order. `undefined` when no session has an urgent entry
+ * (urgent `flush` markers belong to no session: they need everything before them, i.e. FIFO).
+ * Exported for the ordering rule's unit test; `entries` is the queue, oldest first.
+ */
+export const urgentBatch = <E extends { readonly urgent: boolean; readonly session: string | null }>(
+  entries: ReadonlyArray<E>
+): { readonly batch: Array<E>; readonly rest: Array<E> } | undefined => {
+  const lastUrgent = new Map<string, number>()
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!
+    if (entry.urgent && entry.session !== null) lastUrgent.set(entry.session, i)
+  }
+  if (lastUrgent.size === 0) return undefined
+  const batch: Array<E> = []
+  const rest: Array<E> = []
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!
+    const last = entry.session === null ? undefined : lastUrgent.get(entry.session)
+    if (last !== undefined && i <= last) batch.push(entry)
+    else rest.push(entry)
+  }
+  return { batch, rest }
+}
+
+const ok: WriterStatus = { status: "ok", reason: null }
+
 export const makeWriteQueue = (options: WriteQueueOptions) =>
   Effect.gen(function* () {
     const { batchSize, flushMs } = options
+    const closeRetryMs = options.closeRetryMs ?? 5000
     // A plain array with a moving head: `shift()` would be O(n) per entry under a backlog.
     let queue: Array<Queued> = []
     let head = 0
     let queuedEvents = 0
     let queuedUrgent = 0
     let inFlightEvents = 0
+    let inFlightOldest = Infinity
     let inFlight = false
     let closing = false
+    let closeDeadline = Infinity
     let stopped = false
     let wake: Deferred.Deferred<void> | null = null
     const nonce = crypto.randomUUID()
     let batches = 0
+    /** Uncommitted entries per session (queued or in flight). */
+    const uncommittedBySession = new Map<string, number>()
+    const status = yield* SubscriptionRef.make<WriterStatus>(ok)
+    let current: WriterStatus = ok
 
     const signal = () => {
       if (wake !== null) {
@@ -145,29 +194,63 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
     }
     const size = () => queue.length - head
 
-    let belowHighWater: Array<() => void> = []
-    const releaseProducers = () => {
-      if ((!stopped && queuedEvents + inFlightEvents >= HIGH_WATER_EVENTS) || belowHighWater.length === 0) return
-      const waiting = belowHighWater
-      belowHighWater = []
-      for (const resume of waiting) resume()
+    // ── Throughput, and the bounds derived from it ──
+    let rate = INITIAL_RATE
+    const measure = (events: number, ms: number) => {
+      if (events < RATE_SAMPLE_MIN_EVENTS) return
+      const sample = events / Math.max(ms, 0.5)
+      rate = Math.min(1000, Math.max(1, rate * 0.75 + sample * 0.25))
     }
-    // Admission past the high-water mark is first come, first served: a producer released once goes
-    // in (overshooting the mark by at most one entry per producer that waited), and a newcomer
-    // waits behind those already waiting, so a session streaming flat out cannot starve the others.
-    const roomInQueue: Effect.Effect<void> = Effect.async<void>((resume) => {
-      belowHighWater.push(() => resume(Effect.void))
-    })
+    const roomLimit = () => Math.min(MAX_ROOM, Math.max(MIN_ROOM, Math.round(rate * ROOM_MS)))
+    const batchLimit = () => Math.min(MAX_GROUP_COMMIT, Math.max(batchSize, Math.round(rate * BATCH_MS)))
 
-    // Below the high-water mark (the common case) an append is one synchronous step. An urgent
-    // entry (a command's events: someone waits for the ack) never waits for room: it is small, and
-    // it still commits after everything queued before it.
+    // ── Room: producers wait before they fold and show, not after ──
+    /** Room granted by `room` that its producer has not released yet (it is about to append). */
+    let reserved = 0
+    let roomWaiters: Array<{ readonly events: number; readonly resume: () => void }> = []
+    const backlog = () => queuedEvents + inFlightEvents + reserved
+    // A step bigger than the whole room still goes in, alone.
+    const fits = (events: number) => {
+      const used = backlog()
+      return used === 0 || used + events <= roomLimit()
+    }
+    /** Lets waiting producers in, first come first served, as far as the room goes. */
+    const admit = () => {
+      while (roomWaiters.length > 0) {
+        const next = roomWaiters[0]!
+        if (!stopped && !fits(next.events)) return
+        roomWaiters.shift()
+        if (!stopped) reserved += next.events
+        next.resume()
+      }
+    }
+    // A newcomer waits behind those already waiting, so a session streaming flat out cannot starve
+    // the others.
+    const room = (events: number): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (stopped) return Effect.void
+        if (roomWaiters.length === 0 && fits(events)) {
+          reserved += events
+          return Effect.void
+        }
+        return Effect.async<void>((resume) => {
+          const waiter = { events, resume: () => resume(Effect.void) }
+          roomWaiters.push(waiter)
+          return Effect.sync(() => {
+            roomWaiters = roomWaiters.filter((w) => w !== waiter)
+          })
+        })
+      })
+    const release = (events: number): void => {
+      reserved = Math.max(0, reserved - events)
+      admit()
+    }
+
+    // ── Appending ──
+    // An append never waits (the room was waited for before the events were shown), so it is one
+    // synchronous step.
     const append = (entry: AppendEntry): Effect.Effect<Effect.Effect<void, EventLogError>> =>
-      Effect.suspend(() =>
-        entry.urgent || stopped || (queuedEvents + inFlightEvents < HIGH_WATER_EVENTS && belowHighWater.length === 0)
-          ? Effect.succeed(enqueue(entry))
-          : Effect.zipRight(roomInQueue, Effect.sync(() => enqueue(entry)))
-      )
+      Effect.sync(() => enqueue(entry))
 
     const enqueue = (entry: AppendEntry): Effect.Effect<void, EventLogError> => {
       if (stopped) return closedExit
@@ -179,12 +262,24 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
         return Exit.fail(new EventLogError({ operation: "EventLog.append:encode", cause }))
       }
       const urgent = entry.urgent === true
-      const queued = new Queued(entry, events, urgent, performance.now())
+      const session = sessionOf(entry)
+      const queued = new Queued(entry, events, urgent, session, performance.now())
       queue.push(queued)
       queuedEvents += entry.events.length
+      if (session !== null) uncommittedBySession.set(session, (uncommittedBySession.get(session) ?? 0) + 1)
       if (urgent) queuedUrgent++
       if (size() === 1 || urgent || queuedEvents >= batchSize) signal()
       return queued
+    }
+
+    const settle = (queued: Queued, exit: Exit.Exit<void, EventLogError>) => {
+      const session = queued.session
+      if (session !== null) {
+        const left = (uncommittedBySession.get(session) ?? 1) - 1
+        if (left <= 0) uncommittedBySession.delete(session)
+        else uncommittedBySession.set(session, left)
+      }
+      queued.settle(exit)
     }
 
     /** Waits until a batch is due: size reached, urgent entry, closing, or `flushMs` after the first entry. */
@@ -196,11 +291,27 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
       return armSignal().pipe(Effect.timeoutOption(Duration.millis(remaining)), Effect.zipRight(waitUntilDue))
     })
 
-    /** Takes entries up to `batchSize` events; an entry is never split (a large one is a batch alone). */
+    /**
+     * The next batch: the urgent entries' sessions' (`urgentBatch`) when there are urgent entries,
+     * else entries from the head up to `batchLimit` events (an entry is never split: a large one is
+     * a batch alone).
+     */
     const take = (): Array<Queued> => {
+      if (queuedUrgent > 0) {
+        const urgent = urgentBatch(head === 0 ? queue : queue.slice(head))
+        if (urgent !== undefined) {
+          queue = urgent.rest
+          head = 0
+          for (const queued of urgent.batch) {
+            queuedEvents -= queued.count
+            if (queued.urgent) queuedUrgent--
+          }
+          return urgent.batch
+        }
+      }
       const batch: Array<Queued> = []
       let events = 0
-      const limit = Math.max(batchSize, MAX_GROUP_COMMIT)
+      const limit = batchLimit()
       while (size() > 0 && (batch.length === 0 || events + queue[head].count <= limit)) {
         const queued = queue[head++]
         batch.push(queued)
@@ -218,50 +329,89 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
       return batch
     }
 
+    /** Seconds since the oldest uncommitted entry was queued (0: none). */
+    const oldestAgeSeconds = () => {
+      const oldest = Math.min(inFlightOldest, size() > 0 ? queue[head].enqueuedAt : Infinity)
+      return oldest === Infinity ? 0 : Math.round(performance.now() - oldest) / 1000
+    }
+    const recordDepth = Effect.suspend(() =>
+      Effect.zipRight(
+        Metric.set(Metrics.eventLogQueueDepth, queuedEvents + inFlightEvents),
+        Metric.set(Metrics.eventLogOldestUncommittedSeconds, oldestAgeSeconds())
+      )
+    )
+
     const fail = (batch: ReadonlyArray<Queued>, error: EventLogError) =>
       Effect.sync(() => {
         const exit = Exit.fail(error)
-        for (const queued of batch) queued.settle(exit)
+        for (const queued of batch) settle(queued, exit)
       })
 
+    const setStatus = (next: WriterStatus) =>
+      Effect.suspend(() => {
+        if (next.status === current.status && next.reason === current.reason) return Effect.void
+        current = next
+        return SubscriptionRef.set(status, next).pipe(
+          Effect.zipRight(Metric.set(Metrics.eventLogDegraded, next.status === "degraded" ? 1 : 0))
+        )
+      })
+
+    /**
+     * Commits one batch, retrying failures (busy, I/O, a full disk, a crashed worker) until it
+     * commits: the entries after it wait in order and producers are held back by the room, so
+     * nothing shown is ever dropped while the live state goes on. Only a closing log gives up,
+     * `closeRetryMs` after it was asked to close.
+     */
     const commitBatch = (batch: ReadonlyArray<Queued>): Effect.Effect<void> =>
       Effect.gen(function* () {
         const request = { token: `${nonce}:${++batches}`, batch: packBatch(batch), retry: false }
         let attempts = 0
-        const attempt = Effect.suspend(() =>
-          options.commit(attempts++ === 0 ? request : { ...request, retry: true })
-        ).pipe(
-          Effect.flatMap((result) =>
-            result._tag === "Failed" ? Effect.fail(new CommitFailed(result.code, result.message)) : Effect.succeed(result)
-          ),
-          Effect.tapError((error) =>
-            Effect.logWarning("event log commit failed, retrying").pipe(
-              Effect.zipRight(Metric.increment(Metrics.appendRetries)),
-              Effect.annotateLogs({
-                events: inFlightEvents,
-                code: error._tag === "CommitFailed" ? error.code : error.reason,
-                error: error.message
-              })
+        let delay = RETRY_FIRST_MS
+        let loggedAt = -Infinity
+        let result: CommitResult
+        while (true) {
+          const sent = performance.now()
+          const outcome = yield* Effect.either(options.commit(attempts++ === 0 ? request : { ...request, retry: true }))
+          result = asResult(outcome)
+          if (result._tag === "Committed") {
+            measure(inFlightEvents, performance.now() - sent)
+            break
+          }
+          yield* Metric.increment(Metrics.appendRetries)
+          const reason = `the event log cannot commit (${result.code}: ${result.message}); retrying`
+          const changed = current.reason !== reason
+          yield* setStatus({ status: "degraded", reason })
+          const now = performance.now()
+          if (changed || now - loggedAt >= DEGRADED_LOG_EVERY_MS) {
+            loggedAt = now
+            yield* Effect.logError("event log commit failed; the batch is kept and retried").pipe(
+              Effect.annotateLogs({ events: inFlightEvents, attempts, code: result.code, error: result.message })
             )
-          )
-        )
-        const outcome = yield* Effect.either(Effect.retry(attempt, { schedule: retrySchedule }))
-        if (outcome._tag === "Left") {
-          yield* Effect.logError("event log commit failed for good; the batch is lost").pipe(
-            Effect.annotateLogs({ events: inFlightEvents, attempts, error: outcome.left.message })
-          )
-          return yield* fail(batch, new EventLogError({ operation: "EventLog.append:commit", cause: outcome.left }))
+          }
+          yield* recordDepth
+          if (closing && now >= closeDeadline) {
+            yield* Effect.logError("event log closed with a batch it could not commit; its entries are lost").pipe(
+              Effect.annotateLogs({ events: inFlightEvents, attempts, code: result.code, error: result.message })
+            )
+            return yield* fail(batch, new EventLogError({ operation: "EventLog.append:commit", cause: new Error(reason) }))
+          }
+          yield* Effect.sleep(Duration.millis(delay))
+          delay = Math.min(delay * 2, RETRY_MAX_MS)
         }
-        const rejected = new Map(outcome.right.rejected.map((r) => [r.index, r]))
+        if (current.status === "degraded") {
+          yield* setStatus(ok)
+          yield* Effect.logInfo("event log commits again").pipe(Effect.annotateLogs({ attempts }))
+        }
+        const rejected = new Map(result.rejected.map((r) => [r.index, r]))
         let committed = 0
         for (let index = 0; index < batch.length; index++) {
           const refused = rejected.get(index)
           if (refused === undefined) {
             committed += batch[index].count
-            batch[index].settle(Exit.void)
+            settle(batch[index], Exit.void)
           } else {
             const cause = Object.assign(new Error(refused.message), { code: refused.code })
-            batch[index].settle(Exit.fail(new EventLogError({ operation: "EventLog.append:constraint", cause })))
+            settle(batch[index], Exit.fail(new EventLogError({ operation: "EventLog.append:constraint", cause })))
           }
         }
         if (rejected.size > 0) {
@@ -287,8 +437,13 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
         }
         const batch = take()
         inFlight = true
-        inFlightEvents = batch.reduce((n, queued) => n + queued.count, 0)
-        yield* Metric.set(Metrics.eventLogQueueDepth, queuedEvents + inFlightEvents)
+        inFlightEvents = 0
+        inFlightOldest = Infinity
+        for (const queued of batch) {
+          inFlightEvents += queued.count
+          if (queued.enqueuedAt < inFlightOldest) inFlightOldest = queued.enqueuedAt
+        }
+        yield* recordDepth
         // A defect here is a bug of ours: the batch's waiters learn of it, the writer goes on.
         yield* commitBatch(batch).pipe(
           Effect.catchAllCause((cause) =>
@@ -299,14 +454,15 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
         )
         inFlight = false
         inFlightEvents = 0
-        releaseProducers()
-        yield* Metric.set(Metrics.eventLogQueueDepth, queuedEvents)
+        inFlightOldest = Infinity
+        admit()
+        yield* recordDepth
       }
     }).pipe(
       Effect.ensuring(
         Effect.sync(() => {
           stopped = true
-          releaseProducers()
+          admit()
         })
       ),
       Effect.annotateLogs({ module: "EventLog" }),
@@ -324,12 +480,30 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
       size() === 0 && !inFlight ? Effect.void : enqueue({ events: [], urgent: true })
     )
 
-    /** Commits everything queued, then stops the writer fiber; later appends fail with `EventLogError`. */
+    /**
+     * Commits everything queued, then stops the writer fiber; later appends fail with
+     * `EventLogError`. A commit that keeps failing is given up `closeRetryMs` after this was called.
+     */
     const close: Effect.Effect<void> = Effect.suspend(() => {
       closing = true
+      closeDeadline = performance.now() + closeRetryMs
       signal()
       return Fiber.join(fiber)
     })
 
-    return { append, flush, close } as const
+    return {
+      append,
+      room,
+      release,
+      flush,
+      close,
+      /** Whether a session has entries not committed yet. */
+      uncommitted: (sessionId: string): boolean => uncommittedBySession.has(sessionId),
+      /** The current status, then each change. */
+      status: status.changes as Stream.Stream<WriterStatus>
+    } as const
   })
+
+/** A worker error is a failed commit like any other: retried. */
+const asResult = (outcome: Either.Either<CommitResult, WorkerError>): CommitResult =>
+  Either.isRight(outcome) ? outcome.right : { _tag: "Failed", code: outcome.left.reason, message: outcome.left.message }

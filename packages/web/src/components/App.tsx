@@ -42,6 +42,8 @@ export const App = ({ client, token }: { client: OrbitClient; token: string }) =
   const [filter, setFilter] = useState<Fleet.FleetFilter>(Fleet.noFilter)
   const [theme, setTheme] = useState<Theme.Theme>(Theme.load)
   const [toast, setToast] = useState<string | null>(null)
+  // Why the server cannot persist right now (null: it can). A new connection hears it again.
+  const [degraded, setDegraded] = useState<string | null>(null)
   const [help, setHelp] = useState(false)
   const [actions] = useState<ActionHandle>({})
 
@@ -71,6 +73,8 @@ export const App = ({ client, token }: { client: OrbitClient; token: string }) =
       client.on("notice", (notice: Notice) => {
         if (notice._tag === "ServerRestarted") setToast("The server restarted: every view was reloaded from its new state.")
         else if (notice._tag === "SessionDropped") setToast(`Session ${notice.session_id} is gone from the server.`)
+        else if (notice._tag === "ServerStatus") setDegraded(notice.status === "degraded" ? (notice.reason ?? "unknown reason") : null)
+        else if (notice._tag === "Disconnected") setDegraded(null)
       }),
     [client]
   )
@@ -185,6 +189,11 @@ export const App = ({ client, token }: { client: OrbitClient; token: string }) =
         </button>
         <ConnectionBadge connection={mirror.connection} serverId={mirror.serverId} />
       </header>
+      {degraded !== null && (
+        <div className="banner" role="alert" data-testid="degraded-banner">
+          The server cannot save right now: {degraded}. What you see is kept and retried; commands wait until it recovers.
+        </div>
+      )}
       {toast !== null && (
         <div className="toast" role="status" data-testid="toast">
           {toast}

@@ -9,7 +9,7 @@
  * prompts belong to the headless driver (the stdio permission tool answers those).
  */
 import { type SessionId, type SessionState } from "@orbitdock/domain"
-import { Duration, Effect, Either, Option } from "effect"
+import { Data, Duration, Effect, Either, Option } from "effect"
 import type { ConnectorHost, RouteRequest, RouteResponse } from "../Connector.js"
 import { decodeHook, type HookEvent, noDecision, permissionAnswer, preToolUseAnswer } from "./HookSchemas.js"
 import { type ClaudeProcesses, parsePid } from "./ClaudeProcesses.js"
@@ -24,6 +24,12 @@ export interface HookOptions {
   /** Tools whose PreToolUse is held for approval too ("*" for all); none by default. */
   readonly holdPreToolUse: ReadonlyArray<string>
 }
+
+/** How long a hook waits for its events to be committed before it is answered 503 instead. */
+export const RECORD_TIMEOUT = Duration.seconds(5)
+
+/** The events a hook depends on were not recorded: the hook is answered 503, never 202. */
+class NotRecorded extends Data.TaggedError("NotRecorded")<{ readonly message: string }> {}
 
 const accepted = (body: unknown = noDecision): RouteResponse => ({ status: 202, body })
 const invalid = (message: string): RouteResponse => ({ status: 400, body: { code: "invalid_message", message } })
@@ -47,18 +53,23 @@ export const make = (
         : Effect.as(Effect.logWarning(`claude hook: ignoring ${field} ${JSON.stringify(file)} of ${hook.session_id}: not a transcript under Claude's projects directory`), null)
     })
 
-  const setStatus = (sessionId: SessionId, hook: HookEvent, f: (s: SessionState) => Effect.Effect<void>) =>
+  const setStatus = (sessionId: SessionId, hook: HookEvent, f: (s: SessionState) => Effect.Effect<void, NotRecorded>) =>
     index.locked(
       sessionId,
       host.state(sessionId).pipe(Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: f })))
     )
 
-  // Folded before the hook is answered: `202` means recorded, and the next hook sees it.
-  const emitQuiet = (sessionId: SessionId, events: Parameters<ConnectorHost["emit"]>[1]) =>
-    host.emit(sessionId, events).pipe(
-      Effect.flatMap((receipt) => receipt.folded),
-      Effect.asVoid,
-      Effect.catchAll((e) => Effect.logWarning(`claude hook: events of ${sessionId} refused: ${e.message}`))
+  // Committed before the hook is answered: `202` means recorded (durable), and the next hook sees
+  // it. What cannot be recorded (refused, or the event log cannot commit in time) is a 503.
+  const record = (sessionId: SessionId, events: Parameters<ConnectorHost["emit"]>[1]) =>
+    host.commit(sessionId, events).pipe(
+      Effect.timeoutFail({
+        duration: RECORD_TIMEOUT,
+        onTimeout: () => new NotRecorded({ message: `not recorded within ${Duration.format(RECORD_TIMEOUT)}: the event log is behind or cannot commit` })
+      }),
+      Effect.catchTag("ProtocolError", (e) => Effect.fail(new NotRecorded({ message: e.message }))),
+      Effect.tapError((e) => Effect.logWarning(`claude hook: events of ${sessionId} not recorded: ${e.message}`)),
+      Effect.asVoid
     )
 
   const holdFor = (session: SessionState, hook: HookEvent & { tool_name: string; tool_input?: unknown }) =>
@@ -87,7 +98,7 @@ export const make = (
           yield* setStatus(sessionId, hook, (s) =>
             s.status === "working" || s.status === "ended"
               ? Effect.void
-              : emitQuiet(sessionId, [{ event: { type: "turn_started", turn_id: promptId }, source_key: `turn:${promptId}` }])
+              : record(sessionId, [{ event: { type: "turn_started", turn_id: promptId }, source_key: `turn:${promptId}` }])
           )
           return accepted()
         }
@@ -121,7 +132,7 @@ export const make = (
           yield* setStatus(sessionId, hook, (s) =>
             s.status !== "working"
               ? Effect.void
-              : emitQuiet(sessionId, [
+              : record(sessionId, [
                   { event: { type: "turn_completed" }, source_key: `turn-end:stop:${hook.prompt_id ?? host.newId("stop")}` }
                 ])
           )
@@ -133,7 +144,7 @@ export const make = (
           yield* setStatus(sessionId, hook, (s) =>
             s.status === "ended"
               ? Effect.void
-              : emitQuiet(sessionId, [{ event: { type: "session_ended", reason: `claude exited (${hook.reason ?? "other"})` } }])
+              : record(sessionId, [{ event: { type: "session_ended", reason: `claude exited (${hook.reason ?? "other"})` } }])
           )
           yield* tail.release(sessionId)
           return accepted()
@@ -166,7 +177,7 @@ export const make = (
       const session = ensured.session
       if (session.status === "ended" && hook.hook_event_name !== "SessionEnd") {
         // `claude --resume` of a session that had ended: it is live again.
-        yield* emitQuiet(session.id, [{ event: { type: "session_reopened", reason: `claude ${hook.hook_event_name}` } }])
+        yield* record(session.id, [{ event: { type: "session_reopened", reason: `claude ${hook.hook_event_name}` } }])
       }
       if (session.watch_only === true) {
         // Which process runs it (SessionStart's command hook says; a restart reads it back), so its
@@ -177,8 +188,16 @@ export const make = (
       }
       // Read the transcript up to now first, so what the hook does lands after the messages it follows.
       if (transcript !== null) yield* tail.poke(transcript)
-      return yield* onHook(hook, session)
+      const answer = yield* onHook(hook, session)
+      // `202` means recorded: what the hook brought about (the session itself, the transcript read up
+      // to now) is durable first. An empty commit waits for the session's own earlier entries only.
+      if (answer.status === 202) yield* record(session.id, [])
+      return answer
     }).pipe(
+      Effect.catchIf(
+        (e): e is NotRecorded => e instanceof NotRecorded,
+        (e) => Effect.succeed<RouteResponse>({ status: 503, body: { code: "internal", message: e.message } })
+      ),
       Effect.catchAllCause((cause) =>
         Effect.logError("claude hook failed", cause).pipe(
           Effect.as<RouteResponse>({ status: 500, body: { code: "internal", message: "hook handling failed" } })

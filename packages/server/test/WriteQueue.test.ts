@@ -1,0 +1,143 @@
+/**
+ * The writer's rules that sit above SQLite, against the real log (temp file, real worker): which
+ * entries an urgent one commits with and ahead of, the room producers wait for before they show
+ * what they append, and the status a failing commit reports while it is kept and retried.
+ * Commit order is read back from the log's global `position`, which the insert assigns.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import Database from "better-sqlite3"
+import { Effect, Fiber, Metric, Option, Stream } from "effect"
+import * as path from "node:path"
+import type { AppendEntry, WriterStatus } from "../src/EventLog.js"
+import { MIN_ROOM, urgentBatch } from "../src/internal/writeQueue.js"
+import * as Metrics from "../src/Metrics.js"
+import { events, openLog, sid, summary, tempDir } from "./helpers/eventLogFixtures.js"
+
+const x = sid("session-x")
+const y = sid("session-y")
+
+/** Entries as the write queue sees them: just what the rule reads. */
+const entry = (name: string, session: string | null, urgent = false) => ({ name, session, urgent })
+
+describe("urgentBatch (the ordering rule)", () => {
+  it("given entries of X and Y, when Y has an urgent one, then Y's up to it go first and X's keep their order", () => {
+    const queue = [entry("x1", "X"), entry("y1", "Y"), entry("x2", "X"), entry("y2", "Y", true), entry("y3", "Y"), entry("x3", "X")]
+    const taken = urgentBatch(queue)!
+    expect(taken.batch.map((e) => e.name)).toStrictEqual(["y1", "y2"])
+    expect(taken.rest.map((e) => e.name)).toStrictEqual(["x1", "x2", "y3", "x3"])
+  })
+
+  it("takes each urgent session's entries up to its last urgent one, in queue order", () => {
+    const queue = [entry("x1", "X"), entry("z1", "Z", true), entry("y1", "Y"), entry("z2", "Z"), entry("y2", "Y", true), entry("z3", "Z")]
+    const taken = urgentBatch(queue)!
+    expect(taken.batch.map((e) => e.name)).toStrictEqual(["z1", "y1", "y2"])
+    expect(taken.rest.map((e) => e.name)).toStrictEqual(["x1", "z2", "z3"])
+  })
+
+  it("leaves an urgent entry of no session (a flush marker) to plain queue order", () => {
+    expect(urgentBatch([entry("x1", "X"), entry("flush", null, true), entry("x2", "X")])).toBeUndefined()
+    expect(urgentBatch([entry("x1", "X"), entry("y1", "Y")])).toBeUndefined()
+  })
+})
+
+/** Position of each committed event, keyed `session:revision`. */
+const positions = (dbPath: string) => {
+  const db = new Database(dbPath, { readonly: true })
+  try {
+    const rows = db.prepare("SELECT session_id, revision, position FROM events").all() as Array<{ session_id: string; revision: number; position: number }>
+    return new Map(rows.map((r) => [`${r.session_id}:${r.revision}`, r.position]))
+  } finally {
+    db.close()
+  }
+}
+
+describe("the write queue over the real log", () => {
+  it.scopedLive("an urgent entry of Y commits before X's backlog and after Y's own earlier entries", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const dbPath = path.join(dir, "log.db")
+      // No timer or size trigger fires: only urgency (and the final flush) makes anything commit.
+      const { log } = yield* openLog({ dbPath, flushMs: 60_000, batchSize: 100_000 })
+      const queued: Array<AppendEntry> = [
+        { events: events(x, 1, 200), summary: summary(x, 200) },
+        { events: events(y, 1, 3), summary: summary(y, 3) },
+        { events: events(x, 201, 400), summary: summary(x, 400) },
+        { events: events(y, 4, 4), summary: summary(y, 4), urgent: true },
+        { events: events(x, 401, 402), summary: summary(x, 402) }
+      ]
+      const durable = yield* Effect.forEach(queued, log.append)
+      yield* durable[3]!
+      // Y's ack came with its own earlier entries; X's backlog is still queued.
+      const early = positions(dbPath)
+      expect([...early.keys()].sort()).toStrictEqual(["session-y:1", "session-y:2", "session-y:3", "session-y:4"])
+      expect(log.uncommitted(x)).toBe(true)
+      expect(log.uncommitted(y)).toBe(false)
+      yield* log.flush
+      const all = positions(dbPath)
+      expect(all.size).toBe(406)
+      const before = (a: string, b: string) => expect(all.get(a)!).toBeLessThan(all.get(b)!)
+      before("session-y:3", "session-y:4")
+      before("session-y:4", "session-x:1")
+      // Each session's own order is kept.
+      for (let r = 1; r < 402; r++) before(`session-x:${r}`, `session-x:${r + 1}`)
+      expect(log.uncommitted(x)).toBe(false)
+      expect(new Map((yield* log.summaries).map((s) => [s.id, s]))).toStrictEqual(
+        new Map([[x, summary(x, 402)], [y, summary(y, 4)]])
+      )
+    }))
+
+  it.scopedLive("room: a producer waits while the backlog is full, and goes in once the writer commits", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const { log } = yield* openLog({ dbPath: path.join(dir, "log.db"), flushMs: 60_000, batchSize: 100_000 })
+      // Far beyond any room the writer grants (at most MAX_ROOM events; at least MIN_ROOM).
+      yield* log.room(1)
+      yield* log.append({ events: events(x, 1, 20_000) })
+      log.release(1)
+      const waiting = yield* Effect.fork(log.room(10))
+      yield* Effect.sleep("200 millis")
+      expect(Option.isNone(yield* Fiber.poll(waiting))).toBe(true)
+      // Another producer arriving later waits behind the first, even for less.
+      const later = yield* Effect.fork(log.room(1))
+      yield* log.flush
+      yield* Fiber.join(waiting).pipe(Effect.timeout("10 seconds"))
+      yield* Fiber.join(later).pipe(Effect.timeout("10 seconds"))
+      log.release(11)
+      // With nothing queued, a step bigger than the whole room still goes in, alone.
+      yield* log.room(MIN_ROOM * 100).pipe(Effect.timeout("1 second"))
+      log.release(MIN_ROOM * 100)
+    }))
+
+  it.scopedLive("a commit that keeps failing is kept and retried: degraded with the reason, then ok once it commits", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const dbPath = path.join(dir, "log.db")
+      const { log } = yield* openLog({ dbPath, flushMs: 5, batchSize: 50 })
+      const statuses: Array<WriterStatus> = []
+      yield* log.status.pipe(
+        Stream.runForEach((s) => Effect.sync(() => statuses.push(s))),
+        Effect.forkScoped
+      )
+      const failuresBefore = (yield* Metric.value(Metrics.appendRetries)).count
+      const locker = new Database(dbPath)
+      yield* Effect.addFinalizer(() => Effect.sync(() => locker.close()))
+      locker.exec("BEGIN IMMEDIATE")
+      const first = yield* log.append({ events: events(x, 1, 5), summary: summary(x, 5) })
+      const second = yield* log.append({ events: events(x, 6, 6), summary: summary(x, 6) })
+      // The worker's busy timeout is 1 s per attempt: several attempts fail.
+      yield* Effect.sleep("3500 millis")
+      expect(statuses.at(-1)?.status).toBe("degraded")
+      expect(statuses.at(-1)?.reason).toMatch(/SQLITE_BUSY/)
+      expect((yield* Metric.value(Metrics.eventLogDegraded)).value).toBe(1)
+      expect((yield* Metric.value(Metrics.appendRetries)).count - failuresBefore).toBeGreaterThanOrEqual(2)
+      expect((yield* Metric.value(Metrics.eventLogOldestUncommittedSeconds)).value).toBeGreaterThan(1)
+      expect(log.uncommitted(x)).toBe(true)
+      locker.exec("COMMIT")
+      yield* Effect.all([first, second]).pipe(Effect.timeout("10 seconds"))
+      expect(statuses.at(-1)).toStrictEqual({ status: "ok", reason: null })
+      expect(statuses.map((s) => s.status).filter((s, i, all) => s !== all[i - 1])).toStrictEqual(["ok", "degraded", "ok"])
+      expect((yield* Metric.value(Metrics.eventLogDegraded)).value).toBe(0)
+      expect((yield* log.readSession(x, 0)).map((e) => e.revision)).toStrictEqual([1, 2, 3, 4, 5, 6])
+      expect(log.uncommitted(x)).toBe(false)
+    }))
+})
