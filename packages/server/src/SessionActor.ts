@@ -428,7 +428,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
           const summary = SessionMirror.summarize(projection.state)
           if (messages.length > 0) options.onChange(summary, messages)
           return summary
-        }, stepCost, stepEvents)
+        }, { cost: stepCost, items: stepEvents, urgent: items.some((item) => item.options?.urgent === true) })
         let durable: Receipt["durable"] = Effect.void
         // An urgent item whose events were all duplicates still waits for the originals: an empty
         // entry commits after everything queued before it.

@@ -57,6 +57,26 @@ describe("turns", () => {
     })
   )
 
+  it.live("an urgent unit (someone waits for it) goes before those already waiting", () =>
+    Effect.gen(function* () {
+      yield* nextLoopTurn
+      const log: Array<string> = []
+      yield* Effect.all(
+        [
+          inTurn(() => {
+            busy(SLICE_MS + 1)
+            log.push("long")
+          }),
+          inTurn(() => log.push("a")),
+          inTurn(() => log.push("b")),
+          inTurn(() => log.push("urgent"), { urgent: true })
+        ],
+        { concurrency: "unbounded" }
+      )
+      expect(log).toEqual(["long", "urgent", "a", "b"])
+    })
+  )
+
   it.live("a unit interrupted while it waits for its turn does not hold up the others", () =>
     Effect.gen(function* () {
       yield* nextLoopTurn

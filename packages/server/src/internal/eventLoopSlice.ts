@@ -12,9 +12,9 @@
  * So units of synchronous work take turns (`inTurn`): one at a time, first come first served, the
  * next one only after the microtasks the previous one queued (its frames) have run; and once the
  * current stretch of the event loop has lasted `SLICE_MS`, the next turn waits for `setImmediate`,
- * i.e. until the event loop has polled I/O once. A turn's cost (its work and those microtasks) is
- * measured, so that a loop can size its next unit to fit (`TurnCost`). An idle server runs a unit
- * at once.
+ * i.e. until the event loop has polled I/O once. Units someone waits for (a command's events) go
+ * first. A turn's cost (its work and those microtasks) is measured, so that a loop can size its
+ * next unit to fit (`TurnCost`). An idle server runs a unit at once.
  */
 import { Effect } from "effect"
 import { performance } from "node:perf_hooks"
@@ -53,6 +53,8 @@ interface Waiter {
   done: boolean
 }
 
+/** Units waiting for their turn: urgent ones (someone waits for an ack) first, each list in order. */
+const urgentWaiting: Array<Waiter> = []
 const waiting: Array<Waiter> = []
 /** A turn was granted and what it queued has not run yet: newcomers wait behind it. */
 let granted = false
@@ -80,7 +82,7 @@ const sliceSpent = (): boolean => {
 
 /** When no turn is granted: grants the first waiter's, or has the next check phase do it. */
 const grant = () => {
-  if (waiting.length === 0) return
+  if (urgentWaiting.length === 0 && waiting.length === 0) return
   if (sliceSpent()) {
     if (!immediateQueued) {
       immediateQueued = true
@@ -88,7 +90,7 @@ const grant = () => {
     }
     return
   }
-  const waiter = waiting.shift()!
+  const waiter = urgentWaiting.length > 0 ? urgentWaiting.shift()! : waiting.shift()!
   waiter.admitted = true
   granted = true
   waiter.resume!()
@@ -119,25 +121,33 @@ const run = <A>(waiter: Waiter, work: () => A, cost: TurnCost | undefined, items
   }
 }
 
+export interface TurnOptions {
+  /** Records the turn (its work and the microtasks it queued) there, as `items` items. */
+  readonly cost?: TurnCost
+  readonly items?: number
+  /** Someone waits for this unit (a command's events): its turn comes before the others'. */
+  readonly urgent?: boolean
+}
+
 /**
  * Runs `work` (synchronous, one unit: a fold and its publishing, a chunk of a burst) in its turn:
  * at once when nothing else waits and the stretch is young, else after the turns queued before it.
- * With `cost`, the turn (work and the microtasks it queued) is recorded there as `items` items.
  */
-export const inTurn = <A>(work: () => A, cost?: TurnCost, items = 1): Effect.Effect<A> =>
+export const inTurn = <A>(work: () => A, options: TurnOptions = {}): Effect.Effect<A> =>
   Effect.suspend(() => {
     const waiter: Waiter = { resume: undefined, admitted: false, done: false }
+    const queue = options.urgent === true ? urgentWaiting : waiting
     // Queued and granted where the fiber suspends, atomically: a fiber may pause between any two steps.
     return Effect.async<void>((resume) => {
       waiter.resume = () => resume(Effect.void)
-      waiting.push(waiter)
+      queue.push(waiter)
       if (!granted) grant()
       return Effect.sync(() => {
-        const at = waiting.indexOf(waiter)
-        if (at !== -1) waiting.splice(at, 1)
+        const at = queue.indexOf(waiter)
+        if (at !== -1) queue.splice(at, 1)
       })
     }).pipe(
-      Effect.zipRight(Effect.sync(() => run(waiter, work, cost, items))),
+      Effect.zipRight(Effect.sync(() => run(waiter, work, options.cost, options.items ?? 1))),
       // Given its turn, then interrupted before it ran: the turn passes on.
       Effect.onInterrupt(() =>
         Effect.sync(() => {
