@@ -99,7 +99,7 @@ export const burstStall = async (figures: Figures, o: Options) => {
             await sleep(turnsEnded ? 500 : 25)
           }
           await ended
-          const loop = await ask<{ p99: number; max: number; cpuMax: number }>(server, { type: "loop-delay" }, "loop-delay")
+          const loop = await ask<{ p99: number; max: number; cpuMax: number; cpuMs: number }>(server, { type: "loop-delay" }, "loop-delay")
           return { delivery: report.last - start, report, loop }
         })
       } finally {
@@ -118,10 +118,11 @@ export const burstStall = async (figures: Figures, o: Options) => {
     figures.add(S7, `${label}: server loop delay max`, "ms", result.loop.max)
     figures.add(S7, `${label}: longest loop iteration, server main-thread CPU time`, "ms", result.loop.cpuMax)
     figures.add(S7, `${label}: total delivery time (every client got every message)`, "ms", result.delivery)
+    figures.add(S7, `${label}: server CPU time until then (all threads)`, "ms", result.loop.cpuMs)
     figures.add(S7, `${label}: deltas delivered per client`, "deltas", result.report.deltas / clientCount)
     figures.add(S7, `${label}: resyncs (snapshots)`, "count", result.report.snapshots)
   }
-  figures.note(S7, `${sessions} sim sessions; ${clientCount} WebSocket clients (JSON, another process) each subscribed to all of them; one more connection sends \`/burst ${perSession}\` to every session at once. \`GET /health\` is sent every 20 ms from a third process (at a raised priority where allowed) over keep-alive connections, whether or not the previous probe was answered (a stall counts once per 20 ms it lasts), from just before the bursts until the last client got its last message; the same probes in the 2 s before, the server idle, give the machine's floor. Loop delay: \`monitorEventLoopDelay\` in the server during the bursts; it counts the time the server's thread waited for a core too, while "longest loop iteration, CPU time" (from \`/proc/thread-self/schedstat\`, between two ticks of a 1 ms timer) is what the server's own work held the loop, whatever the machine's load. Total delivery time: from sending the bursts to the last message received by any client (${expected.toLocaleString("en")} burst messages in all). The log writes meanwhile (the server's defaults).`)
+  figures.note(S7, `${sessions} sim sessions; ${clientCount} WebSocket clients (JSON, another process) each subscribed to all of them; one more connection sends \`/burst ${perSession}\` to every session at once. \`GET /health\` is sent every 20 ms from a third process (at a raised priority where allowed) over keep-alive connections, whether or not the previous probe was answered (a stall counts once per 20 ms it lasts), from just before the bursts until the last client got its last message; the same probes in the 2 s before, the server idle, give the machine's floor. Loop delay: \`monitorEventLoopDelay\` in the server during the bursts; it counts the time the server's thread waited for a core too, while "longest loop iteration, CPU time" (from \`/proc/thread-self/schedstat\`, between two ticks of a 1 ms timer) is what the server's own work held the loop, whatever the machine's load. Total delivery time: from sending the bursts to the last message received by any client (${expected.toLocaleString("en")} burst messages in all); the server's CPU time over the same span does not depend on how busy the machine was. The log writes meanwhile (the server's defaults).`)
 }
 
 interface Probes {

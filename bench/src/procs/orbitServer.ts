@@ -6,7 +6,7 @@
  *
  * Driven over IPC: `create` sessions, `load` at a rate (monitoring this process's event loop),
  * `ingest` as fast as possible until durable, `watch-loop`/`loop-delay` (this process's event-loop
- * delay between the two, while something else drives the server), `memory`, `exit`.
+ * delay and CPU time between the two, while something else drives the server), `memory`, `exit`.
  *
  * argv: <dataDir> <batchSize> <flushMs>
  */
@@ -199,6 +199,7 @@ const program = Effect.gen(function* () {
 
   let watched: ReturnType<typeof monitorEventLoopDelay> | undefined
   let iterations: LoopIterations | undefined
+  let watchedCpu = process.cpuUsage()
 
   process.on("message", (request: Record<string, unknown>) => {
     const answer = (type: string, effect: Effect.Effect<unknown, unknown>) =>
@@ -217,12 +218,14 @@ const program = Effect.gen(function* () {
         watched = monitorEventLoopDelay({ resolution: 1 })
         watched.enable()
         iterations = new LoopIterations()
+        watchedCpu = process.cpuUsage()
         return void reply({ type: "watching" })
       case "loop-delay": {
         const h = watched!
         h.disable()
         const cpuMax = iterations!.stop()
-        return void reply({ type: "loop-delay", p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6, cpuMax })
+        const cpu = process.cpuUsage(watchedCpu)
+        return void reply({ type: "loop-delay", p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6, cpuMax, cpuMs: (cpu.user + cpu.system) / 1000 })
       }
       case "memory":
         gc()
