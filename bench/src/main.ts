@@ -9,6 +9,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Figures, machine, markdownTables, repoRoot, textTable } from "./lib/report.js"
 import { parseOptions, type Options } from "./options.js"
+import { burstAcks, burstStall } from "./burstScenarios.js"
 import { coldStart, stalledClient } from "./coldScenarios.js"
 import { fanout, ingest, stalls, uiLatency } from "./orbitScenarios.js"
 import { rawAppend, rawDecode, rawFanout, rawLatency, rawStall } from "./rawScenarios.js"
@@ -25,7 +26,9 @@ const groups: ReadonlyArray<readonly [string, (f: Figures, o: Options) => unknow
   ["stall", stalls],
   ["fanout", fanout],
   ["cold", coldStart],
-  ["memory", stalledClient]
+  ["memory", stalledClient],
+  ["burst-stall", burstStall],
+  ["burst-ack", burstAcks]
 ]
 
 const selected = (o: Options, name: string) => o.only === null || o.only.has(name) || o.only.has(name.split("-")[0]!)
@@ -70,7 +73,7 @@ const render = (figures: Figures, o: Options, startedAt: Date, seconds: number, 
     "npm run bench                       # full run: this file",
     "npm run bench -- --quick            # smoke run (CI): small sizes, prints the table only",
     "npm run bench -- --only=raw,fanout  # some groups; --runs=N; --out=FILE",
-    "# groups: raw (raw-append, raw-stall, raw-fanout, raw-latency, raw-decode), ingest, latency, stall, fanout, cold, memory",
+    "# groups: raw (raw-append, raw-stall, raw-fanout, raw-latency, raw-decode), ingest, latency, stall, fanout, cold, memory, burst (burst-stall, burst-ack)",
     "BENCH_PROFILE_DIR=/tmp/prof npm run bench -- --only=stall --runs=1   # CPU profiles of the server processes",
     'BENCH_SERVER_ARGS="--trace-gc-nvp" npm run bench -- --only=stall --runs=1   # more Node options for the server process',
     "node bench/dist/tools/profile.js /tmp/prof/<file>.cpuprofile        # where the time went",

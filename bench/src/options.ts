@@ -4,7 +4,7 @@ export interface Options {
   readonly quick: boolean
   /** Runs per figure (median and min–max are over these). */
   readonly runs: number
-  /** Which groups to run: raw, ingest, latency, stall, fanout, cold, memory. */
+  /** Which groups to run: raw, ingest, latency, stall, fanout, cold, memory, burst (or a group's full name, e.g. raw-append, burst-stall). */
   readonly only: ReadonlySet<string> | null
   /** Where to write the report; null: do not write. */
   readonly out: string | null

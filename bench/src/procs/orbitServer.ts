@@ -5,11 +5,13 @@
  * embedded in each message's content so clients in other processes can measure ingest → receipt.
  *
  * Driven over IPC: `create` sessions, `load` at a rate (monitoring this process's event loop),
- * `ingest` as fast as possible until durable, `memory`, `exit`.
+ * `ingest` as fast as possible until durable, `watch-loop`/`loop-delay` (this process's event-loop
+ * delay and CPU time between the two, while something else drives the server), `memory`, `exit`.
  *
  * argv: <dataDir> <batchSize> <flushMs>
  */
 import { Effect, Runtime } from "effect"
+import * as fs from "node:fs"
 import { monitorEventLoopDelay, performance } from "node:perf_hooks"
 import { content as filler } from "../lib/events.js"
 import { Config, HttpTransport, Layers, Logging, Sim, type ConnectorFactory, type ConnectorHost, type EventInput } from "../lib/server.js"
@@ -65,6 +67,37 @@ const event = (stamp: boolean, keyed = false) => {
         content: stamp ? `t=${nowMs()}|${FILLER}` : FILLER,
         created_at: "2026-01-01T00:00:00.000Z"
       }
+    }
+  }
+}
+
+/**
+ * The most CPU time this thread spent between two ticks of a 1 ms timer: how long the server's own
+ * work held the event loop, whatever else the machine was doing meanwhile (a loop delay also counts
+ * the time the thread waited for a core). Linux only (`/proc/thread-self/schedstat`); NaN elsewhere.
+ */
+class LoopIterations {
+  private readonly timer: NodeJS.Timeout | undefined
+  private last = LoopIterations.cpuMs()
+  private max = 0
+  constructor() {
+    if (Number.isNaN(this.last)) return
+    this.timer = setInterval(() => {
+      const now = LoopIterations.cpuMs()
+      this.max = Math.max(this.max, now - this.last)
+      this.last = now
+    }, 1)
+  }
+  stop(): number {
+    if (this.timer === undefined) return Number.NaN
+    clearInterval(this.timer)
+    return this.max
+  }
+  private static cpuMs(): number {
+    try {
+      return Number(fs.readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[0]) / 1e6
+    } catch {
+      return Number.NaN
     }
   }
 }
@@ -164,6 +197,10 @@ const program = Effect.gen(function* () {
       }
     })
 
+  let watched: ReturnType<typeof monitorEventLoopDelay> | undefined
+  let iterations: LoopIterations | undefined
+  let watchedCpu = process.cpuUsage()
+
   process.on("message", (request: Record<string, unknown>) => {
     const answer = (type: string, effect: Effect.Effect<unknown, unknown>) =>
       run(effect).then(
@@ -177,6 +214,19 @@ const program = Effect.gen(function* () {
         return void answer("loaded", load(request.rate as number, request.sessions as number, request.durationMs as number, (request.kind as "append" | "update" | undefined) ?? "append"))
       case "ingest":
         return void answer("ingested", ingest(request.total as number, request.sessions as number, request.chunk as number, request.keyed === true))
+      case "watch-loop":
+        watched = monitorEventLoopDelay({ resolution: 1 })
+        watched.enable()
+        iterations = new LoopIterations()
+        watchedCpu = process.cpuUsage()
+        return void reply({ type: "watching" })
+      case "loop-delay": {
+        const h = watched!
+        h.disable()
+        const cpuMax = iterations!.stop()
+        const cpu = process.cpuUsage(watchedCpu)
+        return void reply({ type: "loop-delay", p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6, cpuMax, cpuMs: (cpu.user + cpu.system) / 1000 })
+      }
       case "memory":
         gc()
         gc()

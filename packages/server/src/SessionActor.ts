@@ -23,6 +23,7 @@ import { nowIso } from "./Clock.js"
 import type { EmitOptions, EventInput, Receipt } from "./connectors/Connector.js"
 import type { Checkpoint, EventLogShape, PendingEvent } from "./EventLog.js"
 import type { Hydrated } from "./Hydration.js"
+import { inTurn, TURN_MS, TurnCost } from "./internal/eventLoopSlice.js"
 import * as MessagePages from "./internal/messagePages.js"
 import { PendingReceipt } from "./internal/pendingReceipt.js"
 import { digest } from "./internal/sourceKeyDigest.js"
@@ -35,8 +36,9 @@ export const RECENT_EVENTS = 1024
 /** Mailbox capacity in events: connectors wait (backpressure) when an actor is this far behind. */
 export const MAILBOX_EVENTS = 4096
 /**
- * Events folded in one actor step at most (an emit is never split): one step is one synchronous
- * stretch of the event loop and one log entry, so a deep mailbox is folded in bounded slices.
+ * Events folded in one actor step at most (an emit is never split): one step is one turn on the
+ * event loop and one log entry, so a deep mailbox is folded in bounded slices. Fewer when the
+ * step's cost (its subscribers' frames included, on a busy machine) would not fit in a turn.
  */
 export const STEP_EVENTS = 512
 
@@ -327,11 +329,13 @@ export const make = Effect.fn("SessionActor.make")(function* (
       if (fits(events) || stopped) return resume(Effect.void)
       waitingForRoom.push(() => resume(Effect.void))
     })
-  /** The next step's items: everything queued when it fits in `STEP_EVENTS`, else a slice. */
-  const takeStep = (): Array<Ingest> => {
+  /** What a step has cost per event lately: sizes the next one to fit in a turn. */
+  const stepCost = new TurnCost()
+  /** The next step's items: everything queued when it fits in `limit` events, else a slice. */
+  const takeStep = (limit: number): Array<Ingest> => {
     let count = 0
     let events = 0
-    while (count < inbox.length && (count === 0 || events + inbox[count]!.events.length <= STEP_EVENTS)) {
+    while (count < inbox.length && (count === 0 || events + inbox[count]!.events.length <= limit)) {
       events += inbox[count]!.events.length
       count++
     }
@@ -418,31 +422,37 @@ export const make = Effect.fn("SessionActor.make")(function* (
   const drain = Effect.gen(function* () {
     while (true) {
       if (inbox.length === 0 && !stopped) yield* itemsArrive
-      const items = takeStep()
+      const items = takeStep(stepCost.itemsWithin(TURN_MS, STEP_EVENTS))
       releaseWaitingForRoom()
       if (items.length > 0) {
         stepping = items
-        // First: it may wait for the log (a source key seen before), and `now` stamps the events.
+        // First: it may wait for the log (a source key seen before).
         const seen = yield* keysSeenBefore(items)
         // Room in the log BEFORE the step is shown, so what subscribers see is durable soon after
         // (the writer's room is ~100 ms of its commits). A command's step does not wait: it is
         // small, and its ack must not wait behind the backlog.
         const reserved = roomFor(items)
         if (reserved > 0) yield* options.log.room(reserved)
-        const now = nowIso()
         const pending: Array<PendingEvent> = []
         const messages: Array<SessionMessage> = []
         const checkpoints: Array<Checkpoint> = []
         const revisions: Array<Array<number>> = []
         let urgent = false
-        const stepKeys = new Set<string>()
-        for (const item of items) {
-          revisions.push(step(item, now, pending, messages, seen, stepKeys))
-          if (item.options?.checkpoints !== undefined) checkpoints.push(...item.options.checkpoints)
-          urgent ||= item.options?.urgent === true
-        }
-        const summary = SessionMirror.summarize(projection.state)
-        if (messages.length > 0) options.onChange(summary, messages)
+        const stepEvents = items.reduce((n, item) => n + item.events.length, 0)
+        // The fold and its publishing take turns with the other actors' (`eventLoopSlice.ts`);
+        // `now`, which stamps the events, is when the turn came.
+        const summary = yield* inTurn(() => {
+          const now = nowIso()
+          const stepKeys = new Set<string>()
+          for (const item of items) {
+            revisions.push(step(item, now, pending, messages, seen, stepKeys))
+            if (item.options?.checkpoints !== undefined) checkpoints.push(...item.options.checkpoints)
+            urgent ||= item.options?.urgent === true
+          }
+          const summary = SessionMirror.summarize(projection.state)
+          if (messages.length > 0) options.onChange(summary, messages)
+          return summary
+        }, { cost: stepCost, items: stepEvents, urgent: items.some((item) => item.options?.urgent === true) })
         let durable: Receipt["durable"] = Effect.void
         // An urgent item whose events were all duplicates still waits for the originals: an empty
         // entry commits after everything queued before it.

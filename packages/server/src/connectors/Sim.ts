@@ -15,6 +15,7 @@ import {
   type TokenUsage
 } from "@orbitdock/domain"
 import { Deferred, Effect, Fiber, FiberSet, Option } from "effect"
+import { inTurn } from "../internal/eventLoopSlice.js"
 import type { Connector, ConnectorFactory, ConnectorHost, EventInput } from "./Connector.js"
 
 type Turn =
@@ -220,12 +221,17 @@ export const make: ConnectorFactory = (host: ConnectorHost) =>
         case "burst":
           return Effect.gen(function* () {
             for (let start = 1; start <= turn.count; start += BURST_CHUNK) {
-              const events: Array<EventInput> = []
-              for (let i = start; i < start + BURST_CHUNK && i <= turn.count; i++) {
-                const content = `burst ${i}`
-                sim.turnUsage.output += content.length
-                events.push(message("assistant", content))
-              }
+              // Emits return at once while the mailbox has room: without turns, dozens of bursts
+              // would build their messages back to back without letting I/O in.
+              const events = yield* inTurn(() => {
+                const chunk: Array<EventInput> = []
+                for (let i = start; i < start + BURST_CHUNK && i <= turn.count; i++) {
+                  const content = `burst ${i}`
+                  sim.turnUsage.output += content.length
+                  chunk.push(message("assistant", content))
+                }
+                return chunk
+              })
               yield* emit(id, events)
             }
           })

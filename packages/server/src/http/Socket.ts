@@ -1,8 +1,11 @@
 /**
  * One WebSocket connection: hello, client frames (size check, decoding, validation), the client's
- * subscriptions, acks and errors, liveness (ping) and teardown. Client messages are handled one at a
- * time by the connection's own fiber, so acks leave in request order and the data a command caused
- * (pushed by the sessions service before the command resolves) always precedes its ack.
+ * subscriptions, acks and errors, liveness (ping) and teardown. Client messages are handled in
+ * lanes: those about one session (its commands and subscription) one at a time, in order; the list
+ * subscription's in a lane of their own; `create_session` and refused frames each on their own.
+ * So a command waiting for durability holds up only later messages about its session, acks about
+ * one session leave in request order, and the data a command caused (pushed by the sessions
+ * service before the command resolves) always precedes its ack.
  *
  * A failure on one connection never reaches another: every error is answered on this connection,
  * and the socket is only ever closed by the client, by a teardown, by the liveness rules, or (1011)
@@ -19,7 +22,7 @@ import {
   type SessionMessage,
   type SessionSnapshot
 } from "@orbitdock/domain"
-import { Cause, Effect, Fiber, Queue, Runtime } from "effect"
+import { Cause, Effect, Fiber, FiberSet, Queue, Runtime } from "effect"
 import type { WebSocket } from "ws"
 import * as Metrics from "../Metrics.js"
 import type { AckFields, Command, ListMessage, ListSubscriber, SessionSubscriber, SessionsShape } from "../Sessions.js"
@@ -43,7 +46,8 @@ export const CLOSE_DROPPED = 4000
 /** The close code when the server could not send what it owed the client (e.g. a message failed to encode). */
 export const CLOSE_INTERNAL = 1011
 
-// Pause reading a client that sends faster than its messages are handled, resume once caught up.
+// Pause reading a client whose unfinished messages (queued or under way) reach this many, resume
+// once caught up. This also bounds the connection's lanes and their fibers.
 const INBOX_PAUSE_AT = 256
 const INBOX_RESUME_AT = 32
 
@@ -55,6 +59,24 @@ interface SessionSubscription extends SessionSubscriber {
 
 interface ListSubscription extends ListSubscriber {
   active: boolean
+}
+
+/**
+ * The lane a client message is handled in: messages with the same lane are handled one at a time,
+ * in order; undefined: on its own, at once (`create_session`, a refused frame).
+ */
+const laneOf = (item: Inbound): string | undefined => {
+  if (!item.ok) return undefined
+  const message = item.message
+  switch (message.type) {
+    case "subscribe_list":
+    case "unsubscribe_list":
+      return "list"
+    case "create_session":
+      return undefined
+    default:
+      return `session:${message.session_id}`
+  }
 }
 
 const isCommand = (message: ClientMessage): message is Command =>
@@ -71,7 +93,10 @@ export class Connection {
   readonly id: string
   private readonly outbox: Outbox
   private readonly inbox = Effect.runSync(Queue.unbounded<Inbound>())
+  /** Client messages received and not finished (queued, in a lane, or under way). */
   private inboxSize = 0
+  /** Each lane with messages, its first one under way; a lane is removed once it is empty. */
+  private readonly lanes = new Map<string, Array<Inbound>>()
   private paused = false
   private alive = true
   private closed = false
@@ -200,21 +225,56 @@ export class Connection {
     return decoded.ok ? validate(decoded.value) : { ok: false, code: "invalid_message", message: decoded.reason, hasId: false }
   }
 
-  // ── The connection's fiber: client messages, one at a time ──────────────────────────────────
+  // ── The connection's fiber: client messages, each to its lane ──────────────────────────────
 
   private get run(): Effect.Effect<void> {
     const self = this
     return Effect.gen(function* () {
+      // The lanes' fibers: interrupted with the connection's.
+      const fork = yield* FiberSet.runtime(yield* FiberSet.make<void, never>())<never>()
       while (true) {
         const item = yield* Queue.take(self.inbox)
-        self.inboxSize--
-        if (self.paused && self.inboxSize <= INBOX_RESUME_AT) {
-          self.paused = false
-          self.ws.resume()
+        const key = laneOf(item)
+        if (key === undefined) {
+          fork(self.finished(self.handle(item)))
+          continue
         }
-        yield* self.handle(item)
+        const lane = self.lanes.get(key)
+        if (lane !== undefined) {
+          lane.push(item)
+          continue
+        }
+        self.lanes.set(key, [item])
+        fork(self.drain(key))
       }
-    }).pipe(Effect.ensuring(Effect.suspend(() => self.unsubscribeAll())))
+    }).pipe(Effect.scoped, Effect.ensuring(Effect.suspend(() => self.unsubscribeAll())))
+  }
+
+  /** Handles a lane's messages in order; the lane stays registered until it is empty. */
+  private drain(key: string): Effect.Effect<void> {
+    const self = this
+    return Effect.gen(function* () {
+      const lane = self.lanes.get(key)!
+      while (lane.length > 0) {
+        yield* self.finished(self.handle(lane[0]!))
+        lane.shift()
+      }
+      self.lanes.delete(key)
+    })
+  }
+
+  /** `handle`, then one message less in the inbox (reading resumes once caught up). */
+  private finished(handling: Effect.Effect<void>): Effect.Effect<void> {
+    return Effect.ensuring(
+      handling,
+      Effect.sync(() => {
+        this.inboxSize--
+        if (this.paused && this.inboxSize <= INBOX_RESUME_AT) {
+          this.paused = false
+          this.ws.resume()
+        }
+      })
+    )
   }
 
   private handle(item: Inbound): Effect.Effect<void> {

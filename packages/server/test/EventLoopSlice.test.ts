@@ -1,0 +1,142 @@
+/**
+ * Turns on the event loop (`internal/eventLoopSlice.ts`): units of work run one at a time, each
+ * after what the previous one queued, and the event loop gets its turn once a stretch has lasted
+ * `SLICE_MS`; then the real thing: sim sessions bursting at once through real actors.
+ */
+import type { SessionId, SessionMessage, SessionSnapshot } from "@orbitdock/domain"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber, Layer } from "effect"
+import { performance } from "node:perf_hooks"
+import * as Sim from "../src/connectors/Sim.js"
+import * as EventLogMemory from "../src/EventLogMemory.js"
+import { inTurn, SLICE_MS, TurnCost } from "../src/internal/eventLoopSlice.js"
+import * as SessionRegistry from "../src/SessionRegistry.js"
+import { Sessions } from "../src/Sessions.js"
+
+const busy = (ms: number) => {
+  const until = performance.now() + ms
+  while (performance.now() < until) {
+    // holding the event loop, as a long fold would
+  }
+}
+
+/** Resolves in the event loop's next check phase (after it has polled I/O). */
+const nextLoopTurn = Effect.async<void>((resume) => {
+  setImmediate(() => resume(Effect.void))
+})
+
+describe("turns", () => {
+  it.live("run one at a time in the order asked, each after the microtasks the previous one queued", () =>
+    Effect.gen(function* () {
+      const log: Array<string> = []
+      const unit = (name: string) =>
+        inTurn(() => {
+          log.push(name)
+          // What an outbox does after a fold: its frames go out in a microtask.
+          queueMicrotask(() => log.push(`${name} flushed`))
+        })
+      yield* Effect.all([unit("a"), unit("b"), unit("c")], { concurrency: "unbounded" })
+      yield* nextLoopTurn
+      expect(log).toEqual(["a", "a flushed", "b", "b flushed", "c", "c flushed"])
+    })
+  )
+
+  it.live("give the event loop a turn once a stretch has lasted SLICE_MS", () =>
+    Effect.gen(function* () {
+      // A fresh stretch: the previous test's is over.
+      yield* nextLoopTurn
+      const log: Array<string> = []
+      const long = inTurn(() => {
+        setImmediate(() => log.push("I/O"))
+        busy(SLICE_MS + 1)
+        log.push("long")
+      })
+      const short = inTurn(() => log.push("short"))
+      yield* Effect.all([long, short], { concurrency: "unbounded" })
+      expect(log).toEqual(["long", "I/O", "short"])
+    })
+  )
+
+  it.live("an urgent unit (someone waits for it) goes before those already waiting", () =>
+    Effect.gen(function* () {
+      yield* nextLoopTurn
+      const log: Array<string> = []
+      yield* Effect.all(
+        [
+          inTurn(() => {
+            busy(SLICE_MS + 1)
+            log.push("long")
+          }),
+          inTurn(() => log.push("a")),
+          inTurn(() => log.push("b")),
+          inTurn(() => log.push("urgent"), { urgent: true })
+        ],
+        { concurrency: "unbounded" }
+      )
+      expect(log).toEqual(["long", "urgent", "a", "b"])
+    })
+  )
+
+  it.live("a unit interrupted while it waits for its turn does not hold up the others", () =>
+    Effect.gen(function* () {
+      yield* nextLoopTurn
+      const log: Array<string> = []
+      const first = yield* Effect.fork(inTurn(() => busy(SLICE_MS + 1)))
+      const waiting = yield* Effect.fork(inTurn(() => log.push("interrupted one ran")))
+      const last = yield* Effect.fork(inTurn(() => log.push("last")))
+      yield* Fiber.interrupt(waiting)
+      yield* Fiber.join(first)
+      yield* Fiber.join(last)
+      yield* inTurn(() => log.push("after"))
+      expect(log).toEqual(["last", "after"])
+    })
+  )
+})
+
+describe("TurnCost", () => {
+  it("sizes a unit to fit in a time by what the units cost lately, at least 1 and at most the cap", () => {
+    const cost = new TurnCost()
+    expect(cost.itemsWithin(4, 512)).toBe(512)
+    cost.record(8, 512) // 1/64 ms per item
+    expect(cost.itemsWithin(4, 512)).toBe(256)
+    cost.record(100, 10)
+    expect(cost.itemsWithin(4, 512)).toBe(1)
+    cost.record(0, 0)
+    expect(cost.itemsWithin(4, 512)).toBe(1)
+  })
+})
+
+type Msg = SessionMessage | SessionSnapshot
+
+describe("sessions bursting at once", () => {
+  it.live("never hold the event loop for more than a few steps' worth of events", () =>
+    Effect.gen(function* () {
+      const sessions = yield* Sessions
+      const ids: Array<SessionId> = []
+      let delivered = 0
+      for (let i = 0; i < 20; i++) {
+        const { session_id } = yield* sessions.execute({ type: "create_session", provider: "sim", cwd: "/w" })
+        ids.push(session_id as SessionId)
+        yield* sessions.subscribe(session_id as SessionId, { push: (_: Msg) => void delivered++ }, 1)
+      }
+      // The most messages delivered between two ticks of a timer: what one turn of the event loop held.
+      let most = 0
+      let before = delivered
+      const ticks = setInterval(() => {
+        most = Math.max(most, delivered - before)
+        before = delivered
+      }, 1)
+      const start = delivered
+      yield* Effect.forEach(ids, (id) => sessions.execute({ type: "send_message", session_id: id, content: "/burst 2000" }), {
+        concurrency: "unbounded",
+        discard: true
+      })
+      while (delivered - start < 20 * 2000) yield* Effect.sleep("5 millis")
+      clearInterval(ticks)
+      most = Math.max(most, delivered - before)
+      // All 40,000 at once without turns; a turn folds at most 512 events, and a stretch lasts
+      // SLICE_MS plus one turn (a few thousand events on a fast machine).
+      expect(most).toBeLessThan(10_000)
+    }).pipe(Effect.provide(SessionRegistry.layer([Sim.make]).pipe(Layer.provide(EventLogMemory.layer))))
+  )
+})
