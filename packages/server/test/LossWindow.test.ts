@@ -6,12 +6,9 @@
  * the server holds producers back by what its writer commits, instead of showing far more than is
  * durable.
  */
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { afterEach, describe, expect, it } from "vitest"
-import { type ServerProcess, startServerProcess } from "./helpers/serverProcess.js"
+import { type ServerProcess, serverKeeper } from "./helpers/serverProcess.js"
 
 const WINDOW_MS = 250
 /** Kill instants, in ms after the client was shown the burst's first message. */
@@ -26,19 +23,9 @@ const KILL_AFTER_MS = ((seed: number) => {
   return Array.from({ length: 5 }, () => Math.round(next() * 800))
 })(14)
 
-let servers: Array<ServerProcess> = []
-const dirs: Array<string> = []
-afterEach(async () => {
-  await Promise.all(servers.map((s) => s.kill("SIGKILL")))
-  servers = []
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
-})
-
-const start = async (dataDir: string) => {
-  const server = await startServerProcess(dataDir)
-  servers.push(server)
-  return server
-}
+const keeper = serverKeeper()
+afterEach(keeper.stopAll)
+const start = (dataDir: string) => keeper.start(dataDir)
 
 /** The contents of every message in the session's served history. */
 const servedContents = async (server: ServerProcess, id: string): Promise<Set<string>> => {
@@ -54,9 +41,8 @@ describe("the loss window of a burst", () => {
     const promptsLost: Array<number> = []
     const oldLost: Array<string> = []
     for (const killAfter of KILL_AFTER_MS) {
-      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "orbitdock-losswindow-"))
-      dirs.push(dataDir)
-      const first = await start(dataDir)
+      const dataDir = keeper.dataDir("orbitdock-losswindow-")
+        const first = await start(dataDir)
       const client = await first.connect()
       const ack = await client.request({ type: "create_session", provider: "sim", cwd: "/work" })
       const id = (ack as { session_id: string }).session_id

@@ -7,25 +7,13 @@
 import type { SessionState, StoredEvent } from "@orbitdock/domain"
 import { SessionProjection } from "@orbitdock/projections"
 import Database from "better-sqlite3"
-import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { type ServerProcess, startServerProcess } from "./helpers/serverProcess.js"
+import { type ServerProcess, serverKeeper } from "./helpers/serverProcess.js"
 
-let servers: Array<ServerProcess> = []
-const dirs: Array<string> = []
-afterEach(async () => {
-  await Promise.all(servers.map((s) => s.kill("SIGKILL")))
-  servers = []
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
-})
-
-const start = async (dataDir: string) => {
-  const server = await startServerProcess(dataDir)
-  servers.push(server)
-  return server
-}
+const keeper = serverKeeper()
+afterEach(keeper.stopAll)
+const start = (dataDir: string) => keeper.start(dataDir)
 
 /** Every event of a session through the HTTP events endpoint, page by page. */
 const allEvents = async (server: ServerProcess, id: string): Promise<Array<StoredEvent>> => {
@@ -44,8 +32,7 @@ const allEvents = async (server: ServerProcess, id: string): Promise<Array<Store
 
 describe("recovery after kill -9", () => {
   it("replays to a consistent state with every acked command and closes interrupted turns", async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "orbitdock-recovery-"))
-    dirs.push(dataDir)
+    const dataDir = keeper.dataDir("orbitdock-recovery-")
     const first = await start(dataDir)
     const client = await first.connect()
 

@@ -28,7 +28,8 @@ export interface EndpointOptions {
   readonly token: string | null
 }
 
-const tokenOf = (dataDir: string, token: string | null): string | null => {
+/** The token to send: given, else `ORBITDOCK_TOKEN`, else the data dir's token file. */
+export const tokenOf = (dataDir: string, token: string | null): string | null => {
   if (token !== null) return token
   const fromEnv = process.env.ORBITDOCK_TOKEN?.trim()
   if (fromEnv !== undefined && fromEnv !== "") return fromEnv

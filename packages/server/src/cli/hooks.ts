@@ -14,7 +14,7 @@ import * as path from "node:path"
 import { DEFAULT_PERMISSION_TIMEOUT } from "../connectors/claude/ClaudeConnector.js"
 import { HOOK_EVENTS, type HookTarget, installed, withOurs, withoutOurs } from "../connectors/claude/HookSettings.js"
 import * as Discovery from "./Discovery.js"
-import { CliError } from "./ServerClient.js"
+import { CliError, tokenOf } from "./ServerClient.js"
 import { dataDirOption, tokenFlagWarning } from "./Shared.js"
 
 /** Claude Code's user settings file for an environment. */
@@ -71,14 +71,6 @@ const writeSettings = (file: string, settings: Record<string, unknown>, secret: 
     },
     catch: (e) => new CliError({ message: `cannot write ${file}: ${e instanceof Error ? e.message : String(e)}` })
   })
-
-const tokenOf = (dataDir: string, token: string | null): string | null => {
-  if (token !== null) return token
-  const fromEnv = process.env.ORBITDOCK_TOKEN?.trim()
-  if (fromEnv !== undefined && fromEnv !== "") return fromEnv
-  const file = path.join(dataDir, "token")
-  return fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim() : null
-}
 
 /** Whether an executable named `name` is on PATH. */
 const onPath = (name: string): boolean =>

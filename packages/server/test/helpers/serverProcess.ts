@@ -7,6 +7,7 @@ import { JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL } from "@orbitdock/domain"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
+import * as os from "node:os"
 import * as path from "node:path"
 import * as readline from "node:readline"
 import WebSocket from "ws"
@@ -103,3 +104,28 @@ export const startServerProcess = (
       })
     })
   })
+
+/**
+ * The server processes and data dirs of one test file: `start` and `dataDir` record them,
+ * `stopAll` (its `afterEach`) SIGKILLs every process and removes every dir.
+ */
+export const serverKeeper = () => {
+  const servers: Array<ServerProcess> = []
+  const dirs: Array<string> = []
+  return {
+    start: async (dataDir: string, extraArgs: ReadonlyArray<string> = [], env: Readonly<Record<string, string>> = {}) => {
+      const server = await startServerProcess(dataDir, extraArgs, env)
+      servers.push(server)
+      return server
+    },
+    dataDir: (prefix: string): string => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+      dirs.push(dir)
+      return dir
+    },
+    stopAll: async (): Promise<void> => {
+      await Promise.all(servers.splice(0).map((s) => s.kill("SIGKILL")))
+      for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
