@@ -61,6 +61,7 @@ export const burstStall = async (figures: Figures, o: Options) => {
   const clientCount = o.quick ? 2 : 10
   const ids = range(0, sessions).map(sessionId)
   const expected = clientCount * sessions * perSession
+  const idleMs = o.quick ? 300 : 2_000
   for (let run = 0; run < o.runs; run++) {
     const { result, idle, health, failed } = await withServer(sessions, async (server) => {
       const clients = await spawnClients()
@@ -77,7 +78,7 @@ export const burstStall = async (figures: Figures, o: Options) => {
           acks: sessions
         })
         await driver.send({ type: "subscribe_list" })
-        return await probingHealth(server, o.quick ? 300 : 2_000, async () => {
+        return await probingHealth(server, idleMs, async () => {
           await clients.request({ type: "reset" }, ["reset"])
           await ask(server, { type: "watch-loop" }, "watching")
           const ended = driver.turnsEnd(ids)
@@ -122,7 +123,7 @@ export const burstStall = async (figures: Figures, o: Options) => {
     figures.add(S7, `${label}: deltas delivered per client`, "deltas", result.report.deltas / clientCount)
     figures.add(S7, `${label}: resyncs (snapshots)`, "count", result.report.snapshots)
   }
-  figures.note(S7, `${sessions} sim sessions; ${clientCount} WebSocket clients (JSON, another process) each subscribed to all of them; one more connection sends \`/burst ${perSession}\` to every session at once. \`GET /health\` is sent every 20 ms from a third process (at a raised priority where allowed) over keep-alive connections, whether or not the previous probe was answered (a stall counts once per 20 ms it lasts), from just before the bursts until the last client got its last message; the same probes in the 2 s before, the server idle, give the machine's floor. Loop delay: \`monitorEventLoopDelay\` in the server during the bursts; it counts the time the server's thread waited for a core too, while "longest loop iteration, CPU time" (from \`/proc/thread-self/schedstat\`, between two ticks of a 1 ms timer) is what the server's own work held the loop, whatever the machine's load. Total delivery time: from sending the bursts to the last message received by any client (${expected.toLocaleString("en")} burst messages in all); the server's CPU time over the same span does not depend on how busy the machine was. The log writes meanwhile (the server's defaults).`)
+  figures.note(S7, `${sessions} sim sessions; ${clientCount} WebSocket clients (JSON, another process) each subscribed to all of them; one more connection sends \`/burst ${perSession}\` to every session at once. \`GET /health\` is sent every 20 ms from a third process (at a raised priority where allowed) over keep-alive connections, whether or not the previous probe was answered (a stall counts once per 20 ms it lasts), from just before the bursts until the last client got its last message; the same probes in the ${idleMs / 1000} s before, the server idle, give the machine's floor. Loop delay: \`monitorEventLoopDelay\` in the server during the bursts; it counts the time the server's thread waited for a core too, while "longest loop iteration, CPU time" (from \`/proc/thread-self/schedstat\`, between two ticks of a 1 ms timer) is what the server's own work held the loop, whatever the machine's load. Total delivery time: from sending the bursts to the last message received by any client (${expected.toLocaleString("en")} burst messages in all); the server's CPU time over the same span does not depend on how busy the machine was. The log writes meanwhile (the server's defaults).`)
 }
 
 interface Probes {

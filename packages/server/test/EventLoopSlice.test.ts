@@ -26,7 +26,7 @@ const nextLoopTurn = Effect.async<void>((resume) => {
 })
 
 describe("turns", () => {
-  it.live("run one at a time in the order asked, each after the microtasks the previous one queued", () =>
+  it.live("whose cost is not known run one at a time in the order asked, each after the microtasks the previous one queued", () =>
     Effect.gen(function* () {
       const log: Array<string> = []
       const unit = (name: string) =>
@@ -38,6 +38,26 @@ describe("turns", () => {
       yield* Effect.all([unit("a"), unit("b"), unit("c")], { concurrency: "unbounded" })
       yield* nextLoopTurn
       expect(log).toEqual(["a", "a flushed", "b", "b flushed", "c", "c flushed"])
+    })
+  )
+
+  it.live("that are cheap (by their measured cost) do not wait for one another's microtasks", () =>
+    Effect.gen(function* () {
+      yield* nextLoopTurn
+      const cheap = new TurnCost()
+      cheap.record(0.01, 1)
+      const log: Array<string> = []
+      const unit = (name: string) =>
+        inTurn(
+          () => {
+            log.push(name)
+            queueMicrotask(() => log.push(`${name} flushed`))
+          },
+          { cost: cheap }
+        )
+      yield* Effect.all([unit("a"), unit("b"), unit("c")], { concurrency: "unbounded" })
+      yield* nextLoopTurn
+      expect(log.slice(0, 3)).toEqual(["a", "b", "c"])
     })
   )
 
@@ -103,6 +123,13 @@ describe("TurnCost", () => {
     expect(cost.itemsWithin(4, 512)).toBe(1)
     cost.record(0, 0)
     expect(cost.itemsWithin(4, 512)).toBe(1)
+  })
+
+  it("expects a whole slice of a unit never measured, then what its items cost", () => {
+    const cost = new TurnCost()
+    expect(cost.expected(100)).toBe(SLICE_MS)
+    cost.record(1, 100)
+    expect(cost.expected(50)).toBeCloseTo(0.5)
   })
 })
 

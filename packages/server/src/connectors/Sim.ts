@@ -15,7 +15,7 @@ import {
   type TokenUsage
 } from "@orbitdock/domain"
 import { Deferred, Effect, Fiber, FiberSet, Option } from "effect"
-import { inTurn } from "../internal/eventLoopSlice.js"
+import { inTurn, TurnCost } from "../internal/eventLoopSlice.js"
 import type { Connector, ConnectorFactory, ConnectorHost, EventInput } from "./Connector.js"
 
 type Turn =
@@ -90,6 +90,8 @@ export const make: ConnectorFactory = (host: ConnectorHost) =>
   Effect.gen(function* () {
     const turns = yield* FiberSet.make<void, ProtocolError>()
     const sims = new Map<SessionId, SimSession>()
+    /** What building a burst's messages costs per message (`eventLoopSlice.ts`). */
+    const burstCost = new TurnCost()
 
     /** The sim state of a session, rebuilt from its state after a restart (token totals carry on). */
     const simOf = (session: SessionState): SimSession => {
@@ -223,15 +225,19 @@ export const make: ConnectorFactory = (host: ConnectorHost) =>
             for (let start = 1; start <= turn.count; start += BURST_CHUNK) {
               // Emits return at once while the mailbox has room: without turns, dozens of bursts
               // would build their messages back to back without letting I/O in.
-              const events = yield* inTurn(() => {
-                const chunk: Array<EventInput> = []
-                for (let i = start; i < start + BURST_CHUNK && i <= turn.count; i++) {
-                  const content = `burst ${i}`
-                  sim.turnUsage.output += content.length
-                  chunk.push(message("assistant", content))
-                }
-                return chunk
-              })
+              const size = Math.min(BURST_CHUNK, turn.count - start + 1)
+              const events = yield* inTurn(
+                () => {
+                  const chunk: Array<EventInput> = []
+                  for (let i = start; i < start + size; i++) {
+                    const content = `burst ${i}`
+                    sim.turnUsage.output += content.length
+                    chunk.push(message("assistant", content))
+                  }
+                  return chunk
+                },
+                { cost: burstCost, items: size }
+              )
               yield* emit(id, events)
             }
           })

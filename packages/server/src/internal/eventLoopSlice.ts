@@ -9,14 +9,15 @@
  * of them has worked, and part of what a fold costs is paid later, by the outboxes' flushes
  * (microtasks queued behind those fibers).
  *
- * So units of synchronous work take turns (`inTurn`): one at a time, first come first served, the
- * next one only after the microtasks the previous one queued (its frames) have run; and once the
- * current stretch of the event loop has lasted `SLICE_MS`, the next turn waits for `setImmediate`,
- * i.e. until the event loop has polled I/O once. Units someone waits for (a command's events) go
- * first. A turn's cost (its work and those microtasks) is measured, so that a loop can size its
- * next unit to fit (`TurnCost`). An idle server runs a unit at once.
+ * So units of synchronous work take turns (`inTurn`). A turn lasts until the microtasks it queued
+ * (its frames) have run, and its cost is expected from the units before it (`TurnCost`). A unit
+ * runs at once while the current stretch of the event loop, with what the turns still under way
+ * are expected to cost, stays within `SLICE_MS` (cheap units, as under a light load, do not wait
+ * for one another); otherwise it waits, first come first served, and once the stretch has lasted
+ * `SLICE_MS` the next turn waits for `setImmediate`, i.e. until the event loop has polled I/O.
+ * Units someone waits for (a command's events) go first. A loop sizes its units by their cost.
  */
-import { Effect } from "effect"
+import { Effect, Exit } from "effect"
 import { performance } from "node:perf_hooks"
 
 /** How long a stretch of turns may last before the event loop polls I/O. */
@@ -26,8 +27,8 @@ export const SLICE_MS = 5
 export const TURN_MS = 4
 
 /**
- * What one unit of work has cost per item (e.g. per event folded), as a moving average of its
- * turns, to size the next unit: `itemsWithin(ms, most)`.
+ * What one kind of unit has cost per item (e.g. per event folded), as a moving average of its
+ * turns: sizes the next unit (`itemsWithin`) and tells what a turn is expected to cost.
  */
 export class TurnCost {
   private msPerItem = 0
@@ -38,6 +39,11 @@ export class TurnCost {
     return Math.max(1, Math.min(most, Math.floor(ms / this.msPerItem)))
   }
 
+  /** What a turn of `items` is expected to cost; a whole slice until one was measured. */
+  expected(items: number): number {
+    return this.msPerItem === 0 ? SLICE_MS : this.msPerItem * items
+  }
+
   /** A turn of `items` took `ms`. */
   record(ms: number, items: number): void {
     if (items <= 0) return
@@ -46,116 +52,119 @@ export class TurnCost {
   }
 }
 
-interface Waiter {
-  resume: (() => void) | undefined
-  /** Given its turn (it may not have run yet). */
-  admitted: boolean
-  done: boolean
-}
-
-/** Units waiting for their turn: urgent ones (someone waits for an ack) first, each list in order. */
-const urgentWaiting: Array<Waiter> = []
-const waiting: Array<Waiter> = []
-/** A turn was granted and what it queued has not run yet: newcomers wait behind it. */
-let granted = false
-let immediateQueued = false
-let sliceStart = 0
-let sliceOpen = false
-/** The turn being measured: it ends when `next` runs. */
-let measuring: { readonly cost: TurnCost; readonly items: number; readonly start: number } | undefined
-
-// Queued when a stretch's first turn is granted; it runs in the next check phase.
-const closeSlice = () => {
-  sliceOpen = false
-}
-
-const sliceSpent = (): boolean => {
-  const now = performance.now()
-  if (!sliceOpen) {
-    sliceOpen = true
-    sliceStart = now
-    setImmediate(closeSlice)
-    return false
-  }
-  return now - sliceStart >= SLICE_MS
-}
-
-/** When no turn is granted: grants the first waiter's, or has the next check phase do it. */
-const grant = () => {
-  if (urgentWaiting.length === 0 && waiting.length === 0) return
-  if (sliceSpent()) {
-    if (!immediateQueued) {
-      immediateQueued = true
-      setImmediate(fromImmediate)
-    }
-    return
-  }
-  const waiter = urgentWaiting.length > 0 ? urgentWaiting.shift()! : waiting.shift()!
-  waiter.admitted = true
-  granted = true
-  waiter.resume!()
-}
-
-const fromImmediate = () => {
-  immediateQueued = false
-  if (!granted) grant()
-}
-
-/** Runs once the previous turn's microtasks have: the next turn, now or after I/O. */
-const next = () => {
-  if (measuring !== undefined) {
-    measuring.cost.record(performance.now() - measuring.start, measuring.items)
-    measuring = undefined
-  }
-  granted = false
-  grant()
-}
-
-const run = <A>(waiter: Waiter, work: () => A, cost: TurnCost | undefined, items: number): A => {
-  waiter.done = true
-  if (cost !== undefined) measuring = { cost, items, start: performance.now() }
-  try {
-    return work()
-  } finally {
-    queueMicrotask(next)
-  }
-}
-
 export interface TurnOptions {
-  /** Records the turn (its work and the microtasks it queued) there, as `items` items. */
+  /** What this kind of unit costs: the turn is expected to cost that, and is recorded there. */
   readonly cost?: TurnCost
+  /** The unit's size in the cost's items (default 1). */
   readonly items?: number
   /** Someone waits for this unit (a command's events): its turn comes before the others'. */
   readonly urgent?: boolean
 }
 
+/** A unit waiting for its turn: runs its work and hands the outcome to its fiber. */
+interface Waiter {
+  readonly expected: number
+  readonly run: () => void
+}
+
+/** Units waiting for their turn: urgent ones (someone waits for an ack) first, each list in order. */
+const urgentWaiting: Array<Waiter> = []
+const waiting: Array<Waiter> = []
+/** Turns begun whose microtasks have not all run yet, and what they are expected to cost. */
+let underWay = 0
+let underWayMs = 0
+let immediateQueued = false
+let sliceStart = 0
+let sliceOpen = false
+
+// Queued when a stretch's first turn begins; it runs in the next check phase.
+const closeSlice = () => {
+  sliceOpen = false
+}
+
+/** Whether a turn expected to cost `expected` may begin now (the first of a stretch starts its clock). */
+const fits = (expected: number): boolean => {
+  const now = performance.now()
+  if (!sliceOpen) {
+    sliceOpen = true
+    sliceStart = now
+    setImmediate(closeSlice)
+  }
+  const elapsed = now - sliceStart
+  if (elapsed >= SLICE_MS) return false
+  return underWay === 0 || elapsed + underWayMs + expected <= SLICE_MS
+}
+
+const hasWaiters = () => urgentWaiting.length > 0 || waiting.length > 0
+
+/** Begins the waiting turns that fit; when the stretch is spent, the next check phase goes on. */
+const grant = () => {
+  while (hasWaiters()) {
+    const waiter = urgentWaiting.length > 0 ? urgentWaiting[0]! : waiting[0]!
+    if (!fits(waiter.expected)) {
+      // Spent, or the turns under way will grant again when they end.
+      if (underWay === 0 && !immediateQueued) {
+        immediateQueued = true
+        setImmediate(fromImmediate)
+      }
+      return
+    }
+    ;(urgentWaiting.length > 0 ? urgentWaiting : waiting).shift()
+    waiter.run()
+  }
+}
+
+const fromImmediate = () => {
+  immediateQueued = false
+  grant()
+}
+
+/** Runs `work` as a turn: the turn ends once the microtasks queued meanwhile have run. */
+const turn = <A>(work: () => A, options: TurnOptions, expected: number, handOver: (exit: Exit.Exit<A>) => void): void => {
+  underWay++
+  underWayMs += expected
+  const start = performance.now()
+  let exit: Exit.Exit<A>
+  try {
+    exit = Exit.succeed(work())
+  } catch (defect) {
+    exit = Exit.die(defect)
+  }
+  // The fiber's continuation (e.g. the step's log entry) is part of the turn: it is queued first.
+  handOver(exit)
+  queueMicrotask(() => {
+    underWay--
+    underWayMs = underWay === 0 ? 0 : underWayMs - expected
+    options.cost?.record(performance.now() - start, options.items ?? 1)
+    grant()
+  })
+}
+
 /**
  * Runs `work` (synchronous, one unit: a fold and its publishing, a chunk of a burst) in its turn:
- * at once when nothing else waits and the stretch is young, else after the turns queued before it.
+ * at once when nothing waits and it fits in the stretch, else after the turns queued before it.
+ * A queued unit's work runs when its turn comes, outside its fiber (which then goes on with the
+ * result): so a turn, once given, is always used, whatever happens to the fiber meanwhile.
  */
 export const inTurn = <A>(work: () => A, options: TurnOptions = {}): Effect.Effect<A> =>
   Effect.suspend(() => {
-    const waiter: Waiter = { resume: undefined, admitted: false, done: false }
+    const expected = options.cost?.expected(options.items ?? 1) ?? SLICE_MS
+    // Decided and run in one synchronous step: a fiber may pause between any two of its steps.
+    if (!hasWaiters() && fits(expected)) {
+      let result: Effect.Effect<A> = Effect.void as Effect.Effect<never>
+      turn(work, options, expected, (exit) => {
+        result = exit
+      })
+      return result
+    }
     const queue = options.urgent === true ? urgentWaiting : waiting
-    // Queued and granted where the fiber suspends, atomically: a fiber may pause between any two steps.
-    return Effect.async<void>((resume) => {
-      waiter.resume = () => resume(Effect.void)
+    return Effect.async<A>((resume) => {
+      const waiter: Waiter = { expected, run: () => turn(work, options, expected, resume) }
       queue.push(waiter)
-      if (!granted) grant()
+      if (underWay === 0) grant()
       return Effect.sync(() => {
         const at = queue.indexOf(waiter)
         if (at !== -1) queue.splice(at, 1)
       })
-    }).pipe(
-      Effect.zipRight(Effect.sync(() => run(waiter, work, options.cost, options.items ?? 1))),
-      // Given its turn, then interrupted before it ran: the turn passes on.
-      Effect.onInterrupt(() =>
-        Effect.sync(() => {
-          if (waiter.admitted && !waiter.done) {
-            waiter.done = true
-            queueMicrotask(next)
-          }
-        })
-      )
-    )
+    })
   })
