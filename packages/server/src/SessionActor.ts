@@ -363,13 +363,14 @@ export const make = Effect.fn("SessionActor.make")(function* (
    */
   const dropPaged = () => {
     const messages = projection.state.messages
-    // Cheap for the common step: only a page's worth of new messages (or pending updates of paged
-    // ones) makes it look at the clock, and only a second since the last look makes it ask.
+    // Cheap for the common step: only a page's worth of new messages since the last drop (or pending
+    // updates of paged ones) makes it look at the clock, and only a second since the last look makes
+    // it ask. A look that finds the log not paged yet keeps looking (each second, on later steps):
+    // raising the bar then would leave a session that stops growing unpaged for good.
     if (messages.length < checkAtLength && pagedUpdates.length === 0) return
     const now = Date.now()
     if (now - pagingChecked < PAGING_CHECK_MS) return
     pagingChecked = now
-    checkAtLength = Math.max(messages.length, MessagePages.KEEP_MESSAGES) + MessagePages.PAGE_MESSAGES
     let progress: ReturnType<EventLogShape["pagedProgress"]>
     try {
       progress = options.log.pagedProgress(sessionId)
