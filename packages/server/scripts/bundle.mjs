@@ -1,7 +1,7 @@
 /**
- * Bundles the built server (`dist/bin.js` and its writer worker, compiled by `tsc -b`) into
- * `dist/bundle/` with esbuild: what `npm start` runs. Tests import the modules in `dist/` as they
- * are; the bundle is the same code in two files.
+ * Bundles the built server (`dist/bin.js`, its writer worker and that worker's checkpointer thread,
+ * compiled by `tsc -b`) into `dist/bundle/` with esbuild: what `npm start` runs. Tests import the
+ * modules in `dist/` as they are; the bundle is the same code in three files.
  *
  * Why: Node keeps the source text of every loaded ES module on the heap, and the server loads
  * hundreds (effect, @effect/*). Measured on the bench's 200 × 5,000-event log (Node 20, 2 cores):
@@ -21,7 +21,7 @@ import { fileURLToPath } from "node:url"
 const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist")
 
 await build({
-  entryPoints: [path.join(dist, "bin.js"), path.join(dist, "internal/writerWorker.js")],
+  entryPoints: [path.join(dist, "bin.js"), path.join(dist, "internal/writerWorker.js"), path.join(dist, "internal/checkpointWorker.js")],
   outbase: dist,
   outdir: path.join(dist, "bundle"),
   bundle: true,

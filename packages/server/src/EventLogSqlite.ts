@@ -45,6 +45,7 @@ import { decodeGlobalRow, decodeSessionRow, decodeSummary } from "./internal/pay
 import * as MessagePages from "./internal/messagePages.js"
 import { decodeSnapshot } from "./internal/snapshotCodec.js"
 import { makeWriteQueue } from "./internal/writeQueue.js"
+import { demandPublisher, makeDemandBuffer } from "./internal/writerDemand.js"
 import type { CommitMessage, CommitResult, WriterWorkerData } from "./internal/writerProtocol.js"
 
 /**
@@ -146,7 +147,8 @@ export const make = (options: EventLogSqliteOptions) =>
         fail("EventLog.open:worker")(`${workerUrl.pathname} is missing: build with \`npx tsc -b packages/server\``)
       )
     }
-    const workerData: WriterWorkerData = { dbPath }
+    const urgentQueued = makeDemandBuffer()
+    const workerData: WriterWorkerData = { dbPath, urgentQueued }
     // The worker starts in the background: loading its modules takes ~300 ms on a busy 2-core
     // machine, and nothing but commits needs it (reads, hence hydration and `/health`, do not).
     // Appends queue meanwhile; the first batch waits for the worker. Its own scope is made before
@@ -179,6 +181,7 @@ export const make = (options: EventLogSqliteOptions) =>
     const writes = yield* makeWriteQueue({
       batchSize: options.batchSize,
       flushMs: options.flushMs,
+      onUrgentQueued: demandPublisher(urgentQueued),
       commit: (request) => Effect.flatMap(Deferred.await(started), (worker) => worker.executeEffect(request))
     })
     // Added after the worker scope's finalizer, so it runs first: drain, then stop the worker. A

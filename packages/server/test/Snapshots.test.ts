@@ -18,7 +18,13 @@ import * as Hydration from "../src/Hydration.js"
 import * as MessagePages from "../src/internal/messagePages.js"
 import * as SerializedStates from "../src/internal/serializedStates.js"
 import { decodeSnapshot } from "../src/internal/snapshotCodec.js"
-import { makeSnapshotStore, SNAPSHOT_EVERY } from "../src/internal/snapshotStore.js"
+import {
+  makeSnapshotScheduler,
+  makeSnapshotStore,
+  SNAPSHOT_EVERY,
+  SNAPSHOT_EVERY_COMMITS,
+  SNAPSHOT_MAX_FOLD
+} from "../src/internal/snapshotStore.js"
 import { openLog, sid, summary, tempDir } from "./helpers/eventLogFixtures.js"
 
 const relaxed = { flushMs: 20, batchSize: 500 }
@@ -343,6 +349,76 @@ describe("projection snapshots", () => {
       expect(wholeOf(log, s1, loaded)).toEqual(SessionProjection.replay(s1, kept))
       expect(store.write(s1)).toMatchObject({ revision: 2, fromScratch: true })
       expect((yield* log.loadSession(s1)).snapshot).toEqual(SessionProjection.replay(s1, kept))
+    }))
+
+  it.scopedLive("a session far past its snapshot catches up in snapshots of at most SNAPSHOT_MAX_FOLD events, each one whole", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const dbPath = path.join(dir, "log.db")
+      const s1 = sid("far-behind")
+      const events = history(s1, Array.from({ length: 2 * SNAPSHOT_MAX_FOLD + 300 }, (_, i) => message(i + 2)))
+      const first = yield* openLog({ dbPath, ...relaxed })
+      yield* appendDurably(first.log, events)
+      yield* first.close
+      // Its snapshots gone; no summary either, so the reopened log's worker leaves it to the test.
+      const db = yield* connect(dbPath, false)
+      db.prepare("DELETE FROM snapshots").run()
+      db.prepare("DELETE FROM message_pages").run()
+      const { log } = yield* openLog({ dbPath, ...relaxed })
+      const store = makeSnapshotStore(db)
+      const all = events.map((e) => e.stored)
+      const replayed = SessionProjection.replay(s1, all)
+      const steps: Array<number> = []
+      for (let written = store.write(s1); written !== null; written = store.write(s1)) {
+        expect(written.folded).toBeLessThanOrEqual(SNAPSHOT_MAX_FOLD)
+        steps.push(written.revision)
+        const loaded = yield* log.loadSession(s1)
+        expect(loaded.snapshot?.state.revision).toBe(written.revision)
+        expect(wholeOf(log, s1, loaded)).toEqual(replayed)
+      }
+      expect(steps).toStrictEqual([SNAPSHOT_MAX_FOLD, 2 * SNAPSHOT_MAX_FOLD, events.length])
+    }), 60_000)
+
+  it.scopedLive("the worker's scheduler starts no snapshot while the main thread has a command's entry queued, forced or not", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const dbPath = path.join(dir, "log.db")
+      const s1 = sid("deferred")
+      const first = yield* openLog({ dbPath, ...relaxed })
+      yield* appendDurably(first.log, history(s1, Array.from({ length: SNAPSHOT_EVERY + 10 }, (_, i) => message(i + 2))), true)
+      yield* first.close
+      // The file as an older database left it (no snapshots), and a scheduler of the test's own on it.
+      const db = yield* connect(dbPath, false)
+      db.prepare("DELETE FROM snapshots").run()
+      let urgentQueued = 1
+      const written: Array<number> = []
+      const scheduler = yield* Effect.acquireRelease(
+        Effect.sync(() =>
+          makeSnapshotScheduler(makeSnapshotStore(db), {
+            idleMs: 1,
+            urgentQueued: () => urgentQueued,
+            onWritten: (w) => written.push(w.revision)
+          })
+        ),
+        (s) => Effect.sync(() => s.close())
+      )
+      scheduler.catchUp()
+      expect(scheduler.pending()).toBe(1)
+
+      // Given a command's entry queued: nothing starts, however idle the worker...
+      yield* Effect.sleep("60 millis")
+      expect(written).toStrictEqual([])
+      // ...nor when enough commits went by to force one.
+      for (let i = 0; i < SNAPSHOT_EVERY_COMMITS; i++) {
+        scheduler.commitStarted()
+        scheduler.commitEnded({ token: `t${i}`, entries: [], retry: false }, undefined)
+      }
+      yield* Effect.sleep("60 millis")
+      expect(written).toStrictEqual([])
+      // Once it is sent, the snapshot goes in.
+      urgentQueued = 0
+      yield* waitUntil(Effect.sync(() => written.length > 0))
+      expect(written).toStrictEqual([SNAPSHOT_EVERY + 11])
     }))
 
   it.effect("the in-memory log has no snapshots: loadSession returns every event", () =>

@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
-import { Effect, Fiber, Metric, Option, Stream } from "effect"
+import { Effect, Fiber, Metric, Option, Schedule, Stream } from "effect"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import type { AppendEntry, WriterStatus } from "../src/EventLog.js"
 import { MIN_ROOM, urgentBatch } from "../src/internal/writeQueue.js"
@@ -17,7 +18,7 @@ const x = sid("session-x")
 const y = sid("session-y")
 
 /** Entries as the write queue sees them: just what the rule reads. */
-const entry = (name: string, session: string | null, urgent = false) => ({ name, session, urgent })
+const entry = (name: string, session: string | null, urgent = false, count = 1) => ({ name, session, urgent, count })
 
 describe("urgentBatch (the ordering rule)", () => {
   it("given entries of X and Y, when Y has an urgent one, then Y's up to it go first and X's keep their order", () => {
@@ -32,6 +33,27 @@ describe("urgentBatch (the ordering rule)", () => {
     const taken = urgentBatch(queue)!
     expect(taken.batch.map((e) => e.name)).toStrictEqual(["z1", "y1", "y2"])
     expect(taken.rest.map((e) => e.name)).toStrictEqual(["x1", "z2", "z3"])
+  })
+
+  it("given X's command behind a long backlog of X and Y's command behind little, when the limit is short, then Y's goes first", () => {
+    const queue = [entry("x1", "X", false, 500), entry("y1", "Y", false, 3), entry("x2", "X", true, 2), entry("y2", "Y", true, 1)]
+    const taken = urgentBatch(queue, 100)!
+    expect(taken.batch.map((e) => e.name)).toStrictEqual(["y1", "y2"])
+    expect(taken.rest.map((e) => e.name)).toStrictEqual(["x1", "x2"])
+  })
+
+  it("takes the cheapest sessions that fit together, in queue order", () => {
+    const queue = [entry("z1", "Z", true, 40), entry("x1", "X", true, 30), entry("y1", "Y", true, 50)]
+    const taken = urgentBatch(queue, 80)!
+    expect(taken.batch.map((e) => e.name)).toStrictEqual(["z1", "x1"])
+    expect(taken.rest.map((e) => e.name)).toStrictEqual(["y1"])
+  })
+
+  it("given one urgent session whose backlog exceeds the limit, then its oldest entries go, at least one, in order", () => {
+    const queue = [entry("x1", "X", false, 60), entry("x2", "X", false, 30), entry("x3", "X", false, 30), entry("x4", "X", true, 1)]
+    expect(urgentBatch(queue, 100)!.batch.map((e) => e.name)).toStrictEqual(["x1", "x2"])
+    expect(urgentBatch(queue, 10)!.batch.map((e) => e.name)).toStrictEqual(["x1"])
+    expect(urgentBatch(queue, 10)!.rest.map((e) => e.name)).toStrictEqual(["x2", "x3", "x4"])
   })
 
   it("leaves an urgent entry of no session (a flush marker) to plain queue order", () => {
@@ -83,6 +105,24 @@ describe("the write queue over the real log", () => {
       expect(log.uncommitted(x)).toBe(false)
       expect(new Map((yield* log.summaries).map((s) => [s.id, s]))).toStrictEqual(
         new Map([[x, summary(x, 402)], [y, summary(y, 4)]])
+      )
+    }))
+
+  it.scopedLive("the checkpointer thread copies the WAL back into the database file while the writer commits", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const dbPath = path.join(dir, "log.db")
+      const { log } = yield* openLog({ dbPath, flushMs: 5, batchSize: 500 })
+      const fileSize = () => fs.statSync(dbPath).size
+      const before = fileSize()
+      // ~2,000 events of ~500 bytes: some 300 WAL pages, far below the writer's own automatic
+      // checkpoint (8,192 pages, and SQLite's default of 1,000): only the checkpointer moves them.
+      for (let from = 1; from <= 2000; from += 200) {
+        yield* Effect.flatten(log.append({ events: events(x, from, from + 199), urgent: true }))
+      }
+      yield* Effect.sync(() => fileSize() > before + 500_000).pipe(
+        Effect.repeat({ until: (grown) => grown, schedule: Schedule.spaced("20 millis") }),
+        Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => `the database file stayed at ${fileSize()} bytes` })
       )
     }))
 

@@ -35,6 +35,13 @@ import type { CommitRequest, CommitResult } from "./writerProtocol.js"
  */
 export const SNAPSHOT_EVERY = 256
 
+/**
+ * A snapshot folds at most this many events: it is one synchronous transaction in the worker, and a
+ * commit that arrives meanwhile waits for it. A session further behind (its snapshots were put off
+ * during a burst, or it comes from an older database) catches up in several snapshots.
+ */
+export const SNAPSHOT_MAX_FOLD = 1024
+
 /** Whether a session whose snapshot is at `snapshotRevision` is due a new one at `committedRevision`. */
 export const snapshotDue = (snapshotRevision: number, committedRevision: number, every = SNAPSHOT_EVERY): boolean =>
   committedRevision - snapshotRevision >= every
@@ -61,8 +68,8 @@ export const makeSnapshotStore = (db: BetterSqlite3.Database) => {
     .raw(true)
   const snapshotRevision = db.prepare<[string], number>("SELECT revision FROM snapshots WHERE session_id = ?").pluck(true)
   const eventsAfter = db
-    .prepare<[string, number], Row>(
-      "SELECT revision, occurred_at, payload FROM events WHERE session_id = ? AND revision > ? ORDER BY revision"
+    .prepare<[string, number, number], Row>(
+      "SELECT revision, occurred_at, payload FROM events WHERE session_id = ? AND revision > ? ORDER BY revision LIMIT ?"
     )
     .raw(true)
   const eventAt = db.prepare<[string, number], number>("SELECT 1 FROM events WHERE session_id = ? AND revision = ?").pluck(true)
@@ -83,9 +90,9 @@ export const makeSnapshotStore = (db: BetterSqlite3.Database) => {
   const lastRevisions = db.prepare<[], Row>("SELECT session_id, max(revision) FROM events GROUP BY session_id").raw(true)
 
   /**
-   * Folds the session's committed events after its snapshot onto it, moves its older messages into
-   * pages (`messagePages.ts`) and stores the result. An update of a message that is already paged
-   * is applied to its page.
+   * Folds the session's committed events after its snapshot onto it, at most `SNAPSHOT_MAX_FOLD` of
+   * them, moves its older messages into pages (`messagePages.ts`) and stores the result. An update
+   * of a message that is already paged is applied to its page.
    */
   const writeNow = (sessionId: string): SnapshotWritten | null => {
     const t0 = performance.now()
@@ -95,7 +102,7 @@ export const makeSnapshotStore = (db: BetterSqlite3.Database) => {
     const usable = decoded?._tag === "Snapshot" && eventAt.get(sessionId, decoded.projection.state.revision) !== undefined
     const base = usable ? decoded.projection : SessionProjection.empty(sessionId as SessionId)
     let paged = usable ? decoded.paged : 0
-    const events = eventsAfter.all(sessionId, base.state.revision).map((r) => decodeSessionRow(sessionId, r))
+    const events = eventsAfter.all(sessionId, base.state.revision, SNAPSHOT_MAX_FOLD).map((r) => decodeSessionRow(sessionId, r))
     // Nothing new, and the stored row is usable: keep it.
     if (events.length === 0 && usable) return null
     if (events.length === 0 && base.state.revision === 0) return null
@@ -150,8 +157,11 @@ export const buildSnapshots = (db: BetterSqlite3.Database, every = SNAPSHOT_EVER
   const written: Array<SnapshotWritten> = []
   for (const [sessionId, last] of store.lastRevisions()) {
     if (!snapshotDue(store.snapshotRevision(sessionId), last, every)) continue
-    const result = store.write(sessionId)
-    if (result !== null) written.push(result)
+    // Up to the last event, in as many snapshots as `SNAPSHOT_MAX_FOLD` takes.
+    for (let result = store.write(sessionId); result !== null; result = store.write(sessionId)) {
+      written.push(result)
+      if (result.revision >= last) break
+    }
   }
   return written
 }
@@ -160,6 +170,8 @@ export interface SnapshotSchedulerOptions {
   readonly every?: number
   /** See `SNAPSHOT_IDLE_MS`. */
   readonly idleMs?: number
+  /** The urgent entries the main thread has queued (`writerDemand.ts`): no snapshot starts while there are any. */
+  readonly urgentQueued?: () => number
   /** Told of each snapshot written (tests, measurements). */
   readonly onWritten?: (written: SnapshotWritten) => void
   /** Told of a snapshot that could not be written (it is retried later; nothing else depends on it). */
@@ -184,9 +196,9 @@ export const SNAPSHOT_EVERY_COMMITS = 50
 /**
  * The worker's side: learns each session's committed revision from the batches it commits, and
  * writes due snapshots one at a time, each in a macrotask of its own, only while no commit is in
- * progress and preferably when the worker is idle. A commit request that arrives meanwhile waits
- * for at most the one snapshot being written (~15 ms for a 5,000-message session), so durability
- * acks stay prompt.
+ * progress and preferably when the worker is idle, and none while a command's entry is on its way
+ * (`urgentQueued`). A commit request that arrives meanwhile waits for at most the one snapshot
+ * being written (~15 ms for a 5,000-message session), so durability acks stay prompt.
  */
 export const makeSnapshotScheduler = (store: SnapshotStore, options: SnapshotSchedulerOptions = {}) => {
   const every = options.every ?? SNAPSHOT_EVERY
@@ -232,12 +244,22 @@ export const makeSnapshotScheduler = (store: SnapshotStore, options: SnapshotSch
     if (closed || commits > 0) return
     const sessionId = due.values().next().value
     if (sessionId === undefined) return
+    if ((options.urgentQueued?.() ?? 0) > 0) {
+      // A command's entry is on its way: looked at again after its commit, or shortly.
+      timer = setTimeout(tick, idleMs)
+      timer.unref?.()
+      return
+    }
     due.delete(sessionId)
     commitsSinceSnapshot = 0
     try {
       const written = store.write(sessionId)
       const progress = known.get(sessionId)
-      if (progress !== undefined && written !== null) progress.snapshot = written.revision
+      if (progress !== undefined && written !== null) {
+        progress.snapshot = written.revision
+        // Folded as far as `SNAPSHOT_MAX_FOLD` goes: the rest in a later snapshot.
+        if (snapshotDue(progress.snapshot, progress.committed, every)) due.add(sessionId)
+      }
       if (written !== null) options.onWritten?.(written)
     } catch (cause) {
       options.onError?.(sessionId, cause)
@@ -316,6 +338,8 @@ export const openSnapshotScheduler = (dbPath: string, options: SnapshotScheduler
   const db = new Database(dbPath, { timeout: 0, fileMustExist: true })
   try {
     db.pragma("synchronous = NORMAL")
+    // Its commits never checkpoint: the checkpointer thread does (`checkpointWorker.ts`).
+    db.pragma("wal_autocheckpoint = 0")
     const scheduler = makeSnapshotScheduler(makeSnapshotStore(db), options)
     return {
       ...scheduler,

@@ -28,6 +28,8 @@ export interface WriteQueueOptions {
   readonly flushMs: number
   /** Ships one batch to the worker; `Failed` results and worker errors are retried here. */
   readonly commit: (message: CommitMessage) => Effect.Effect<CommitResult, WorkerError>
+  /** Told how many urgent entries wait to be sent whenever that changes (`writerDemand.ts`). */
+  readonly onUrgentQueued?: (urgent: number) => void
   /** Once closing, how long a failing commit is still retried before its entries fail. Default 5 s. */
   readonly closeRetryMs?: number
 }
@@ -126,13 +128,18 @@ const sessionOf = (entry: AppendEntry): string | null =>
   entry.summary?.id ?? entry.events[0]?.stored.session_id ?? null
 
 /**
- * The batch that lets urgent entries commit first: every queued entry of a session with an urgent
- * entry, up to its last one, in queue order. `undefined` when no session has an urgent entry
- * (urgent `flush` markers belong to no session: they need everything before them, i.e. FIFO).
+ * The batch that lets urgent entries commit first: the queued entries of sessions with an urgent
+ * entry, each session's up to its last urgent one, in queue order. `undefined` when no session has
+ * an urgent entry (urgent `flush` markers belong to no session: they need everything before them,
+ * i.e. FIFO). The cheapest sessions go first, as many as `limit` events allow: a command whose
+ * session has a long backlog ahead of it must not hold up another session's command for the
+ * length of that backlog's commit. When even the cheapest exceeds `limit`, the batch is the first
+ * `limit` events of it (at least one entry); its command follows in a later batch.
  * Exported for the ordering rule's unit test; `entries` is the queue, oldest first.
  */
-export const urgentBatch = <E extends { readonly urgent: boolean; readonly session: string | null }>(
-  entries: ReadonlyArray<E>
+export const urgentBatch = <E extends { readonly urgent: boolean; readonly session: string | null; readonly count: number }>(
+  entries: ReadonlyArray<E>,
+  limit = Infinity
 ): { readonly batch: Array<E>; readonly rest: Array<E> } | undefined => {
   const lastUrgent = new Map<string, number>()
   for (let i = 0; i < entries.length; i++) {
@@ -140,13 +147,45 @@ export const urgentBatch = <E extends { readonly urgent: boolean; readonly sessi
     if (entry.urgent && entry.session !== null) lastUrgent.set(entry.session, i)
   }
   if (lastUrgent.size === 0) return undefined
+  const upTo = (entry: E, i: number): string | undefined => {
+    if (entry.session === null) return undefined
+    const last = lastUrgent.get(entry.session)
+    return last !== undefined && i <= last ? entry.session : undefined
+  }
+  const cost = new Map<string, number>()
+  entries.forEach((entry, i) => {
+    const session = upTo(entry, i)
+    if (session !== undefined) cost.set(session, (cost.get(session) ?? 0) + entry.count)
+  })
+  // Events each chosen session may put in the batch.
+  const budget = new Map<string, number>()
+  let total = 0
+  for (const [session, events] of [...cost].sort((a, b) => a[1] - b[1])) {
+    if (total + events <= limit) {
+      budget.set(session, events)
+      total += events
+    } else {
+      if (budget.size === 0) budget.set(session, limit)
+      break
+    }
+  }
   const batch: Array<E> = []
   const rest: Array<E> = []
+  const taken = new Map<string, number>()
+  const full = new Set<string>()
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!
-    const last = entry.session === null ? undefined : lastUrgent.get(entry.session)
-    if (last !== undefined && i <= last) batch.push(entry)
-    else rest.push(entry)
+    const session = upTo(entry, i)
+    const room = session === undefined ? undefined : budget.get(session)
+    const so = session === undefined ? 0 : (taken.get(session) ?? 0)
+    // Always one entry, however large; once one does not fit, none after it (the session's order).
+    if (session !== undefined && room !== undefined && !full.has(session) && (so === 0 || so + entry.count <= room)) {
+      taken.set(session, so + entry.count)
+      batch.push(entry)
+    } else {
+      if (session !== undefined && room !== undefined) full.add(session)
+      rest.push(entry)
+    }
   }
   return { batch, rest }
 }
@@ -267,7 +306,10 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
       queue.push(queued)
       queuedEvents += entry.events.length
       if (session !== null) uncommittedBySession.set(session, (uncommittedBySession.get(session) ?? 0) + 1)
-      if (urgent) queuedUrgent++
+      if (urgent) {
+        queuedUrgent++
+        options.onUrgentQueued?.(queuedUrgent)
+      }
       if (size() === 1 || urgent || queuedEvents >= batchSize) signal()
       return queued
     }
@@ -298,7 +340,7 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
      */
     const take = (): Array<Queued> => {
       if (queuedUrgent > 0) {
-        const urgent = urgentBatch(head === 0 ? queue : queue.slice(head))
+        const urgent = urgentBatch(head === 0 ? queue : queue.slice(head), batchLimit())
         if (urgent !== undefined) {
           queue = urgent.rest
           head = 0
@@ -436,6 +478,7 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
           return
         }
         const batch = take()
+        options.onUrgentQueued?.(queuedUrgent)
         inFlight = true
         inFlightEvents = 0
         inFlightOldest = Infinity

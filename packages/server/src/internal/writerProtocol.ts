@@ -8,6 +8,8 @@
 /** Given to the worker as `workerData`, so a respawned worker opens the same database. */
 export interface WriterWorkerData {
   readonly dbPath: string
+  /** The urgent entries the main thread has queued (`writerDemand.ts`); shared, not copied. */
+  readonly urgentQueued?: SharedArrayBuffer
 }
 
 /** A row of `events`: session_id, revision, type, occurred_at, source_key, payload (JSON). */

@@ -17,14 +17,72 @@ import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { workerData } from "node:worker_threads"
+import { Worker, workerData } from "node:worker_threads"
+import type { CheckpointerData, CheckpointerReport } from "./checkpointProtocol.js"
 import { pragmas } from "./eventLogSchema.js"
+import { demandReader } from "./writerDemand.js"
 import { openSnapshotScheduler } from "./snapshotStore.js"
 import { unpackBatch } from "./payloadCodec.js"
 import type { CommitMessage, CommitRequest, CommitResult, WriterWorkerData } from "./writerProtocol.js"
 import { makeWriterStore } from "./writerStore.js"
 
-const { dbPath } = workerData as WriterWorkerData
+const { dbPath, urgentQueued } = workerData as WriterWorkerData
+
+/** SQLite's default automatic checkpoint, restored should the checkpointer thread stop. */
+const DEFAULT_AUTOCHECKPOINT_PAGES = 1000
+/** The writer's own automatic checkpoint while the checkpointer runs (~32 MB of WAL). */
+const BACKSTOP_PAGES = 8192
+/** The checkpointer copies the WAL back at most this often while commits arrive. */
+const CHECKPOINT_EVERY_MS = 50
+
+/**
+ * Starts the checkpointer thread, stopped with the worker's scope. `onStopped` runs if it cannot
+ * start or ends by itself (a crash). A checkpoint failure is logged when it starts and when it clears.
+ */
+const startCheckpointer = (onStopped: Effect.Effect<void>) =>
+  Effect.acquireRelease(
+    Effect.suspend(() => {
+      const data: CheckpointerData = { dbPath, everyMs: CHECKPOINT_EVERY_MS }
+      let thread: Worker
+      try {
+        thread = new Worker(new URL("./checkpointWorker.js", import.meta.url), { workerData: data })
+      } catch (error) {
+        return Effect.logError("the checkpointer thread did not start").pipe(
+          Effect.annotateLogs({ module: "EventLog", error: String(error) }),
+          Effect.zipRight(onStopped),
+          Effect.as({ committed: () => {}, close: () => {} })
+        )
+      }
+      let closing = false
+      thread.on("message", (report: CheckpointerReport) => {
+        const log =
+          report._tag === "Failed"
+            ? Effect.logWarning("WAL checkpoint failed; retried after the next commit").pipe(
+                Effect.annotateLogs({ error: report.message })
+              )
+            : Effect.logInfo("WAL checkpoints succeed again")
+        Effect.runFork(log.pipe(Effect.annotateLogs({ module: "EventLog" })))
+      })
+      thread.on("error", (error) =>
+        Effect.runFork(
+          Effect.logError("the checkpointer thread failed").pipe(
+            Effect.annotateLogs({ module: "EventLog", error: error.stack ?? error.message })
+          )
+        )
+      )
+      thread.on("exit", () => {
+        if (!closing) Effect.runFork(onStopped)
+      })
+      return Effect.succeed({
+        committed: () => thread.postMessage("committed"),
+        close: () => {
+          closing = true
+          thread.postMessage("close")
+        }
+      })
+    }),
+    (checkpointer) => Effect.sync(() => checkpointer.close())
+  )
 
 const WriterLive = Layer.scopedDiscard(
   Effect.gen(function* () {
@@ -32,11 +90,23 @@ const WriterLive = Layer.scopedDiscard(
     // A short busy timeout: a locked database (another process, a `sqlite3` shell) then shows up as
     // logged, retried commit failures on the main side instead of a silent stall.
     yield* Effect.provideService(pragmas(1000), SqlClient.SqlClient, sql)
+    // Checkpoints run in a thread of their own (`checkpointWorker.ts`); this connection's own
+    // automatic one is the backstop, at a WAL that thread should never let grow this large.
+    yield* sql.unsafe(`PRAGMA wal_autocheckpoint = ${BACKSTOP_PAGES}`)
+    const checkpointer = yield* startCheckpointer(
+      Effect.zipRight(
+        sql.unsafe(`PRAGMA wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`),
+        Effect.logWarning("the checkpointer thread stopped; the writer checkpoints the log itself").pipe(
+          Effect.annotateLogs({ module: "EventLog" })
+        )
+      ).pipe(Effect.ignore)
+    )
     const store = makeWriterStore(sql)
     // Snapshots are an optimisation: if they cannot even start, the worker commits without them.
     const snapshots = yield* Effect.acquireRelease(
       Effect.try(() =>
         openSnapshotScheduler(dbPath, {
+          ...(urgentQueued === undefined ? {} : { urgentQueued: demandReader(urgentQueued) }),
           onError: (sessionId, cause) =>
             Effect.runFork(
               Effect.logWarning("projection snapshot not written; retried later").pipe(
@@ -67,6 +137,7 @@ const WriterLive = Layer.scopedDiscard(
         return store.commit(request).pipe(
           Effect.tap((r) => {
             result = r
+            if (r._tag === "Committed") checkpointer.committed()
           }),
           Effect.ensuring(Effect.sync(() => commitEnded(request, result)))
         )

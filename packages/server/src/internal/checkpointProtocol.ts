@@ -1,0 +1,12 @@
+/** The messages between the writer worker and its checkpointer thread (`checkpointWorker.ts`). */
+
+export interface CheckpointerData {
+  readonly dbPath: string
+  /** At most one checkpoint per this many ms while commits arrive. */
+  readonly everyMs: number
+}
+
+/** From the checkpointer: a checkpoint failed (reported once until one succeeds again), or succeeds again. */
+export type CheckpointerReport =
+  | { readonly _tag: "Failed"; readonly message: string }
+  | { readonly _tag: "Recovered" }
