@@ -9,10 +9,14 @@ import { Either, ParseResult, Schema } from "effect"
 const OptString = Schema.optional(Schema.String)
 const OptUnknown = Schema.optional(Schema.Unknown)
 
-/** Fields every hook event carries. `transcript_path`/`cwd` are optional so a partial body still decodes. */
+/**
+ * Fields every hook event carries. `transcript_path`/`cwd` are optional so a partial body still
+ * decodes. The session id becomes an OrbitDock session's id and a key of the connector's maps:
+ * Claude Code's are UUIDs, and anything longer than a WebSocket message `id` may be is refused.
+ */
 export const HookBase = Schema.Struct({
-  session_id: Schema.String.pipe(Schema.minLength(1)),
-  hook_event_name: Schema.String.pipe(Schema.minLength(1)),
+  session_id: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128)),
+  hook_event_name: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128)),
   transcript_path: OptString,
   cwd: OptString,
   prompt_id: OptString,

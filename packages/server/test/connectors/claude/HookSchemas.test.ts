@@ -46,6 +46,8 @@ describe("HookSchemas", () => {
       ["SessionStart", /JSON object/],
       [{ hook_event_name: "Stop" }, /session_id/],
       [{ session_id: "", hook_event_name: "Stop" }, /session_id|minLength|at least/i],
+      [{ session_id: "s".repeat(129), hook_event_name: "Stop" }, /session_id|maxLength|at most/i],
+      [{ session_id: "s", hook_event_name: "E".repeat(129) }, /hook_event_name|maxLength|at most/i],
       [{ session_id: "s", hook_event_name: 7 }, /hook_event_name/],
       [{ session_id: "s", hook_event_name: "PreToolUse", tool_name: 3 }, /tool_name/],
       [{ session_id: "s", hook_event_name: "Stop", cwd: 5 }, /cwd/]
