@@ -102,7 +102,7 @@ describe("persistence faults (a locked database)", () => {
       hook({ hook_event_name: "SessionStart", session_id: "0f1e2d3c-4b5a-4968-8776-655443322110", cwd: "/elsewhere" })
     ])
     expect(refused.status).toBe(503)
-    expect(refused.body).toMatchObject({ code: "internal", message: expect.stringMatching(/not recorded/) })
+    expect(refused.body).toMatchObject({ code: "unavailable", message: expect.stringMatching(/not recorded/) })
     expect(unseen.status).toBe(503)
 
     // The hook brought the Claude session back (working now), the other one is new. The sim session

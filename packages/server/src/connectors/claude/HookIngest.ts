@@ -196,7 +196,7 @@ export const make = (
     }).pipe(
       Effect.catchIf(
         (e): e is NotRecorded => e instanceof NotRecorded,
-        (e) => Effect.succeed<RouteResponse>({ status: 503, body: { code: "internal", message: e.message } })
+        (e) => Effect.succeed<RouteResponse>({ status: 503, body: { code: "unavailable", message: e.message } })
       ),
       Effect.catchAllCause((cause) =>
         Effect.logError("claude hook failed", cause).pipe(
