@@ -178,13 +178,17 @@ describe("sim provider", () => {
       })
     )
 
-    it.effect("/burst over the cap is refused before anything happens, by send_message and create_session", () =>
+    it.effect("/burst or /sleep over the cap is refused before anything happens, by send_message and create_session", () =>
       Effect.gen(function* () {
         const { sessions, id, collector } = yield* simSession
         const before = (yield* sessions.get(id)).revision
         for (const content of [`/burst ${Sim.MAX_BURST + 1}`, "/burst 99999999999999999999999"]) {
           const refused = yield* sessions.execute({ type: "send_message", session_id: id, content }).pipe(Effect.flip)
           expect(refused).toMatchObject({ code: "invalid_message", message: `/burst takes at most ${Sim.MAX_BURST} messages` })
+        }
+        for (const content of [`/sleep ${Sim.MAX_SLEEP_MS + 1}`, "/sleep 99999999999999999999999"]) {
+          const refused = yield* sessions.execute({ type: "send_message", session_id: id, content }).pipe(Effect.flip)
+          expect(refused).toMatchObject({ code: "invalid_message", message: `/sleep takes at most ${Sim.MAX_SLEEP_MS} ms` })
         }
         expect((yield* sessions.get(id)).revision).toBe(before)
         expect(collector.received.filter((m) => m.revision! > before)).toEqual([])

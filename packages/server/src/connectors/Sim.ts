@@ -44,12 +44,15 @@ export const growingContent = (full: string): readonly [string, string, string] 
 /** The largest `/burst`: a turn is one session's work, and what it emits is kept forever. */
 export const MAX_BURST = 100_000
 
+/** The longest `/sleep`: an hour (beyond a timer's range, a sleep would never end). */
+export const MAX_SLEEP_MS = 3_600_000
+
 /** The turn a message's content selects, or why the sim refuses it. */
 const acceptable = (content: string): Effect.Effect<Turn, ProtocolError> => {
   const turn = parseTurn(content)
-  return turn.kind === "burst" && turn.count > MAX_BURST
-    ? Effect.fail(invalid(`/burst takes at most ${MAX_BURST} messages`))
-    : Effect.succeed(turn)
+  if (turn.kind === "burst" && turn.count > MAX_BURST) return Effect.fail(invalid(`/burst takes at most ${MAX_BURST} messages`))
+  if (turn.kind === "sleep" && turn.ms > MAX_SLEEP_MS) return Effect.fail(invalid(`/sleep takes at most ${MAX_SLEEP_MS} ms`))
+  return Effect.succeed(turn)
 }
 
 /** Messages per emit of a `/burst`: big enough to be fast, small enough to stay interruptible. */
