@@ -23,6 +23,7 @@ import {
   makeSnapshotStore,
   SNAPSHOT_EVERY,
   SNAPSHOT_EVERY_COMMITS,
+  SNAPSHOT_HOLD_COMMITS,
   SNAPSHOT_MAX_FOLD
 } from "../src/internal/snapshotStore.js"
 import { openLog, sid, summary, tempDir } from "./helpers/eventLogFixtures.js"
@@ -379,46 +380,56 @@ describe("projection snapshots", () => {
       expect(steps).toStrictEqual([SNAPSHOT_MAX_FOLD, 2 * SNAPSHOT_MAX_FOLD, events.length])
     }), 60_000)
 
-  it.scopedLive("the worker's scheduler starts no snapshot while the main thread has a command's entry queued, forced or not", () =>
+  it.scopedLive("the worker's scheduler holds snapshots back while a command's entry is on its way, within bounds", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir
       const dbPath = path.join(dir, "log.db")
-      const s1 = sid("deferred")
+      const [s1, s2] = [sid("deferred-1"), sid("deferred-2")]
       const first = yield* openLog({ dbPath, ...relaxed })
-      yield* appendDurably(first.log, history(s1, Array.from({ length: SNAPSHOT_EVERY + 10 }, (_, i) => message(i + 2))), true)
+      for (const s of [s1, s2]) {
+        yield* appendDurably(first.log, history(s, Array.from({ length: SNAPSHOT_EVERY + 10 }, (_, i) => message(i + 2))), true)
+      }
       yield* first.close
       // The file as an older database left it (no snapshots), and a scheduler of the test's own on it.
       const db = yield* connect(dbPath, false)
       db.prepare("DELETE FROM snapshots").run()
       let urgentQueued = 1
-      const written: Array<number> = []
+      const written: Array<string> = []
       const scheduler = yield* Effect.acquireRelease(
         Effect.sync(() =>
           makeSnapshotScheduler(makeSnapshotStore(db), {
             idleMs: 1,
             urgentQueued: () => urgentQueued,
-            onWritten: (w) => written.push(w.revision)
+            onWritten: (w) => written.push(w.sessionId)
           })
         ),
         (s) => Effect.sync(() => s.close())
       )
-      scheduler.catchUp()
-      expect(scheduler.pending()).toBe(1)
-
-      // Given a command's entry queued: nothing starts, however idle the worker...
-      yield* Effect.sleep("60 millis")
-      expect(written).toStrictEqual([])
-      // ...nor when enough commits went by to force one.
-      for (let i = 0; i < SNAPSHOT_EVERY_COMMITS; i++) {
-        scheduler.commitStarted()
-        scheduler.commitEnded({ token: `t${i}`, entries: [], retry: false }, undefined)
+      const commits = (n: number) => {
+        for (let i = 0; i < n; i++) {
+          scheduler.commitStarted()
+          scheduler.commitEnded({ token: `t${i}`, entries: [], retry: false }, undefined)
+        }
       }
+      scheduler.catchUp()
+      expect(scheduler.pending()).toBe(2)
+
+      // Given a command's entry on its way: nothing starts, however idle the worker...
       yield* Effect.sleep("60 millis")
       expect(written).toStrictEqual([])
-      // Once it is sent, the snapshot goes in.
+      // ...nor when enough commits went by to force one...
+      commits(SNAPSHOT_EVERY_COMMITS)
+      yield* Effect.sleep("60 millis")
+      expect(written).toStrictEqual([])
+      // ...until commands back to back have held it back long enough: then one goes in.
+      commits(SNAPSHOT_HOLD_COMMITS - SNAPSHOT_EVERY_COMMITS)
+      yield* waitUntil(Effect.sync(() => written.length === 1))
+      yield* Effect.sleep("60 millis")
+      expect(written).toHaveLength(1)
+      // Once the command's entry is committed, the other goes in too.
       urgentQueued = 0
-      yield* waitUntil(Effect.sync(() => written.length > 0))
-      expect(written).toStrictEqual([SNAPSHOT_EVERY + 11])
+      yield* waitUntil(Effect.sync(() => written.length === 2))
+      expect(new Set(written)).toStrictEqual(new Set([s1, s2]))
     }))
 
   it.effect("the in-memory log has no snapshots: loadSession returns every event", () =>

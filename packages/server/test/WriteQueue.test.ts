@@ -10,7 +10,7 @@ import { Effect, Fiber, Metric, Option, Schedule, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { AppendEntry, WriterStatus } from "../src/EventLog.js"
-import { MIN_ROOM, urgentBatch } from "../src/internal/writeQueue.js"
+import { MIN_ROOM, URGENT_WAIT_MS, urgentBatch } from "../src/internal/writeQueue.js"
 import * as Metrics from "../src/Metrics.js"
 import { events, openLog, sid, summary, tempDir } from "./helpers/eventLogFixtures.js"
 
@@ -18,7 +18,13 @@ const x = sid("session-x")
 const y = sid("session-y")
 
 /** Entries as the write queue sees them: just what the rule reads. */
-const entry = (name: string, session: string | null, urgent = false, count = 1) => ({ name, session, urgent, count })
+const entry = (name: string, session: string | null, urgent = false, count = 1, enqueuedAt = 0) => ({
+  name,
+  session,
+  urgent,
+  count,
+  enqueuedAt
+})
 
 describe("urgentBatch (the ordering rule)", () => {
   it("given entries of X and Y, when Y has an urgent one, then Y's up to it go first and X's keep their order", () => {
@@ -40,6 +46,14 @@ describe("urgentBatch (the ordering rule)", () => {
     const taken = urgentBatch(queue, 100)!
     expect(taken.batch.map((e) => e.name)).toStrictEqual(["y1", "y2"])
     expect(taken.rest.map((e) => e.name)).toStrictEqual(["x1", "x2"])
+  })
+
+  it("given X's command behind a long backlog, when it has waited URGENT_WAIT_MS, then X goes in too, the cheaper first", () => {
+    const queue = [entry("x1", "X", false, 500), entry("y1", "Y", false, 3), entry("x2", "X", true, 2), entry("y2", "Y", true, 1, 50)]
+    expect(urgentBatch(queue, 100, URGENT_WAIT_MS - 1)!.batch.map((e) => e.name)).toStrictEqual(["y1", "y2"])
+    const taken = urgentBatch(queue, 100, URGENT_WAIT_MS)!
+    expect(taken.batch.map((e) => e.name)).toStrictEqual(["x1", "y1", "y2"])
+    expect(taken.rest.map((e) => e.name)).toStrictEqual(["x2"])
   })
 
   it("takes the cheapest sessions that fit together, in queue order", () => {

@@ -6,6 +6,9 @@ export interface CheckpointerData {
   readonly everyMs: number
 }
 
+/** To the checkpointer: something was committed to the WAL (a batch, a snapshot), or stop. */
+export type CheckpointerCommand = "committed" | "close"
+
 /** From the checkpointer: a checkpoint failed (reported once until one succeeds again), or succeeds again. */
 export type CheckpointerReport =
   | { readonly _tag: "Failed"; readonly message: string }

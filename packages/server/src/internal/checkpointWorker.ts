@@ -7,13 +7,16 @@
  * the writer, so the commits go on meanwhile.
  *
  * Told of each commit by the writer (a message), it checkpoints at most once per `everyMs` while
- * commits arrive and not at all while the log is idle. A failed checkpoint (a full disk) is
- * reported to the writer and tried again after the next commit; the writer's own automatic
- * checkpoint, at a far larger WAL, is the backstop should this thread fall behind or die.
+ * commits arrive, until the WAL is copied back whole, and not at all while the log is idle. A
+ * failed checkpoint (a full disk) is reported to the writer and tried again after the next commit.
+ *
+ * A PASSIVE checkpoint never makes SQLite start the WAL over while commits keep coming (only a
+ * commit that finds it copied back whole does): under a long backlog the WAL grows until the
+ * writer's own automatic checkpoint, set far larger, does that, with little left to copy.
  */
 import Database from "better-sqlite3"
 import { parentPort, workerData } from "node:worker_threads"
-import type { CheckpointerData, CheckpointerReport } from "./checkpointProtocol.js"
+import type { CheckpointerCommand, CheckpointerData, CheckpointerReport } from "./checkpointProtocol.js"
 
 const { dbPath, everyMs } = workerData as CheckpointerData
 const port = parentPort!
@@ -24,10 +27,22 @@ db.pragma("wal_autocheckpoint = 0")
 let timer: ReturnType<typeof setTimeout> | undefined
 let failing = false
 
+interface CheckpointOutcome {
+  /** 1: another checkpoint was under way (the writer's own). */
+  readonly busy: number
+  /** Frames in the WAL, and how many of them are in the database file now. */
+  readonly log: number
+  readonly checkpointed: number
+}
+
 const checkpoint = () => {
   timer = undefined
   try {
-    db.pragma("wal_checkpoint(PASSIVE)")
+    const [outcome] = db.pragma("wal_checkpoint(PASSIVE)") as Array<CheckpointOutcome>
+    // Frames committed meanwhile, or a checkpoint in the way: go on, commits or not.
+    if (outcome !== undefined && (outcome.busy !== 0 || outcome.checkpointed < outcome.log)) {
+      timer = setTimeout(checkpoint, everyMs)
+    }
     if (failing) {
       failing = false
       port.postMessage({ _tag: "Recovered" } satisfies CheckpointerReport)
@@ -40,7 +55,7 @@ const checkpoint = () => {
   }
 }
 
-port.on("message", (message: "committed" | "close") => {
+port.on("message", (message: CheckpointerCommand) => {
   if (message === "close") {
     if (timer !== undefined) clearTimeout(timer)
     db.close()

@@ -170,7 +170,10 @@ export interface SnapshotSchedulerOptions {
   readonly every?: number
   /** See `SNAPSHOT_IDLE_MS`. */
   readonly idleMs?: number
-  /** The urgent entries the main thread has queued (`writerDemand.ts`): no snapshot starts while there are any. */
+  /**
+   * The urgent entries the main thread has queued or in flight (`writerDemand.ts`): no snapshot
+   * starts while there are any, up to `SNAPSHOT_HOLD_COMMITS`.
+   */
   readonly urgentQueued?: () => number
   /** Told of each snapshot written (tests, measurements). */
   readonly onWritten?: (written: SnapshotWritten) => void
@@ -194,11 +197,21 @@ export const SNAPSHOT_IDLE_MS = 5
 export const SNAPSHOT_EVERY_COMMITS = 50
 
 /**
+ * A snapshot is held back while a command's entry is on its way to the writer, but not for ever:
+ * once this many commits went by without one, it goes in anyway (commands arriving back to back
+ * must not leave sessions without snapshots).
+ */
+export const SNAPSHOT_HOLD_COMMITS = 4 * SNAPSHOT_EVERY_COMMITS
+
+/** The longest wait before a held-back snapshot is looked at again without a commit. */
+const HOLD_MAX_MS = 100
+
+/**
  * The worker's side: learns each session's committed revision from the batches it commits, and
  * writes due snapshots one at a time, each in a macrotask of its own, only while no commit is in
  * progress and preferably when the worker is idle, and none while a command's entry is on its way
- * (`urgentQueued`). A commit request that arrives meanwhile waits for at most the one snapshot
- * being written (~15 ms for a 5,000-message session), so durability acks stay prompt.
+ * (`urgentQueued`, within bounds). A commit request that arrives meanwhile waits for at most the
+ * one snapshot being written (at most `SNAPSHOT_MAX_FOLD` events), so durability acks stay prompt.
  */
 export const makeSnapshotScheduler = (store: SnapshotStore, options: SnapshotSchedulerOptions = {}) => {
   const every = options.every ?? SNAPSHOT_EVERY
@@ -211,6 +224,8 @@ export const makeSnapshotScheduler = (store: SnapshotStore, options: SnapshotSch
   let immediate: ReturnType<typeof setImmediate> | undefined
   let retry: ReturnType<typeof setTimeout> | undefined
   let closed = false
+  /** The current wait before looking again at a snapshot held back for a command (see `tick`). */
+  let holdMs = idleMs
 
   const note = (sessionId: string, committed: number) => {
     let progress = known.get(sessionId)
@@ -244,12 +259,15 @@ export const makeSnapshotScheduler = (store: SnapshotStore, options: SnapshotSch
     if (closed || commits > 0) return
     const sessionId = due.values().next().value
     if (sessionId === undefined) return
-    if ((options.urgentQueued?.() ?? 0) > 0) {
-      // A command's entry is on its way: looked at again after its commit, or shortly.
-      timer = setTimeout(tick, idleMs)
+    if ((options.urgentQueued?.() ?? 0) > 0 && commitsSinceSnapshot < SNAPSHOT_HOLD_COMMITS) {
+      // A command's entry is on its way: looked at again after its commit, or a little later
+      // (longer each time, should the writer be retrying a failing commit).
+      holdMs = Math.min(holdMs * 2, HOLD_MAX_MS)
+      timer = setTimeout(tick, holdMs)
       timer.unref?.()
       return
     }
+    holdMs = idleMs
     due.delete(sessionId)
     commitsSinceSnapshot = 0
     try {

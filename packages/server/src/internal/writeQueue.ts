@@ -28,7 +28,7 @@ export interface WriteQueueOptions {
   readonly flushMs: number
   /** Ships one batch to the worker; `Failed` results and worker errors are retried here. */
   readonly commit: (message: CommitMessage) => Effect.Effect<CommitResult, WorkerError>
-  /** Told how many urgent entries wait to be sent whenever that changes (`writerDemand.ts`). */
+  /** Told how many urgent entries are queued or in flight whenever that changes (`writerDemand.ts`). */
   readonly onUrgentQueued?: (urgent: number) => void
   /** Once closing, how long a failing commit is still retried before its entries fail. Default 5 s. */
   readonly closeRetryMs?: number
@@ -123,6 +123,9 @@ const packBatch = (batch: ReadonlyArray<Queued>): string => {
   return lines.join("\n")
 }
 
+/** An urgent entry that waited this long goes in the next batch, however costly its session's backlog. */
+export const URGENT_WAIT_MS = 4 * BATCH_MS
+
 /** The session an entry belongs to: its summary's, else its first event's; null for neither. */
 const sessionOf = (entry: AppendEntry): string | null =>
   entry.summary?.id ?? entry.events[0]?.stored.session_id ?? null
@@ -133,13 +136,18 @@ const sessionOf = (entry: AppendEntry): string | null =>
  * an urgent entry (urgent `flush` markers belong to no session: they need everything before them,
  * i.e. FIFO). The cheapest sessions go first, as many as `limit` events allow: a command whose
  * session has a long backlog ahead of it must not hold up another session's command for the
- * length of that backlog's commit. When even the cheapest exceeds `limit`, the batch is the first
- * `limit` events of it (at least one entry); its command follows in a later batch.
+ * length of that backlog's commit. When none fits, or the oldest urgent entry has waited
+ * `URGENT_WAIT_MS`, its session puts in what is left of `limit` (at least one entry); its command
+ * may take several batches. (Non-urgent sessions wait while any urgent entry is queued: commands
+ * are few.)
  * Exported for the ordering rule's unit test; `entries` is the queue, oldest first.
  */
-export const urgentBatch = <E extends { readonly urgent: boolean; readonly session: string | null; readonly count: number }>(
+export const urgentBatch = <
+  E extends { readonly urgent: boolean; readonly session: string | null; readonly count: number; readonly enqueuedAt: number }
+>(
   entries: ReadonlyArray<E>,
-  limit = Infinity
+  limit = Infinity,
+  now = 0
 ): { readonly batch: Array<E>; readonly rest: Array<E> } | undefined => {
   const lastUrgent = new Map<string, number>()
   for (let i = 0; i < entries.length; i++) {
@@ -157,17 +165,19 @@ export const urgentBatch = <E extends { readonly urgent: boolean; readonly sessi
     const session = upTo(entry, i)
     if (session !== undefined) cost.set(session, (cost.get(session) ?? 0) + entry.count)
   })
-  // Events each chosen session may put in the batch.
+  // Events each chosen session may put in the batch: the cheapest that fit; then the session of
+  // the oldest urgent entry, with what is left (at least one entry), when none fits or it has
+  // waited `URGENT_WAIT_MS`: cheaper commands arriving all the time must not starve it.
   const budget = new Map<string, number>()
   let total = 0
   for (const [session, events] of [...cost].sort((a, b) => a[1] - b[1])) {
-    if (total + events <= limit) {
-      budget.set(session, events)
-      total += events
-    } else {
-      if (budget.size === 0) budget.set(session, limit)
-      break
-    }
+    if (total + events > limit) break
+    budget.set(session, events)
+    total += events
+  }
+  const oldest = entries.find((entry) => entry.urgent && entry.session !== null)!
+  if (!budget.has(oldest.session!) && (budget.size === 0 || now - oldest.enqueuedAt >= URGENT_WAIT_MS)) {
+    budget.set(oldest.session!, Math.max(0, limit - total))
   }
   const batch: Array<E> = []
   const rest: Array<E> = []
@@ -340,7 +350,7 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
      */
     const take = (): Array<Queued> => {
       if (queuedUrgent > 0) {
-        const urgent = urgentBatch(head === 0 ? queue : queue.slice(head), batchLimit())
+        const urgent = urgentBatch(head === 0 ? queue : queue.slice(head), batchLimit(), performance.now())
         if (urgent !== undefined) {
           queue = urgent.rest
           head = 0
@@ -478,7 +488,8 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
           return
         }
         const batch = take()
-        options.onUrgentQueued?.(queuedUrgent)
+        const urgentInFlight = batch.reduce((n, queued) => (queued.urgent ? n + 1 : n), 0)
+        if (urgentInFlight > 0) options.onUrgentQueued?.(queuedUrgent + urgentInFlight)
         inFlight = true
         inFlightEvents = 0
         inFlightOldest = Infinity
@@ -498,6 +509,7 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
         inFlight = false
         inFlightEvents = 0
         inFlightOldest = Infinity
+        if (urgentInFlight > 0) options.onUrgentQueued?.(queuedUrgent)
         admit()
         yield* recordDepth
       }

@@ -18,7 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { Worker, workerData } from "node:worker_threads"
-import type { CheckpointerData, CheckpointerReport } from "./checkpointProtocol.js"
+import type { CheckpointerCommand, CheckpointerData, CheckpointerReport } from "./checkpointProtocol.js"
 import { pragmas } from "./eventLogSchema.js"
 import { demandReader } from "./writerDemand.js"
 import { openSnapshotScheduler } from "./snapshotStore.js"
@@ -30,7 +30,7 @@ const { dbPath, urgentQueued } = workerData as WriterWorkerData
 
 /** SQLite's default automatic checkpoint, restored should the checkpointer thread stop. */
 const DEFAULT_AUTOCHECKPOINT_PAGES = 1000
-/** The writer's own automatic checkpoint while the checkpointer runs (~32 MB of WAL). */
+/** The writer's own automatic checkpoint while the checkpointer runs (~32 MB of WAL; see there). */
 const BACKSTOP_PAGES = 8192
 /** The checkpointer copies the WAL back at most this often while commits arrive. */
 const CHECKPOINT_EVERY_MS = 50
@@ -73,11 +73,12 @@ const startCheckpointer = (onStopped: Effect.Effect<void>) =>
       thread.on("exit", () => {
         if (!closing) Effect.runFork(onStopped)
       })
+      const tell = (command: CheckpointerCommand) => thread.postMessage(command)
       return Effect.succeed({
-        committed: () => thread.postMessage("committed"),
+        committed: () => tell("committed"),
         close: () => {
           closing = true
-          thread.postMessage("close")
+          tell("close")
         }
       })
     }),
@@ -91,7 +92,7 @@ const WriterLive = Layer.scopedDiscard(
     // logged, retried commit failures on the main side instead of a silent stall.
     yield* Effect.provideService(pragmas(1000), SqlClient.SqlClient, sql)
     // Checkpoints run in a thread of their own (`checkpointWorker.ts`); this connection's own
-    // automatic one is the backstop, at a WAL that thread should never let grow this large.
+    // automatic one starts the WAL over after a long backlog, when little is left to copy.
     yield* sql.unsafe(`PRAGMA wal_autocheckpoint = ${BACKSTOP_PAGES}`)
     const checkpointer = yield* startCheckpointer(
       Effect.zipRight(
@@ -107,6 +108,8 @@ const WriterLive = Layer.scopedDiscard(
       Effect.try(() =>
         openSnapshotScheduler(dbPath, {
           ...(urgentQueued === undefined ? {} : { urgentQueued: demandReader(urgentQueued) }),
+          // Its commits do not checkpoint by themselves (`openSnapshotScheduler`).
+          onWritten: checkpointer.committed,
           onError: (sessionId, cause) =>
             Effect.runFork(
               Effect.logWarning("projection snapshot not written; retried later").pipe(
