@@ -38,8 +38,10 @@ const serve = (dataDir: string): Promise<Serve> =>
     // BENCH_PROFILE_DIR=<dir>: write a CPU profile of the server (written when it exits on SIGTERM).
     const profile = process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []
     const more = (process.env.BENCH_SERVER_ARGS ?? "").split(" ").filter((arg) => arg !== "")
-    const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...profile, ...more, binPath, "serve", "--port", "0", "--socket", "none", "--data-dir", dataDir, "--token", TOKEN, "--log-level", "warn"], {
-      stdio: ["ignore", "pipe", "inherit"]
+    const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...profile, ...more, binPath, "serve", "--port", "0", "--socket", "none", "--data-dir", dataDir, "--log-level", "warn"], {
+      stdio: ["ignore", "pipe", "inherit"],
+      // The token in the environment, not the argv (where `serve` warns that every local user sees it).
+      env: { ...process.env, ORBITDOCK_TOKEN: TOKEN }
     })
     const timer = setTimeout(() => reject(new Error("orbitdock serve did not start within 60 s")), 60_000)
     child.once("exit", (code) => reject(new Error(`orbitdock serve exited with ${code}`)))
