@@ -9,7 +9,7 @@ import { Effect, Fiber, Layer } from "effect"
 import { performance } from "node:perf_hooks"
 import * as Sim from "../src/connectors/Sim.js"
 import * as EventLogMemory from "../src/EventLogMemory.js"
-import { inTurn, SLICE_MS, TurnCost } from "../src/internal/eventLoopSlice.js"
+import { AT_ONCE_ITEMS, inTurn, SLICE_MS, TurnCost } from "../src/internal/eventLoopSlice.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
 import { Sessions } from "../src/Sessions.js"
 
@@ -74,6 +74,25 @@ describe("turns", () => {
       const short = inTurn(() => log.push("short"))
       yield* Effect.all([long, short], { concurrency: "unbounded" })
       expect(log).toEqual(["long", "I/O", "short"])
+    })
+  )
+
+  it.live("a small unit (at most AT_ONCE_ITEMS items) runs at once, even when the stretch is spent and others wait", () =>
+    Effect.gen(function* () {
+      yield* nextLoopTurn
+      const log: Array<string> = []
+      yield* Effect.all(
+        [
+          inTurn(() => {
+            busy(SLICE_MS + 1)
+            log.push("long")
+          }),
+          inTurn(() => log.push("big"), { items: AT_ONCE_ITEMS + 1 }),
+          inTurn(() => log.push("small"), { items: AT_ONCE_ITEMS })
+        ],
+        { concurrency: "unbounded" }
+      )
+      expect(log).toEqual(["long", "small", "big"])
     })
   )
 

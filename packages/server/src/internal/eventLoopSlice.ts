@@ -16,6 +16,7 @@
  * for one another); otherwise it waits, first come first served, and once the stretch has lasted
  * `SLICE_MS` the next turn waits for `setImmediate`, i.e. until the event loop has polled I/O.
  * Units someone waits for (a command's events) go first. A loop sizes its units by their cost.
+ * Small units (`AT_ONCE_ITEMS`) never wait: they still count in the stretch.
  */
 import { Effect, Exit } from "effect"
 import { performance } from "node:perf_hooks"
@@ -25,6 +26,13 @@ export const SLICE_MS = 5
 
 /** How long one unit of work should take, its microtasks included (see `TurnCost`). */
 export const TURN_MS = 4
+
+/**
+ * A unit of at most this many items runs at once, whatever the stretch: waiting costs more than it
+ * does (an `Effect.async`, a resume and their garbage, per unit), and small units come from
+ * steady load, whose emits already arrive one I/O callback at a time. Bursts come in big units.
+ */
+export const AT_ONCE_ITEMS = 8
 
 /**
  * What one kind of unit has cost per item (e.g. per event folded), as a moving average of its
@@ -140,6 +148,9 @@ const turn = <A>(work: () => A, options: TurnOptions, expected: number, handOver
   })
 }
 
+/** A unit sized (by its items) at most `AT_ONCE_ITEMS`; one of unknown size is not small. */
+const isSmall = (options: TurnOptions): boolean => options.items !== undefined && options.items <= AT_ONCE_ITEMS
+
 /**
  * Runs `work` (synchronous, one unit: a fold and its publishing, a chunk of a burst) in its turn:
  * at once when nothing waits and it fits in the stretch, else after the turns queued before it.
@@ -150,7 +161,7 @@ export const inTurn = <A>(work: () => A, options: TurnOptions = {}): Effect.Effe
   Effect.suspend(() => {
     const expected = options.cost?.expected(options.items ?? 1) ?? SLICE_MS
     // Decided and run in one synchronous step: a fiber may pause between any two of its steps.
-    if (!hasWaiters() && fits(expected)) {
+    if (isSmall(options) || (!hasWaiters() && fits(expected))) {
       let result: Effect.Effect<A> = Effect.void as Effect.Effect<never>
       turn(work, options, expected, (exit) => {
         result = exit
