@@ -28,6 +28,7 @@ import * as MessagePages from "./internal/messagePages.js"
 import { PendingReceipt } from "./internal/pendingReceipt.js"
 import { digest } from "./internal/sourceKeyDigest.js"
 import * as Metrics from "./Metrics.js"
+import { type DecideContext, decide, duplicate } from "./SessionDecider.js"
 import type { SessionSubscriber } from "./Sessions.js"
 
 /** How many recent events an actor keeps in memory to serve `since_revision` and the log's unflushed tail. */
@@ -251,31 +252,21 @@ export const make = Effect.fn("SessionActor.make")(function* (
     stepKeys: Set<string>
   ): Array<number> => {
     const revisions: Array<number> = []
+    const context: DecideContext = { sessionId, now, seen: (key) => stepKeys.has(key) || seen.has(key) }
     for (const input of item.events) {
+      const verdict = decide(projection.state, input, context)
+      if (verdict === duplicate) {
+        duplicates++
+        continue
+      }
+      // A new key is taken, whether or not its event is recorded: a repeat of it is a duplicate.
       const key = input.source_key ?? null
       if (key !== null) {
-        if (stepKeys.has(key) || seen.has(key)) {
-          duplicates++
-          continue
-        }
         stepKeys.add(key)
         keyDigests?.add(digest(key))
       }
-      const creates = input.event.type === "session_created"
-      // Revision 1 is always session_created, and a session is created once.
-      if (creates !== (projection.state.revision === 0)) continue
-      const ended = projection.state.status === "ended"
-      // Only a reopen brings an ended session back; anything else an agent says after its session
-      // ended is dropped, and a reopen of a live session means nothing.
-      if (ended ? input.event.type !== "session_ended" && input.event.type !== "session_reopened" : input.event.type === "session_reopened") {
-        continue
-      }
-      const stored: StoredEvent = {
-        session_id: sessionId,
-        revision: projection.state.revision + 1,
-        occurred_at: input.occurred_at ?? now,
-        event: input.event
-      }
+      if (verdict._tag === "Drop") continue
+      const stored = verdict.stored
       if (paged > 0) {
         const update = MessagePages.pagedUpdateOf(projection.state.messages, stored)
         if (update !== undefined) pagedUpdates.push(update)
