@@ -11,7 +11,8 @@
  * Identifiers are kept (whitespace and syntax are minified only): stack traces and logged errors
  * keep their function names, and mangling them saved no measurable memory. `dist/bundle` sits at
  * the same depth as `dist/http`, so the paths the code resolves from its own location
- * (`../../package.json`, `../../../web/dist`, `./internal/writerWorker.js`) hold in both.
+ * (`../../package.json`, `../../../web/dist`) hold in both; the workers keep their place under
+ * `eventlog/` (see `writerWorkerUrl`).
  */
 import { build } from "esbuild"
 import * as fs from "node:fs"
@@ -21,7 +22,7 @@ import { fileURLToPath } from "node:url"
 const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist")
 
 await build({
-  entryPoints: [path.join(dist, "bin.js"), path.join(dist, "internal/writerWorker.js"), path.join(dist, "internal/checkpointWorker.js")],
+  entryPoints: [path.join(dist, "bin.js"), path.join(dist, "eventlog/writerWorker.js"), path.join(dist, "eventlog/checkpointWorker.js")],
   outbase: dist,
   outdir: path.join(dist, "bundle"),
   bundle: true,

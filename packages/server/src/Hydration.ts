@@ -5,8 +5,8 @@
  */
 import type { SessionId } from "@orbitdock/domain"
 import { SessionProjection } from "@orbitdock/projections"
-import type { LoadedSession } from "./EventLog.js"
-import * as MessagePages from "./internal/messagePages.js"
+import type { LoadedSession } from "./eventlog/EventLog.js"
+import * as MessagePages from "./eventlog/messagePages.js"
 
 /** A session as its actor starts: the projection with its recent messages, and how the rest is paged. */
 export interface Hydrated {

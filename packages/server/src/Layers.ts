@@ -10,7 +10,7 @@ import type { ConnectorFactory } from "./connectors/Connector.js"
 import { makeClaudeConnector } from "./connectors/claude/ClaudeConnector.js"
 import { makeCodexConnector } from "./connectors/codex/CodexConnector.js"
 import * as Sim from "./connectors/Sim.js"
-import * as EventLogSqlite from "./EventLogSqlite.js"
+import * as EventLogSqlite from "./eventlog/EventLogSqlite.js"
 import * as HttpTransport from "./http/HttpTransport.js"
 import * as SessionRegistry from "./SessionRegistry.js"
 

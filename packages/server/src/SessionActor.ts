@@ -21,12 +21,12 @@ import { SessionMirror, SessionProjection } from "@orbitdock/projections"
 import { Effect, Metric } from "effect"
 import { nowIso } from "./Clock.js"
 import type { EmitOptions, EventInput, Receipt } from "./connectors/Connector.js"
-import type { Checkpoint, EventLogShape, PendingEvent } from "./EventLog.js"
+import type { Checkpoint, EventLogShape, PendingEvent } from "./eventlog/EventLog.js"
 import type { Hydrated } from "./Hydration.js"
 import { inTurn, TURN_MS, TurnCost } from "./internal/eventLoopSlice.js"
-import * as MessagePages from "./internal/messagePages.js"
+import * as MessagePages from "./eventlog/messagePages.js"
 import { PendingReceipt } from "./internal/pendingReceipt.js"
-import { digest } from "./internal/sourceKeyDigest.js"
+import { digest } from "./eventlog/sourceKeyDigest.js"
 import * as Metrics from "./Metrics.js"
 import { type DecideContext, decide, duplicate } from "./SessionDecider.js"
 import type { SessionSubscriber } from "./Sessions.js"
@@ -131,7 +131,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
   const sessionId = initial.projection.state.id
   const subscribers = new Set<SessionSubscriber>()
   /**
-   * The digests of every source key the session has seen (`internal/sourceKeyDigest.ts`), not the
+   * The digests of every source key the session has seen (`eventlog/sourceKeyDigest.ts`), not the
    * keys: a digest seen before makes the step ask the log (`keysSeenBefore`). Loaded from the log
    * when the first keyed event arrives, so a session that is only read never pays for them.
    */

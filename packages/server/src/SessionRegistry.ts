@@ -30,7 +30,7 @@ import {
   type EventInput,
   type Receipt
 } from "./connectors/Connector.js"
-import { EventLog, EventLogError } from "./EventLog.js"
+import { EventLog, EventLogError } from "./eventlog/EventLog.js"
 import * as Hydration from "./Hydration.js"
 import * as ListHub from "./ListHub.js"
 import * as Metrics from "./Metrics.js"

@@ -1,7 +1,7 @@
 import type { MessageId } from "@orbitdock/domain"
 import { describe, expect, it } from "vitest"
-import type { AppendEntry, PendingEvent } from "../src/EventLog.js"
-import { encodeEvents, packEntry, unpackBatch } from "../src/internal/payloadCodec.js"
+import type { AppendEntry, PendingEvent } from "../src/eventlog/EventLog.js"
+import { encodeEvents, packEntry, unpackBatch } from "../src/eventlog/payloadCodec.js"
 import { event, sid, summary } from "./helpers/eventLogFixtures.js"
 
 const s1 = sid("s-1")

@@ -9,9 +9,9 @@ import Database from "better-sqlite3"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import { afterEach, describe, expect, it } from "vitest"
-import * as EventLogSqlite from "../src/EventLogSqlite.js"
+import * as EventLogSqlite from "../src/eventlog/EventLogSqlite.js"
 import * as SerializedStates from "../src/internal/serializedStates.js"
-import { makeSnapshotStore } from "../src/internal/snapshotStore.js"
+import { makeSnapshotStore } from "../src/eventlog/snapshotStore.js"
 import { startTestServer, type TestServer } from "./helpers/testServer.js"
 
 let servers: Array<TestServer> = []

@@ -12,12 +12,12 @@ import Database from "better-sqlite3"
 import { Effect, Logger, Schedule, Schema } from "effect"
 import fc from "fast-check"
 import * as path from "node:path"
-import type { EventLogShape, LoadedSession, PendingEvent } from "../src/EventLog.js"
-import * as EventLogMemory from "../src/EventLogMemory.js"
+import type { EventLogShape, LoadedSession, PendingEvent } from "../src/eventlog/EventLog.js"
+import * as EventLogMemory from "../src/eventlog/EventLogMemory.js"
 import * as Hydration from "../src/Hydration.js"
-import * as MessagePages from "../src/internal/messagePages.js"
+import * as MessagePages from "../src/eventlog/messagePages.js"
 import * as SerializedStates from "../src/internal/serializedStates.js"
-import { decodeSnapshot } from "../src/internal/snapshotCodec.js"
+import { decodeSnapshot } from "../src/eventlog/snapshotCodec.js"
 import {
   makeSnapshotScheduler,
   makeSnapshotStore,
@@ -25,7 +25,7 @@ import {
   SNAPSHOT_EVERY_COMMITS,
   SNAPSHOT_HOLD_COMMITS,
   SNAPSHOT_MAX_FOLD
-} from "../src/internal/snapshotStore.js"
+} from "../src/eventlog/snapshotStore.js"
 import { openLog, sid, summary, tempDir } from "./helpers/eventLogFixtures.js"
 
 const relaxed = { flushMs: 20, batchSize: 500 }

@@ -18,7 +18,7 @@ import type {
   SessionState
 } from "@orbitdock/domain"
 import { Context, type Effect, type Option, type Scope } from "effect"
-import type { Checkpoint, EventLogError } from "../EventLog.js"
+import type { Checkpoint, EventLogError } from "../eventlog/EventLog.js"
 
 /** An event as a connector reports it; the actor assigns revision and (by default) time. */
 export interface EventInput {

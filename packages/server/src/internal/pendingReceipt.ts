@@ -7,7 +7,7 @@
 import type { ProtocolError } from "@orbitdock/domain"
 import { Effect } from "effect"
 import type { Receipt } from "../connectors/Connector.js"
-import { EventLogError } from "../EventLog.js"
+import { EventLogError } from "../eventlog/EventLog.js"
 
 interface Folded {
   readonly revisions: ReadonlyArray<number>

@@ -3,8 +3,8 @@
 // Every entry carries checkpoints and a summary that a test can check against the events:
 // `rev:<session>` = the session's last revision, `total` = events appended so far.
 import { Effect, Context, Layer } from "effect"
-import { EventLog } from "../../dist/EventLog.js"
-import * as EventLogSqlite from "../../dist/EventLogSqlite.js"
+import { EventLog } from "../../dist/eventlog/EventLog.js"
+import * as EventLogSqlite from "../../dist/eventlog/EventLogSqlite.js"
 
 const dbPath = process.argv[2]
 const sessions = ["crash-a", "crash-b", "crash-c", "crash-d"]

@@ -8,8 +8,8 @@ import { Context, Effect, Exit, Layer, Scope, Schema } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { EventLog, type EventLogShape, type PendingEvent } from "../../src/EventLog.js"
-import * as EventLogSqlite from "../../src/EventLogSqlite.js"
+import { EventLog, type EventLogShape, type PendingEvent } from "../../src/eventlog/EventLog.js"
+import * as EventLogSqlite from "../../src/eventlog/EventLogSqlite.js"
 
 export const sid = (name: string) => name as SessionId
 

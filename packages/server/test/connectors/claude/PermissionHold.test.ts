@@ -9,7 +9,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Option, Schedule } from "effect"
 import type { ConnectorFactory, ConnectorHost } from "../../../src/connectors/Connector.js"
 import * as PermissionHold from "../../../src/connectors/claude/PermissionHold.js"
-import * as EventLogMemory from "../../../src/EventLogMemory.js"
+import * as EventLogMemory from "../../../src/eventlog/EventLogMemory.js"
 import * as SessionRegistry from "../../../src/SessionRegistry.js"
 import { Sessions } from "../../../src/Sessions.js"
 

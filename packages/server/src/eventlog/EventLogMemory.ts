@@ -6,7 +6,7 @@
 import type { SessionId, SessionSummary, StoredEvent } from "@orbitdock/domain"
 import { Effect, Layer, Option, Stream } from "effect"
 import { EventLog, EventLogError, type EventLogShape, type PositionedEvent, type WriterStatus } from "./EventLog.js"
-import { digest } from "./internal/sourceKeyDigest.js"
+import { digest } from "./sourceKeyDigest.js"
 
 export const make = Effect.sync((): EventLogShape => {
   const events: Array<PositionedEvent> = []

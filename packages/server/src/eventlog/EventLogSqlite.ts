@@ -2,10 +2,10 @@
  * The SQLite event log: `EventLog` over one database file in WAL mode. Owns wiring: the schema
  * migrations and the read connections on the main thread, the writer worker (the only writer, with
  * its own connections) and the queue that batches appends for it. The write path is in
- * `internal/writeQueue.ts` (main side) and `internal/writerStore.ts` (worker side).
+ * `writeQueue.ts` (main side) and `writerStore.ts` (worker side).
  *
  * Hydration (`loadSession`) reads a session's projection snapshot (the `snapshots` table, kept up
- * to date by the worker from committed events: `internal/snapshotStore.ts`) and the events after
+ * to date by the worker from committed events: `snapshotStore.ts`) and the events after
  * it, on a readonly raw better-sqlite3 connection. Cold start on the bench's 200 sessions ×
  * 5,000 events: every session answered its first GET after ~3.2 s from process start, instead of
  * ~5.8 s replaying each session from revision 1 through @effect/sql.
@@ -36,29 +36,29 @@ import { Deferred, Effect, ExecutionStrategy, Layer, Option, Scope } from "effec
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Worker as NodeThread } from "node:worker_threads"
-import { ServerConfig } from "./Config.js"
+import { ServerConfig } from "../Config.js"
 import { EventLog, EventLogError } from "./EventLog.js"
-import { digest } from "./internal/sourceKeyDigest.js"
-import * as PrivateFiles from "./internal/privateFiles.js"
-import { migrate, pragmas } from "./internal/eventLogSchema.js"
-import { decodeGlobalRow, decodeSessionRow, decodeSummary } from "./internal/payloadCodec.js"
-import * as MessagePages from "./internal/messagePages.js"
-import { decodeSnapshot } from "./internal/snapshotCodec.js"
-import { makeWriteQueue } from "./internal/writeQueue.js"
-import { demandPublisher, makeDemandBuffer } from "./internal/writerDemand.js"
-import type { CommitMessage, CommitResult, WriterWorkerData } from "./internal/writerProtocol.js"
+import { digest } from "./sourceKeyDigest.js"
+import * as PrivateFiles from "../internal/privateFiles.js"
+import { migrate, pragmas } from "./eventLogSchema.js"
+import { decodeGlobalRow, decodeSessionRow, decodeSummary } from "./payloadCodec.js"
+import * as MessagePages from "./messagePages.js"
+import { decodeSnapshot } from "./snapshotCodec.js"
+import { makeWriteQueue } from "./writeQueue.js"
+import { demandPublisher, makeDemandBuffer } from "./writerDemand.js"
+import type { CommitMessage, CommitResult, WriterWorkerData } from "./writerProtocol.js"
 
 /**
- * The compiled worker script. From `dist/EventLogSqlite.js` it sits next to us. Under vitest this
- * module runs from `src/EventLogSqlite.ts`, but a worker thread is a plain Node isolate that vitest's
- * TypeScript transform never reaches, so it must start from `dist/` (the root `npm test` builds
- * first; run `npx tsc -b packages/server` before `npx vitest run`).
+ * The compiled worker script: `writerWorker.js` in `dist/eventlog/`, next to this module once
+ * compiled, and in `dist/bundle/eventlog/` for the bundle (whose `bin.js` this module is part of).
+ * Under vitest this module runs from `src/eventlog/`, but a worker thread is a plain Node isolate
+ * that vitest's TypeScript transform never reaches, so it must start from `dist/` (the root
+ * `npm test` builds first; run `npx tsc -b packages/server` before `npx vitest run`).
  */
 export const writerWorkerUrl = (): URL => {
   const here = new URL(import.meta.url)
-  return here.pathname.endsWith(".ts")
-    ? new URL("../dist/internal/writerWorker.js", here)
-    : new URL("./internal/writerWorker.js", here)
+  if (here.pathname.endsWith(".ts")) return new URL("../../dist/eventlog/writerWorker.js", here)
+  return new URL(here.pathname.endsWith("/eventlog/EventLogSqlite.js") ? "./writerWorker.js" : "./eventlog/writerWorker.js", here)
 }
 
 const fail = (operation: string) => (cause: unknown) => new EventLogError({ operation, cause })

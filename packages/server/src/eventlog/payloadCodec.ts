@@ -15,7 +15,7 @@
  * text is a copy of one string.
  */
 import type { DomainEvent, SessionSummary, StoredEvent } from "@orbitdock/domain"
-import type { AppendEntry, PendingEvent, PositionedEvent } from "../EventLog.js"
+import type { AppendEntry, PendingEvent, PositionedEvent } from "./EventLog.js"
 import type { CheckpointRow, EventRow, SummaryRow, WriterEntry } from "./writerProtocol.js"
 
 export const encodeEvent = (event: DomainEvent): string => JSON.stringify(event)

@@ -124,7 +124,7 @@ export interface EventLogShape {
   /** The committed value of a checkpoint. */
   readonly checkpoint: (key: string) => Effect.Effect<Option.Option<string>, EventLogError>
   /**
-   * The digests (`internal/sourceKeyDigest.ts`) of the source keys a session's committed events
+   * The digests (`sourceKeyDigest.ts`) of the source keys a session's committed events
    * carry, in a new set the caller owns: what its actor remembers to de-duplicate after a restart.
    */
   readonly sourceKeyDigests: (sessionId: SessionId) => Effect.Effect<Set<number>, EventLogError>

@@ -16,7 +16,7 @@
 import type { Message, MessageChanges, SessionState, StoredEvent } from "@orbitdock/domain"
 import { SessionMirror, SessionProjection } from "@orbitdock/projections"
 import type BetterSqlite3 from "better-sqlite3"
-import * as SerializedStates from "./serializedStates.js"
+import * as SerializedStates from "../internal/serializedStates.js"
 
 /** Messages per page row (~32 KB of JSON with the bench's ~500-byte messages). */
 export const PAGE_MESSAGES = 64

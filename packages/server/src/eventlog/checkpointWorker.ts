@@ -1,6 +1,6 @@
 /**
  * Entry point of the checkpointer thread, started by the writer worker (compiled to
- * `dist/internal/checkpointWorker.js`): copies the pages the writer committed to the WAL back into
+ * `dist/eventlog/checkpointWorker.js`): copies the pages the writer committed to the WAL back into
  * the database file. SQLite would otherwise do that inside the commit that takes the WAL past
  * 1,000 pages, in the writer's thread, and every entry queued behind that commit (a command whose
  * ack waits for it) would wait too. A PASSIVE checkpoint on a connection of its own never blocks

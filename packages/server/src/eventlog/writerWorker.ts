@@ -1,5 +1,5 @@
 /**
- * Entry point of the writer worker thread (compiled to `dist/internal/writerWorker.js` and started
+ * Entry point of the writer worker thread (compiled to `dist/eventlog/writerWorker.js` and started
  * by `EventLogSqlite`). Owns the write connections to the event log: opens them, then commits the
  * batches the main thread sends, one at a time, until told to close; between commits it keeps the
  * sessions' projection snapshots up to date (`snapshotStore.ts`) on a second connection.
