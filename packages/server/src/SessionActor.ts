@@ -21,7 +21,7 @@ import { SessionMirror, SessionProjection } from "@orbitdock/projections"
 import { Effect, Metric } from "effect"
 import { nowIso } from "./Clock.js"
 import type { EmitOptions, EventInput, Receipt } from "./connectors/Connector.js"
-import type { Checkpoint, EventLogShape, PendingEvent } from "./eventlog/EventLog.js"
+import type { Checkpoint, EventLogError, EventLogShape, PagedProgress, PendingEvent } from "./eventlog/EventLog.js"
 import type { Hydrated } from "./Hydration.js"
 import { inTurn, TURN_MS, TurnCost } from "./internal/eventLoopSlice.js"
 import * as MessagePages from "./eventlog/messagePages.js"
@@ -70,10 +70,10 @@ export interface SessionActor {
    */
   readonly projection: () => SessionProjection.SessionProjection
   /**
-   * The current state with every message (the paged ones read from the log, synchronously).
-   * Throws an `EventLogError` when the pages cannot be read.
+   * The current state with every message: taken at once, with the paged ones then read from the
+   * log (they never change). Fails when the pages cannot be read.
    */
-  readonly fullState: () => SessionState
+  readonly fullState: Effect.Effect<SessionState, EventLogError>
   /** The current revision and status, without handing the state out. */
   readonly peek: () => { readonly revision: number; readonly status: SessionState["status"] }
   /**
@@ -87,16 +87,16 @@ export interface SessionActor {
   /** Nothing queued and no step under way: the projection reflects every emit so far. */
   readonly settled: () => boolean
   /**
-   * Pushes the catch-up to `subscriber` and registers it, atomically with respect to the actor (no
-   * gap, no duplicate): a snapshot, or the recent messages after `sinceRevision` when they are all
-   * still in memory. Returns the revision the ack carries. Throws like `fullState` (then nothing
-   * was pushed and the subscriber is not registered).
+   * Pushes the catch-up to `subscriber` and registers it, with no gap and no duplicate: the recent
+   * messages after `sinceRevision` when they are all still in memory, else a snapshot taken now
+   * (what is published while its pages are read follows it). Returns the revision the ack carries.
+   * Fails like `fullState`: then nothing was pushed and the subscriber is not registered.
    */
-  readonly subscribe: (subscriber: SessionSubscriber, sinceRevision?: number) => number
+  readonly subscribe: (subscriber: SessionSubscriber, sinceRevision?: number) => Effect.Effect<number, EventLogError>
   readonly unsubscribe: (subscriber: SessionSubscriber) => void
   readonly subscriberCount: () => number
-  /** A snapshot of the current state, every message included. Throws like `fullState`. */
-  readonly snapshot: () => SessionSnapshot
+  /** A snapshot of the current state, every message included. Fails like `fullState`. */
+  readonly snapshot: Effect.Effect<SessionSnapshot, EventLogError>
   /** Recent events with revision > after (those still in memory), or undefined when `after` is older. */
   readonly recentEvents: (after: number) => ReadonlyArray<StoredEvent> | undefined
   /** When it last ingested, was subscribed to or was asked for its state (ms since epoch). */
@@ -193,13 +193,13 @@ export const make = Effect.fn("SessionActor.make")(function* (
     if (keyDigests !== undefined) {
       // The common case, synchronous: no digest seen before.
       const suspects = suspectsAmong(stepKeys)
-      return suspects.length === 0 ? Effect.succeed(noKeys) : Effect.map(flushLog, () => inLog(suspects))
+      return suspects.length === 0 ? Effect.succeed(noKeys) : Effect.flatMap(flushLog, () => inLog(suspects))
     }
     return flushLog.pipe(
       Effect.zipRight(options.log.sourceKeyDigests(sessionId)),
       Effect.tapError((error) => Effect.logWarning("source keys not loaded; each is checked in the log", error)),
       Effect.orElseSucceed(() => undefined),
-      Effect.map((loaded) => {
+      Effect.flatMap((loaded) => {
         keyDigests = loaded
         return inLog(suspectsAmong(stepKeys))
       })
@@ -213,18 +213,15 @@ export const make = Effect.fn("SessionActor.make")(function* (
   }
 
   /** Which of these keys the log has (asked after `flushLog`); one it cannot be asked about counts as there. */
-  const inLog = (keys: ReadonlyArray<string>): ReadonlySet<string> => {
-    if (keys.length === 0) return noKeys
-    const seen = new Set<string>()
-    for (const key of keys) {
-      try {
-        if (options.log.hasSourceKey(sessionId, key)) seen.add(key)
-      } catch {
-        seen.add(key)
-      }
-    }
-    return seen
-  }
+  const inLog = (keys: ReadonlyArray<string>): Effect.Effect<ReadonlySet<string>> =>
+    keys.length === 0
+      ? Effect.succeed(noKeys)
+      : Effect.reduce(keys, new Set<string>(), (seen, key) =>
+          options.log.hasSourceKey(sessionId, key).pipe(
+            Effect.orElseSucceed(() => true),
+            Effect.map((has) => (has ? seen.add(key) : seen))
+          )
+        )
 
   /**
    * Waits until everything this session appended before is committed, so the log's answers cover
@@ -352,22 +349,25 @@ export const make = Effect.fn("SessionActor.make")(function* (
    * events and kept with the other updates of paged messages. When those recent events no longer
    * reach back to the snapshot, nothing is dropped this time (a later snapshot will do).
    */
-  const dropPaged = () => {
+  const dropPaged = (): Effect.Effect<void> => {
     const messages = projection.state.messages
     // Cheap for the common step: only a page's worth of new messages since the last drop (or pending
     // updates of paged ones) makes it look at the clock, and only a second since the last look makes
     // it ask. A look that finds the log not paged yet keeps looking (each second, on later steps):
     // raising the bar then would leave a session that stops growing unpaged for good.
-    if (messages.length < checkAtLength && pagedUpdates.length === 0) return
+    if (messages.length < checkAtLength && pagedUpdates.length === 0) return Effect.void
     const now = Date.now()
-    if (now - pagingChecked < PAGING_CHECK_MS) return
+    if (now - pagingChecked < PAGING_CHECK_MS) return Effect.void
     pagingChecked = now
-    let progress: ReturnType<EventLogShape["pagedProgress"]>
-    try {
-      progress = options.log.pagedProgress(sessionId)
-    } catch {
-      return // an optimisation: tried again later
-    }
+    return options.log.pagedProgress(sessionId).pipe(
+      // An optimisation: asked again later.
+      Effect.match({ onFailure: () => {}, onSuccess: dropPagedAsOf })
+    )
+  }
+
+  /** Drops what the log says is paged (the actor fiber waited for the answer: nothing changed meanwhile). */
+  const dropPagedAsOf = (progress: PagedProgress | null): void => {
+    const messages = projection.state.messages
     if (progress === null || progress.revision <= pagedRevision || progress.paged < paged) return
     const drop = progress.paged - paged
     const first = recent[0]
@@ -455,7 +455,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
         let i = 0
         for (const item of items) item.receipt.settle(revisions[i++]!, durable)
         stepping = []
-        dropPaged()
+        yield* dropPaged()
       }
       if (duplicates > 0) {
         yield* Metric.incrementBy(Metrics.eventsDeduplicated, duplicates)
@@ -506,34 +506,40 @@ export const make = Effect.fn("SessionActor.make")(function* (
     },
     room,
     settled: () => inbox.length === 0 && stepping.length === 0,
-    subscribe: (subscriber, sinceRevision) => {
-      lastUsed = Date.now()
-      const current = projection.state.revision
-      const catchUp =
-        sinceRevision === current ? [] : sinceRevision !== undefined && sinceRevision < current ? messagesAfter(sinceRevision) : undefined
-      const snapshot = catchUp === undefined ? actor.snapshot() : undefined
-      subscribers.add(subscriber)
-      if (snapshot !== undefined) subscriber.push(snapshot)
-      else for (const message of catchUp!) subscriber.push(message)
-      return current
-    },
+    subscribe: (subscriber, sinceRevision) =>
+      Effect.suspend(() => {
+        lastUsed = Date.now()
+        const current = projection.state.revision
+        const catchUp =
+          sinceRevision === current ? [] : sinceRevision !== undefined && sinceRevision < current ? messagesAfter(sinceRevision) : undefined
+        if (catchUp !== undefined) {
+          subscribers.add(subscriber)
+          for (const message of catchUp) subscriber.push(message)
+          return Effect.succeed(current)
+        }
+        const whole = wholeState()
+        // Published while the pages are read: pushed after the snapshot.
+        const held: Array<SessionMessage | SessionSnapshot> = []
+        const holder: SessionSubscriber = { push: (message) => void held.push(message) }
+        subscribers.add(holder)
+        return whole.pipe(
+          Effect.map((session) => {
+            subscribers.add(subscriber)
+            subscriber.push({ type: "session_snapshot", session_id: sessionId, revision: current, session })
+            for (const message of held) subscriber.push(message)
+            return current
+          }),
+          Effect.ensuring(Effect.sync(() => subscribers.delete(holder)))
+        )
+      }),
     unsubscribe: (subscriber) => {
       subscribers.delete(subscriber)
     },
     subscriberCount: () => subscribers.size,
-    fullState: () => {
-      const state = handOut().state
-      if (paged === 0) return state
-      const inMemory = new Set<string>(state.messages.map((m) => m.id))
-      const updates = pagedUpdates.filter((u) => !inMemory.has(u.messageId))
-      return MessagePages.assemble(state, options.log.readPages(sessionId, paged), updates)
-    },
-    snapshot: () => ({
-      type: "session_snapshot",
-      session_id: sessionId,
-      revision: projection.state.revision,
-      session: actor.fullState()
-    }),
+    fullState: Effect.suspend(() => wholeState()),
+    snapshot: Effect.suspend(() => wholeState()).pipe(
+      Effect.map((session): SessionSnapshot => ({ type: "session_snapshot", session_id: sessionId, revision: session.revision, session }))
+    ),
     lastUsed: () => lastUsed,
     touch: () => {
       lastUsed = Date.now()
@@ -545,6 +551,15 @@ export const make = Effect.fn("SessionActor.make")(function* (
       if (after < first.stored.revision - 1) return undefined
       return recent.filter((r) => r.stored.revision > after).map((r) => r.stored)
     }
+  }
+
+  /** The state now; its paged messages are read from the log (the first `paged` never change). */
+  const wholeState = (): Effect.Effect<SessionState, EventLogError> => {
+    const state = handOut().state
+    if (paged === 0) return Effect.succeed(state)
+    const inMemory = new Set<string>(state.messages.map((m) => m.id))
+    const updates = pagedUpdates.filter((u) => !inMemory.has(u.messageId))
+    return Effect.map(options.log.readPages(sessionId, paged), (pages) => MessagePages.assemble(state, pages, updates))
   }
 
   const messagesAfter = (after: number): ReadonlyArray<SessionMessage> | undefined => {

@@ -41,17 +41,17 @@ import { type Command, Sessions, type SessionsShape } from "./Sessions.js"
 /** How long a connector may take to carry out a command before the client gets `timeout`. */
 export const COMMAND_TIMEOUT = Duration.seconds(60)
 
-const logFailure = (operation: string) => (e: EventLogError) => internal(`${operation}: ${e.message}`)
-
-/** Runs an actor's synchronous read of its whole state (which reads the message pages). */
-const whole = <A>(operation: string, read: () => A): Effect.Effect<A, ProtocolError> =>
-  Effect.try({
-    try: read,
-    catch: (cause) => (cause instanceof EventLogError ? cause : new EventLogError({ operation, cause }))
-  }).pipe(
-    Effect.tapError((e) => Effect.logError(e.message).pipe(Effect.annotateLogs({ module: "Sessions" }))),
-    Effect.mapError(logFailure(operation))
-  )
+/**
+ * An event log failure as clients see it: what failed, never the driver's text (paths, SQL,
+ * SQLite's messages), which goes to the server log.
+ */
+const failLogged =
+  (operation: string) =>
+  <A, R>(self: Effect.Effect<A, EventLogError, R>): Effect.Effect<A, ProtocolError, R> =>
+    self.pipe(
+      Effect.tapError((e) => Effect.logError(e.message).pipe(Effect.annotateLogs({ module: "Sessions", operation }))),
+      Effect.mapError(() => internal(`${operation}: the event log failed (the server log has the cause)`))
+    )
 
 export interface RegistryOptions {
   /**
@@ -100,7 +100,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         loading.set(sessionId, gate)
         const start = known
           ? log.loadSession(sessionId).pipe(
-              Effect.mapError(logFailure(`loading session ${sessionId}`)),
+              failLogged(`loading session ${sessionId}`),
               // The latest projection snapshot plus the events after it: the same as a full replay.
               Effect.flatMap((loaded) => startActor(Hydration.hydrate(sessionId, loaded)))
             )
@@ -188,7 +188,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
       emit: ingest,
       commit: (sessionId, events, options) =>
         host.emit(sessionId, events, { ...options, urgent: true }).pipe(
-          Effect.tap((receipt) => receipt.durable.pipe(Effect.mapError(logFailure("commit"))))
+          Effect.tap((receipt) => receipt.durable.pipe(failLogged("commit")))
         ),
       state: (sessionId) =>
         settledActor(sessionId).pipe(
@@ -278,7 +278,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         const current = actor.peek().revision
         let page = actor.recentEvents(after)?.slice(0, limit)
         if (page === undefined) {
-          const durable = yield* log.readSession(sessionId, after, limit).pipe(Effect.mapError(logFailure("events")))
+          const durable = yield* log.readSession(sessionId, after, limit).pipe(failLogged("events"))
           const last = durable.at(-1)?.revision ?? after
           const tail = durable.length < limit ? (actor.recentEvents(last) ?? []) : []
           page = [...durable, ...tail.slice(0, limit - durable.length)]
@@ -297,8 +297,8 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         if (revision < 1 || revision > current.revision) {
           return yield* Effect.fail(notFound(`session ${sessionId} has no revision ${revision} (current: ${current.revision})`))
         }
-        if (revision === current.revision) return yield* whole("at_revision", actor.fullState)
-        const durable = yield* log.readSession(sessionId, 0, revision).pipe(Effect.mapError(logFailure("at_revision")))
+        if (revision === current.revision) return yield* failLogged("at_revision")(actor.fullState)
+        const durable = yield* log.readSession(sessionId, 0, revision).pipe(failLogged("at_revision"))
         const last = durable.at(-1)?.revision ?? 0
         const tail = last < revision ? (actor.recentEvents(last) ?? []).filter((e) => e.revision <= revision) : []
         return SessionProjection.replay(sessionId, [...durable, ...tail]).state
@@ -319,14 +319,14 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         actorFor(sessionId, false).pipe(
           Effect.flatMap((actor) => {
             actor.touch()
-            return whole("get", actor.fullState)
+            return failLogged("get")(actor.fullState)
           })
         ),
       stateAt,
       events,
       subscribe: (sessionId, subscriber, sinceRevision) =>
         actorFor(sessionId, false).pipe(
-          Effect.flatMap((actor) => whole("subscribe", () => ({ revision: actor.subscribe(subscriber, sinceRevision) }))),
+          Effect.flatMap((actor) => failLogged("subscribe")(Effect.map(actor.subscribe(subscriber, sinceRevision), (revision) => ({ revision })))),
           Effect.tap(() => Metric.increment(Metrics.subscribers))
         ),
       unsubscribe: (sessionId, subscriber) =>
@@ -340,16 +340,14 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         Effect.sync(() => hub.subscribe(subscriber)).pipe(Effect.zipRight(Metric.increment(Metrics.subscribers))),
       unsubscribeList: (subscriber) =>
         Effect.sync(() => hub.unsubscribe(subscriber)).pipe(Effect.zipRight(Metric.incrementBy(Metrics.subscribers, -1))),
-      snapshotNow: (sessionId) => {
+      snapshot: (sessionId) => {
         const actor = actors.get(sessionId)
-        if (actor === undefined) return undefined
-        try {
-          return actor.snapshot()
-        } catch (cause) {
+        if (actor === undefined) return Effect.succeedNone
+        return actor.snapshot.pipe(
+          Effect.asSome,
           // The subscriber is left behind: it sees the next revision gap and subscribes again.
-          Effect.runFork(Effect.logError(`snapshot of session ${sessionId} failed: ${String(cause)}`))
-          return undefined
-        }
+          Effect.catchAll((error) => Effect.as(Effect.logError(`snapshot of session ${sessionId} failed`, error), Option.none()))
+        )
       },
       listNow: () => hub.list(),
       execute

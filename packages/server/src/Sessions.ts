@@ -19,7 +19,7 @@ import type {
   SessionCreatedMessage,
   SessionEndedMessage
 } from "@orbitdock/domain"
-import { Context, type Effect } from "effect"
+import { Context, type Effect, type Option } from "effect"
 
 /**
  * Receives one session's messages. `push` must never block or throw: a subscriber that cannot keep up
@@ -85,10 +85,11 @@ export interface SessionsShape {
   readonly subscribeList: (subscriber: ListSubscriber) => Effect.Effect<void>
   readonly unsubscribeList: (subscriber: ListSubscriber) => Effect.Effect<void>
   /**
-   * A snapshot of a subscribed session's current state, taken synchronously so that every message
-   * pushed afterwards has a higher revision (resync of a subscriber that fell behind).
+   * A snapshot of a subscribed session's current state (resync of a subscriber that fell behind):
+   * taken when the effect starts, its paged messages read afterwards. None when the session is not
+   * in memory or its pages cannot be read (logged).
    */
-  readonly snapshotNow: (sessionId: SessionId) => SessionSnapshot | undefined
+  readonly snapshot: (sessionId: SessionId) => Effect.Effect<Option.Option<SessionSnapshot>>
   /** The current list, synchronously (resync of a list subscriber). */
   readonly listNow: () => SessionsList
   /** Runs a command; succeeds once its events are durable, with the ack's extra fields. */

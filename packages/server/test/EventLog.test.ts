@@ -60,7 +60,7 @@ describe("EventLogSqlite", () => {
       expect(positions).toStrictEqual([...positions].sort((x, y) => x - y))
       expect(yield* log.readAll(all[3].position, 2)).toStrictEqual(all.slice(4, 6))
       expect(yield* log.sourceKeyDigests(s2)).toStrictEqual(new Set(["src-1", "src-2"].map(digest)))
-      expect([log.hasSourceKey(s2, "src-2"), log.hasSourceKey(s2, "src-3"), log.hasSourceKey(s1, "nope")]).toStrictEqual([true, false, false])
+      expect(yield* Effect.all([log.hasSourceKey(s2, "src-2"), log.hasSourceKey(s2, "src-3"), log.hasSourceKey(s1, "nope")])).toStrictEqual([true, false, false])
     }))
 
   it.scopedLive("commits checkpoints and summaries in the same transaction as their events", () =>
@@ -205,7 +205,7 @@ describe("EventLogSqlite", () => {
       ])
       expect((yield* log.readSession(s1, 0)).map((e) => e.revision)).toStrictEqual([1, 2, 3])
       expect(yield* log.sourceKeyDigests(s1)).toStrictEqual(new Set(["a", "c", "d"].map(digest)))
-      expect(["a", "b", "c", "d"].map((key) => log.hasSourceKey(s1, key))).toStrictEqual([true, false, true, true])
+      expect(yield* Effect.forEach(["a", "b", "c", "d"], (key) => log.hasSourceKey(s1, key))).toStrictEqual([true, false, true, true])
       expect(yield* log.checkpoint("c")).toStrictEqual(Option.some("3"))
       expect(yield* log.summaries).toStrictEqual([])
       // Against an already committed row too, and the writer keeps going.

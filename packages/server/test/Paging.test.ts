@@ -86,7 +86,7 @@ describe("message paging in a live session", () => {
         receipt = yield* host!.emit(id, [update(1499, `nudge ${tries}`)])
         yield* receipt.durable
       }
-      expect(log.pagedProgress(id)!.paged).toBeGreaterThanOrEqual(1500 - MessagePages.KEEP_MESSAGES - 2 * MessagePages.PAGE_MESSAGES)
+      expect((yield* log.pagedProgress(id))!.paged).toBeGreaterThanOrEqual(1500 - MessagePages.KEEP_MESSAGES - 2 * MessagePages.PAGE_MESSAGES)
 
       // Updates of paged messages now: the pages do not have them until the next snapshot.
       receipt = yield* host!.emit(id, [update(0, "first, changed late"), update(700, "middle, changed late"), append(1500)])

@@ -1,6 +1,6 @@
 import type { ServerMessage, SessionId, SessionMessage, SessionSnapshot } from "@orbitdock/domain"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 import * as Sim from "../src/connectors/Sim.js"
 import * as EventLogMemory from "../src/eventlog/EventLogMemory.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
@@ -49,7 +49,7 @@ describe("idle sessions", () => {
       const before = yield* sessions.get(id)
       // Nothing references it now: within a few sweeps it is gone from memory.
       yield* Effect.gen(function* () {
-        while (sessions.snapshotNow(id) !== undefined) yield* Effect.sleep("20 millis")
+        while (Option.isSome(yield* sessions.snapshot(id))) yield* Effect.sleep("20 millis")
       }).pipe(Effect.timeout("5 seconds"))
       expect(yield* sessions.get(id)).toEqual(before)
       yield* sessions.execute({ type: "send_message", session_id: id, content: "after" })

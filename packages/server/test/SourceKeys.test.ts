@@ -75,7 +75,7 @@ describe("de-duplication by source key", () => {
       yield* second.log.flush
       yield* d.durable
       expect(yield* second.contents).toStrictEqual(["one", "two", "twin a", "twin b", "three"])
-      expect(["k1", "k2", "k3", twinA, twinB, "k4"].map((key) => second.log.hasSourceKey(id, key))).toStrictEqual([
+      expect(yield* Effect.forEach(["k1", "k2", "k3", twinA, twinB, "k4"], (key) => second.log.hasSourceKey(id, key))).toStrictEqual([
         true,
         true,
         true,

@@ -111,12 +111,15 @@ export interface EventLogShape {
   readonly loadSession: (sessionId: SessionId) => Effect.Effect<LoadedSession, EventLogError>
   /**
    * The message pages holding the session's first `count` messages, in order (each JSON array
-   * text). Synchronous, for a caller that must not yield (an actor building a subscriber's
-   * snapshot): throws an `EventLogError` when the read fails or a page is missing or unreadable.
+   * text). Fails when a page is missing or unreadable. Pages are only ever added: those of the
+   * first `count` messages stay as they are once the log says they exist.
    */
-  readonly readPages: (sessionId: SessionId, count: number) => ReadonlyArray<string>
-  /** The session's paging as of its latest snapshot (null: none). Synchronous; throws `EventLogError`. */
-  readonly pagedProgress: (sessionId: SessionId) => PagedProgress | null
+  readonly readPages: (sessionId: SessionId, count: number) => Effect.Effect<ReadonlyArray<string>, EventLogError>
+  /**
+   * The session's paging as of the latest snapshot the log has told of (null: none): the writer
+   * tells as it pages (with its commits' answers), hydration as it loads. Cheap: no read.
+   */
+  readonly pagedProgress: (sessionId: SessionId) => Effect.Effect<PagedProgress | null, EventLogError>
   /** Committed events of all sessions with `position > afterPosition`, in log order, at most `limit`. */
   readonly readAll: (afterPosition: number, limit: number) => Effect.Effect<ReadonlyArray<PositionedEvent>, EventLogError>
   /** The latest committed summary of every session, oldest session first. */
@@ -128,11 +131,8 @@ export interface EventLogShape {
    * carry, in a new set the caller owns: what its actor remembers to de-duplicate after a restart.
    */
   readonly sourceKeyDigests: (sessionId: SessionId) => Effect.Effect<Set<number>, EventLogError>
-  /**
-   * Whether a committed event of the session carries this source key (an actor checks a digest it
-   * has seen before). Synchronous; throws an `EventLogError` when the read fails.
-   */
-  readonly hasSourceKey: (sessionId: SessionId, key: string) => boolean
+  /** Whether a committed event of the session carries this source key (an actor checks a digest it has seen before). */
+  readonly hasSourceKey: (sessionId: SessionId, key: string) => Effect.Effect<boolean, EventLogError>
   /** Completes when everything queued so far is committed. */
   readonly flush: Effect.Effect<void, EventLogError>
 }

@@ -5,7 +5,7 @@
  */
 import type { SessionId, SessionSummary, StoredEvent } from "@orbitdock/domain"
 import { Effect, Layer, Option, Stream } from "effect"
-import { EventLog, EventLogError, type EventLogShape, type PositionedEvent, type WriterStatus } from "./EventLog.js"
+import { type AppendEntry, EventLog, EventLogError, type EventLogShape, type PositionedEvent, type WriterStatus } from "./EventLog.js"
 import { digest } from "./sourceKeyDigest.js"
 
 export const make = Effect.sync((): EventLogShape => {
@@ -15,25 +15,41 @@ export const make = Effect.sync((): EventLogShape => {
   const summaries = new Map<SessionId, SessionSummary>()
   const checkpoints = new Map<string, string>()
 
+  /** Why the entry cannot be committed (a revision out of order, a source key seen), or undefined. */
+  const refusal = (entry: AppendEntry): string | undefined => {
+    const next = new Map<SessionId, number>()
+    const entryKeys = new Set<string>()
+    for (const { stored, source_key } of entry.events) {
+      const expected = next.get(stored.session_id) ?? (bySession.get(stored.session_id)?.at(-1)?.revision ?? 0) + 1
+      if (stored.revision !== expected) return `revision ${stored.revision} of ${stored.session_id} (expected ${expected})`
+      next.set(stored.session_id, expected + 1)
+      if (source_key !== null) {
+        const scoped = `${stored.session_id}\u0000${source_key}`
+        if (keys.get(stored.session_id)?.has(source_key) === true || entryKeys.has(scoped)) {
+          return `duplicate source key ${source_key} in ${stored.session_id}`
+        }
+        entryKeys.add(scoped)
+      }
+    }
+    return undefined
+  }
+
+  // All of an entry or none of it, as in one SQLite transaction.
   const append: EventLogShape["append"] = (entry) =>
     Effect.sync(() => {
-      for (const pending of entry.events) {
-        const { stored, source_key } = pending
+      const refused = refusal(entry)
+      if (refused !== undefined) {
+        return Effect.fail(new EventLogError({ operation: "EventLog.append:constraint", cause: new Error(refused) }))
+      }
+      for (const { stored, source_key } of entry.events) {
         const stream = bySession.get(stored.session_id) ?? []
-        const sessionKeys = keys.get(stored.session_id) ?? new Set()
-        const expected = (stream.at(-1)?.revision ?? 0) + 1
-        if (stored.revision !== expected || (source_key !== null && sessionKeys.has(source_key))) {
-          return Effect.fail(
-            new EventLogError({
-              operation: "EventLogMemory.append:constraint",
-              cause: new Error(`revision ${stored.revision} of ${stored.session_id} (expected ${expected}) or duplicate key`)
-            })
-          )
-        }
         stream.push(stored)
         bySession.set(stored.session_id, stream)
-        if (source_key !== null) sessionKeys.add(source_key)
-        keys.set(stored.session_id, sessionKeys)
+        if (source_key !== null) {
+          const sessionKeys = keys.get(stored.session_id) ?? new Set()
+          sessionKeys.add(source_key)
+          keys.set(stored.session_id, sessionKeys)
+        }
         events.push({ ...stored, position: events.length + 1 })
       }
       for (const c of entry.checkpoints ?? []) checkpoints.set(c.key, c.value)
@@ -57,13 +73,16 @@ export const make = Effect.sync((): EventLogShape => {
     loadSession: (sessionId) =>
       Effect.sync(() => ({ snapshot: null, paged: 0, events: [...(bySession.get(sessionId) ?? [])] })),
     // Nor pages: every message stays in memory.
-    readPages: () => [],
-    pagedProgress: () => null,
+    readPages: (sessionId, count) =>
+      count <= 0
+        ? Effect.succeed([])
+        : Effect.fail(new EventLogError({ operation: "EventLog.readPages", cause: new Error(`session ${sessionId} has no message pages`) })),
+    pagedProgress: () => Effect.succeed(null),
     readAll: (after, limit) => Effect.sync(() => events.filter((e) => e.position > after).slice(0, limit)),
     summaries: Effect.sync(() => [...summaries.values()]),
     checkpoint: (key) => Effect.sync(() => Option.fromNullable(checkpoints.get(key))),
     sourceKeyDigests: (sessionId) => Effect.sync(() => new Set([...(keys.get(sessionId) ?? [])].map(digest))),
-    hasSourceKey: (sessionId, key) => keys.get(sessionId)?.has(key) === true,
+    hasSourceKey: (sessionId, key) => Effect.sync(() => keys.get(sessionId)?.has(key) === true),
     flush: Effect.void
   }
 })

@@ -37,7 +37,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Worker as NodeThread } from "node:worker_threads"
 import { ServerConfig } from "../Config.js"
-import { EventLog, EventLogError } from "./EventLog.js"
+import { EventLog, EventLogError, type PagedProgress } from "./EventLog.js"
 import { digest } from "./sourceKeyDigest.js"
 import * as PrivateFiles from "../internal/privateFiles.js"
 import { migrate, pragmas } from "./eventLogSchema.js"
@@ -130,15 +130,19 @@ export const make = (options: EventLogSqliteOptions) =>
           .prepare<[string, number], unknown>(
             "SELECT messages FROM message_pages WHERE session_id = ? AND first_seq < ? ORDER BY first_seq"
           )
-          .pluck(true),
-        paged: reader
-          .prepare<[string], Array<unknown>>("SELECT revision, paged FROM snapshots WHERE session_id = ?")
-          .raw(true)
+          .pluck(true)
       }),
       catch: fail("EventLog.open:reader")
     })
     const readEvents = (sessionId: SessionId, afterRevision: number, limit: number) =>
       hot.sessionEvents.all(sessionId, afterRevision, limit).map((row) => decodeSessionRow(sessionId, row))
+
+    // How far each session is paged, as the worker tells with its answers (and hydration reads).
+    const paging = new Map<SessionId, PagedProgress>()
+    const learnPaging = (sessionId: SessionId, revision: number, paged: number) => {
+      const known = paging.get(sessionId)
+      if (known === undefined || known.revision < revision) paging.set(sessionId, { revision, paged })
+    }
 
     const workerUrl = writerWorkerUrl()
     if (!fs.existsSync(workerUrl)) {
@@ -182,7 +186,14 @@ export const make = (options: EventLogSqliteOptions) =>
       batchSize: options.batchSize,
       flushMs: options.flushMs,
       onUrgentQueued: demandPublisher(urgentQueued),
-      commit: (request) => Effect.flatMap(Deferred.await(started), (worker) => worker.executeEffect(request))
+      commit: (request) =>
+        Effect.flatMap(Deferred.await(started), (worker) => worker.executeEffect(request)).pipe(
+          Effect.tap((result) => {
+            if (result._tag === "Committed" && result.paged !== undefined) {
+              for (const [sessionId, revision, paged] of result.paged) learnPaging(sessionId as SessionId, revision, paged)
+            }
+          })
+        )
     })
     // Added after the worker scope's finalizer, so it runs first: drain, then stop the worker. A
     // worker still starting is waited for: one interrupted mid-start would never answer the close.
@@ -219,35 +230,25 @@ export const make = (options: EventLogSqliteOptions) =>
           }
           const snapshot = decoded?._tag === "Snapshot" ? decoded : null
           const after = snapshot?.projection.state.revision ?? 0
+          if (snapshot !== null && snapshot.paged > 0) learnPaging(sessionId, after, snapshot.paged)
           const events = yield* Effect.try({ try: () => readEvents(sessionId, after, -1), catch: fail("EventLog.loadSession") })
           return { snapshot: snapshot?.projection ?? null, paged: snapshot?.paged ?? 0, events }
         }),
-      readPages: (sessionId: SessionId, count: number) => {
-        if (count <= 0) return []
-        let pages: Array<unknown>
-        try {
-          pages = hot.pages.all(sessionId, count)
-        } catch (cause) {
-          throw fail("EventLog.readPages")(cause)
-        }
-        const expected = Math.ceil(count / MessagePages.PAGE_MESSAGES)
-        const readable = pages.filter(MessagePages.plausiblePage).length
-        if (pages.length !== expected || readable !== expected) {
-          throw fail("EventLog.readPages")(
-            `the message pages of session ${sessionId} are damaged: ${readable} readable of ${expected}`
-          )
-        }
-        return pages as Array<string>
-      },
-      pagedProgress: (sessionId: SessionId) => {
-        let row: Array<unknown> | undefined
-        try {
-          row = hot.paged.get(sessionId)
-        } catch (cause) {
-          throw fail("EventLog.pagedProgress")(cause)
-        }
-        return row === undefined ? null : { revision: row[0] as number, paged: row[1] as number }
-      },
+      readPages: (sessionId: SessionId, count: number) =>
+        count <= 0
+          ? Effect.succeed([])
+          : Effect.try({ try: () => hot.pages.all(sessionId, count), catch: fail("EventLog.readPages") }).pipe(
+              Effect.flatMap((pages) => {
+                const expected = Math.ceil(count / MessagePages.PAGE_MESSAGES)
+                const readable = pages.filter(MessagePages.plausiblePage).length
+                return pages.length === expected && readable === expected
+                  ? Effect.succeed(pages as Array<string>)
+                  : Effect.fail(
+                      fail("EventLog.readPages")(`the message pages of session ${sessionId} are damaged: ${readable} readable of ${expected}`)
+                    )
+              })
+            ),
+      pagedProgress: (sessionId: SessionId) => Effect.sync(() => paging.get(sessionId) ?? null),
       readAll: (afterPosition: number, limit: number) =>
         read(
           "EventLog.readAll",
@@ -281,13 +282,8 @@ export const make = (options: EventLogSqliteOptions) =>
           },
           catch: fail("EventLog.sourceKeyDigests")
         }),
-      hasSourceKey: (sessionId: SessionId, key: string) => {
-        try {
-          return hot.hasSourceKey.get(sessionId, key) !== undefined
-        } catch (cause) {
-          throw fail("EventLog.hasSourceKey")(cause)
-        }
-      }
+      hasSourceKey: (sessionId: SessionId, key: string) =>
+        Effect.try({ try: () => hot.hasSourceKey.get(sessionId, key) !== undefined, catch: fail("EventLog.hasSourceKey") })
     })
   })
 

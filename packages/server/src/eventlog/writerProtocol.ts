@@ -46,6 +46,9 @@ export interface CommitRequest {
   readonly retry: boolean
 }
 
+/** A session's paging as of a snapshot the worker wrote: session id, snapshot revision, messages paged. */
+export type PagedReport = readonly [string, number, number]
+
 /** An entry the database refused (a UNIQUE violation: duplicate revision or source key). */
 export interface RejectedEntry {
   readonly index: number
@@ -58,5 +61,10 @@ export interface RejectedEntry {
  * `Failed` means nothing of the batch committed and it is worth retrying (busy, I/O, full disk).
  */
 export type CommitResult =
-  | { readonly _tag: "Committed"; readonly rejected: ReadonlyArray<RejectedEntry> }
+  | {
+      readonly _tag: "Committed"
+      readonly rejected: ReadonlyArray<RejectedEntry>
+      /** Sessions paged further by the snapshots written since the last answer (`messagePages.ts`). */
+      readonly paged?: ReadonlyArray<PagedReport>
+    }
   | { readonly _tag: "Failed"; readonly code: string; readonly message: string }

@@ -23,7 +23,7 @@ import { pragmas } from "./eventLogSchema.js"
 import { demandReader } from "./writerDemand.js"
 import { openSnapshotScheduler } from "./snapshotStore.js"
 import { unpackBatch } from "./payloadCodec.js"
-import type { CommitMessage, CommitRequest, CommitResult, WriterWorkerData } from "./writerProtocol.js"
+import type { CommitMessage, CommitRequest, CommitResult, PagedReport, WriterWorkerData } from "./writerProtocol.js"
 import { makeWriterStore } from "./writerStore.js"
 
 const { dbPath, urgentQueued } = workerData as WriterWorkerData
@@ -103,13 +103,18 @@ const WriterLive = Layer.scopedDiscard(
       ).pipe(Effect.ignore)
     )
     const store = makeWriterStore(sql)
+    // Paging since the last answer, told with the next commit's answer: live actors drop what is paged.
+    const paging = new Map<string, PagedReport>()
     // Snapshots are an optimisation: if they cannot even start, the worker commits without them.
     const snapshots = yield* Effect.acquireRelease(
       Effect.try(() =>
         openSnapshotScheduler(dbPath, {
           ...(urgentQueued === undefined ? {} : { urgentQueued: demandReader(urgentQueued) }),
-          // Its commits do not checkpoint by themselves (`openSnapshotScheduler`).
-          onWritten: checkpointer.committed,
+          onWritten: (written) => {
+            // Its commits do not checkpoint by themselves (`openSnapshotScheduler`).
+            checkpointer.committed()
+            if (written.paged > 0) paging.set(written.sessionId, [written.sessionId, written.revision, written.paged])
+          },
           onError: (sessionId, cause) =>
             Effect.runFork(
               Effect.logWarning("projection snapshot not written; retried later").pipe(
@@ -138,9 +143,14 @@ const WriterLive = Layer.scopedDiscard(
         commitStarted()
         let result: CommitResult | undefined
         return store.commit(request).pipe(
-          Effect.tap((r) => {
+          Effect.map((r) => {
             result = r
-            if (r._tag === "Committed") checkpointer.committed()
+            if (r._tag !== "Committed") return r
+            checkpointer.committed()
+            if (paging.size === 0) return r
+            const paged = [...paging.values()]
+            paging.clear()
+            return { ...r, paged }
           }),
           Effect.ensuring(Effect.sync(() => commitEnded(request, result)))
         )

@@ -22,7 +22,7 @@ import {
   type SessionMessage,
   type SessionSnapshot
 } from "@orbitdock/domain"
-import { Cause, Effect, Fiber, FiberSet, Queue, Runtime } from "effect"
+import { Cause, Effect, Fiber, FiberSet, Option, Queue, Runtime } from "effect"
 import type { WebSocket } from "ws"
 import * as Metrics from "../Metrics.js"
 import type { AckFields, Command, ListMessage, ListSubscriber, SessionSubscriber, SessionsShape } from "../Sessions.js"
@@ -55,6 +55,8 @@ interface SessionSubscription extends SessionSubscriber {
   active: boolean
   /** Messages at or below this revision are already covered by a snapshot the client got. */
   floor: number
+  /** While a resync's snapshot is on its way (its pages are read): what arrives meanwhile, sent after it. */
+  held: Array<SessionMessage | SessionSnapshot> | null
 }
 
 interface ListSubscription extends ListSubscriber {
@@ -339,6 +341,7 @@ export class Connection {
           const subscription: SessionSubscription = {
             active: true,
             floor: 0,
+            held: null,
             push: (m: SessionMessage | SessionSnapshot) => this.pushSession(subscription, m)
           }
           // Registered before the catch-up so that a resync during it covers this session too.
@@ -358,6 +361,10 @@ export class Connection {
 
   private pushSession(subscription: SessionSubscription, message: SessionMessage | SessionSnapshot): void {
     if (!subscription.active) return
+    if (subscription.held !== null) {
+      subscription.held.push(message)
+      return
+    }
     if (message.type === "session_snapshot") {
       subscription.floor = message.revision
     } else if (message.revision !== undefined && message.revision <= subscription.floor) {
@@ -374,12 +381,18 @@ export class Connection {
       count++
     }
     for (const [sessionId, subscription] of this.subscriptions) {
-      const snapshot = this.deps.sessions.snapshotNow(sessionId)
-      if (snapshot !== undefined) {
-        subscription.floor = snapshot.revision
-        this.outbox.pushData(snapshot)
-        count++
-      }
+      if (subscription.held !== null) continue // its resync is under way
+      subscription.held = []
+      count++
+      this.background(
+        Effect.map(this.deps.sessions.snapshot(sessionId), (snapshot) => {
+          const held = subscription.held ?? []
+          subscription.held = null
+          // Whatever the held messages are, the snapshot's floor drops those it covers.
+          if (Option.isSome(snapshot)) this.pushSession(subscription, snapshot.value)
+          for (const message of held) this.pushSession(subscription, message)
+        })
+      )
     }
     Metrics.subscribersResynced.unsafeUpdate(count, [])
     this.log("info", `resynced ${count} subscription(s) after falling behind`)
