@@ -47,9 +47,8 @@ const applyChanges = (state: SessionState, changes: SessionChanges): SessionStat
 }
 
 /**
- * How the message list changes. `persistent` copies (every state handed out stays as it was);
- * `transient` mutates an array the caller owns, for folds whose intermediate states nobody sees
- * (replay: copying a 5,000-message array per event made hydration quadratic).
+ * How the message list changes. `persistent` copies: every state handed out stays as it was. The
+ * only other one, which appends in place, is not part of this package's API (`inPlace.ts`).
  */
 export interface ListOps {
   readonly append: (messages: ReadonlyArray<Message>, message: Message) => ReadonlyArray<Message>
@@ -62,18 +61,6 @@ export const persistent: ListOps = {
     const next = messages.slice()
     next[index] = message
     return next
-  }
-}
-
-/** Mutates the given arrays: only for arrays the caller created and never shared. */
-export const transient: ListOps = {
-  append: (messages, message) => {
-    ;(messages as Array<Message>).push(message)
-    return messages
-  },
-  replace: (messages, index, message) => {
-    ;(messages as Array<Message>)[index] = message
-    return messages
   }
 }
 

@@ -14,7 +14,8 @@ import type {
   SessionState,
   StoredEvent
 } from "@orbitdock/domain"
-import { applyMessage, type ListOps, persistent, transient } from "./SessionMirror.js"
+import { transient } from "./internal/transientLists.js"
+import { applyMessage, type ListOps, persistent } from "./SessionMirror.js"
 
 /** Which kind of request an id was issued as. */
 export type RequestKind = "approval" | "question"
@@ -166,10 +167,7 @@ export const evolve = (
   stored: StoredEvent
 ): readonly [SessionProjection, SessionMessage | null] => evolveWith(p, stored, persistent)
 
-/**
- * `evolve` with a choice of list operations: `transient` mutates the message list of `p` in place,
- * for an owner that has not handed `p` (or its state) to anyone (see SessionActor's copy-on-write).
- */
+/** `evolve` with a choice of list operations (the in-place ones: `inPlace.ts`). */
 export const evolveWith = (
   p: SessionProjection,
   stored: StoredEvent,

@@ -5,6 +5,8 @@
 import type { DomainEvent, MessageId, RequestId, SessionMessage } from "@orbitdock/domain"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
+import { evolveInPlace } from "../src/inPlace.js"
+import * as Projections from "../src/index.js"
 import { SessionMirror, SessionProjection } from "../src/index.js"
 import { created, sid, stored } from "./helpers/spec.js"
 
@@ -72,6 +74,28 @@ describe("session fold properties", () => {
       }),
       { numRuns: 300 }
     ))
+
+  it("evolving in place (an owned list) gives the same states and messages as evolving", () =>
+    fc.assert(
+      fc.property(history, (events) => {
+        let pure = SessionProjection.empty(sid)
+        let owned = { ...pure, state: { ...pure.state, messages: [...pure.state.messages] } }
+        for (const e of events) {
+          const [p, pureMessage] = SessionProjection.evolve(pure, e)
+          const [o, ownedMessage] = evolveInPlace(owned, e)
+          expect(ownedMessage).toEqual(pureMessage)
+          expect(o).toEqual(p)
+          pure = p
+          owned = o
+        }
+      }),
+      { numRuns: 300 }
+    ))
+
+  it("the package's API has no mutating fold (the in-place one has an entry point of its own)", () => {
+    expect(Object.keys(Projections.SessionMirror)).not.toContain("transient")
+    expect(Object.keys(Projections.SessionProjection)).not.toContain("evolveInPlace")
+  })
 
   it("applying the emitted messages to a snapshot gives the fold's state", () =>
     fc.assert(

@@ -1,11 +1,13 @@
 /**
- * Where event times and ids come from. Folds never read the clock (they get time on the event); the
- * actor stamps it here, once, when an event enters the server.
+ * Where event times and ids come from: Effect's `Clock` (so a test's `TestClock` moves the server's
+ * time), read synchronously where a fold or a step must not yield. Folds never read the clock
+ * (they get time on the event); the actor stamps it once, when an event enters the server.
  */
+import type { Clock } from "effect"
 import * as crypto from "node:crypto"
 
-/** ISO-8601 UTC with milliseconds. */
-export const nowIso = (): string => new Date().toISOString()
+/** The clock's time as ISO-8601 UTC with milliseconds. */
+export const isoNow = (clock: Clock.Clock): string => new Date(clock.unsafeCurrentTimeMillis()).toISOString()
 
 // Random bytes drawn in bulk: one `randomBytes` call per id cost ~10 µs (an agent's burst makes
 // thousands of ids), one per 4 KiB costs a few µs for 680 ids.
@@ -14,14 +16,17 @@ const pool = Buffer.alloc(POOL_BYTES)
 let poolOffset = POOL_BYTES
 
 /**
- * An id that stays unique across restarts: a millisecond time prefix (sortable) and 48 random bits.
+ * Ids that stay unique across restarts: a millisecond time prefix from the clock (sortable) and
+ * 48 random bits.
  */
-export const newId = (prefix: string): string => {
-  if (poolOffset + 6 > POOL_BYTES) {
-    crypto.randomFillSync(pool)
-    poolOffset = 0
+export const idsFrom =
+  (clock: Clock.Clock) =>
+  (prefix: string): string => {
+    if (poolOffset + 6 > POOL_BYTES) {
+      crypto.randomFillSync(pool)
+      poolOffset = 0
+    }
+    const random = pool.toString("hex", poolOffset, poolOffset + 6)
+    poolOffset += 6
+    return `${prefix}_${clock.unsafeCurrentTimeMillis().toString(36)}${random}`
   }
-  const random = pool.toString("hex", poolOffset, poolOffset + 6)
-  poolOffset += 6
-  return `${prefix}_${Date.now().toString(36)}${random}`
-}

@@ -18,8 +18,9 @@ import type {
 } from "@orbitdock/domain"
 import { internal } from "@orbitdock/domain"
 import { SessionMirror, SessionProjection } from "@orbitdock/projections"
+import { evolveInPlace } from "@orbitdock/projections/in-place"
 import { Effect, Metric } from "effect"
-import { nowIso } from "./Clock.js"
+import { isoNow } from "./Clock.js"
 import type { EmitOptions, EventInput, Receipt } from "./connectors/Connector.js"
 import type { Checkpoint, EventLogError, EventLogShape, PagedProgress, PendingEvent } from "./eventlog/EventLog.js"
 import type { Hydrated } from "./Hydration.js"
@@ -129,6 +130,8 @@ export const make = Effect.fn("SessionActor.make")(function* (
   options: ActorOptions
 ) {
   const sessionId = initial.projection.state.id
+  // Read synchronously inside steps: a `TestClock` in tests, the system clock otherwise.
+  const clock = yield* Effect.clock
   const subscribers = new Set<SessionSubscriber>()
   /**
    * The digests of every source key the session has seen (`eventlog/sourceKeyDigest.ts`), not the
@@ -157,7 +160,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
    * `initial` came from a fold whose list nobody else holds, but it is copied once to be safe.
    */
   let shared = true
-  let lastUsed = Date.now()
+  let lastUsed = clock.unsafeCurrentTimeMillis()
   const handOut = () => {
     shared = true
     return projection
@@ -268,11 +271,8 @@ export const make = Effect.fn("SessionActor.make")(function* (
         const update = MessagePages.pagedUpdateOf(projection.state.messages, stored)
         if (update !== undefined) pagedUpdates.push(update)
       }
-      const [next, message] = SessionProjection.evolveWith(
-        projection,
-        stored,
-        shared ? SessionMirror.persistent : SessionMirror.transient
-      )
+      // Copy-on-write: the list is copied once after it was handed out, then appended to in place.
+      const [next, message] = shared ? SessionProjection.evolve(projection, stored) : evolveInPlace(projection, stored)
       if (message === null) continue
       projection = next
       shared = false
@@ -356,7 +356,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
     // it ask. A look that finds the log not paged yet keeps looking (each second, on later steps):
     // raising the bar then would leave a session that stops growing unpaged for good.
     if (messages.length < checkAtLength && pagedUpdates.length === 0) return Effect.void
-    const now = Date.now()
+    const now = clock.unsafeCurrentTimeMillis()
     if (now - pagingChecked < PAGING_CHECK_MS) return Effect.void
     pagingChecked = now
     return options.log.pagedProgress(sessionId).pipe(
@@ -434,7 +434,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
         // The fold and its publishing take turns with the other actors' (`eventLoopSlice.ts`);
         // `now`, which stamps the events, is when the turn came.
         const summary = yield* inTurn(() => {
-          const now = nowIso()
+          const now = isoNow(clock)
           const stepKeys = new Set<string>()
           for (const item of items) {
             revisions.push(step(item, now, pending, messages, seen, stepKeys))
@@ -495,7 +495,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
     projection: handOut,
     peek: () => ({ revision: projection.state.revision, status: projection.state.status }),
     offer: (events, opts) => {
-      lastUsed = Date.now()
+      lastUsed = clock.unsafeCurrentTimeMillis()
       if (stopped) return "stopped"
       if (!fits(events.length)) return "full"
       const receipt = new PendingReceipt()
@@ -508,7 +508,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
     settled: () => inbox.length === 0 && stepping.length === 0,
     subscribe: (subscriber, sinceRevision) =>
       Effect.suspend(() => {
-        lastUsed = Date.now()
+        lastUsed = clock.unsafeCurrentTimeMillis()
         const current = projection.state.revision
         const catchUp =
           sinceRevision === current ? [] : sinceRevision !== undefined && sinceRevision < current ? messagesAfter(sinceRevision) : undefined
@@ -542,7 +542,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
     ),
     lastUsed: () => lastUsed,
     touch: () => {
-      lastUsed = Date.now()
+      lastUsed = clock.unsafeCurrentTimeMillis()
     },
     stop: end,
     recentEvents: (after) => {

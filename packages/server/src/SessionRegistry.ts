@@ -18,7 +18,7 @@ import {
 } from "@orbitdock/domain"
 import { SessionProjection } from "@orbitdock/projections"
 import { Context, Deferred, Duration, Effect, Fiber, Layer, Metric, Option, Schedule, Scope } from "effect"
-import { newId, nowIso } from "./Clock.js"
+import { idsFrom, isoNow } from "./Clock.js"
 import * as Commands from "./Commands.js"
 import {
   type Connector,
@@ -69,6 +69,9 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
   Effect.gen(function* () {
     const log = yield* EventLog
     const scope = yield* Effect.scope
+    // Time and ids from Effect's clock (a `TestClock` in tests), read synchronously where needed.
+    const clock = yield* Effect.clock
+    const newId = idsFrom(clock)
     const hub = ListHub.make()
     yield* Effect.addFinalizer(() => Effect.sync(hub.close))
     const actors = new Map<SessionId, SessionActor.SessionActor>()
@@ -197,7 +200,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         ),
       checkpoint: (key) => log.checkpoint(key).pipe(Effect.orElseSucceed(() => Option.none<string>())),
       newId,
-      now: nowIso
+      now: () => isoNow(clock)
     }
 
     const connectors = new Map<Provider, Connector>()
@@ -374,7 +377,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
       }
       // Checks and removals run without yielding: nothing reaches an actor between the two.
       const sweep = Effect.gen(function* () {
-        const now = Date.now()
+        const now = clock.unsafeCurrentTimeMillis()
         const evicted = [...actors.values()].filter((a) => idle(a, now))
         for (const actor of evicted) {
           actors.delete(actor.sessionId)

@@ -1,6 +1,6 @@
 import type { ServerMessage, SessionId, SessionMessage, SessionSnapshot } from "@orbitdock/domain"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, TestClock } from "effect"
 import * as Sim from "../src/connectors/Sim.js"
 import * as EventLogMemory from "../src/eventlog/EventLogMemory.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
@@ -36,7 +36,7 @@ const shape = (m: Msg | ServerMessage) => {
 }
 
 describe("idle sessions", () => {
-  it.live("leave memory after the idle time and come back from the log unchanged", () =>
+  it.scoped("leave memory once the idle time has passed on the clock, and come back from the log unchanged", () =>
     Effect.gen(function* () {
       const sessions = yield* Sessions
       const { session_id } = yield* sessions.execute({ type: "create_session", provider: "sim", cwd: "/w" })
@@ -47,16 +47,17 @@ describe("idle sessions", () => {
       yield* watcher.until((m) => m.type === "session_delta" && m.changes.status === "waiting")
       yield* sessions.unsubscribe(id, watcher)
       const before = yield* sessions.get(id)
-      // Nothing references it now: within a few sweeps it is gone from memory.
-      yield* Effect.gen(function* () {
-        while (Option.isSome(yield* sessions.snapshot(id))) yield* Effect.sleep("20 millis")
-      }).pipe(Effect.timeout("5 seconds"))
+      // Nothing references it now; the test's clock decides when it is idle (sweeps every 10 s).
+      yield* TestClock.adjust("50 seconds")
+      expect(Option.isSome(yield* sessions.snapshot(id))).toBe(true)
+      yield* TestClock.adjust("20 seconds")
+      expect(Option.isNone(yield* sessions.snapshot(id))).toBe(true)
       expect(yield* sessions.get(id)).toEqual(before)
       yield* sessions.execute({ type: "send_message", session_id: id, content: "after" })
       const after = yield* sessions.get(id)
       expect(after.messages.map((m) => m.content).slice(0, 3)).toEqual(["before", "echo: before", "after"])
     }).pipe(
-      Effect.provide(SessionRegistry.layer([Sim.make], { evictIdleMs: 50 }).pipe(Layer.provide(EventLogMemory.layer)))
+      Effect.provide(SessionRegistry.layer([Sim.make], { evictIdleMs: 60_000 }).pipe(Layer.provide(EventLogMemory.layer)))
     )
   )
 })

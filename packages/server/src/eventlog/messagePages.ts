@@ -15,6 +15,7 @@
  */
 import type { Message, MessageChanges, SessionState, StoredEvent } from "@orbitdock/domain"
 import { SessionMirror, SessionProjection } from "@orbitdock/projections"
+import { evolveInPlace } from "@orbitdock/projections/in-place"
 import type BetterSqlite3 from "better-sqlite3"
 import * as SerializedStates from "../internal/serializedStates.js"
 
@@ -67,7 +68,7 @@ export const foldRecent = (
       const update = pagedUpdateOf(projection.state.messages, stored)
       if (update !== undefined) onPagedUpdate(update)
     }
-    projection = SessionProjection.evolveWith(projection, stored, SessionMirror.transient)[0]
+    projection = evolveInPlace(projection, stored)[0]
   }
   return projection
 }
