@@ -17,7 +17,7 @@ import {
   type EventsPage
 } from "@orbitdock/domain"
 import { SessionProjection } from "@orbitdock/projections"
-import { Context, Deferred, Duration, Effect, Fiber, Layer, Metric, Option, Schedule, Scope } from "effect"
+import { Context, Duration, Effect, Layer, Metric, Option, Schedule, Scope } from "effect"
 import { idsFrom, isoNow } from "./Clock.js"
 import * as Commands from "./Commands.js"
 import {
@@ -32,6 +32,7 @@ import {
 } from "./connectors/Connector.js"
 import { EventLog, EventLogError } from "./eventlog/EventLog.js"
 import * as Hydration from "./Hydration.js"
+import * as LoadedMap from "./internal/loadedMap.js"
 import * as ListHub from "./ListHub.js"
 import * as Metrics from "./Metrics.js"
 import * as Recovery from "./Recovery.js"
@@ -74,8 +75,8 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
     const newId = idsFrom(clock)
     const hub = ListHub.make()
     yield* Effect.addFinalizer(() => Effect.sync(hub.close))
-    const actors = new Map<SessionId, SessionActor.SessionActor>()
-    const loading = new Map<SessionId, Deferred.Deferred<SessionActor.SessionActor, ProtocolError>>()
+    // The live actors, hydrated on first use (loads run in the registry's scope).
+    const actors = yield* LoadedMap.make<SessionId, SessionActor.SessionActor, ProtocolError>(scope)
     const commandLocks = new Map<SessionId, Effect.Semaphore>()
 
     for (const summary of yield* log.summaries) hub.load(summary)
@@ -93,14 +94,10 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
     /** The actor of a session, hydrating it from the log, or creating it when `create` allows. */
     const actorFor = (sessionId: SessionId, create: boolean): Effect.Effect<SessionActor.SessionActor, ProtocolError> =>
       Effect.suspend(() => {
-        const live = actors.get(sessionId)
+        const live = actors.peek(sessionId)
         if (live !== undefined) return Effect.succeed(live)
-        const pending = loading.get(sessionId)
-        if (pending !== undefined) return Deferred.await(pending)
         const known = hub.get(sessionId) !== undefined
         if (!known && !create) return Effect.fail(notFound(`no session ${sessionId}`))
-        const gate = Deferred.unsafeMake<SessionActor.SessionActor, ProtocolError>(undefined as never)
-        loading.set(sessionId, gate)
         const start = known
           ? log.loadSession(sessionId).pipe(
               failLogged(`loading session ${sessionId}`),
@@ -108,26 +105,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
               Effect.flatMap((loaded) => startActor(Hydration.hydrate(sessionId, loaded)))
             )
           : startActor(SessionActor.fresh(sessionId))
-        return start.pipe(
-          Effect.tap((actor) =>
-            Effect.sync(() => {
-              actors.set(sessionId, actor)
-              loading.delete(sessionId)
-            }).pipe(
-              Effect.zipRight(Metric.set(Metrics.sessionsLoaded, actors.size)),
-              Effect.zipRight(Deferred.succeed(gate, actor))
-            )
-          ),
-          Effect.tapError((e) =>
-            Effect.sync(() => loading.delete(sessionId)).pipe(Effect.zipRight(Deferred.fail(gate, e)))
-          ),
-          // Loaded in a fiber of its own: the actor's fiber, forked into the registry's scope, keeps
-          // a reference to the fiber that forked it for as long as it lives, and with it that
-          // fiber's result. Forked by the caller (an HTTP request), that result would be its answer
-          // (a whole session state, every message included) kept alive with the actor.
-          Effect.forkIn(scope),
-          Effect.flatMap(Fiber.join)
-        )
+        return actors.get(sessionId, start).pipe(Effect.tap(() => Metric.set(Metrics.sessionsLoaded, actors.size())))
       })
 
     /**
@@ -141,7 +119,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
       emitOptions: EmitOptions | undefined
     ): Effect.Effect<Receipt, ProtocolError> =>
       Effect.suspend(() => {
-        const offered = actors.get(sessionId)?.offer(events, emitOptions)
+        const offered = actors.peek(sessionId)?.offer(events, emitOptions)
         return typeof offered === "object" ? Effect.succeed(offered) : ingestResolving(sessionId, events, emitOptions)
       })
 
@@ -166,7 +144,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         if (offered === "stopped") {
           // Evicted between lookup and offer: the next lookup rehydrates it. Still registered:
           // the server is shutting down.
-          return actors.get(sessionId) === actor
+          return actors.peek(sessionId) === actor
             ? Effect.fail(internal(`session ${sessionId} is shutting down`))
             : ingestResolving(sessionId, events, emitOptions)
         }
@@ -334,7 +312,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         ),
       unsubscribe: (sessionId, subscriber) =>
         Effect.suspend(() => {
-          const actor = actors.get(sessionId)
+          const actor = actors.peek(sessionId)
           if (actor === undefined) return Effect.void
           actor.unsubscribe(subscriber)
           return Metric.incrementBy(Metrics.subscribers, -1)
@@ -344,7 +322,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
       unsubscribeList: (subscriber) =>
         Effect.sync(() => hub.unsubscribe(subscriber)).pipe(Effect.zipRight(Metric.incrementBy(Metrics.subscribers, -1))),
       snapshot: (sessionId) => {
-        const actor = actors.get(sessionId)
+        const actor = actors.peek(sessionId)
         if (actor === undefined) return Effect.succeedNone
         return actor.snapshot.pipe(
           Effect.asSome,
@@ -378,13 +356,10 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
       // Checks and removals run without yielding: nothing reaches an actor between the two.
       const sweep = Effect.gen(function* () {
         const now = clock.unsafeCurrentTimeMillis()
-        const evicted = [...actors.values()].filter((a) => idle(a, now))
-        for (const actor of evicted) {
-          actors.delete(actor.sessionId)
-          commandLocks.delete(actor.sessionId)
-        }
+        const evicted = actors.evictWhere((actor) => idle(actor, now))
+        for (const actor of evicted) commandLocks.delete(actor.sessionId)
         for (const actor of evicted) yield* actor.stop
-        yield* Metric.set(Metrics.sessionsLoaded, actors.size)
+        yield* Metric.set(Metrics.sessionsLoaded, actors.size())
         if (evicted.length > 0) yield* Effect.logDebug(`evicted ${evicted.length} idle sessions from memory`)
       })
       // Forked while the layer is built, which runs uninterruptibly: the sweep must stay interruptible.

@@ -1,0 +1,69 @@
+/**
+ * Values loaded on first use and kept until evicted (the registry's live session actors): what is
+ * loaded is looked up synchronously; a key being loaded is loaded once, its other callers wait for
+ * that load; eviction checks and removes without yielding, so nothing reaches a value in between.
+ * Unlike `RcMap`, a value's lifetime is not counted in references: the owner decides what is idle
+ * (an actor with no subscriber may still be working).
+ */
+import { Deferred, Effect, Fiber, type Scope } from "effect"
+
+export interface LoadedMap<K, V, E> {
+  /** The value, loading it with `load` unless it is loaded or being loaded. */
+  readonly get: (key: K, load: Effect.Effect<V, E>) => Effect.Effect<V, E>
+  /** The loaded value, if any (never waits for a load under way). */
+  readonly peek: (key: K) => V | undefined
+  readonly size: () => number
+  /** Removes, at once, every loaded value `idle` says is idle; returns them (to be stopped). */
+  readonly evictWhere: (idle: (value: V) => boolean) => ReadonlyArray<V>
+}
+
+/**
+ * A map whose loads run in fibers of `scope`: a load goes on (and registers its value) when the
+ * caller that started it is interrupted, and no caller's fiber (with its result, e.g. a whole HTTP
+ * answer) is kept alive by what the load forks.
+ */
+export const make = <K, V, E>(scope: Scope.Scope): Effect.Effect<LoadedMap<K, V, E>> =>
+  Effect.sync(() => {
+    const loaded = new Map<K, V>()
+    const loading = new Map<K, Deferred.Deferred<V, E>>()
+
+    const startLoad = (key: K, load: Effect.Effect<V, E>): Effect.Effect<V, E> =>
+      Effect.flatMap(Deferred.make<V, E>(), (gate) => {
+        // Another caller may have started the same load while the gate was made.
+        const started = loading.get(key)
+        if (started !== undefined) return Deferred.await(started)
+        loading.set(key, gate)
+        return load.pipe(
+          Effect.onExit((exit) =>
+            Effect.suspend(() => {
+              loading.delete(key)
+              if (exit._tag === "Success") loaded.set(key, exit.value)
+              return Deferred.done(gate, exit)
+            })
+          ),
+          Effect.forkIn(scope),
+          Effect.flatMap(Fiber.join)
+        )
+      })
+
+    return {
+      get: (key, load) =>
+        Effect.suspend(() => {
+          const value = loaded.get(key)
+          if (value !== undefined) return Effect.succeed(value)
+          const pending = loading.get(key)
+          return pending !== undefined ? Deferred.await(pending) : startLoad(key, load)
+        }),
+      peek: (key) => loaded.get(key),
+      size: () => loaded.size,
+      evictWhere: (idle) => {
+        const evicted: Array<V> = []
+        for (const [key, value] of loaded) {
+          if (!idle(value)) continue
+          loaded.delete(key)
+          evicted.push(value)
+        }
+        return evicted
+      }
+    }
+  })
