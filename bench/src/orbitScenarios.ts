@@ -80,7 +80,7 @@ const latencyRun = async (server: OrbitServer, plan: ReadonlyArray<ReadonlyArray
       })
     }
     await clients.request({ type: "reset" }, ["reset"])
-    const load = await ask<{ produced: number; eldP99: number; elu: number; cpuUsPerEvent: number }>(server, { type: "load", rate: eventsPerSec, sessions: 100, durationMs }, "loaded")
+    const load = await ask<{ produced: number; eldP99: number; elu: number; cpuUsPerEvent: number; mainCpuUsPerEvent: number }>(server, { type: "load", rate: eventsPerSec, sessions: 100, durationMs }, "loaded")
     const report = await drainAndReport(clients)
     return { report, load }
   } finally {
@@ -118,6 +118,7 @@ export const uiLatency = async (figures: Figures, o: Options) => {
       figures.add(S2, `${who}: resyncs (snapshots)`, "count", report.snapshots)
       figures.add(S2, `${who}: server main-thread utilization`, "%", 100 * load.elu)
       figures.add(S2, `${who}: server CPU per event (all threads)`, "µs", load.cpuUsPerEvent)
+      figures.add(S2, `${who}: server CPU per event (main thread)`, "µs", load.mainCpuUsPerEvent)
     }
   }
   figures.note(S2, `100 sessions produce 5,000 events/s in all (each a ~500-byte \`message_appended\` whose content starts with its emit time on the machine-wide monotonic clock), emitted through \`ConnectorHost.emit\` in the server process; ${n} WebSocket clients (JSON) in another process; latency = receipt time − emit time, over ${durationMs / 1000} s, every message. The log writes meanwhile (the server's defaults: batch ${Config.DEFAULT_BATCH_SIZE}, flush ${Config.DEFAULT_FLUSH_MS} ms).`)
@@ -127,7 +128,11 @@ export const stalls = async (figures: Figures, o: Options) => {
   const durationMs = o.quick ? 500 : 5_000
   for (let run = 0; run < o.runs; run++) {
     const load = await withServer({}, 100, (server) =>
-      ask<{ produced: number; seconds: number; eldP50: number; eldP99: number; eldMax: number; elu: number; cpuUsPerEvent: number }>(server, { type: "load", rate: 20_000, sessions: 100, durationMs }, "loaded")
+      ask<{ produced: number; seconds: number; eldP50: number; eldP99: number; eldMax: number; elu: number; cpuUsPerEvent: number; mainCpuUsPerEvent: number }>(
+        server,
+        { type: "load", rate: 20_000, sessions: 100, durationMs },
+        "loaded"
+      )
     )
     figures.add(S3, `20,000 events/s, batch ${Config.DEFAULT_BATCH_SIZE}: loop delay p50`, "ms", load.eldP50)
     figures.add(S3, `20,000 events/s, batch ${Config.DEFAULT_BATCH_SIZE}: loop delay p99`, "ms", load.eldP99, { op: "<=", value: 5, label: "≤ 5 ms" })
@@ -142,6 +147,7 @@ export const stalls = async (figures: Figures, o: Options) => {
     figures.add(S3, "events emitted/s (offered 20,000)", "events/s", load.produced / load.seconds)
     figures.add(S3, "main-thread event-loop utilization", "%", 100 * load.elu)
     figures.add(S3, "server CPU per event (all threads)", "µs", load.cpuUsPerEvent)
+    figures.add(S3, "server CPU per event (main thread)", "µs", load.mainCpuUsPerEvent)
   }
   figures.note(S3, "`monitorEventLoopDelay({ resolution: 1 })` in the server process (values include the 1 ms sampling interval; compare with R2's no-writer baseline), while 100 sessions receive 20,000 events/s through `ConnectorHost.emit` (no clients connected). The load generator runs in the server process, as a connector would.")
 }
