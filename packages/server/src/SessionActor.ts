@@ -72,7 +72,8 @@ export interface SessionActor {
   readonly projection: () => SessionProjection.SessionProjection
   /**
    * The current state with every message: taken at once, with the paged ones then read from the
-   * log (they never change). Fails when the pages cannot be read.
+   * log (a page may carry later updates of its messages: applied again, they change nothing).
+   * Fails when the pages cannot be read.
    */
   readonly fullState: Effect.Effect<SessionState, EventLogError>
   /** The current revision and status, without handing the state out. */
@@ -553,7 +554,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
     }
   }
 
-  /** The state now; its paged messages are read from the log (the first `paged` never change). */
+  /** The state now; its first `paged` messages are read from the log's pages afterwards. */
   const wholeState = (): Effect.Effect<SessionState, EventLogError> => {
     const state = handOut().state
     if (paged === 0) return Effect.succeed(state)

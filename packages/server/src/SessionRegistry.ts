@@ -97,7 +97,8 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         const live = actors.peek(sessionId)
         if (live !== undefined) return Effect.succeed(live)
         const known = hub.get(sessionId) !== undefined
-        if (!known && !create) return Effect.fail(notFound(`no session ${sessionId}`))
+        // A new session whose actor is starting (its `session_created` not folded yet) is known by its load.
+        if (!known && !create && !actors.isLoading(sessionId)) return Effect.fail(notFound(`no session ${sessionId}`))
         const start = known
           ? log.loadSession(sessionId).pipe(
               failLogged(`loading session ${sessionId}`),

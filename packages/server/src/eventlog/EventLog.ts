@@ -111,13 +111,14 @@ export interface EventLogShape {
   readonly loadSession: (sessionId: SessionId) => Effect.Effect<LoadedSession, EventLogError>
   /**
    * The message pages holding the session's first `count` messages, in order (each JSON array
-   * text). Fails when a page is missing or unreadable. Pages are only ever added: those of the
-   * first `count` messages stay as they are once the log says they exist.
+   * text). Fails when a page is missing or unreadable. A page may be newer than the caller's
+   * state (the worker applies later updates of paged messages to it); applying an update again
+   * changes nothing, so a state assembled from it and the updates after it is still right.
    */
   readonly readPages: (sessionId: SessionId, count: number) => Effect.Effect<ReadonlyArray<string>, EventLogError>
   /**
-   * The session's paging as of the latest snapshot the log has told of (null: none): the writer
-   * tells as it pages (with its commits' answers), hydration as it loads. Cheap: no read.
+   * The session's paging as of the latest snapshot the log knows of (null: none): the writer tells
+   * as it pages (with its commits' answers), hydration as it loads; otherwise it is read.
    */
   readonly pagedProgress: (sessionId: SessionId) => Effect.Effect<PagedProgress | null, EventLogError>
   /** Committed events of all sessions with `position > afterPosition`, in log order, at most `limit`. */

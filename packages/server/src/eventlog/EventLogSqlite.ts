@@ -130,7 +130,8 @@ export const make = (options: EventLogSqliteOptions) =>
           .prepare<[string, number], unknown>(
             "SELECT messages FROM message_pages WHERE session_id = ? AND first_seq < ? ORDER BY first_seq"
           )
-          .pluck(true)
+          .pluck(true),
+        paged: reader.prepare<[string], Array<unknown>>("SELECT revision, paged FROM snapshots WHERE session_id = ?").raw(true)
       }),
       catch: fail("EventLog.open:reader")
     })
@@ -248,7 +249,21 @@ export const make = (options: EventLogSqliteOptions) =>
                     )
               })
             ),
-      pagedProgress: (sessionId: SessionId) => Effect.sync(() => paging.get(sessionId) ?? null),
+      // What the worker told; else (a report lost with a crashed worker) what its snapshot row says.
+      pagedProgress: (sessionId: SessionId) =>
+        Effect.suspend(() => {
+          const known = paging.get(sessionId)
+          if (known !== undefined) return Effect.succeed(known)
+          return Effect.try({
+            try: () => {
+              const row = hot.paged.get(sessionId)
+              if (row === undefined || (row[1] as number) === 0) return null
+              learnPaging(sessionId, row[0] as number, row[1] as number)
+              return paging.get(sessionId)!
+            },
+            catch: fail("EventLog.pagedProgress")
+          })
+        }),
       readAll: (afterPosition: number, limit: number) =>
         read(
           "EventLog.readAll",

@@ -366,6 +366,8 @@ export class Connection {
       return
     }
     if (message.type === "session_snapshot") {
+      // An older snapshot than one the client already has (a subscription's, held during a resync).
+      if (message.revision < subscription.floor) return
       subscription.floor = message.revision
     } else if (message.revision !== undefined && message.revision <= subscription.floor) {
       return // already in a snapshot this client got
@@ -375,23 +377,40 @@ export class Connection {
 
   /** After an overflow: the current list and a snapshot of every subscribed session, then live again. */
   private resync(): void {
+    for (const subscription of this.subscriptions.values()) {
+      if (subscription.held !== null) {
+        // The last catch-up has not even gone out, and the client fell behind again: resyncing
+        // again would loop (the outbox's own guard sees only what is pushed while it resyncs).
+        this.drop("too many subscriptions to resync")
+        return
+      }
+    }
     let count = 0
     if (this.list !== null) {
       this.outbox.pushData(this.deps.sessions.listNow())
       count++
     }
     for (const [sessionId, subscription] of this.subscriptions) {
-      if (subscription.held !== null) continue // its resync is under way
       subscription.held = []
       count++
-      this.background(
-        Effect.map(this.deps.sessions.snapshot(sessionId), (snapshot) => {
-          const held = subscription.held ?? []
-          subscription.held = null
-          // Whatever the held messages are, the snapshot's floor drops those it covers.
-          if (Option.isSome(snapshot)) this.pushSession(subscription, snapshot.value)
-          for (const message of held) this.pushSession(subscription, message)
-        })
+      let snapshot: Option.Option<SessionSnapshot> = Option.none()
+      // Whatever happens to the read, what was held goes out: the snapshot's floor drops what it covers.
+      const release = Effect.sync(() => {
+        const held = subscription.held ?? []
+        subscription.held = null
+        if (Option.isSome(snapshot)) this.pushSession(subscription, snapshot.value)
+        for (const message of held) this.pushSession(subscription, message)
+      })
+      // At once, not in a later microtask: a snapshot with nothing to read from the log goes out
+      // while the outbox is resyncing, so its guard against a catch-up that cannot fit still holds.
+      Runtime.runFork(this.deps.runtime)(
+        this.deps.sessions.snapshot(sessionId).pipe(
+          Effect.map((taken) => {
+            snapshot = taken
+          }),
+          Effect.ensuring(release)
+        ),
+        { immediate: true }
       )
     }
     Metrics.subscribersResynced.unsafeUpdate(count, [])

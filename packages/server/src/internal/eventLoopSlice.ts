@@ -16,7 +16,8 @@
  * for one another); otherwise it waits, first come first served, and once the stretch has lasted
  * `SLICE_MS` the next turn waits for `setImmediate`, i.e. until the event loop has polled I/O.
  * Units someone waits for (a command's events) go first. A loop sizes its units by their cost.
- * Small units (`AT_ONCE_ITEMS`) never wait: they still count in the stretch.
+ * Small units (`AT_ONCE_ITEMS`) never wait: they still count in the stretch. Nothing bounds how
+ * many run back to back, but they come one per emit, and emits arrive one I/O callback at a time.
  */
 import { Effect, Exit } from "effect"
 import { performance } from "node:perf_hooks"
@@ -161,7 +162,11 @@ export const inTurn = <A>(work: () => A, options: TurnOptions = {}): Effect.Effe
   Effect.suspend(() => {
     const expected = options.cost?.expected(options.items ?? 1) ?? SLICE_MS
     // Decided and run in one synchronous step: a fiber may pause between any two of its steps.
-    if (isSmall(options) || (!hasWaiters() && fits(expected))) {
+    // A small unit runs at once, even ahead of urgent ones; it still opens the stretch, and counts
+    // in it while under way.
+    const small = isSmall(options)
+    if (small) fits(expected)
+    if (small || (!hasWaiters() && fits(expected))) {
       let result: Effect.Effect<A> = Effect.void as Effect.Effect<never>
       turn(work, options, expected, (exit) => {
         result = exit

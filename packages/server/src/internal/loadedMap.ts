@@ -12,6 +12,8 @@ export interface LoadedMap<K, V, E> {
   readonly get: (key: K, load: Effect.Effect<V, E>) => Effect.Effect<V, E>
   /** The loaded value, if any (never waits for a load under way). */
   readonly peek: (key: K) => V | undefined
+  /** Whether the key is being loaded now. */
+  readonly isLoading: (key: K) => boolean
   readonly size: () => number
   /** Removes, at once, every loaded value `idle` says is idle; returns them (to be stopped). */
   readonly evictWhere: (idle: (value: V) => boolean) => ReadonlyArray<V>
@@ -27,24 +29,32 @@ export const make = <K, V, E>(scope: Scope.Scope): Effect.Effect<LoadedMap<K, V,
     const loaded = new Map<K, V>()
     const loading = new Map<K, Deferred.Deferred<V, E>>()
 
+    // Registering the gate and forking the load cannot be interrupted apart: a gate left behind
+    // without its load would hold every later caller of the key for good. Only the join is.
     const startLoad = (key: K, load: Effect.Effect<V, E>): Effect.Effect<V, E> =>
-      Effect.flatMap(Deferred.make<V, E>(), (gate) => {
-        // Another caller may have started the same load while the gate was made.
-        const started = loading.get(key)
-        if (started !== undefined) return Deferred.await(started)
-        loading.set(key, gate)
-        return load.pipe(
-          Effect.onExit((exit) =>
-            Effect.suspend(() => {
-              loading.delete(key)
-              if (exit._tag === "Success") loaded.set(key, exit.value)
-              return Deferred.done(gate, exit)
-            })
-          ),
-          Effect.forkIn(scope),
-          Effect.flatMap(Fiber.join)
-        )
-      })
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(Deferred.make<V, E>(), (gate) => {
+          // The fiber may have yielded while the gate was made: another caller may have loaded the
+          // key, or started loading it, meanwhile.
+          const value = loaded.get(key)
+          if (value !== undefined) return Effect.succeed(value)
+          const started = loading.get(key)
+          if (started !== undefined) return restore(Deferred.await(started))
+          loading.set(key, gate)
+          // The load itself stays interruptible (by its scope), whatever region the caller runs in.
+          return Effect.interruptible(load).pipe(
+            Effect.onExit((exit) =>
+              Effect.suspend(() => {
+                loading.delete(key)
+                if (exit._tag === "Success") loaded.set(key, exit.value)
+                return Deferred.done(gate, exit)
+              })
+            ),
+            Effect.forkIn(scope),
+            Effect.flatMap((fiber) => restore(Fiber.join(fiber)))
+          )
+        })
+      )
 
     return {
       get: (key, load) =>
@@ -55,6 +65,7 @@ export const make = <K, V, E>(scope: Scope.Scope): Effect.Effect<LoadedMap<K, V,
           return pending !== undefined ? Deferred.await(pending) : startLoad(key, load)
         }),
       peek: (key) => loaded.get(key),
+      isLoading: (key) => loading.has(key),
       size: () => loaded.size,
       evictWhere: (idle) => {
         const evicted: Array<V> = []

@@ -12,11 +12,11 @@ describe("a loaded map", () => {
       const load = Effect.zipRight(Deferred.await(gate), Effect.sync(() => ++loads))
       const callers = yield* Effect.forEach([1, 2, 3], () => Effect.fork(map.get("a", load)))
       yield* Effect.yieldNow()
-      expect(map.peek("a")).toBeUndefined()
+      expect([map.peek("a"), map.isLoading("a"), map.isLoading("b")]).toStrictEqual([undefined, true, false])
       yield* Deferred.succeed(gate, undefined)
       expect(yield* Effect.forEach(callers, Fiber.join)).toStrictEqual([1, 1, 1])
       expect(loads).toBe(1)
-      expect(map.peek("a")).toBe(1)
+      expect([map.peek("a"), map.isLoading("a")]).toStrictEqual([1, false])
       expect(yield* map.get("a", load)).toBe(1)
     }))
 
