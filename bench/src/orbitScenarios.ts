@@ -42,7 +42,7 @@ export const ingest = async (figures: Figures, o: Options) => {
     for (const batchSize of batches) {
       for (const chunk of o.quick ? [16] : [1, 256]) {
         const r = await withServer({ batchSize }, 100, (server) =>
-          ask<{ events: number; seconds: number; cpuUsPerEvent: number }>(server, { type: "ingest", total, sessions: 100, chunk }, "ingested")
+          ask<{ events: number; seconds: number; cpuUsPerEvent: number; mainCpuUsPerEvent: number }>(server, { type: "ingest", total, sessions: 100, chunk }, "ingested")
         )
         const perSec = r.events / r.seconds
         const label = `batch ${batchSize}, ${chunk === 1 ? "1 event per emit" : `${chunk} events per emit`}`
@@ -52,6 +52,7 @@ export const ingest = async (figures: Figures, o: Options) => {
         const raw = figures.median(RAW_APPEND, `batch ${effective}: events/s`)
         figures.add(S1, `${label}: ratio to raw at batch ${effective}`, "× raw", perSec / raw, { op: ">=", value: 0.7, label: "≥ 0.7× raw" })
         figures.add(S1, `${label}: server CPU per event (all threads)`, "µs", r.cpuUsPerEvent)
+        figures.add(S1, `${label}: server CPU per event (main thread)`, "µs", r.mainCpuUsPerEvent)
         if (chunk === 1 || o.quick) {
           // The same with a source key on every event, as connectors send them: what de-duplication costs.
           const k = await withServer({ batchSize }, 100, (server) =>
@@ -121,7 +122,7 @@ export const uiLatency = async (figures: Figures, o: Options) => {
       figures.add(S2, `${who}: server CPU per event (main thread)`, "µs", load.mainCpuUsPerEvent)
     }
   }
-  figures.note(S2, `100 sessions produce 5,000 events/s in all (each a ~500-byte \`message_appended\` whose content starts with its emit time on the machine-wide monotonic clock), emitted through \`ConnectorHost.emit\` in the server process; ${n} WebSocket clients (JSON) in another process; latency = receipt time − emit time, over ${durationMs / 1000} s, every message. The log writes meanwhile (the server's defaults: batch ${Config.DEFAULT_BATCH_SIZE}, flush ${Config.DEFAULT_FLUSH_MS} ms).`)
+  figures.note(S2, `100 sessions produce 5,000 events/s in all (each a ~500-byte \`message_appended\` whose content starts with its emit time on the machine-wide monotonic clock), emitted through \`ConnectorHost.emit\` in the server process; ${n} WebSocket clients (JSON) in another process; latency = receipt time − emit time, over ${durationMs / 1000} s, every message. The log writes meanwhile (the server's defaults: batch ${Config.DEFAULT_BATCH_SIZE}, flush ${Config.DEFAULT_FLUSH_MS} ms). The ratio divides the p99 by R4's bare \`ws\` p99 with as many clients, measured in the same run; main-thread CPU per event includes the load generator.`)
 }
 
 export const stalls = async (figures: Figures, o: Options) => {
@@ -149,7 +150,7 @@ export const stalls = async (figures: Figures, o: Options) => {
     figures.add(S3, "server CPU per event (all threads)", "µs", load.cpuUsPerEvent)
     figures.add(S3, "server CPU per event (main thread)", "µs", load.mainCpuUsPerEvent)
   }
-  figures.note(S3, "`monitorEventLoopDelay({ resolution: 1 })` in the server process (values include the 1 ms sampling interval; compare with R2's no-writer baseline), while 100 sessions receive 20,000 events/s through `ConnectorHost.emit` (no clients connected). The load generator runs in the server process, as a connector would.")
+  figures.note(S3, "`monitorEventLoopDelay({ resolution: 1 })` in the server process (values include the 1 ms sampling interval; compare with R2's no-writer baseline), while 100 sessions receive 20,000 events/s through `ConnectorHost.emit` (no clients connected). The load generator runs in the server process, as a connector would (its cost is in the main thread's CPU per event). The ratio divides this p99 by R2's worker writer at batch 500, measured in the same run.")
 }
 
 export const fanout = async (figures: Figures, o: Options) => {

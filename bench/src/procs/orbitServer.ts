@@ -175,6 +175,7 @@ const program = Effect.gen(function* () {
       const ids = sessionIds.slice(0, sessions)
       const perSession = Math.ceil(total / ids.length)
       const cpu0 = process.cpuUsage()
+      const main0 = mainThreadCpuMs()
       const start = nowMs()
       const durables = yield* Effect.forEach(
         ids,
@@ -198,7 +199,8 @@ const program = Effect.gen(function* () {
         events: perSession * ids.length,
         seconds: (end - start) / 1000,
         foldedSeconds: (folded - start) / 1000,
-        cpuUsPerEvent: (cpu.user + cpu.system) / (perSession * ids.length)
+        cpuUsPerEvent: (cpu.user + cpu.system) / (perSession * ids.length),
+        mainCpuUsPerEvent: ((mainThreadCpuMs() - main0) * 1000) / (perSession * ids.length)
       }
     })
 

@@ -258,6 +258,9 @@ describe("the web page", () => {
     await page.waitForFunction((n) => document.querySelector('[data-testid="conversation"]')?.getAttribute("data-count") === String(n), after.messages.length)
     await page.locator('[data-testid="session-revision"]', { hasText: `rev ${after.revision}` }).waitFor()
     await waitForMessage("interrupted: server restarted")
+    // The list is virtualized: right after the state is replaced, it may have laid out only the
+    // last rows (their heights not measured yet). Wait for it to fill the view before reading it.
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="conversation"] [data-testid="message"] .text').length > 3)
     const shown = await page.locator('[data-testid="conversation"] [data-testid="message"] .text').allInnerTexts()
     expect(shown.length).toBeGreaterThan(3)
     expect(shown).toEqual(after.messages.slice(-shown.length).map((m: { content: string }) => m.content))

@@ -20,6 +20,13 @@ const busy = (ms: number) => {
   }
 }
 
+/** A unit that spends a whole stretch: the units after it must wait (unless they may not). */
+const spendStretch = (log: Array<string>) =>
+  inTurn(() => {
+    busy(SLICE_MS + 1)
+    log.push("long")
+  })
+
 /** Resolves in the event loop's next check phase (after it has polled I/O). */
 const nextLoopTurn = Effect.async<void>((resume) => {
   setImmediate(() => resume(Effect.void))
@@ -83,10 +90,7 @@ describe("turns", () => {
       const log: Array<string> = []
       yield* Effect.all(
         [
-          inTurn(() => {
-            busy(SLICE_MS + 1)
-            log.push("long")
-          }),
+          spendStretch(log),
           inTurn(() => log.push("big"), { items: AT_ONCE_ITEMS + 1 }),
           inTurn(() => log.push("small"), { items: AT_ONCE_ITEMS })
         ],
@@ -102,10 +106,7 @@ describe("turns", () => {
       const log: Array<string> = []
       yield* Effect.all(
         [
-          inTurn(() => {
-            busy(SLICE_MS + 1)
-            log.push("long")
-          }),
+          spendStretch(log),
           inTurn(() => log.push("a")),
           inTurn(() => log.push("b")),
           inTurn(() => log.push("urgent"), { urgent: true })
