@@ -285,7 +285,7 @@ describe("EventLogSqlite", () => {
       expect(yield* log.checkpoint("k")).toStrictEqual(Option.some("20"))
     }))
 
-  it.scopedLive("the writer recognises a batch re-sent after it committed (reply lost to a crash)", () =>
+  it.scopedLive("the writer recognises a batch re-sent after it committed (reply lost to a crash), on either lane", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir
       // Migrate the file through the layer, then drive the worker-side store on a connection of our own.
@@ -298,11 +298,15 @@ describe("EventLogSqlite", () => {
         packEntry(lines, entry, encodeEvents(entry.events), false)
       }
       const entries = unpackBatch(lines.join("\n"))
-      const first = yield* store.commit({ token: "t-1", entries, retry: false })
+      const first = yield* store.commit({ token: "t-1", entries: entries.slice(0, 2), retry: false, lane: "main" })
       expect(first._tag === "Committed" && first.rejected.map((r) => r.index)).toStrictEqual([1])
-      expect(yield* store.commit({ token: "t-1", entries, retry: true })).toStrictEqual(first)
+      // The express lane's batch committed after it: each lane still knows its own last batch.
+      const express = yield* store.commit({ token: "t-2", entries: [entries[2]], retry: false, lane: "express" })
+      expect(express).toStrictEqual({ _tag: "Committed", rejected: [] })
+      expect(yield* store.commit({ token: "t-1", entries: entries.slice(0, 2), retry: true, lane: "main" })).toStrictEqual(first)
+      expect(yield* store.commit({ token: "t-2", entries: [entries[2]], retry: true, lane: "express" })).toStrictEqual(express)
       // A new token with the same rows is a real duplicate.
-      const other = yield* store.commit({ token: "t-2", entries: [entries[2]], retry: true })
+      const other = yield* store.commit({ token: "t-3", entries: [entries[2]], retry: true, lane: "main" })
       expect(other._tag === "Committed" && other.rejected.map((r) => r.code)).toStrictEqual(["SQLITE_CONSTRAINT_UNIQUE"])
       const rows = yield* sql.unsafe<{ n: number }>("SELECT count(*) AS n FROM events")
       expect(rows[0].n).toBe(3)

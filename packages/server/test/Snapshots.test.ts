@@ -408,7 +408,7 @@ describe("projection snapshots", () => {
       const commits = (n: number) => {
         for (let i = 0; i < n; i++) {
           scheduler.commitStarted()
-          scheduler.commitEnded({ token: `t${i}`, entries: [], retry: false }, undefined)
+          scheduler.commitEnded({ token: `t${i}`, entries: [], retry: false, lane: "main" }, undefined)
         }
       }
       scheduler.catchUp()

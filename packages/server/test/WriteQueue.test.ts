@@ -122,6 +122,32 @@ describe("the write queue over the real log", () => {
       )
     }))
 
+  it.scopedLive("given X's batch stuck on a locked database, when Y's command is queued, then Y commits first without waiting for X's retry", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const dbPath = path.join(dir, "log.db")
+      const { log } = yield* openLog({ dbPath, flushMs: 5, batchSize: 50 })
+      const degraded = yield* log.status.pipe(
+        Stream.filter((s) => s.status === "degraded"),
+        Stream.runHead,
+        Effect.fork
+      )
+      const locker = new Database(dbPath)
+      yield* Effect.addFinalizer(() => Effect.sync(() => locker.close()))
+      locker.exec("BEGIN IMMEDIATE")
+      const xDurable = yield* log.append({ events: events(x, 1, 5), summary: summary(x, 5) })
+      yield* Effect.sleep("200 millis")
+      // X's batch is in flight (the worker waits up to its 1 s busy timeout); Y's goes out beside it.
+      const yDurable = yield* log.append({ events: events(y, 1, 1), summary: summary(y, 1), urgent: true })
+      // X's attempt failed: the worker now tries Y's batch, and X's retry comes 20 ms later.
+      yield* Fiber.join(degraded).pipe(Effect.timeout("10 seconds"))
+      locker.exec("COMMIT")
+      yield* Effect.all([xDurable, yDurable]).pipe(Effect.timeout("10 seconds"))
+      const all = positions(dbPath)
+      expect(all.get("session-y:1")!).toBeLessThan(all.get("session-x:1")!)
+      expect((yield* log.readSession(x, 0)).map((e) => e.revision)).toStrictEqual([1, 2, 3, 4, 5])
+    }))
+
   it.scopedLive("the checkpointer thread copies the WAL back into the database file while the writer commits", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir

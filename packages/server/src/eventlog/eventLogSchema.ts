@@ -53,6 +53,13 @@ const initial = Effect.gen(function* () {
     batch_token TEXT NOT NULL,
     rejected TEXT NOT NULL
   )`)
+  // The same for the express lane (`writeQueue.ts`): its batches commit beside the main lane's, so
+  // after a worker crash either lane's last batch may be the one re-sent.
+  yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS writer_express_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    batch_token TEXT NOT NULL,
+    rejected TEXT NOT NULL
+  )`)
 })
 
 /**

@@ -8,7 +8,8 @@
  * Ordering: a session's entries commit in the order they were queued. Across sessions they may
  * not: an urgent entry (someone waits for its ack) commits ahead of other sessions' queued entries,
  * with its own session's earlier entries, so a command to an idle session never waits behind
- * another session's backlog. Checkpoint keys belong to one session, so this never reorders a key.
+ * another session's backlog, nor for this thread to take the reply of the batch in flight (the
+ * express lane, `takeExpress`). Checkpoint keys belong to one session, so this never reorders a key.
  *
  * Time bounds: the backlog (queued, in flight and reserved) is kept to what the writer commits in
  * about `ROOM_MS`, and a batch to about `BATCH_MS`, both measured from recent commits: what a
@@ -21,7 +22,7 @@ import { performance } from "node:perf_hooks"
 import { type AppendEntry, EventLogError, type WriterStatus } from "./EventLog.js"
 import { encodeEvents, packEntry } from "./payloadCodec.js"
 import * as Metrics from "../Metrics.js"
-import type { CommitMessage, CommitResult } from "./writerProtocol.js"
+import type { CommitLane, CommitMessage, CommitResult } from "./writerProtocol.js"
 
 export interface WriteQueueOptions {
   readonly batchSize: number
@@ -213,6 +214,7 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
     let queuedUrgent = 0
     let inFlightEvents = 0
     let inFlightOldest = Infinity
+    let inFlightUrgent = 0
     let inFlight = false
     let closing = false
     let closeDeadline = Infinity
@@ -414,9 +416,10 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
      * nothing shown is ever dropped while the live state goes on. Only a closing log gives up,
      * `closeRetryMs` after it was asked to close.
      */
-    const commitBatch = (batch: ReadonlyArray<Queued>): Effect.Effect<void> =>
+    const commitBatch = (batch: ReadonlyArray<Queued>, lane: CommitLane): Effect.Effect<void> =>
       Effect.gen(function* () {
-        const request = { token: `${nonce}:${++batches}`, batch: packBatch(batch), retry: false }
+        const request: CommitMessage = { token: `${nonce}:${++batches}`, batch: packBatch(batch), retry: false, lane }
+        const events = batch.reduce((n, queued) => n + queued.count, 0)
         let attempts = 0
         let delay = RETRY_FIRST_MS
         let loggedAt = -Infinity
@@ -426,7 +429,8 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
           const outcome = yield* Effect.either(options.commit(attempts++ === 0 ? request : { ...request, retry: true }))
           result = asResult(outcome)
           if (result._tag === "Committed") {
-            measure(inFlightEvents, performance.now() - sent)
+            // An express batch waited for the main one in the worker: its time says nothing of the rate.
+            if (lane === "main") measure(events, performance.now() - sent)
             break
           }
           yield* Metric.increment(Metrics.appendRetries)
@@ -437,13 +441,13 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
           if (changed || now - loggedAt >= DEGRADED_LOG_EVERY_MS) {
             loggedAt = now
             yield* Effect.logError("event log commit failed; the batch is kept and retried").pipe(
-              Effect.annotateLogs({ events: inFlightEvents, attempts, code: result.code, error: result.message })
+              Effect.annotateLogs({ events, lane, attempts, code: result.code, error: result.message })
             )
           }
           yield* recordDepth
           if (closing && now >= closeDeadline) {
             yield* Effect.logError("event log closed with a batch it could not commit; its entries are lost").pipe(
-              Effect.annotateLogs({ events: inFlightEvents, attempts, code: result.code, error: result.message })
+              Effect.annotateLogs({ events, lane, attempts, code: result.code, error: result.message })
             )
             return yield* fail(batch, new EventLogError({ operation: "EventLog.append:commit", cause: new Error(reason) }))
           }
@@ -480,6 +484,57 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
         }
       })
 
+    /** Counts a batch as in flight: the backlog, the depth metrics and the urgent demand see it. */
+    const fly = (batch: ReadonlyArray<Queued>) => {
+      inFlight = true
+      let urgent = 0
+      for (const queued of batch) {
+        inFlightEvents += queued.count
+        if (queued.enqueuedAt < inFlightOldest) inFlightOldest = queued.enqueuedAt
+        if (queued.urgent) urgent++
+      }
+      if (urgent > 0) {
+        inFlightUrgent += urgent
+        options.onUrgentQueued?.(queuedUrgent + inFlightUrgent)
+      }
+    }
+
+    // A defect here is a bug of ours: the batch's waiters learn of it, the writer goes on.
+    const commitGuarded = (batch: ReadonlyArray<Queued>, lane: CommitLane) =>
+      commitBatch(batch, lane).pipe(
+        Effect.catchAllCause((cause) =>
+          Effect.logError("event log writer defect", cause).pipe(
+            Effect.zipRight(fail(batch, new EventLogError({ operation: "EventLog.append:writer", cause })))
+          )
+        )
+      )
+
+    /**
+     * The express lane's batch while `inFlight` (a main batch's sessions) commits: the urgent entries
+     * of sessions with nothing in flight (`urgentBatch` over their entries), taken out of the queue.
+     * The worker commits it right after the main batch, without a round trip through this thread's
+     * event loop, which a burst keeps busy for tens of milliseconds. Sessions in flight are left out:
+     * should the main batch fail and be retried, their later entries must not commit first.
+     */
+    const takeExpress = (inFlightSessions: ReadonlySet<string | null>): Array<Queued> | undefined => {
+      if (queuedUrgent === 0 || closing) return undefined
+      const eligible: Array<Queued> = []
+      for (let i = head; i < queue.length; i++) {
+        const queued = queue[i]
+        if (queued.session !== null && !inFlightSessions.has(queued.session)) eligible.push(queued)
+      }
+      const taken = urgentBatch(eligible, batchLimit(), performance.now())
+      if (taken === undefined || taken.batch.length === 0) return undefined
+      const chosen = new Set(taken.batch)
+      queue = queue.slice(head).filter((queued) => !chosen.has(queued))
+      head = 0
+      for (const queued of taken.batch) {
+        queuedEvents -= queued.count
+        if (queued.urgent) queuedUrgent--
+      }
+      return taken.batch
+    }
+
     const loop = Effect.gen(function* () {
       while (true) {
         yield* waitUntilDue
@@ -488,28 +543,43 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
           return
         }
         const batch = take()
-        const urgentInFlight = batch.reduce((n, queued) => (queued.urgent ? n + 1 : n), 0)
-        if (urgentInFlight > 0) options.onUrgentQueued?.(queuedUrgent + urgentInFlight)
-        inFlight = true
-        inFlightEvents = 0
-        inFlightOldest = Infinity
-        for (const queued of batch) {
-          inFlightEvents += queued.count
-          if (queued.enqueuedAt < inFlightOldest) inFlightOldest = queued.enqueuedAt
-        }
+        fly(batch)
         yield* recordDepth
-        // A defect here is a bug of ours: the batch's waiters learn of it, the writer goes on.
-        yield* commitBatch(batch).pipe(
-          Effect.catchAllCause((cause) =>
-            Effect.logError("event log writer defect", cause).pipe(
-              Effect.zipRight(fail(batch, new EventLogError({ operation: "EventLog.append:writer", cause })))
+        let mainDone = false
+        const main = yield* Effect.fork(
+          commitGuarded(batch, "main").pipe(
+            Effect.ensuring(
+              Effect.sync(() => {
+                mainDone = true
+                signal()
+              })
             )
           )
         )
+        // While it commits, at most one express batch (checked on every signal: an urgent entry
+        // wakes the loop). The next main batch waits for both, so a session never has entries in
+        // two batches at once.
+        let express: Fiber.RuntimeFiber<void> | undefined
+        const inFlightSessions = new Set(batch.map((queued) => queued.session))
+        while (!mainDone) {
+          const expressBatch = takeExpress(inFlightSessions)
+          if (expressBatch !== undefined) {
+            fly(expressBatch)
+            yield* recordDepth
+            express = yield* Effect.fork(commitGuarded(expressBatch, "express"))
+            break
+          }
+          yield* armSignal()
+        }
+        yield* Fiber.join(main)
+        if (express !== undefined) yield* Fiber.join(express)
         inFlight = false
         inFlightEvents = 0
         inFlightOldest = Infinity
-        if (urgentInFlight > 0) options.onUrgentQueued?.(queuedUrgent)
+        if (inFlightUrgent > 0) {
+          inFlightUrgent = 0
+          options.onUrgentQueued?.(queuedUrgent)
+        }
         admit()
         yield* recordDepth
       }

@@ -32,7 +32,15 @@ export interface CommitMessage {
   /** `payloadCodec.packEntry`'s lines, joined with "\n". */
   readonly batch: string
   readonly retry: boolean
+  /** Which lane of the write queue sent it; each lane keeps its own last token. */
+  readonly lane: CommitLane
 }
+
+/**
+ * The main lane commits the queue batch by batch; the express lane sends a batch of urgent entries
+ * while a main batch is in flight (`writeQueue.ts`), so the worker commits it right after.
+ */
+export type CommitLane = "main" | "express"
 
 /**
  * Commit these entries in one transaction. `token` is unique per batch of this process: the worker
@@ -44,6 +52,7 @@ export interface CommitRequest {
   readonly entries: ReadonlyArray<WriterEntry>
   /** Sent before: the worker first checks whether it already committed. */
   readonly retry: boolean
+  readonly lane: CommitLane
 }
 
 /** A session's paging as of a snapshot the worker wrote: session id, snapshot revision, messages paged. */

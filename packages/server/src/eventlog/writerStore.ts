@@ -7,7 +7,7 @@
 import type { SqlClient } from "@effect/sql/SqlClient"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import type { CommitRequest, CommitResult, RejectedEntry, WriterEntry } from "./writerProtocol.js"
+import type { CommitLane, CommitRequest, CommitResult, RejectedEntry, WriterEntry } from "./writerProtocol.js"
 
 /** SQLite allows 32766 bound variables per statement (3.32+); stay well below. */
 const ROWS_PER_INSERT = 500
@@ -47,6 +47,9 @@ const SUMMARIES = "INSERT INTO session_summaries (session_id, revision, created_
 const SUMMARIES_UPSERT = `ON CONFLICT (session_id) DO UPDATE SET revision = excluded.revision,
   summary = excluded.summary WHERE excluded.revision >= session_summaries.revision`
 
+/** Each lane's last committed batch token (`eventLogSchema.ts`). */
+const stateTable: Record<CommitLane, string> = { main: "writer_state", express: "writer_express_state" }
+
 export const makeWriterStore = (sql: SqlClient) => {
   const insertRows = (head: string, width: number, rows: ReadonlyArray<Row>, suffix = "") =>
     Effect.forEach(
@@ -57,17 +60,17 @@ export const makeWriterStore = (sql: SqlClient) => {
       { discard: true }
     )
 
-  const markBatch = (token: string, rejected: ReadonlyArray<RejectedEntry>) =>
+  const markBatch = (lane: CommitLane, token: string, rejected: ReadonlyArray<RejectedEntry>) =>
     sql.unsafe(
-      `INSERT INTO writer_state (id, batch_token, rejected) VALUES (1, ?, ?)
+      `INSERT INTO ${stateTable[lane]} (id, batch_token, rejected) VALUES (1, ?, ?)
        ON CONFLICT (id) DO UPDATE SET batch_token = excluded.batch_token, rejected = excluded.rejected`,
       [token, JSON.stringify(rejected)]
     ).raw
 
   /** The outcome of `token` if it is the last batch committed (a retry after a worker crash). */
-  const previousOutcome = (token: string) =>
+  const previousOutcome = (lane: CommitLane, token: string) =>
     sql
-      .unsafe<{ batch_token: string; rejected: string }>("SELECT batch_token, rejected FROM writer_state WHERE id = 1")
+      .unsafe<{ batch_token: string; rejected: string }>(`SELECT batch_token, rejected FROM ${stateTable[lane]} WHERE id = 1`)
       .pipe(
         Effect.map(([row]) =>
           row?.batch_token === token
@@ -77,7 +80,7 @@ export const makeWriterStore = (sql: SqlClient) => {
       )
 
   /** The common case: every entry is fine; one multi-row INSERT per table. */
-  const commitAll = (token: string, entries: ReadonlyArray<WriterEntry>, rejected: ReadonlyArray<RejectedEntry>) => {
+  const commitAll = (lane: CommitLane, token: string, entries: ReadonlyArray<WriterEntry>, rejected: ReadonlyArray<RejectedEntry>) => {
     const checkpoints = new Map<unknown, Row>()
     const summaries = new Map<unknown, Row>()
     for (const entry of entries) {
@@ -90,7 +93,7 @@ export const makeWriterStore = (sql: SqlClient) => {
         insertRows(EVENTS, 6, entries.flatMap((entry) => entry.events)),
         insertRows(CHECKPOINTS, 2, [...checkpoints.values()], CHECKPOINTS_UPSERT),
         insertRows(SUMMARIES, 4, [...summaries.values()], SUMMARIES_UPSERT),
-        markBatch(token, rejected)
+        markBatch(lane, token, rejected)
       ],
       { discard: true }
     )
@@ -100,7 +103,7 @@ export const makeWriterStore = (sql: SqlClient) => {
    * After a constraint violation: each entry in its own savepoint, so the offending entries are
    * rolled back alone and the rest of the batch still commits in the same transaction.
    */
-  const commitEach = (token: string, entries: ReadonlyArray<WriterEntry>, rejected: Array<RejectedEntry>) =>
+  const commitEach = (lane: CommitLane, token: string, entries: ReadonlyArray<WriterEntry>, rejected: Array<RejectedEntry>) =>
     Effect.gen(function* () {
       for (let index = 0; index < entries.length; index++) {
         if (rejected.some((r) => r.index === index)) continue
@@ -123,7 +126,7 @@ export const makeWriterStore = (sql: SqlClient) => {
           )
       }
       rejected.sort((a, b) => a.index - b.index)
-      yield* markBatch(token, rejected)
+      yield* markBatch(lane, token, rejected)
     })
 
   /** Commits a batch; never fails (see `CommitResult`). */
@@ -132,14 +135,14 @@ export const makeWriterStore = (sql: SqlClient) => {
     const once = <E, R>(body: Effect.Effect<void, E, R>) =>
       sql.withTransaction(
         Effect.gen(function* () {
-          const previous = request.retry ? yield* previousOutcome(request.token) : null
+          const previous = request.retry ? yield* previousOutcome(request.lane, request.token) : null
           if (previous) return previous
           yield* body
           return { _tag: "Committed", rejected } as CommitResult
         })
       )
-    return once(commitAll(request.token, request.entries, rejected)).pipe(
-      Effect.catchIf(isConstraint, () => once(commitEach(request.token, request.entries, rejected))),
+    return once(commitAll(request.lane, request.token, request.entries, rejected)).pipe(
+      Effect.catchIf(isConstraint, () => once(commitEach(request.lane, request.token, request.entries, rejected))),
       Effect.catchAllCause((cause) => {
         const failure = Cause.squash(cause)
         return Effect.succeed<CommitResult>({ _tag: "Failed", code: errorCode(failure), message: errorMessage(failure) })

@@ -139,7 +139,12 @@ const WriterLive = Layer.scopedDiscard(
     })
     yield* Runner.make((message: CommitMessage) =>
       Effect.suspend(() => {
-        const request: CommitRequest = { token: message.token, entries: unpackBatch(message.batch), retry: message.retry }
+        const request: CommitRequest = {
+          token: message.token,
+          entries: unpackBatch(message.batch),
+          retry: message.retry,
+          lane: message.lane
+        }
         commitStarted()
         let result: CommitResult | undefined
         return store.commit(request).pipe(
