@@ -105,6 +105,14 @@ export interface SessionActor {
   readonly lastUsed: () => number
   /** Marks it used (reads count: a session someone looks at stays in memory). */
   readonly touch: () => void
+  /**
+   * Runs a command to this session once the commands before it are done: one at a time, in the
+   * order they came. Not through the mailbox: a command's connector may wait for its agent, whose
+   * events go through the mailbox while it waits.
+   */
+  readonly command: <A, E, R>(run: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** Whether a command is running or waiting (the session is then not idle). */
+  readonly commanding: () => boolean
   /** Stops taking events; what is queued is still folded. */
   readonly stop: Effect.Effect<void>
 }
@@ -491,6 +499,9 @@ export const make = Effect.fn("SessionActor.make")(function* (
   )
   yield* Effect.addFinalizer(() => end)
 
+  const commandPermit = yield* Effect.makeSemaphore(1)
+  let commands = 0
+
   const actor: SessionActor = {
     sessionId,
     projection: handOut,
@@ -546,6 +557,12 @@ export const make = Effect.fn("SessionActor.make")(function* (
       lastUsed = clock.unsafeCurrentTimeMillis()
     },
     stop: end,
+    command: (run) =>
+      Effect.suspend(() => {
+        commands++
+        return commandPermit.withPermits(1)(run).pipe(Effect.ensuring(Effect.sync(() => commands--)))
+      }),
+    commanding: () => commands > 0,
     recentEvents: (after) => {
       const first = recent[0]
       if (first === undefined) return after >= projection.state.revision ? [] : undefined

@@ -1,8 +1,9 @@
 /**
  * The registry of session actors and the `Sessions` service built on it. Owns: one actor per session
  * (created on a connector's `session_created`, or hydrated from the log on first use), the session
- * list, the `ConnectorHost` connectors emit through, command dispatch (validated, serialized per
- * session, acked after durability) and startup recovery of turns whose agent did not survive.
+ * list, the `ConnectorHost` connectors emit through, command dispatch (validated, run one at a time
+ * per session by its actor, acked once what it emitted is durable: `CommandEmits`) and startup
+ * recovery of turns whose agent did not survive.
  */
 import {
   internal,
@@ -19,6 +20,7 @@ import {
 import { SessionProjection } from "@orbitdock/projections"
 import { Context, Duration, Effect, Layer, Metric, Option, Schedule, Scope } from "effect"
 import { idsFrom, isoNow } from "./Clock.js"
+import * as CommandEmits from "./CommandEmits.js"
 import * as Commands from "./Commands.js"
 import {
   type Connector,
@@ -77,7 +79,6 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
     yield* Effect.addFinalizer(() => Effect.sync(hub.close))
     // The live actors, hydrated on first use (loads run in the registry's scope).
     const actors = yield* LoadedMap.make<SessionId, SessionActor.SessionActor, ProtocolError>(scope)
-    const commandLocks = new Map<SessionId, Effect.Semaphore>()
 
     for (const summary of yield* log.summaries) hub.load(summary)
     yield* Metric.set(Metrics.sessions, hub.all().length)
@@ -119,10 +120,24 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
       events: ReadonlyArray<EventInput>,
       emitOptions: EmitOptions | undefined
     ): Effect.Effect<Receipt, ProtocolError> =>
-      Effect.suspend(() => {
-        const offered = actors.peek(sessionId)?.offer(events, emitOptions)
-        return typeof offered === "object" ? Effect.succeed(offered) : ingestResolving(sessionId, events, emitOptions)
+      Effect.withFiberRuntime((fiber) => {
+        const command = fiber.getFiberRef(CommandEmits.current)
+        if (command !== undefined) {
+          // A command's events: someone waits for their ack, so they commit first.
+          const options = { ...emitOptions, urgent: true }
+          return Effect.tap(offerAny(sessionId, events, options), (receipt) => command.add(receipt))
+        }
+        return offerAny(sessionId, events, emitOptions)
       })
+
+    const offerAny = (
+      sessionId: SessionId,
+      events: ReadonlyArray<EventInput>,
+      emitOptions: EmitOptions | undefined
+    ): Effect.Effect<Receipt, ProtocolError> => {
+      const offered = actors.peek(sessionId)?.offer(events, emitOptions)
+      return typeof offered === "object" ? Effect.succeed(offered) : ingestResolving(sessionId, events, emitOptions)
+    }
 
     const ingestResolving = (
       sessionId: SessionId,
@@ -195,18 +210,12 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         : Effect.succeed(connector)
     }
 
-    const lockFor = (sessionId: SessionId) => {
-      let lock = commandLocks.get(sessionId)
-      if (lock === undefined) {
-        lock = Effect.unsafeMakeSemaphore(1)
-        commandLocks.set(sessionId, lock)
-      }
-      return lock
-    }
-
     const runSessionCommand = (command: Commands.SessionCommand): Effect.Effect<void, ProtocolError> =>
+      actorFor(command.session_id, false).pipe(Effect.flatMap((actor) => actor.command(carryOut(actor, command))))
+
+    /** Validates a command against the session's state, then has its connector carry it out. */
+    const carryOut = (actor: SessionActor.SessionActor, command: Commands.SessionCommand): Effect.Effect<void, ProtocolError> =>
       Effect.gen(function* () {
-        const actor = yield* actorFor(command.session_id, false)
         const projection = actor.projection()
         const refusal = Commands.refusal(projection, command)
         if (refusal !== null) return yield* Effect.fail(refusal)
@@ -228,7 +237,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
           case "end_session":
             return yield* connector.end(state)
         }
-      }).pipe(lockFor(command.session_id).withPermits(1))
+      })
 
     const execute: SessionsShape["execute"] = (command: Command) => {
       const run =
@@ -246,7 +255,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
               return { session_id: sessionId }
             })
           : runSessionCommand(command).pipe(Effect.as({}))
-      return run.pipe(
+      return CommandEmits.ackedWhenDurable(run, failLogged(command.type)).pipe(
         Effect.timeoutFail({
           duration: COMMAND_TIMEOUT,
           onTimeout: () => timeoutError(`${command.type} took longer than ${Duration.format(COMMAND_TIMEOUT)}`)
@@ -351,6 +360,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
           state.status !== "working" &&
           state.status !== "starting" &&
           actor.settled() &&
+          !actor.commanding() &&
           !log.uncommitted(actor.sessionId)
         )
       }
@@ -358,7 +368,6 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
       const sweep = Effect.gen(function* () {
         const now = clock.unsafeCurrentTimeMillis()
         const evicted = actors.evictWhere((actor) => idle(actor, now))
-        for (const actor of evicted) commandLocks.delete(actor.sessionId)
         for (const actor of evicted) yield* actor.stop
         yield* Metric.set(Metrics.sessionsLoaded, actors.size())
         if (evicted.length > 0) yield* Effect.logDebug(`evicted ${evicted.length} idle sessions from memory`)

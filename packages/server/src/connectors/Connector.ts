@@ -57,7 +57,12 @@ export interface ConnectorHost {
     events: ReadonlyArray<EventInput>,
     options?: EmitOptions
   ) => Effect.Effect<Receipt, ProtocolError>
-  /** `emit`, then wait until durable (what commands do before they are acked). */
+  /**
+   * `emit`, then wait until durable: for when the events must be on disk before the connector goes
+   * on (e.g. before it tells the agent, or answers a hook). A command needs no `commit` for its
+   * ack: it is acked once everything its fiber emitted is durable (`CommandEmits.ts`), and those
+   * emits commit ahead of other sessions' backlogs.
+   */
   readonly commit: (
     sessionId: SessionId,
     events: ReadonlyArray<EventInput>,
@@ -91,7 +96,10 @@ export interface ApproveParams {
   readonly scope: "once" | "session"
 }
 
-/** One agent integration. Methods that change the world return once their events are durable. */
+/**
+ * One agent integration. Its command methods run one at a time per session; the command is acked
+ * once they return and everything they emitted is durable.
+ */
 export interface Connector {
   readonly provider: Provider
   /**
