@@ -25,6 +25,7 @@ import type { EmitOptions, EventInput, Receipt } from "./connectors/Connector.js
 import type { Checkpoint, EventLogError, EventLogShape, PagedProgress, PendingEvent } from "./eventlog/EventLog.js"
 import type { Hydrated } from "./Hydration.js"
 import { inTurn, TURN_MS, TurnCost } from "./internal/eventLoopSlice.js"
+import * as AssembledState from "./eventlog/assembledState.js"
 import * as MessagePages from "./eventlog/messagePages.js"
 import { PendingReceipt } from "./internal/pendingReceipt.js"
 import { digest } from "./eventlog/sourceKeyDigest.js"
@@ -577,7 +578,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
     if (paged === 0) return Effect.succeed(state)
     const inMemory = new Set<string>(state.messages.map((m) => m.id))
     const updates = pagedUpdates.filter((u) => !inMemory.has(u.messageId))
-    return Effect.map(options.log.readPages(sessionId, paged), (pages) => MessagePages.assemble(state, pages, updates))
+    return Effect.map(options.log.readPages(sessionId, paged), (pages) => AssembledState.assemble(state, pages, updates))
   }
 
   const messagesAfter = (after: number): ReadonlyArray<SessionMessage> | undefined => {

@@ -14,7 +14,7 @@ import type { ConnectorFactory, ConnectorHost, EventInput } from "../src/connect
 import { EventLog } from "../src/eventlog/EventLog.js"
 import * as EventLogSqlite from "../src/eventlog/EventLogSqlite.js"
 import * as MessagePages from "../src/eventlog/messagePages.js"
-import * as SerializedStates from "../src/internal/serializedStates.js"
+import * as AssembledState from "../src/eventlog/assembledState.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
 import { Sessions } from "../src/Sessions.js"
 import { tempDir } from "./helpers/eventLogFixtures.js"
@@ -101,10 +101,10 @@ describe("message paging in a live session", () => {
       yield* sessions.subscribe(id, late.subscriber)
       expect(plain(late.state())).toEqual(replayed)
       // With updates of paged messages pending, the state is not spliced from the pages' text.
-      expect(SerializedStates.serialized(yield* sessions.get(id))).toBeUndefined()
+      expect(AssembledState.jsonChunksOf(yield* sessions.get(id))).toBeUndefined()
 
       // Once the worker has snapshotted those updates (and the actor has looked), it is spliced again.
-      for (let tries = 0; SerializedStates.serialized(yield* sessions.get(id)) === undefined; tries++) {
+      for (let tries = 0; AssembledState.jsonChunksOf(yield* sessions.get(id)) === undefined; tries++) {
         if (tries > 200) throw new Error("the updates of paged messages never reached the pages")
         yield* Effect.sleep("50 millis")
         const more = Array.from({ length: 20 }, (_, k) => append(1501 + tries * 20 + k))
@@ -112,7 +112,7 @@ describe("message paging in a live session", () => {
         yield* receipt.durable
       }
       const final = SessionProjection.replay(id, yield* log.readSession(id, 0)).state
-      const chunks = SerializedStates.serialized(yield* sessions.get(id))!
+      const chunks = AssembledState.jsonChunksOf(yield* sessions.get(id))!
       expect(JSON.parse(chunks.join(""))).toEqual(final)
       expect(watcher.state()).toEqual(final)
     }), 60_000)

@@ -10,7 +10,7 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import { afterEach, describe, expect, it } from "vitest"
 import * as EventLogSqlite from "../src/eventlog/EventLogSqlite.js"
-import * as SerializedStates from "../src/internal/serializedStates.js"
+import * as AssembledState from "../src/eventlog/assembledState.js"
 import { makeSnapshotStore } from "../src/eventlog/snapshotStore.js"
 import { startTestServer, type TestServer } from "./helpers/testServer.js"
 
@@ -84,7 +84,7 @@ describe("hydration from a snapshot, end to end", () => {
     }
     // Written from the pages' text as stored (spliced), not parsed and stringified again.
     const live = await Effect.runPromise(second.sessions.get(id as SessionId))
-    expect(JSON.parse(SerializedStates.serialized(live)!.join(""))).toEqual(replayed.state)
+    expect(JSON.parse(AssembledState.jsonChunksOf(live)!.join(""))).toEqual(replayed.state)
     // A subscriber's snapshot is the same whole state.
     const watcher = await second.connect()
     await watcher.request({ type: "subscribe_session", session_id: id })

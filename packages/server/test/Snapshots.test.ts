@@ -16,7 +16,7 @@ import type { EventLogShape, LoadedSession, PendingEvent } from "../src/eventlog
 import * as EventLogMemory from "../src/eventlog/EventLogMemory.js"
 import * as Hydration from "../src/Hydration.js"
 import * as MessagePages from "../src/eventlog/messagePages.js"
-import * as SerializedStates from "../src/internal/serializedStates.js"
+import * as AssembledState from "../src/eventlog/assembledState.js"
 import { decodeSnapshot } from "../src/eventlog/snapshotCodec.js"
 import {
   makeSnapshotScheduler,
@@ -82,7 +82,7 @@ const appendDurably = (log: EventLogShape, events: ReadonlyArray<PendingEvent>, 
 /** What hydration gives, with the paged messages put back: must equal a replay of every event. */
 const wholeOf = (log: EventLogShape, sessionId: SessionId, loaded: LoadedSession): SessionProjection.SessionProjection => {
   const hydrated = Hydration.hydrate(sessionId, loaded)
-  const state = MessagePages.assemble(hydrated.projection.state, Effect.runSync(log.readPages(sessionId, hydrated.paged)), hydrated.pagedUpdates)
+  const state = AssembledState.assemble(hydrated.projection.state, Effect.runSync(log.readPages(sessionId, hydrated.paged)), hydrated.pagedUpdates)
   return { ...hydrated.projection, state: { ...state, messages: [...state.messages] } }
 }
 
@@ -183,14 +183,14 @@ describe("projection snapshots", () => {
               expect(wholeOf(log, sessionId, loaded)).toEqual(replayed)
               // The JSON spliced from the pages' text (what a GET writes) is the same state.
               const hydrated = Hydration.hydrate(sessionId, loaded)
-              const assembled = MessagePages.assemble(
+              const assembled = AssembledState.assemble(
                 hydrated.projection.state,
                 Effect.runSync(log.readPages(sessionId, hydrated.paged)),
                 hydrated.pagedUpdates
               )
               if (hydrated.paged > 0) seen.paged++
               if (hydrated.pagedUpdates.length > 0) seen.pagedUpdates++
-              const chunks = SerializedStates.serialized(assembled)
+              const chunks = AssembledState.jsonChunksOf(assembled)
               if (hydrated.paged > 0 && hydrated.pagedUpdates.length === 0) expect(chunks).toBeDefined()
               if (chunks !== undefined) expect(JSON.parse(chunks.join(""))).toEqual(replayed.state)
             }
@@ -239,7 +239,7 @@ describe("projection snapshots", () => {
         expect(decoded.paged).toBe(pages.length * MessagePages.PAGE_MESSAGES)
         expect(decoded.projection.state.messages.length).toBeGreaterThanOrEqual(MessagePages.KEEP_MESSAGES)
         expect(decoded.projection.state.messages.length).toBeLessThan(MessagePages.KEEP_MESSAGES + MessagePages.PAGE_MESSAGES)
-        const state = MessagePages.assemble(decoded.projection.state, pages, [])
+        const state = AssembledState.assemble(decoded.projection.state, pages, [])
         expect({ ...decoded.projection, state: { ...state } }).toEqual(SessionProjection.replay(s1, upTo))
       }
       // A few more events (not enough for another snapshot): hydration folds them onto it.

@@ -5,24 +5,10 @@
  * `writeQueue.ts` (main side) and `writerStore.ts` (worker side).
  *
  * Hydration (`loadSession`) reads a session's projection snapshot (the `snapshots` table, kept up
- * to date by the worker from committed events: `snapshotStore.ts`) and the events after
- * it, on a readonly raw better-sqlite3 connection. Cold start on the bench's 200 sessions ×
- * 5,000 events: every session answered its first GET after ~3.2 s from process start, instead of
- * ~5.8 s replaying each session from revision 1 through @effect/sql.
- *
- * Why the worker runs on `@effect/platform` Worker rather than raw `worker_threads`, measured here
- * (Node 20, 2 busy cores, a no-op worker, mixed ~600/150-byte events, main-thread active time per
- * batch): batch 50: raw 40–48 µs, Effect 64–100 µs; batch 500: raw 220 µs, Effect 270–390 µs.
- * The difference (~20–50 µs per batch, well under 1 µs per event at 50) is a few hundredths of a
- * percent of the main thread at 500 events/s, and buys the worker lifecycle we would otherwise
- * write ourselves: a graceful close that waits for the worker, respawn after a crash, and failed
- * requests as typed `WorkerError`s.
- *
- * End to end (same machine, per-thread CPU from /proc, single-event entries at 5–20k events/s):
- * the log costs the main thread ~7–11 µs per event at batch 50 and ~3–6 µs at batch 500
- * (`append` itself ~1 µs; the rest is the structured clone and the per-batch round trip); the
- * worker sustains ~10k events/s durable at batch 50 and ~18–28k at 500. A synchronous commit on
- * the main thread would instead stall it for the whole transaction (DESIGN.md: p99 12 ms at 50).
+ * to date by the worker from committed events: `snapshotStore.ts`) and the events after it, on a
+ * readonly raw better-sqlite3 connection. The worker runs on `@effect/platform`'s Worker, for its
+ * lifecycle (a close that waits, respawn after a crash, typed `WorkerError`s) at a cost of tens
+ * of µs per batch; the measurements behind both are in bench/FINDINGS.md, finding 18.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as NodeWorker from "@effect/platform-node/NodeWorker"

@@ -4,20 +4,18 @@
  * `message_pages` table, `PAGE_MESSAGES` per row as JSON array text; the snapshot keeps the rest and
  * says how many are paged. A live actor learns that (`EventLog.pagedProgress`) and drops those
  * messages from memory. Whoever needs the whole state (a subscriber's snapshot, a GET) gets it
- * assembled here: the pages as stored, the changes made to paged messages since, then the messages
- * in memory.
+ * assembled (`assembledState.ts`): the pages as stored, the changes made to paged messages since,
+ * then the messages in memory.
  *
- * Why: the messages are almost all of a session's memory (~500 MB for 200 sessions × 5,000
- * ~500-byte messages; with pages the server settles at ~130 MB with all of them read). Pages are
- * written off the main thread, from committed events only, and are derived data like snapshots.
- * They are stored and read as text: read as BLOBs, the ~28 KB `Buffer` per page fragmented
- * glibc's heap (RSS settled anywhere from 203 to 269 MB instead; bench/FINDINGS.md, finding 5).
+ * Why: the messages are almost all of a session's memory. Pages are written off the main thread,
+ * from committed events only, and are derived data like snapshots. They are stored and read as
+ * text, not BLOBs, whose `Buffer` per page fragmented the allocator's heap (bench/FINDINGS.md,
+ * findings 5 and 6).
  */
 import type { Message, MessageChanges, SessionState, StoredEvent } from "@orbitdock/domain"
 import { SessionMirror, SessionProjection } from "@orbitdock/projections"
 import { evolveInPlace } from "@orbitdock/projections/in-place"
 import type BetterSqlite3 from "better-sqlite3"
-import * as SerializedStates from "../internal/serializedStates.js"
 
 /** Messages per page row (~32 KB of JSON with the bench's ~500-byte messages). */
 export const PAGE_MESSAGES = 64
@@ -39,7 +37,8 @@ export interface PagedUpdate {
   readonly changes: MessageChanges
 }
 
-const lastIndexOf = (messages: ReadonlyArray<Message>, id: string): number => {
+/** The index of the newest message with this id, -1 if none. */
+export const lastIndexOf = (messages: ReadonlyArray<Message>, id: string): number => {
   for (let i = messages.length - 1; i >= 0; i--) if (messages[i]!.id === id) return i
   return -1
 }
@@ -148,62 +147,3 @@ export const makePageWriter = (db: BetterSqlite3.Database) => {
 /** A page as read back is used only if it looks like what `save` writes: a JSON array of objects. */
 export const plausiblePage = (page: unknown): page is string =>
   typeof page === "string" && page.startsWith("[{") && page.endsWith("}]")
-
-/**
- * The whole state: `state` (whose `messages` are the ones after the pages) with the paged messages
- * in front. The paged messages are parsed only if someone reads `messages`: an answer that only
- * serializes the state (a GET, a JSON frame) gets the pages' text as stored, found via
- * `SerializedStates`. `updates` are the changes of paged messages the pages may not have yet (each
- * applied to the newest paged message with its id, in order: applying one twice changes nothing);
- * with any, the state is serialized the ordinary way.
- */
-export const assemble = (
-  state: SessionState,
-  pages: ReadonlyArray<string>,
-  updates: ReadonlyArray<PagedUpdate>
-): SessionState => {
-  if (pages.length === 0) return state
-  const whole = { ...state }
-  // What `messages` is made of, on the state itself (not in a closure): see `pagedMessages`.
-  Object.defineProperty(whole, PAGED, { value: { pages, updates, recent: state.messages } satisfies Paged })
-  Object.defineProperty(whole, "messages", { enumerable: true, configurable: true, get: pagedMessages })
-  if (updates.length === 0) {
-    const { messages: _m, ...scalars } = state
-    const chunks: Array<string> = [`${JSON.stringify(scalars).slice(0, -1)},"messages":[`]
-    // The separator is a chunk of its own: prefixed to a page's text it would make a cons string,
-    // which writing flattens into a copy of the page (~2.2 MB per 5,000-message session).
-    pages.forEach((page, i) => (i === 0 ? chunks.push(page.slice(1, -1)) : chunks.push(",", page.slice(1, -1))))
-    const tail = state.messages.map((message) => JSON.stringify(message)).join(",")
-    chunks.push(`${tail === "" ? "" : ","}${tail}]}`)
-    SerializedStates.remember(whole, chunks)
-  }
-  return whole
-}
-
-interface Paged {
-  readonly pages: ReadonlyArray<string>
-  readonly updates: ReadonlyArray<PagedUpdate>
-  readonly recent: ReadonlyArray<Message>
-}
-
-const PAGED = Symbol("orbitdock.pagedMessages")
-
-/**
- * The getter of an assembled state's `messages`: parses the pages once, then leaves the list in
- * place of itself. One function for every state, finding its pages on `this`: a getter closing
- * over them would be referenced from V8's hidden-class metadata, which lives in the old
- * generation, and so keep every read's pages alive through young-generation collections (measured:
- * all ~440 MB of page text read for 200 sessions was promoted, and stayed until a full GC).
- */
-function pagedMessages(this: SessionState & { readonly [PAGED]: Paged }): ReadonlyArray<Message> {
-  const { pages, updates, recent } = this[PAGED]
-  const messages: Array<Message> = []
-  for (const page of pages) for (const message of JSON.parse(page) as Array<Message>) messages.push(message)
-  for (const update of updates) {
-    const index = lastIndexOf(messages, update.messageId)
-    if (index >= 0) messages[index] = SessionMirror.changeMessage(messages[index]!, update.changes)
-  }
-  for (const message of recent) messages.push(message)
-  Object.defineProperty(this, "messages", { value: messages, enumerable: true, configurable: false, writable: false })
-  return messages
-}

@@ -2,17 +2,11 @@
  * How an event and a summary are stored: JSON text. Owns encoding (for the writer worker) and
  * decoding (on reads).
  *
- * Why JSON, measured here (Node 20, 2 cores; a message_appended of ~600 bytes and a message_updated,
- * µs per event, encode / decode): JSON.stringify/parse 0.62 / 0.51; msgpackr with plain maps
- * 0.50 / 0.67; msgpackr with records 0.39 / 0.33 but its structures must be persisted and shared by
- * every process that ever reads the file, one more thing that can tear. Reads (replay) are the
- * main-thread cost that matters and JSON.parse beats plain msgpackr there, sizes are within 6%,
- * and the log stays readable with the `sqlite3` shell.
- *
- * Why encode on the main thread (`encodeEvents`, called by the write queue on append) and not in
- * the worker: the batch crosses to the worker by `postMessage`, whose structured clone of ~500
- * event objects took ~5 ms of the main thread in one piece (bench scenario 3); cloning the batch's
- * text is a copy of one string.
+ * JSON rather than msgpack: decoding (replay) is the main-thread cost that matters and JSON.parse
+ * is as fast there, without persisted msgpack structures that could tear, and the log stays
+ * readable with the `sqlite3` shell. Encoded on the main thread (`encodeEvents`, on append): a
+ * batch's text crosses to the worker as one string, where a structured clone of its events held
+ * the main thread for milliseconds. Measurements: bench/FINDINGS.md, finding 18.
  */
 import type { DomainEvent, SessionSummary, StoredEvent } from "@orbitdock/domain"
 import type { AppendEntry, PendingEvent, PositionedEvent } from "./EventLog.js"

@@ -3,10 +3,9 @@
  * key. Owns the digest function only.
  *
  * Why: an actor must know every source key of its session (a connector re-reading a transcript
- * after a restart must not record anything twice), and the keys themselves cost ~105 bytes each
- * in a `Set` (~580 when built by concatenation, as connectors do), so 200 sessions × 5,000 keyed
- * events held 105–580 MB. A digest is a small integer (a Smi in V8): 1M of them in `Set`s, 33 MB.
- * A digest seen before is only a suspicion: the actor then asks the log (`EventLog.hasSourceKey`).
+ * after a restart must not record anything twice), and the keys themselves cost a hundred bytes
+ * or more each; a digest is a small integer (a Smi in V8; bench/FINDINGS.md, finding 8). A digest
+ * seen before is only a suspicion: the actor then asks the log (`EventLog.hasSourceKey`).
  */
 
 /** FNV-1a over the key's UTF-16 code units, as a signed 32-bit integer. */

@@ -401,6 +401,8 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
         for (const queued of batch) settle(queued, exit)
       })
 
+    /** The lanes whose batch is failing (kept and retried) right now. */
+    const failingLanes = new Set<CommitLane>()
     const setStatus = (next: WriterStatus) =>
       Effect.suspend(() => {
         if (next.status === current.status && next.reason === current.reason) return Effect.void
@@ -436,6 +438,7 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
           yield* Metric.increment(Metrics.appendRetries)
           const reason = `the event log cannot commit (${result.code}: ${result.message}); retrying`
           const changed = current.reason !== reason
+          failingLanes.add(lane)
           yield* setStatus({ status: "degraded", reason })
           const now = performance.now()
           if (changed || now - loggedAt >= DEGRADED_LOG_EVERY_MS) {
@@ -454,7 +457,9 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
           yield* Effect.sleep(Duration.millis(delay))
           delay = Math.min(delay * 2, RETRY_MAX_MS)
         }
-        if (current.status === "degraded") {
+        failingLanes.delete(lane)
+        // Healthy again once no lane is failing: one lane's commit says nothing of the other's.
+        if (current.status === "degraded" && failingLanes.size === 0) {
           yield* setStatus(ok)
           yield* Effect.logInfo("event log commits again").pipe(Effect.annotateLogs({ attempts }))
         }
@@ -497,6 +502,21 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
         inFlightUrgent += urgent
         options.onUrgentQueued?.(queuedUrgent + inFlightUrgent)
       }
+    }
+
+    /** An express batch committed while the main one flies on: it no longer counts as in flight. */
+    const land = (batch: ReadonlyArray<Queued>, mainOldest: number) => {
+      let urgent = 0
+      for (const queued of batch) {
+        inFlightEvents -= queued.count
+        if (queued.urgent) urgent++
+      }
+      inFlightOldest = mainOldest
+      if (urgent > 0) {
+        inFlightUrgent -= urgent
+        options.onUrgentQueued?.(queuedUrgent + inFlightUrgent)
+      }
+      admit()
     }
 
     // A defect here is a bug of ours: the batch's waiters learn of it, the writer goes on.
@@ -556,18 +576,30 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
             )
           )
         )
-        // While it commits, at most one express batch (checked on every signal: an urgent entry
-        // wakes the loop). The next main batch waits for both, so a session never has entries in
-        // two batches at once.
+        // While it commits, express batches one after the other (checked on every signal: an
+        // urgent entry, or the express batch before committed, wakes the loop). The next main
+        // batch waits for them, so a session never has entries in two batches at once.
         let express: Fiber.RuntimeFiber<void> | undefined
+        let expressDone = true
         const inFlightSessions = new Set(batch.map((queued) => queued.session))
+        const mainOldest = inFlightOldest
         while (!mainDone) {
-          const expressBatch = takeExpress(inFlightSessions)
+          const expressBatch = expressDone ? takeExpress(inFlightSessions) : undefined
           if (expressBatch !== undefined) {
+            expressDone = false
             fly(expressBatch)
             yield* recordDepth
-            express = yield* Effect.fork(commitGuarded(expressBatch, "express"))
-            break
+            express = yield* Effect.fork(
+              commitGuarded(expressBatch, "express").pipe(
+                Effect.ensuring(
+                  Effect.sync(() => {
+                    land(expressBatch, mainOldest)
+                    expressDone = true
+                    signal()
+                  })
+                )
+              )
+            )
           }
           yield* armSignal()
         }
@@ -598,7 +630,7 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
 
     // Explicitly interruptible: a layer may build us in an uninterruptible region, and the child
     // would inherit that, so the batching timer (a race that interrupts its loser) would never fire.
-    const fiber = yield* Effect.forkDaemon(Effect.interruptible(loop))
+    const fiber = yield* Effect.forkScoped(Effect.interruptible(loop))
 
     /** Completes once everything queued before it is committed (an empty urgent entry rides behind it). */
     const flush: Effect.Effect<void, EventLogError> = Effect.suspend(() =>

@@ -3,12 +3,10 @@
  * megabytes of JSON). Owns the pool (which buffers are free, how many are kept) and the copy into it.
  *
  * Why: the state an answer is made of stays referenced for a while after the answer is written,
- * and V8 treats what its old generation references as alive in young-generation collections.
- * Reachable from the state, the pages' text (~2.2 MB per 5,000-message session) was promoted on
- * every read and piled up as old-generation garbage: ~440 MB for 200 reads, hundreds of MB of RSS
- * until a full GC (dropping the state's references to it once written cut that to 18 MB). Copied
- * out as soon as the route has the state, the text dies young; the buffer is taken back once the
- * socket is done with it, so reads in a row reuse the same native memory.
+ * and what V8's old generation references survives young-generation collections: the pages' text
+ * reachable from it was promoted on every read (bench/FINDINGS.md, finding 9). Copied out as soon
+ * as the route has the state, the text dies young; the buffer is taken back once the socket is done
+ * with it, so reads in a row reuse the same native memory.
  */
 
 // Kept free at most: a handful of concurrent reads. Larger answers are allocated and let go.

@@ -18,7 +18,7 @@ import { Cause, Effect, Either, Exit, Fiber, Runtime, Schema } from "effect"
 import type { ConnectorRoute } from "../connectors/Connector.js"
 import type { SessionFilter, SessionsShape } from "../Sessions.js"
 import * as Prometheus from "./Prometheus.js"
-import * as SerializedStates from "../internal/serializedStates.js"
+import { jsonChunksOf } from "../eventlog/assembledState.js"
 import * as AnswerBuffers from "./AnswerBuffers.js"
 import { decodeJson } from "./FrameCodec.js"
 import { type Headers, readBody, sendError, sendJson, sendPooledJson, sendText } from "./Respond.js"
@@ -39,7 +39,7 @@ type Answer =
 const json = (body: unknown, status = 200): Answer => {
   // A state whose JSON is at hand (assembled from message pages) is copied out now, so that the
   // answer does not keep the pages' text alive (see AnswerBuffers).
-  const chunks = SerializedStates.serialized(body)
+  const chunks = jsonChunksOf(body)
   return chunks === undefined ? { _tag: "json", status, body } : { _tag: "pooledJson", status, json: AnswerBuffers.copy(chunks) }
 }
 

@@ -8,7 +8,7 @@
 import { JSON_SUBPROTOCOL, MAX_NESTING, MSGPACK_SUBPROTOCOL, type ServerMessage } from "@orbitdock/domain"
 import { Packr, Unpackr } from "msgpackr"
 import * as PlainData from "../internal/plainData.js"
-import * as SerializedStates from "../internal/serializedStates.js"
+import { jsonChunksOf } from "../eventlog/assembledState.js"
 
 export type Subprotocol = typeof JSON_SUBPROTOCOL | typeof MSGPACK_SUBPROTOCOL
 
@@ -35,7 +35,7 @@ export interface FrameCodec {
  * The cache is a symbol-keyed property (not enumerable: neither encoding sees it), not a
  * `WeakMap`: a WeakMap's table lives in V8's old generation, and what it holds for short-lived
  * keys then survives young-generation collections (measured on whole session states, see
- * `serializedStates.ts`; for frames, ~7 % of what survived under the UI-path load).
+ * `eventlog/assembledState.ts`; for frames, ~7 % of what survived under the UI-path load).
  */
 const cached = (encode: (message: ServerMessage) => Buffer, name: string) => {
   const key = Symbol(name)
@@ -73,7 +73,7 @@ const errorReason = (error: unknown): string => (error instanceof Error ? error.
 
 /** A snapshot whose session's JSON is at hand (assembled from message pages) is spliced, not re-encoded. */
 const jsonBytes = (message: ServerMessage): Buffer => {
-  const session = message.type === "session_snapshot" ? SerializedStates.serialized(message.session) : undefined
+  const session = message.type === "session_snapshot" ? jsonChunksOf(message.session) : undefined
   if (session === undefined) return Buffer.from(JSON.stringify(message))
   const { session: _s, ...envelope } = message as Extract<ServerMessage, { type: "session_snapshot" }>
   return Buffer.from(`${JSON.stringify(envelope).slice(0, -1)},"session":${session.join("")}}`)

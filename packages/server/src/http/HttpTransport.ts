@@ -16,7 +16,7 @@ import * as net from "node:net"
 import * as path from "node:path"
 import type * as stream from "node:stream"
 import { type Health, type Hello, MAX_FRAME_BYTES, PROTOCOL_MINOR, PROTOCOL_VERSION, type ServerId, type ServerStatus } from "@orbitdock/domain"
-import { Context, Data, Effect, Layer, Runtime, Stream } from "effect"
+import { Context, Data, Effect, ExecutionStrategy, Layer, Runtime, Scope, Stream } from "effect"
 import { WebSocketServer } from "ws"
 import { ServerConfig } from "../Config.js"
 import { Connectors } from "../connectors/Connector.js"
@@ -28,7 +28,7 @@ import * as Api from "./Api.js"
 import * as FrameCodec from "./FrameCodec.js"
 import * as Prometheus from "./Prometheus.js"
 import { refuseUpgrade, sendError } from "./Respond.js"
-import { Connection } from "./Socket.js"
+import * as Socket from "./Socket.js"
 import * as WebPage from "./WebPage.js"
 
 /** The running transport: where it listens and what it tells clients. */
@@ -234,7 +234,10 @@ const make = (options: Options) =>
     }
 
     // ── WebSockets ──
-    const connections = new Set<Connection>()
+    const connections = new Set<Socket.Connection>()
+    // Each connection lives in a scope of its own, within the transport's: closed when its socket
+    // closes, or with the transport.
+    const transportScope = yield* Effect.scope
     const wss = new WebSocketServer({
       noServer: true,
       maxPayload: WS_MAX_PAYLOAD,
@@ -276,14 +279,18 @@ const make = (options: Options) =>
       }
       if (connections.size >= maxConnections) return refuseFull(socket)
       wss.handleUpgrade(req, socket, head, (ws) => {
-        const connection = new Connection(ws, FrameCodec.forSubprotocol(ws.protocol), {
+        const deps: Socket.ConnectionDeps = {
           sessions,
-          runtime,
           hello,
           outboxLimit,
           maxSubscriptions,
           onClosed: (closed) => connections.delete(closed)
-        }, via)
+        }
+        const connection = Runtime.runSync(runtime)(
+          Scope.fork(transportScope, ExecutionStrategy.sequential).pipe(
+            Effect.flatMap((scope) => Socket.open(scope, ws, FrameCodec.forSubprotocol(ws.protocol), deps, via))
+          )
+        )
         connections.add(connection)
         // Right after `hello`: a client connecting while degraded learns it at once.
         if (persistence.status !== "ok") connection.notify(serverStatus())

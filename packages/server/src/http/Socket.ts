@@ -10,6 +10,10 @@
  * A failure on one connection never reaches another: every error is answered on this connection,
  * and the socket is only ever closed by the client, by a teardown, by the liveness rules, or (1011)
  * when the server could not send what it owed this client.
+ *
+ * A connection lives in a scope of its own (`open`), within the transport's: its fibers (the
+ * message loop and lanes, snapshot reads keyed by session) end when the socket closes or the server
+ * stops, and their end unsubscribes everything.
  */
 import {
   type ClientMessage,
@@ -22,7 +26,7 @@ import {
   type SessionMessage,
   type SessionSnapshot
 } from "@orbitdock/domain"
-import { Cause, Effect, Fiber, FiberSet, Option, Queue, Runtime } from "effect"
+import { Cause, Effect, Exit, type Fiber, FiberMap, FiberSet, Option, Queue, Runtime, Scope } from "effect"
 import type { WebSocket } from "ws"
 import * as Metrics from "../Metrics.js"
 import type { AckFields, Command, ListMessage, ListSubscriber, SessionSubscriber, SessionsShape } from "../Sessions.js"
@@ -32,7 +36,6 @@ import { Outbox } from "./Outbox.js"
 
 export interface ConnectionDeps {
   readonly sessions: SessionsShape
-  readonly runtime: Runtime.Runtime<never>
   readonly hello: Hello
   readonly outboxLimit: number
   /** Most sessions one connection may be subscribed to at once. */
@@ -91,10 +94,46 @@ const tooLarge = (message: string) => new ProtocolError({ code: "too_large", mes
 
 let nextConnectionNumber = 0
 
+/** Runs an effect as one of the connection's fibers (interrupted when it closes). */
+type RunFork = <A, E>(effect: Effect.Effect<A, E>, options?: Runtime.RunForkOptions) => Fiber.RuntimeFiber<A, E>
+/** The same, keyed by session: a session's snapshot read, interrupted when it is unsubscribed. */
+type RunForkKeyed = <A, E>(key: SessionId, effect: Effect.Effect<A, E>, options?: Runtime.RunForkOptions) => Fiber.RuntimeFiber<A, E>
+
+/**
+ * Serves a WebSocket in `scope`, the connection's own: every fiber it runs (its message loop and
+ * lanes, its subscriptions' snapshot reads, logs) lives in it, and closing it ends them all,
+ * unsubscribing everything. The socket's close closes the scope.
+ */
+export const open = (
+  scope: Scope.CloseableScope,
+  ws: WebSocket,
+  codec: FrameCodec,
+  deps: ConnectionDeps,
+  via: "tcp" | "unix"
+): Effect.Effect<Connection> =>
+  Effect.gen(function* () {
+    const runtime = yield* Effect.runtime<never>()
+    const inbox = yield* Queue.unbounded<Inbound>()
+    yield* Effect.addFinalizer(() => Queue.shutdown(inbox))
+    const run: RunFork = yield* FiberSet.makeRuntime<never>()
+    const runKeyed: RunForkKeyed = yield* FiberMap.makeRuntime<never, SessionId>()
+    // Not one of its own fibers: closing the scope interrupts those.
+    const close = () => void Runtime.runFork(runtime)(Scope.close(scope, Exit.void))
+    return new Connection(ws, codec, deps, via, { inbox, run, runKeyed, close })
+  }).pipe(Scope.extend(scope))
+
+interface Resources {
+  readonly inbox: Queue.Queue<Inbound>
+  readonly run: RunFork
+  readonly runKeyed: RunForkKeyed
+  /** Closes the connection's scope. */
+  readonly close: () => void
+}
+
 export class Connection {
   readonly id: string
   private readonly outbox: Outbox
-  private readonly inbox = Effect.runSync(Queue.unbounded<Inbound>())
+  private readonly inbox: Queue.Queue<Inbound>
   /** Client messages received and not finished (queued, in a lane, or under way). */
   private inboxSize = 0
   /** Each lane with messages, its first one under way; a lane is removed once it is empty. */
@@ -106,15 +145,16 @@ export class Connection {
   private dropping = false
   private list: ListSubscription | null = null
   private readonly subscriptions = new Map<SessionId, SessionSubscription>()
-  private readonly fiber: Fiber.RuntimeFiber<void, never>
 
   constructor(
     private readonly ws: WebSocket,
     private readonly codec: FrameCodec,
     private readonly deps: ConnectionDeps,
-    readonly via: "tcp" | "unix"
+    readonly via: "tcp" | "unix",
+    private readonly resources: Resources
   ) {
     this.id = `c${++nextConnectionNumber}`
+    this.inbox = resources.inbox
     this.outbox = new Outbox(ws, codec, {
       limit: deps.outboxLimit,
       onResync: () => this.resync(),
@@ -129,9 +169,7 @@ export class Connection {
     ws.on("ping", this.onAlive)
     ws.on("error", (error) => this.log("debug", `socket error: ${error.message}`))
     ws.on("close", () => this.dispose())
-    this.fiber = Runtime.runFork(deps.runtime)(
-      this.run.pipe(Effect.annotateLogs({ connection: this.id, via }), Effect.withLogSpan("connection"))
-    )
+    resources.run(this.serve.pipe(Effect.annotateLogs({ connection: this.id, via }), Effect.withLogSpan("connection")))
     this.log("debug", `connected (${codec.subprotocol})`)
   }
 
@@ -229,7 +267,7 @@ export class Connection {
 
   // ── The connection's fiber: client messages, each to its lane ──────────────────────────────
 
-  private get run(): Effect.Effect<void> {
+  private get serve(): Effect.Effect<void> {
     const self = this
     return Effect.gen(function* () {
       // The lanes' fibers: interrupted with the connection's.
@@ -316,20 +354,24 @@ export class Connection {
     const sessions = this.deps.sessions
     switch (message.type) {
       case "subscribe_list":
-        return Effect.suspend(() => {
-          this.removeList()
-          const subscription: ListSubscription = {
-            active: true,
-            push: (m: ListMessage) => {
-              if (subscription.active) this.outbox.pushData(m)
-            }
-          }
-          this.list = subscription
-          Metrics.subscribers.unsafeModify(1, [])
-          return sessions.subscribeList(subscription)
-        }).pipe(Effect.as({}))
+        return this.removeList().pipe(
+          Effect.zipRight(
+            Effect.suspend(() => {
+              const subscription: ListSubscription = {
+                active: true,
+                push: (m: ListMessage) => {
+                  if (subscription.active) this.outbox.pushData(m)
+                }
+              }
+              this.list = subscription
+              Metrics.subscribers.unsafeModify(1, [])
+              return sessions.subscribeList(subscription)
+            })
+          ),
+          Effect.as({})
+        )
       case "unsubscribe_list":
-        return Effect.sync(() => this.removeList()).pipe(Effect.as({}))
+        return this.removeList().pipe(Effect.as({}))
       case "subscribe_session":
         return Effect.suspend(() => {
           const sessionId = message.session_id
@@ -337,23 +379,27 @@ export class Connection {
           if (this.subscriptions.size >= limit && !this.subscriptions.has(sessionId)) {
             return Effect.fail(tooLarge(`a connection may subscribe to at most ${limit} sessions at once; unsubscribe from some first`))
           }
-          this.removeSession(sessionId)
           const subscription: SessionSubscription = {
             active: true,
             floor: 0,
             held: null,
             push: (m: SessionMessage | SessionSnapshot) => this.pushSession(subscription, m)
           }
-          // Registered before the catch-up so that a resync during it covers this session too.
-          this.subscriptions.set(sessionId, subscription)
-          Metrics.subscribers.unsafeModify(1, [])
-          return sessions.subscribe(sessionId, subscription, message.since_revision).pipe(
+          return this.removeSession(sessionId).pipe(
+            Effect.zipRight(
+              Effect.suspend(() => {
+                // Registered before the catch-up so that a resync during it covers this session too.
+                this.subscriptions.set(sessionId, subscription)
+                Metrics.subscribers.unsafeModify(1, [])
+                return sessions.subscribe(sessionId, subscription, message.since_revision)
+              })
+            ),
             Effect.tapError(() => Effect.sync(() => this.forgetSession(sessionId, subscription))),
             Effect.map(({ revision }) => ({ session_id: sessionId, revision }))
           )
         })
       case "unsubscribe_session":
-        return Effect.sync(() => this.removeSession(message.session_id)).pipe(Effect.as({}))
+        return this.removeSession(message.session_id).pipe(Effect.as({}))
       default:
         return isCommand(message) ? sessions.execute(message) : Effect.succeed({})
     }
@@ -403,7 +449,8 @@ export class Connection {
       })
       // At once, not in a later microtask: a snapshot with nothing to read from the log goes out
       // while the outbox is resyncing, so its guard against a catch-up that cannot fit still holds.
-      Runtime.runFork(this.deps.runtime)(
+      this.resources.runKeyed(
+        sessionId,
         this.deps.sessions.snapshot(sessionId).pipe(
           Effect.map((taken) => {
             snapshot = taken
@@ -417,13 +464,15 @@ export class Connection {
     this.log("info", `resynced ${count} subscription(s) after falling behind`)
   }
 
-  private removeList(): void {
-    const list = this.list
-    if (list === null) return
-    list.active = false
-    this.list = null
-    Metrics.subscribers.unsafeModify(-1, [])
-    this.background(this.deps.sessions.unsubscribeList(list))
+  private removeList(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const list = this.list
+      if (list === null) return Effect.void
+      list.active = false
+      this.list = null
+      Metrics.subscribers.unsafeModify(-1, [])
+      return this.deps.sessions.unsubscribeList(list)
+    })
   }
 
   private forgetSession(sessionId: SessionId, subscription: SessionSubscription): void {
@@ -434,18 +483,22 @@ export class Connection {
     }
   }
 
-  private removeSession(sessionId: SessionId): void {
-    const subscription = this.subscriptions.get(sessionId)
-    if (subscription === undefined) return
-    this.forgetSession(sessionId, subscription)
-    this.background(this.deps.sessions.unsubscribe(sessionId, subscription))
+  private removeSession(sessionId: SessionId): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const subscription = this.subscriptions.get(sessionId)
+      if (subscription === undefined) return Effect.void
+      this.forgetSession(sessionId, subscription)
+      return this.deps.sessions.unsubscribe(sessionId, subscription)
+    })
   }
 
   private unsubscribeAll(): Effect.Effect<void> {
-    return Effect.sync(() => {
-      this.removeList()
-      for (const sessionId of [...this.subscriptions.keys()]) this.removeSession(sessionId)
-    })
+    return Effect.suspend(() =>
+      Effect.zipRight(
+        this.removeList(),
+        Effect.forEach([...this.subscriptions.keys()], (sessionId) => this.removeSession(sessionId), { discard: true })
+      )
+    )
   }
 
   // ── Plumbing ─────────────────────────────────────────────────────────────────────────────────
@@ -455,19 +508,15 @@ export class Connection {
     this.closed = true
     this.outbox.close()
     Metrics.connections.unsafeModify(-1, [])
-    // Interrupting runs the fiber's finalizer, which unsubscribes everything.
-    Runtime.runFork(this.deps.runtime)(Fiber.interrupt(this.fiber))
+    // Interrupting the message loop runs its finalizer, which unsubscribes everything.
+    this.resources.close()
     this.log("debug", "closed")
     this.deps.onClosed(this)
-  }
-
-  private background(effect: Effect.Effect<void>): void {
-    Runtime.runFork(this.deps.runtime)(effect)
   }
 
   private log(level: "debug" | "info" | "warn" | "error", message: string): void {
     const log =
       level === "debug" ? Effect.logDebug : level === "info" ? Effect.logInfo : level === "warn" ? Effect.logWarning : Effect.logError
-    Runtime.runFork(this.deps.runtime)(log(message).pipe(Effect.annotateLogs({ connection: this.id, via: this.via })))
+    this.resources.run(log(message).pipe(Effect.annotateLogs({ connection: this.id, via: this.via })))
   }
 }

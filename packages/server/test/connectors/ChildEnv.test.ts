@@ -42,11 +42,17 @@ const expectStripped = (env: Record<string, string>) => {
 describe("spawned processes' environment", () => {
   it("a headless claude gets no ORBITDOCK_*", async () => {
     const probe = await makeEnvProbe(tempDir())
-    const spawned = await Effect.runPromise(spawnStreamJson(probe.bin, ["-p"], tempDir(), serverEnv))
     try {
-      expectStripped(await probe.received)
+      // The scope stops the process when it closes.
+      await Effect.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            yield* spawnStreamJson(probe.bin, ["-p"], tempDir(), serverEnv)
+            expectStripped(yield* Effect.promise(() => probe.received))
+          })
+        )
+      )
     } finally {
-      spawned.proc.kill("SIGKILL")
       probe.close()
     }
   })

@@ -138,6 +138,18 @@ describe("subscriptions and commands", () => {
     await client.close()
   })
 
+  it("a connection's subscriptions end with it: once its socket closes, the sessions and the list forget it", async () => {
+    const subscribers = async () => Number(/^orbitdock_subscribers (\d+)/m.exec((await server.request("/metrics")).text)?.[1])
+    const before = await subscribers()
+    const client = await server.connect()
+    const ids = [await createSim(client), await createSim(client), await createSim(client)]
+    await client.request({ type: "subscribe_list" })
+    for (const id of ids) await client.request({ type: "subscribe_session", session_id: id })
+    expect(await subscribers()).toBeGreaterThanOrEqual(before + 4)
+    await client.close()
+    await waitUntilAsync(async () => (await subscribers()) === before)
+  })
+
   it("acks about one session, and the list's, leave in request order, even when an earlier command takes longer", async () => {
     const client = await server.connect()
     const id = await createSim(client)
@@ -209,6 +221,15 @@ describe("subscriptions and commands", () => {
 const waitUntil = async (predicate: () => boolean, timeoutMs = 10_000) => {
   const deadline = Date.now() + timeoutMs
   while (!predicate()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time")
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/** `waitUntil` for a condition that must be fetched. */
+const waitUntilAsync = async (predicate: () => Promise<boolean>, timeoutMs = 10_000) => {
+  const deadline = Date.now() + timeoutMs
+  while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error("condition not met in time")
     await new Promise((resolve) => setTimeout(resolve, 20))
   }

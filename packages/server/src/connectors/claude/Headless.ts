@@ -20,7 +20,7 @@ import {
   type SessionState,
   unsupported
 } from "@orbitdock/domain"
-import { Deferred, Effect, Option, Queue, Schedule } from "effect"
+import { Deferred, Effect, ExecutionStrategy, Exit, Option, Queue, Schedule, Scope } from "effect"
 import type { ChildProcessWithoutNullStreams } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -68,15 +68,6 @@ export const make = (
     const driven = new Map<SessionId, Driven>()
     const modes = new Map<SessionId, ReadonlyArray<string>>()
     const scope = yield* Effect.scope
-
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        for (const d of driven.values()) {
-          d.stopping = true
-          d.proc?.kill("SIGTERM")
-        }
-      })
-    )
 
     const transcriptOf = (d: Driven) => transcriptPath(options.claudeDir, d.cwd, d.claudeId)
 
@@ -230,7 +221,12 @@ export const make = (
         if (d.proc !== null) return
         if (options.bin === undefined) return yield* Effect.fail(unsupported("no claude binary found (--claude-bin, ORBITDOCK_CLAUDE_BIN or PATH)"))
         const args = claudeArgs({ claudeId: d.claudeId, resume: d.resumable, model: state.model, mode: modes.get(d.sessionId) ?? [] })
-        const spawned = yield* spawnStreamJson(options.bin, args, d.cwd, options.env)
+        // Each process in a scope of its own within the connector's: closed once it exited, or with
+        // the connector (which stops it and waits for it).
+        const processScope = yield* Scope.fork(scope, ExecutionStrategy.sequential)
+        const spawned = yield* spawnStreamJson(options.bin, args, d.cwd, options.env).pipe(Scope.extend(processScope))
+        // Runs before the stop: an exit OrbitDock caused is not reported as a failure.
+        yield* Scope.addFinalizer(processScope, Effect.sync(() => (d.stopping = true)))
         d.proc = spawned.proc
         d.stopping = false
         d.stderr = spawned.stderr
@@ -244,6 +240,7 @@ export const make = (
               yield* onLine(d, line).pipe(Effect.catchAllCause((c) => Effect.logWarning("claude: stdout line failed", c)))
             }
             if (d.proc === spawned.proc) yield* onExit(d, spawned.exitCode())
+            yield* Scope.close(processScope, Exit.void)
           }),
           scope
         )

@@ -5,7 +5,7 @@
  * is. What the lines mean is `Headless.ts`'s.
  */
 import type { ApprovalPolicy, SandboxMode } from "@orbitdock/domain"
-import { Effect, Queue } from "effect"
+import { Deferred, Effect, Queue, type Scope } from "effect"
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -85,16 +85,23 @@ export interface Spawned {
   readonly stderr: () => string
 }
 
-/** Spawns the process; a spawn failure (e.g. ENOENT) shows up as the end of `lines`. */
+/**
+ * Spawns the process in the current scope: closing it stops the process (`stop`) and waits for it.
+ * A spawn failure (e.g. ENOENT) shows up as the end of `lines`.
+ */
 export const spawnStreamJson = (
   bin: string,
   args: ReadonlyArray<string>,
   cwd: string,
   env: Readonly<Record<string, string | undefined>>
-): Effect.Effect<Spawned> =>
+): Effect.Effect<Spawned, never, Scope.Scope> =>
   Effect.gen(function* () {
     const lines = yield* Queue.unbounded<string | null>()
-    const proc = spawn(bin, [...args], { cwd, env: childEnv(env), stdio: ["pipe", "pipe", "pipe"] })
+    const exited = yield* Deferred.make<void>()
+    const proc = yield* Effect.acquireRelease(
+      Effect.sync(() => spawn(bin, [...args], { cwd, env: childEnv(env), stdio: ["pipe", "pipe", "pipe"] })),
+      (proc) => stop(proc, Deferred.await(exited))
+    )
     let stderr = ""
     let exitCode: number | null = null
     readline.createInterface({ input: proc.stdout }).on("line", (l) => Queue.unsafeOffer(lines, l))
@@ -105,10 +112,30 @@ export const spawnStreamJson = (
     proc.on("error", (e) => {
       stderr += String(e)
       Queue.unsafeOffer(lines, null)
+      // Never spawned: there is no process to wait for.
+      if (proc.pid === undefined) Deferred.unsafeDone(exited, Effect.void)
     })
     proc.on("close", (code) => {
       exitCode = code
       Queue.unsafeOffer(lines, null)
+      Deferred.unsafeDone(exited, Effect.void)
     })
     return { proc, lines, exitCode: () => exitCode, stderr: () => stderr }
+  })
+
+/**
+ * Closes stdin (the CLI then ends), then escalates to SIGTERM and SIGKILL, 2 s apart. It runs as a
+ * finalizer, i.e. uninterruptibly: the waits are made interruptible, or their timeouts could not
+ * interrupt them.
+ */
+const stop = (proc: ChildProcessWithoutNullStreams, waitForExit: Effect.Effect<void>) =>
+  Effect.gen(function* () {
+    const exited = Effect.interruptible(waitForExit)
+    if (proc.pid === undefined || proc.exitCode !== null || proc.signalCode !== null) return
+    proc.stdin.end()
+    for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+      if ((yield* exited.pipe(Effect.timeout("2 seconds"), Effect.option))._tag === "Some") return
+      proc.kill(signal)
+    }
+    yield* exited.pipe(Effect.timeout("2 seconds"), Effect.ignore)
   })

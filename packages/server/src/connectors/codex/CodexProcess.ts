@@ -186,12 +186,16 @@ export const spawnAppServer = (options: {
     return { pid: child.pid ?? -1, rpc, exited, stderrTail: () => tail.join("\n") } satisfies AppServer
   })
 
-/** Closes stdin (Codex exits at once), then escalates to SIGTERM and SIGKILL by pid. */
+/**
+ * Closes stdin (Codex exits at once), then escalates to SIGTERM and SIGKILL by pid. It runs as a
+ * finalizer, i.e. uninterruptibly: the wait is made interruptible, or its timeouts could not
+ * interrupt it.
+ */
 const stop = (proc: ReturnType<typeof spawn>, exited: Deferred.Deferred<ExitInfo>) =>
   Effect.gen(function* () {
     if (proc.exitCode !== null || proc.signalCode !== null) return
     proc.stdin?.end()
-    const done = Deferred.await(exited)
+    const done = Effect.interruptible(Deferred.await(exited))
     const gone = yield* done.pipe(Effect.timeout("2 seconds"), Effect.option)
     if (gone._tag === "Some") return
     proc.kill("SIGTERM")
