@@ -11,6 +11,7 @@ import * as http from "node:http"
 import * as path from "node:path"
 import * as readline from "node:readline"
 import WebSocket from "ws"
+import { cpuLimit } from "./lib/cpuLimit.js"
 import { eventAt, sessionIdOf } from "./lib/events.js"
 import type { Figures } from "./lib/report.js"
 import { binPath, RECENT_EVENTS, SERVER_NODE_FLAGS, SnapshotStore } from "./lib/server.js"
@@ -43,6 +44,7 @@ const serve = (dataDir: string): Promise<Serve> =>
       // The token in the environment, not the argv (where `serve` warns that every local user sees it).
       env: { ...process.env, ORBITDOCK_TOKEN: TOKEN }
     })
+    if (child.pid !== undefined) cpuLimit()?.place(child.pid)
     const timer = setTimeout(() => reject(new Error("orbitdock serve did not start within 60 s")), 60_000)
     child.once("exit", (code) => reject(new Error(`orbitdock serve exited with ${code}`)))
     readline.createInterface({ input: child.stdout! }).once("line", (line) => {

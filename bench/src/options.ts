@@ -8,6 +8,8 @@ export interface Options {
   readonly only: ReadonlySet<string> | null
   /** Where to write the report; null: do not write. */
   readonly out: string | null
+  /** The slow-machine mode: the share of one core the processes under test get (`lib/cpuLimit.ts`); null: unlimited. */
+  readonly slow: number | null
 }
 
 export const parseOptions = (argv: ReadonlyArray<string>, defaultOut: string): Options => {
@@ -15,6 +17,8 @@ export const parseOptions = (argv: ReadonlyArray<string>, defaultOut: string): O
   const quick = argv.includes("--quick")
   const runs = Number(value("runs") ?? (quick ? 1 : 3))
   const only = value("only")
-  const out = value("out") ?? (quick ? null : defaultOut)
-  return { quick, runs, only: only ? new Set(only.split(",")) : null, out }
+  const slow = value("slow") === undefined ? null : Number(value("slow"))
+  // A slow-machine run writes a report of its own, next to the default one.
+  const out = value("out") ?? (quick ? null : slow === null ? defaultOut : defaultOut.replace(/\.md$/, ".slow.md"))
+  return { quick, runs, only: only ? new Set(only.split(",")) : null, out, slow }
 }

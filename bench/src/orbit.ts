@@ -31,7 +31,8 @@ export const startOrbit = async (options: { batchSize?: number; flushMs?: number
       ...(process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
       ...(process.env.BENCH_SERVER_ARGS ?? "").split(" ").filter((arg) => arg !== ""),
       ...(options.execArgv ?? [])
-    ]
+    ],
+    { underTest: true }
   )
   const port = proc.up.port as number
   const token = proc.up.token as string

@@ -4,6 +4,10 @@
  */
 import type { Figures } from "./lib/report.js"
 import { appendStall, appendThroughput } from "./raw/sqliteAppend.js"
+import { cpuLimit } from "./lib/cpuLimit.js"
+
+/** A raw reference measured in this process: under the CPU limit in the slow-machine mode. */
+const underLimit = <A>(f: () => Promise<A>): Promise<A> => cpuLimit()?.within(f) ?? f()
 import { bareFanout, bareLatency } from "./raw/wsBench.js"
 import { decodeSpeed } from "./raw/replayDecode.js"
 import type { Options } from "./options.js"
@@ -19,12 +23,12 @@ export const FANOUT_N = [1, 10, 100, 500] as const
 
 const gc = () => (globalThis as { gc?: () => void }).gc?.()
 
-export const rawAppend = (figures: Figures, o: Options) => {
+export const rawAppend = async (figures: Figures, o: Options) => {
   for (let run = 0; run < o.runs; run++) {
     for (const batch of BATCHES) {
       const total = o.quick ? Math.max(batch * 4, batch === 1 ? 2_000 : 10_000) : batch === 1 ? 20_000 : batch <= 256 ? 100_000 : 200_000
       gc()
-      const r = appendThroughput(batch, total)
+      const r = await underLimit(async () => appendThroughput(batch, total))
       figures.add(RAW_APPEND, `batch ${batch}: events/s`, "events/s", r.eventsPerSec)
       figures.add(RAW_APPEND, `batch ${batch}: commit p50`, "ms", r.commitP50)
       figures.add(RAW_APPEND, `batch ${batch}: commit p99`, "ms", r.commitP99)
@@ -37,13 +41,13 @@ export const rawStall = async (figures: Figures, o: Options) => {
   const duration = o.quick ? 300 : 2_000
   for (let run = 0; run < o.runs; run++) {
     gc()
-    const idle = await appendStall("none", 50, 20_000, duration)
+    const idle = await underLimit(() => appendStall("none", 50, 20_000, duration))
     figures.add(RAW_STALL, "no writer (baseline): loop delay p99", "ms", idle.eldP99)
     figures.add(RAW_STALL, "no writer (baseline): loop delay max", "ms", idle.eldMax)
     for (const batch of o.quick ? [50] : [50, 500, 5000]) {
       for (const mode of ["main", "worker"] as const) {
         gc()
-        const r = await appendStall(mode, batch, 20_000, duration)
+        const r = await underLimit(() => appendStall(mode, batch, 20_000, duration))
         figures.add(RAW_STALL, `batch ${batch}, writer on ${mode === "main" ? "main thread" : "worker thread"}: loop delay p99`, "ms", r.eldP99)
         figures.add(RAW_STALL, `batch ${batch}, writer on ${mode === "main" ? "main thread" : "worker thread"}: loop delay max`, "ms", r.eldMax)
       }

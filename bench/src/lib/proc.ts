@@ -4,6 +4,7 @@
  * event loop.
  */
 import { fork, type ChildProcess } from "node:child_process"
+import { cpuLimit } from "./cpuLimit.js"
 
 export interface Proc {
   readonly child: ChildProcess
@@ -21,8 +22,18 @@ interface Waiter {
   readonly resolve: (m: never) => void
 }
 
-export const spawnProc = async (script: URL, args: ReadonlyArray<string> = [], execArgv: ReadonlyArray<string> = []): Promise<Proc> => {
+/**
+ * Starts a child process. `underTest`: a process whose speed is measured (OrbitDock's server, a
+ * raw reference server): in the slow-machine mode it runs under the CPU limit (`cpuLimit.ts`).
+ */
+export const spawnProc = async (
+  script: URL,
+  args: ReadonlyArray<string> = [],
+  execArgv: ReadonlyArray<string> = [],
+  options: { readonly underTest?: boolean } = {}
+): Promise<Proc> => {
   const child = fork(script, [...args], { execArgv: [...execArgv], stdio: ["ignore", "inherit", "inherit", "ipc"] })
+  if (options.underTest === true && child.pid !== undefined) cpuLimit()?.place(child.pid)
   const waiters: Array<Waiter> = []
   const backlog: Array<{ type: string }> = []
   child.on("message", (m: { type: string }) => {

@@ -38,7 +38,7 @@ export const rate = (report: ClientReport, count: number): number =>
 
 /** Aggregate deltas/s the bare server delivers to `n` clients. */
 export const bareFanout = async (n: number, encoding: "json" | "msgpack", perFrame: number, durationMs: number): Promise<FanoutResult> => {
-  const server = await spawnProc(script("bareWsServer"))
+  const server = await spawnProc(script("bareWsServer"), [], [], { underTest: true })
   const clients = await spawnClients()
   try {
     await connectClients(clients, { url: `ws://127.0.0.1:${server.up.port}`, count: n, mode: "count" })
@@ -54,7 +54,7 @@ export const bareFanout = async (n: number, encoding: "json" | "msgpack", perFra
 
 /** Send-to-receipt latency with `n` clients receiving `perClientRate` messages/s each. */
 export const bareLatency = async (n: number, perClientRate: number, durationMs: number): Promise<Percentiles> => {
-  const server = await spawnProc(script("bareWsServer"))
+  const server = await spawnProc(script("bareWsServer"), [], [], { underTest: true })
   const clients = await spawnClients()
   try {
     await connectClients(clients, { url: `ws://127.0.0.1:${server.up.port}`, count: n, mode: "latency" })

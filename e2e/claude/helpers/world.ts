@@ -1,7 +1,7 @@
 /**
  * One isolated world per test: a temp root with `home/`, `tmp/`, `work/` and `data/`; the mock
- * Messages API; the real OrbitDock server (`packages/server/dist/bundle/bin.js serve`, what `npm start` runs) as a child process
- * whose HOME is the isolated one (so it watches that HOME's `~/.claude`); the real `claude` CLI from
+ * Messages API; the real OrbitDock server (the bundle `npm start` runs, started by the server's
+ * test kit) as a child process whose HOME is the isolated one (so it watches that HOME's `~/.claude`); the real `claude` CLI from
  * this package's node_modules with the same environment; and WebSocket clients.
  *
  * Isolation: only PATH/LANG/TERM/SHELL/USER/LOGNAME are inherited; HOME, TMPDIR,
@@ -13,12 +13,11 @@ import * as fs from "node:fs"
 import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as readline from "node:readline"
 import WebSocket from "ws"
+import { launchServer } from "../../../packages/server/test/kit/launchServer.js"
 import { type MockAnthropic, startMockAnthropic } from "./mockAnthropic.js"
 
 export const repoRoot = path.resolve(import.meta.dirname, "../../..")
-export const serverBin = path.join(repoRoot, "packages/server/dist/bundle/bin.js")
 export const claudeBin = path.resolve(import.meta.dirname, "../node_modules/.bin/claude")
 
 type Json = any
@@ -195,61 +194,53 @@ export const makeWorld = async (): Promise<World> => {
   const children = new Set<ChildProcess>()
   const servers = new Set<Server>()
 
-  const startServer = (extraEnv: Record<string, string> = {}) =>
-    new Promise<Server>((resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        [serverBin, "serve", "--port", "0", "--data-dir", dirs.dataDir, "--log-level", "warn", "--claude-bin", claudeBin],
-        { env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] }
-      )
-      children.add(child)
-      let stderr = ""
-      child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()))
-      const exited = new Promise<void>((done) => child.once("exit", () => done()))
-      child.once("exit", (code) => reject(new Error(`server exited (${code}) before listening:\n${stderr}`)))
-      readline.createInterface({ input: child.stdout! }).once("line", (line) => {
-        const listening = JSON.parse(line) as { port: number; server_id: string; socket: string; url: string }
-        const token = fs.readFileSync(path.join(dirs.dataDir, "token"), "utf8").trim()
-        const clients: Array<Client> = []
-        const server: Server = {
-          pid: child.pid!,
-          port: listening.port,
-          url: `http://127.0.0.1:${listening.port}`,
-          token,
-          socketPath: listening.socket,
-          serverId: listening.server_id,
-          connect: async () => {
-            const c = await connectClient(`http://127.0.0.1:${listening.port}`, token)
-            clients.push(c)
-            return c
-          },
-          postHook: (body, options = {}) =>
-            options.via === "unix"
-              ? httpRequest({ socketPath: listening.socket }, "POST", "/hook", { "content-type": "application/json" }, body)
-              : httpRequest(
-                  { port: listening.port },
-                  "POST",
-                  "/hook",
-                  {
-                    host: `127.0.0.1:${listening.port}`,
-                    "content-type": "application/json",
-                    ...((options.auth ?? true) ? { authorization: `Bearer ${token}` } : {})
-                  },
-                  body
-                ),
-          get: (p) => httpRequest({ port: listening.port }, "GET", p, { host: `127.0.0.1:${listening.port}`, authorization: `Bearer ${token}` }),
-          stop: async (signal = "SIGTERM") => {
-            for (const c of clients) c.close()
-            if (child.exitCode === null && child.signalCode === null) child.kill(signal)
-            await exited
-            servers.delete(server)
-          },
-          stderr: () => stderr
-        }
-        servers.add(server)
-        resolve(server)
-      })
+  const startServer = async (extraEnv: Record<string, string> = {}): Promise<Server> => {
+    const launched = await launchServer({
+      dataDir: dirs.dataDir,
+      entry: "bundle",
+      args: ["--claude-bin", claudeBin],
+      env: { ...env, ...extraEnv }
     })
+    children.add(launched.child)
+    const { listening, token } = launched
+    const clients: Array<Client> = []
+    const server: Server = {
+      pid: launched.child.pid!,
+      port: listening.port,
+      url: `http://127.0.0.1:${listening.port}`,
+      token,
+      socketPath: listening.socket ?? "",
+      serverId: listening.server_id,
+      connect: async () => {
+        const c = await connectClient(`http://127.0.0.1:${listening.port}`, token)
+        clients.push(c)
+        return c
+      },
+      postHook: (body, options = {}) =>
+        options.via === "unix"
+          ? httpRequest({ socketPath: listening.socket ?? "" }, "POST", "/hook", { "content-type": "application/json" }, body)
+          : httpRequest(
+              { port: listening.port },
+              "POST",
+              "/hook",
+              {
+                host: `127.0.0.1:${listening.port}`,
+                "content-type": "application/json",
+                ...((options.auth ?? true) ? { authorization: `Bearer ${token}` } : {})
+              },
+              body
+            ),
+      get: (p) => httpRequest({ port: listening.port }, "GET", p, { host: `127.0.0.1:${listening.port}`, authorization: `Bearer ${token}` }),
+      stop: async (signal = "SIGTERM") => {
+        for (const c of clients) c.close()
+        await launched.stop(signal)
+        servers.delete(server)
+      },
+      stderr: launched.stderr
+    }
+    servers.add(server)
+    return server
+  }
 
   const claude = (prompt: string, args: ReadonlyArray<string> = []): ClaudeRun => {
     const child = spawn(claudeBin, ["-p", prompt, "--output-format", "stream-json", "--verbose", ...args], {

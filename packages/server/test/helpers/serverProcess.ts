@@ -1,19 +1,19 @@
 /**
- * Runs the real `orbitdock serve` as a child process (the built `dist/bin.js`), for tests that must
- * kill it (SIGKILL) and start it again on the same data directory. Reads the `listening` line the
- * server prints on stdout to learn its port; gives HTTP and WebSocket clients like `testServer.ts`.
+ * The real `orbitdock serve` as a child process (`kit/launchServer.ts`), for tests that must kill it
+ * (SIGKILL) and start it again on the same data directory, with HTTP and WebSocket clients like
+ * `testServer.ts`'s.
  */
 import { JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL } from "@orbitdock/domain"
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as readline from "node:readline"
 import WebSocket from "ws"
+import { launchServer, serverBins } from "../kit/launchServer.js"
 import { makeClient, type TestClient } from "./testServer.js"
 
-export const binPath = path.resolve(import.meta.dirname, "../../dist/bin.js")
+export const binPath = serverBins.dist
 
 export interface ServerProcess {
   readonly child: ChildProcess
@@ -31,79 +31,64 @@ export interface ServerProcess {
 }
 
 /** Starts `orbitdock serve --port 0` on `dataDir`, with `env` over this process's; resolves once it listens. */
-export const startServerProcess = (
+export const startServerProcess = async (
   dataDir: string,
   extraArgs: ReadonlyArray<string> = [],
   env: Readonly<Record<string, string>> = {}
-): Promise<ServerProcess> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [binPath, "serve", "--port", "0", "--data-dir", dataDir, "--log-level", "warn", ...extraArgs],
-      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } }
-    )
-    let stderr = ""
-    child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-    const exited = new Promise<void>((done) => child.once("exit", () => done()))
-    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${stderr}`)), 20_000)
-    child.once("exit", (code) => reject(new Error(`server exited with ${code} before listening:\n${stderr}`)))
-    readline.createInterface({ input: child.stdout! }).once("line", (line) => {
-      clearTimeout(timer)
-      const listening = JSON.parse(line) as { port: number; server_id: string; socket: string }
-      const token = fs.readFileSync(path.join(dataDir, "token"), "utf8").trim()
-      const clients = new Set<TestClient>()
-      resolve({
-        child,
-        port: listening.port,
-        serverId: listening.server_id,
-        token,
-        socketPath: listening.socket,
-        http: (pathAndQuery, init = {}) =>
-          new Promise((done, fail) => {
-            const req = http.request(
-              {
-                host: "127.0.0.1",
-                port: listening.port,
-                path: pathAndQuery,
-                method: init.method ?? "GET",
-                headers: { authorization: `Bearer ${token}` },
-                agent: false
-              },
-              (res) => {
-                const chunks: Array<Buffer> = []
-                res.on("data", (c: Buffer) => chunks.push(c))
-                res.on("end", () => {
-                  const text = Buffer.concat(chunks).toString("utf8")
-                  done({ status: res.statusCode ?? 0, body: text === "" ? undefined : JSON.parse(text) })
-                })
-              }
-            )
-            req.on("error", fail)
-            req.end(init.body)
-          }),
-        connect: (protocol = "json") =>
-          new Promise((done, fail) => {
-            const ws = new WebSocket(
-              `ws://127.0.0.1:${listening.port}/ws`,
-              [protocol === "json" ? JSON_SUBPROTOCOL : MSGPACK_SUBPROTOCOL],
-              { headers: { authorization: `Bearer ${token}` }, maxPayload: 256 * 1024 * 1024 }
-            )
-            const client = makeClient(ws, protocol === "msgpack")
-            ws.once("open", () => {
-              clients.add(client)
-              done(client)
+): Promise<ServerProcess> => {
+  const server = await launchServer({ dataDir, args: extraArgs, env: { ...process.env, ...env } })
+  const { listening, token } = server
+  const clients = new Set<TestClient>()
+  return {
+    child: server.child,
+    port: listening.port,
+    serverId: listening.server_id,
+    token,
+    socketPath: listening.socket ?? "",
+    http: (pathAndQuery, init = {}) =>
+      new Promise((done, fail) => {
+        const req = http.request(
+          {
+            host: "127.0.0.1",
+            port: listening.port,
+            path: pathAndQuery,
+            method: init.method ?? "GET",
+            headers: { authorization: `Bearer ${token}` },
+            agent: false
+          },
+          (res) => {
+            const chunks: Array<Buffer> = []
+            res.on("data", (c: Buffer) => chunks.push(c))
+            res.on("end", () => {
+              const text = Buffer.concat(chunks).toString("utf8")
+              done({ status: res.statusCode ?? 0, body: text === "" ? undefined : JSON.parse(text) })
             })
-            ws.once("error", fail)
-          }),
-        kill: async (signal) => {
-          for (const c of clients) c.ws.terminate()
-          if (child.exitCode === null && child.signalCode === null) child.kill(signal)
-          await exited
-        },
-        stderr: () => stderr
-      })
-    })
-  })
+          }
+        )
+        req.on("error", fail)
+        req.end(init.body)
+      }),
+    connect: (protocol = "json") =>
+      new Promise((done, fail) => {
+        const ws = new WebSocket(
+          `ws://127.0.0.1:${listening.port}/ws`,
+          [protocol === "json" ? JSON_SUBPROTOCOL : MSGPACK_SUBPROTOCOL],
+          { headers: { authorization: `Bearer ${token}` }, maxPayload: 256 * 1024 * 1024 }
+        )
+        const client = makeClient(ws, protocol === "msgpack")
+        ws.once("open", () => {
+          clients.add(client)
+          done(client)
+        })
+        ws.once("error", fail)
+      }),
+    kill: async (signal) => {
+      for (const c of clients) c.ws.terminate()
+      await server.stop(signal)
+    },
+    stderr: server.stderr
+  }
+}
 
 /**
  * The server processes and data dirs of one test file: `start` and `dataDir` record them,
