@@ -5,10 +5,9 @@
  */
 import { afterAll, beforeAll } from "vitest"
 import * as fs from "node:fs"
-import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
-import { launchServer, type Launched, type Listening } from "../../../server/test/kit/launchServer.js"
+import { launchServer, type Launched, type Listening, requestJson } from "../../../server/test/kit/launchServer.js"
 
 export type { Listening }
 
@@ -39,30 +38,13 @@ export const startServer = async (): Promise<ServerProcess> => {
   const { token } = server
   const port = server.listening.port
 
-  const get = (pathAndQuery: string) =>
-    new Promise<{ status: number; body: any }>((resolve, reject) => {
-      const req = http.request(
-        { host: "127.0.0.1", port, path: pathAndQuery, headers: { authorization: `Bearer ${token}` }, agent: false },
-        (res) => {
-          const chunks: Array<Buffer> = []
-          res.on("data", (c: Buffer) => chunks.push(c))
-          res.on("end", () => {
-            const text = Buffer.concat(chunks).toString("utf8")
-            resolve({ status: res.statusCode ?? 0, body: text === "" ? undefined : JSON.parse(text) })
-          })
-        }
-      )
-      req.on("error", reject)
-      req.end()
-    })
-
   return {
     dataDir,
     token,
     listening: () => server.listening,
     wsUrl: () => `ws://127.0.0.1:${port}/ws`,
     socketPath: () => server.listening.socket ?? path.join(dataDir, "server.sock"),
-    get,
+    get: (pathAndQuery) => requestJson(server, pathAndQuery),
     kill: () => server.stop("SIGKILL"),
     restart: async () => {
       server = await startProcess(dataDir, port)

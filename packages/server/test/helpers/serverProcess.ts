@@ -6,11 +6,10 @@
 import { JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL } from "@orbitdock/domain"
 import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
-import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
 import WebSocket from "ws"
-import { launchServer, serverBins } from "../kit/launchServer.js"
+import { launchServer, requestJson, serverBins } from "../kit/launchServer.js"
 import { makeClient, type TestClient } from "./testServer.js"
 
 export const binPath = serverBins.dist
@@ -45,29 +44,7 @@ export const startServerProcess = async (
     serverId: listening.server_id,
     token,
     socketPath: listening.socket ?? "",
-    http: (pathAndQuery, init = {}) =>
-      new Promise((done, fail) => {
-        const req = http.request(
-          {
-            host: "127.0.0.1",
-            port: listening.port,
-            path: pathAndQuery,
-            method: init.method ?? "GET",
-            headers: { authorization: `Bearer ${token}` },
-            agent: false
-          },
-          (res) => {
-            const chunks: Array<Buffer> = []
-            res.on("data", (c: Buffer) => chunks.push(c))
-            res.on("end", () => {
-              const text = Buffer.concat(chunks).toString("utf8")
-              done({ status: res.statusCode ?? 0, body: text === "" ? undefined : JSON.parse(text) })
-            })
-          }
-        )
-        req.on("error", fail)
-        req.end(init.body)
-      }),
+    http: (pathAndQuery, init) => requestJson(server, pathAndQuery, init),
     connect: (protocol = "json") =>
       new Promise((done, fail) => {
         const ws = new WebSocket(

@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
+import * as http from "node:http"
 import * as path from "node:path"
 import * as readline from "node:readline"
 
@@ -107,4 +108,33 @@ export const launchServer = (options: LaunchOptions): Promise<Launched> =>
         }
       })
     })
+  })
+
+/** A request over TCP to a launched server with its token; the status and the JSON body (undefined when empty). */
+export const requestJson = (
+  server: Pick<Launched, "listening" | "token">,
+  pathAndQuery: string,
+  init: { readonly method?: string; readonly body?: string } = {}
+): Promise<{ status: number; body: any }> =>
+  new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: "127.0.0.1",
+        port: server.listening.port,
+        path: pathAndQuery,
+        method: init.method ?? "GET",
+        headers: { authorization: `Bearer ${server.token}` },
+        agent: false
+      },
+      (res) => {
+        const chunks: Array<Buffer> = []
+        res.on("data", (c: Buffer) => chunks.push(c))
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8")
+          resolve({ status: res.statusCode ?? 0, body: text === "" ? undefined : JSON.parse(text) })
+        })
+      }
+    )
+    req.on("error", reject)
+    req.end(init.body)
   })
