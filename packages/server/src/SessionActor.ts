@@ -26,8 +26,9 @@ import type { Checkpoint, EventLogError, EventLogShape, PagedProgress, PendingEv
 import type { Hydrated } from "./Hydration.js"
 import { inTurn, TURN_MS, TurnCost } from "./internal/eventLoopSlice.js"
 import * as AssembledState from "./eventlog/assembledState.js"
-import * as MessagePages from "./eventlog/messagePages.js"
+import { LivePaging } from "./eventlog/livePaging.js"
 import { PendingReceipt } from "./internal/pendingReceipt.js"
+import { RecentEvents } from "./internal/recentEvents.js"
 import { digest } from "./eventlog/sourceKeyDigest.js"
 import * as Metrics from "./Metrics.js"
 import { type DecideContext, decide, duplicate } from "./SessionDecider.js"
@@ -54,13 +55,6 @@ interface Ingest {
 /** `offer`'s answer when nothing was queued. */
 export type Refused = "full" | "stopped"
 
-interface Recent {
-  readonly stored: StoredEvent
-  readonly message: SessionMessage
-}
-
-/** How often at most a live actor asks the log whether its older messages were paged out. */
-export const PAGING_CHECK_MS = 1000
 
 export interface SessionActor {
   readonly sessionId: SessionId
@@ -68,7 +62,7 @@ export interface SessionActor {
    * The current projection, to keep or hand out (read synchronously; only the actor fiber replaces
    * it). It stays as it is: the actor copies its message list before the next change. Its
    * `state.messages` are the session's recent messages only (at least the last
-   * `MessagePages.KEEP_MESSAGES`): the older ones are paged out to the log (`fullState`).
+   * `KEEP_MESSAGES` of `eventlog/messagePages.ts`): the older ones are paged out to the log (`fullState`).
    */
   readonly projection: () => SessionProjection.SessionProjection
   /**
@@ -149,20 +143,9 @@ export const make = Effect.fn("SessionActor.make")(function* (
    * when the first keyed event arrives, so a session that is only read never pays for them.
    */
   let keyDigests: Set<number> | undefined = undefined
-  const recent: Array<Recent> = []
+  const recent = new RecentEvents(RECENT_EVENTS)
   let projection = initial.projection
-  /**
-   * Paging (see `messagePages.ts`): the first `paged` messages of the session are in the log's
-   * pages, as of its snapshot at `pagedRevision`; `projection.state.messages` are the ones after.
-   * `pagedUpdates` are the updates of paged messages since that snapshot, which the pages may not
-   * have yet; a whole state applies them over the pages.
-   */
-  let paged = initial.paged
-  let pagedRevision = initial.pagedRevision
-  let pagedUpdates: Array<MessagePages.PagedUpdate> = [...initial.pagedUpdates]
-  let pagingChecked = 0
-  /** The in-memory message count at which `dropPaged` next looks (below it there is no page to drop). */
-  let checkAtLength = MessagePages.KEEP_MESSAGES + MessagePages.PAGE_MESSAGES
+  const paging = new LivePaging(initial)
   /**
    * Copy-on-write of the message list: folding in place is O(1) per event, copying is O(messages);
    * a 50,000-message burst copied on every append was quadratic. The list is copied only when the
@@ -174,12 +157,6 @@ export const make = Effect.fn("SessionActor.make")(function* (
   const handOut = () => {
     shared = true
     return projection
-  }
-
-  const remember = (entry: Recent) => {
-    recent.push(entry)
-    // Trim in chunks so the common case is a plain push.
-    if (recent.length > RECENT_EVENTS + 256) recent.splice(0, recent.length - RECENT_EVENTS)
   }
 
   let duplicates = 0
@@ -277,16 +254,13 @@ export const make = Effect.fn("SessionActor.make")(function* (
       }
       if (verdict._tag === "Drop") continue
       const stored = verdict.stored
-      if (paged > 0) {
-        const update = MessagePages.pagedUpdateOf(projection.state.messages, stored)
-        if (update !== undefined) pagedUpdates.push(update)
-      }
+      paging.folding(projection.state.messages, stored)
       // Copy-on-write: the list is copied once after it was handed out, then appended to in place.
       const [next, message] = shared ? SessionProjection.evolve(projection, stored) : evolveInPlace(projection, stored)
       if (message === null) continue
       projection = next
       shared = false
-      remember({ stored, message })
+      recent.push({ stored, message })
       publish(message)
       pending.push({ stored, source_key: key })
       revisions.push(stored.revision)
@@ -352,23 +326,9 @@ export const make = Effect.fn("SessionActor.make")(function* (
     wake = () => resume(Effect.void)
   })
 
-  /**
-   * Drops the messages the log has paged out since we last looked (at most every
-   * `PAGING_CHECK_MS`, and only when there are enough to fill a page). An update after the
-   * snapshot of a message dropped now was applied in memory only: it is taken from the recent
-   * events and kept with the other updates of paged messages. When those recent events no longer
-   * reach back to the snapshot, nothing is dropped this time (a later snapshot will do).
-   */
+  /** Drops the messages the log has paged out since we last looked (`LivePaging`). */
   const dropPaged = (): Effect.Effect<void> => {
-    const messages = projection.state.messages
-    // Cheap for the common step: only a page's worth of new messages since the last drop (or pending
-    // updates of paged ones) makes it look at the clock, and only a second since the last look makes
-    // it ask. A look that finds the log not paged yet keeps looking (each second, on later steps):
-    // raising the bar then would leave a session that stops growing unpaged for good.
-    if (messages.length < checkAtLength && pagedUpdates.length === 0) return Effect.void
-    const now = clock.unsafeCurrentTimeMillis()
-    if (now - pagingChecked < PAGING_CHECK_MS) return Effect.void
-    pagingChecked = now
+    if (!paging.due(projection.state.messages.length, clock.unsafeCurrentTimeMillis())) return Effect.void
     return options.log.pagedProgress(sessionId).pipe(
       // An optimisation: asked again later.
       Effect.match({ onFailure: () => {}, onSuccess: dropPagedAsOf })
@@ -378,32 +338,10 @@ export const make = Effect.fn("SessionActor.make")(function* (
   /** Drops what the log says is paged (the actor fiber waited for the answer: nothing changed meanwhile). */
   const dropPagedAsOf = (progress: PagedProgress | null): void => {
     const messages = projection.state.messages
-    if (progress === null || progress.revision <= pagedRevision || progress.paged < paged) return
-    const drop = progress.paged - paged
-    const first = recent[0]
-    if (drop > messages.length || (drop > 0 && (first === undefined || first.stored.revision > progress.revision + 1))) return
-    // The pages have every update up to the snapshot.
-    const kept = pagedUpdates.filter((u) => u.revision > progress.revision)
-    if (drop > 0) {
-      const dropped = new Set<string>()
-      for (let i = 0; i < drop; i++) dropped.add(messages[i]!.id)
-      // The events after the snapshot are the ring's last ones; kept in revision order.
-      let from = recent.length
-      while (from > 0 && recent[from - 1]!.stored.revision > progress.revision) from--
-      for (let i = from; i < recent.length; i++) {
-        const { stored } = recent[i]!
-        const event = stored.event
-        if (event.type === "message_updated" && dropped.has(event.message_id)) {
-          kept.push({ revision: stored.revision, messageId: event.message_id, changes: event.changes })
-        }
-      }
-      projection = { ...projection, state: { ...projection.state, messages: messages.slice(drop) } }
-      shared = false
-    }
-    pagedUpdates = kept
-    paged = progress.paged
-    pagedRevision = progress.revision
-    checkAtLength = Math.max(projection.state.messages.length, MessagePages.KEEP_MESSAGES) + MessagePages.PAGE_MESSAGES
+    const drop = paging.drop(progress, messages, (revision) => (recent.covers(revision) ? recent.eventsAfter(revision) : undefined))
+    if (drop === 0) return
+    projection = { ...projection, state: { ...projection.state, messages: messages.slice(drop) } }
+    shared = false
   }
 
   /** The events a step reserves room for in the log: none when it carries a command's (urgent) events. */
@@ -565,27 +503,22 @@ export const make = Effect.fn("SessionActor.make")(function* (
       }),
     commanding: () => commands > 0,
     recentEvents: (after) => {
-      const first = recent[0]
-      if (first === undefined) return after >= projection.state.revision ? [] : undefined
-      if (after < first.stored.revision - 1) return undefined
-      return recent.filter((r) => r.stored.revision > after).map((r) => r.stored)
+      if (recent.oldestRevision() === undefined) return after >= projection.state.revision ? [] : undefined
+      return recent.covers(after) ? recent.eventsAfter(after) : undefined
     }
   }
 
   /** The state now; its first `paged` messages are read from the log's pages afterwards. */
   const wholeState = (): Effect.Effect<SessionState, EventLogError> => {
     const state = handOut().state
+    const paged = paging.paged
     if (paged === 0) return Effect.succeed(state)
-    const inMemory = new Set<string>(state.messages.map((m) => m.id))
-    const updates = pagedUpdates.filter((u) => !inMemory.has(u.messageId))
+    const updates = paging.updatesFor(state.messages)
     return Effect.map(options.log.readPages(sessionId, paged), (pages) => AssembledState.assemble(state, pages, updates))
   }
 
-  const messagesAfter = (after: number): ReadonlyArray<SessionMessage> | undefined => {
-    const first = recent[0]
-    if (first === undefined || after < first.stored.revision - 1) return undefined
-    return recent.filter((r) => r.stored.revision > after).map((r) => r.message)
-  }
+  const messagesAfter = (after: number): ReadonlyArray<SessionMessage> | undefined =>
+    recent.covers(after) ? recent.messagesAfter(after) : undefined
 
   return actor
 })
