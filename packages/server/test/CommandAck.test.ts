@@ -24,7 +24,8 @@ const message = (host: ConnectorHost, role: "user" | "assistant", content: strin
 
 /**
  * A connector that only ever `emit`s: `create` and `sendMessage` emit their events and return; the
- * agent's reply is emitted by a fiber the command forks (the agent's, not the command's). Each
+ * agent's reply is emitted by a fiber the command forks (the agent's, not the command's), queued
+ * before the command returns. Each
  * `sendMessage` waits for `gate` when one is set, and counts how many run at once.
  */
 const emitOnly = (forked: Scope.Scope) => {
@@ -40,7 +41,12 @@ const emitOnly = (forked: Scope.Scope) => {
           state.mostAtOnce = Math.max(state.mostAtOnce, state.running)
           if (state.gate !== undefined) yield* Deferred.await(state.gate)
           yield* host.emit(session.id, [{ event: { type: "turn_started" } }, message(host, "user", content)])
-          yield* host.emit(session.id, [message(host, "assistant", `re: ${content}`)]).pipe(Effect.forkIn(forked))
+          // The agent's reply, emitted by a fiber the command forks; the command returns once it is queued.
+          const replied = yield* Deferred.make<void>()
+          yield* host
+            .emit(session.id, [message(host, "assistant", `re: ${content}`)])
+            .pipe(Effect.zipRight(Deferred.succeed(replied, undefined)), Effect.forkIn(forked))
+          yield* Deferred.await(replied)
           state.running--
         }),
       approve: () => Effect.void,
@@ -74,10 +80,12 @@ describe("a command's ack", () => {
 
       yield* sessions.execute({ type: "send_message", session_id, content: "hello" })
       const durable = (yield* log.readSession(session_id, 0)).map((e) => e.event.type)
-      expect(durable.slice(0, 3)).toStrictEqual(["session_created", "turn_started", "message_appended"])
-      // The agent's reply came from a fiber the command forked: not the command's to wait for.
+      expect(durable).toStrictEqual(["session_created", "turn_started", "message_appended"])
+      // The agent's reply came from a fiber the command forked: shown, but not the command's to wait
+      // for, so it is still queued (nothing but urgency commits here).
       const live = yield* sessions.get(session_id)
       expect(live.messages.map((m) => m.content)).toStrictEqual(["hello", "re: hello"])
+      expect(log.uncommitted(session_id)).toBe(true)
     }))
 
   it.scopedLive("given two commands to one session at once, then they run one at a time, each acked after its own events", () =>
