@@ -3,7 +3,7 @@
  * whose commands are Promises (rejected with the same error classes as the Effect face) and whose
  * mirror is read synchronously and observed with listeners. A thin adapter over `OrbitClient`.
  */
-import type { Ack, ServerMessage, SessionId, SessionState, SessionSummary } from "@orbitdock/domain"
+import type { Ack, InboxItem, RequestResult, ServerMessage, SessionId, SessionState, SessionSummary } from "@orbitdock/domain"
 import { Cause, Effect, Exit, Scope } from "effect"
 import type { ClientError } from "./Errors.js"
 import type { Mirror } from "./Mirror.js"
@@ -40,6 +40,21 @@ export interface Client {
   unsubscribeList(call?: CallOptions): Promise<void>
   subscribeSession(sessionId: string, call?: CallOptions): Promise<SessionState>
   unsubscribeSession(sessionId: string, call?: CallOptions): Promise<void>
+  /** Subscribes the inbox; its entries, longest waiting first (the mirror's `inbox` keeps it live). */
+  subscribeInbox(call?: CallOptions): Promise<ReadonlyArray<InboxItem>>
+  unsubscribeInbox(call?: CallOptions): Promise<void>
+  /** Marks a session's attention seen and/or snoozed (`snoozed_until: null` wakes it). */
+  markAttention(
+    sessionId: string,
+    mark: { readonly seen?: boolean; readonly snoozed_until?: string | null; readonly since?: string },
+    call?: CallOptions
+  ): Promise<void>
+  /** Approves or denies several pending approvals at once; how each went, in order. */
+  approveRequests(
+    requests: ReadonlyArray<{ readonly session_id: string; readonly request_id: string }>,
+    approved: boolean,
+    call?: CallOptions & { readonly scope?: "once" | "session" }
+  ): Promise<ReadonlyArray<RequestResult>>
   createSession(params: OrbitClient.CreateSessionParams, call?: CallOptions): Promise<SessionId>
   sendMessage(sessionId: string, content: string, call?: CallOptions): Promise<void>
   approveTool(
@@ -105,6 +120,10 @@ export const connect = async (options: Options = {}): Promise<Client> => {
     unsubscribeList: (call) => run(client.unsubscribeList(call)),
     subscribeSession: (sessionId, call) => run(client.subscribeSession(sessionId, call)),
     unsubscribeSession: (sessionId, call) => run(client.unsubscribeSession(sessionId, call)),
+    subscribeInbox: (call) => run(client.subscribeInbox(call)),
+    unsubscribeInbox: (call) => run(client.unsubscribeInbox(call)),
+    markAttention: (sessionId, mark, call) => run(client.markAttention(sessionId, mark, call)),
+    approveRequests: (requests, approved, call) => run(client.approveRequests(requests, approved, call)),
     createSession: (params, call) => run(client.createSession(params, call)),
     sendMessage: (sessionId, content, call) => run(client.sendMessage(sessionId, content, call)),
     approveTool: (sessionId, requestId, approved, call) => run(client.approveTool(sessionId, requestId, approved, call)),

@@ -6,7 +6,7 @@
  * Does not own sockets or resubscription (the connection core acts on the verdicts).
  */
 import type { ServerId, SessionId, SessionMessage, SessionSnapshot, SessionState } from "@orbitdock/domain"
-import { SessionMirror, SessionSummaries } from "@orbitdock/projections"
+import { type Inbox, SessionMirror, type SessionSummaries } from "@orbitdock/projections"
 
 /** Where the connection stands. */
 export type ConnectionState = "connecting" | "online" | "reconnecting" | "closed"
@@ -18,11 +18,19 @@ export interface Mirror {
   readonly serverId: ServerId | undefined
   /** The session list, oldest first; `undefined` until the list is subscribed and received. */
   readonly list: SessionSummaries.SessionList | undefined
+  /** The inbox by session (`Inbox.ordered` for its order); `undefined` until subscribed and received. */
+  readonly inbox: Inbox.InboxMirror | undefined
   /** Every subscribed session whose state is known (absent while it is being fetched again). */
   readonly sessions: ReadonlyMap<SessionId, SessionState>
 }
 
-export const empty: Mirror = { connection: "connecting", serverId: undefined, list: undefined, sessions: new Map() }
+export const empty: Mirror = {
+  connection: "connecting",
+  serverId: undefined,
+  list: undefined,
+  inbox: undefined,
+  sessions: new Map()
+}
 
 /** One subscribed session's sync state. */
 export interface SessionSync {

@@ -6,13 +6,16 @@
 import type {
   Ack,
   ApprovalPolicy,
+  InboxItem,
+  RequestRef,
+  RequestResult,
   Provider,
   SandboxMode,
   ServerMessage,
   SessionId,
   SessionState
 } from "@orbitdock/domain"
-import type { SessionSummaries } from "@orbitdock/projections"
+import { Inbox, type SessionSummaries } from "@orbitdock/projections"
 import { Context, Effect, Layer, Option, PubSub, Stream, SubscriptionRef, type Scope } from "effect"
 import * as Backoff from "./Backoff.js"
 import type { Encoding } from "./Codec.js"
@@ -96,6 +99,24 @@ export interface OrbitClientShape {
   /** Subscribes a session (kept across reconnects); its state once synced. */
   readonly subscribeSession: (sessionId: string, call?: Core.CallOptions) => Effect.Effect<SessionState, ClientError>
   readonly unsubscribeSession: (sessionId: string, call?: Core.CallOptions) => Effect.Effect<void, ClientError>
+  /** Subscribes the inbox (kept across reconnects); its entries, longest waiting first, once received. */
+  readonly subscribeInbox: (call?: Core.CallOptions) => Effect.Effect<ReadonlyArray<InboxItem>, ClientError>
+  readonly unsubscribeInbox: (call?: Core.CallOptions) => Effect.Effect<void, ClientError>
+  /**
+   * Marks a session's attention seen and/or snoozed until a time (`null`: awake again), for every
+   * device. `since` names the attention meant (a replaced one is a `conflict`).
+   */
+  readonly markAttention: (
+    sessionId: string,
+    mark: { readonly seen?: boolean; readonly snoozed_until?: string | null; readonly since?: string },
+    call?: Core.CallOptions
+  ) => Effect.Effect<void, ClientError>
+  /** Approves or denies several pending approvals at once; how each went, in order. */
+  readonly approveRequests: (
+    requests: ReadonlyArray<{ readonly session_id: string; readonly request_id: string }>,
+    approved: boolean,
+    call?: Core.CallOptions & { readonly scope?: "once" | "session" }
+  ) => Effect.Effect<ReadonlyArray<RequestResult>, ClientError>
 
   /** Starts a session; its id. */
   readonly createSession: (params: CreateSessionParams, call?: Core.CallOptions) => Effect.Effect<SessionId, ClientError>
@@ -199,6 +220,22 @@ export const make = (options: Options = {}): Effect.Effect<OrbitClientShape, Cli
       unsubscribeList: core.unsubscribeList,
       subscribeSession: (sessionId, call) => core.subscribeSession(asSession(sessionId), call),
       unsubscribeSession: (sessionId, call) => core.unsubscribeSession(asSession(sessionId), call),
+      subscribeInbox: (call) => Effect.map(core.subscribeInbox(call), Inbox.ordered),
+      unsubscribeInbox: core.unsubscribeInbox,
+      markAttention: (sessionId, mark, call) =>
+        done(core.request({ type: "mark_attention", session_id: asSession(sessionId), ...mark }, call)),
+      approveRequests: (requests, approved, call) =>
+        core
+          .request(
+            {
+              type: "approve_requests",
+              requests: requests as ReadonlyArray<RequestRef>,
+              approved,
+              ...(call?.scope === undefined ? {} : { scope: call.scope })
+            },
+            call
+          )
+          .pipe(Effect.map((ack) => ack.results ?? [])),
       createSession: (params, call) =>
         core.request({ type: "create_session", ...params }, call).pipe(
           Effect.map((ack) => ack.session_id as SessionId)

@@ -91,6 +91,31 @@ export const Question = Schema.Struct({
 })
 export type Question = typeof Question.Type
 
+/**
+ * Why a session needs its person: a request to answer (`approval`, `question`), an agent idle after
+ * its turn (`turn_finished`), a failed turn or a dead agent (`error`), or a turn that went silent
+ * (`stalled`). The first two outrank the others: a request is what the person must act on.
+ */
+export const AttentionReason = Schema.Literal("approval", "question", "turn_finished", "error", "stalled")
+export type AttentionReason = typeof AttentionReason.Type
+
+/**
+ * A session's current attention: why, since when, what is asked (one line for people: the command,
+ * the files of a patch, the question, the agent's last words), and whether a person saw or snoozed
+ * it. Seen and snoozed belong to this attention: the next one starts unseen.
+ */
+export const AttentionDetail = Schema.Struct({
+  reason: AttentionReason,
+  since: Timestamp,
+  summary: Schema.String,
+  /** The request to answer (`approval`, `question`). */
+  request_id: Schema.optional(RequestId),
+  seen: Schema.Boolean,
+  /** Hidden from the inbox and not notified until then. */
+  snoozed_until: Schema.optional(Timestamp)
+})
+export type AttentionDetail = typeof AttentionDetail.Type
+
 const summaryFields = {
   id: SessionId,
   provider: Provider,
@@ -102,7 +127,10 @@ const summaryFields = {
   last_activity_at: Timestamp,
   ended_at: Schema.optional(Timestamp),
   message_count: Count,
+  /** A request is pending (protocol 1.0's meaning, kept); `attention_detail` says more. */
   attention: Schema.Boolean,
+  /** Minor 2: why the session needs its person, or null. Absent from older servers. */
+  attention_detail: Schema.optional(Schema.NullOr(AttentionDetail)),
   token_usage: TokenUsage,
   revision: Count,
   /** Codex thread id / Claude session id. */

@@ -7,6 +7,7 @@ import { Schema } from "effect"
 import {
   ApprovalPolicy,
   ApprovalRequest,
+  AttentionReason,
   MessageChanges,
   Message,
   Provider,
@@ -26,8 +27,10 @@ export const PROTOCOL_VERSION = 1 as const
  * Additive revisions of protocol 1, announced in `hello` and `/health`. A client never needs it to
  * talk to the server (what a minor adds is ignorable by a v1 client); it tells a client what to expect.
  * 1: `protocol_minor` itself, `id` rules (`error.id: null`), the `unavailable` code.
+ * 2: `attention_detail` on summaries, the inbox (`subscribe_inbox`, `inbox`, `inbox_changed`),
+ *    `mark_attention`, `approve_requests` and the ack's `results`.
  */
-export const PROTOCOL_MINOR = 1 as const
+export const PROTOCOL_MINOR = 2 as const
 
 export const JSON_SUBPROTOCOL = "orbitdock.v1.json"
 export const MSGPACK_SUBPROTOCOL = "orbitdock.v1.msgpack"
@@ -94,6 +97,37 @@ export const AnswerQuestion = clientMessage("answer_question", {
 })
 export type AnswerQuestion = typeof AnswerQuestion.Type
 export const InterruptSession = clientMessage("interrupt_session", { session_id: SessionId })
+/** Minor 2: the inbox, then its changes (`inbox`, `inbox_changed`). */
+export const SubscribeInbox = clientMessage("subscribe_inbox", {})
+export const UnsubscribeInbox = clientMessage("unsubscribe_inbox", {})
+/**
+ * Minor 2: marks a session's current attention seen, snoozed until a time, or awake again
+ * (`snoozed_until: null`), for every device. `since` names the attention (a mark meant for one that
+ * has since been replaced is a `conflict`); absent: the current one.
+ */
+export const MarkAttention = clientMessage("mark_attention", {
+  session_id: SessionId,
+  since: Schema.optional(Timestamp),
+  seen: Schema.optional(Schema.Boolean),
+  snoozed_until: Schema.optional(Schema.NullOr(Timestamp))
+})
+export type MarkAttention = typeof MarkAttention.Type
+/** The most requests one `approve_requests` may carry. */
+export const MAX_BATCH = 256
+/** One request of a batch. */
+export const RequestRef = Schema.Struct({ session_id: SessionId, request_id: RequestId })
+export type RequestRef = typeof RequestRef.Type
+/**
+ * Minor 2: approves or denies several pending approvals at once (at most `MAX_BATCH`), each as its
+ * own `approve_tool` would: resolved once, or refused with its own code. Acked with `results`.
+ */
+export const ApproveRequests = clientMessage("approve_requests", {
+  requests: Schema.Array(RequestRef).pipe(Schema.minItems(1), Schema.maxItems(MAX_BATCH)),
+  approved: Schema.Boolean,
+  scope: Schema.optional(Schema.Literal("once", "session"))
+})
+export type ApproveRequests = typeof ApproveRequests.Type
+
 export const EndSession = clientMessage("end_session", { session_id: SessionId })
 
 export const ClientMessage = Schema.Union(
@@ -106,7 +140,11 @@ export const ClientMessage = Schema.Union(
   ApproveTool,
   AnswerQuestion,
   InterruptSession,
-  EndSession
+  EndSession,
+  SubscribeInbox,
+  UnsubscribeInbox,
+  MarkAttention,
+  ApproveRequests
 )
 export type ClientMessage = typeof ClientMessage.Type
 export type ClientMessageType = ClientMessage["type"]
@@ -154,10 +192,21 @@ export const ServerStatus = serverMessage("server_status", {
 export type ServerStatus = typeof ServerStatus.Type
 export type EndSession = typeof EndSession.Type
 export type InterruptSession = typeof InterruptSession.Type
+/** How one request of `approve_requests` went: resolved (`ok`), or refused with a code. */
+export const RequestResult = Schema.Struct({
+  session_id: SessionId,
+  request_id: RequestId,
+  ok: Schema.Boolean,
+  code: Schema.optional(ErrorCode),
+  message: Schema.optional(Schema.String)
+})
+export type RequestResult = typeof RequestResult.Type
 export const Ack = serverMessage("ack", {
   id: Schema.String,
   session_id: Schema.optional(SessionId),
-  revision: Schema.optional(Schema.Number)
+  revision: Schema.optional(Schema.Number),
+  /** Minor 2: one per request of an `approve_requests`, in its order. */
+  results: Schema.optional(Schema.Array(RequestResult))
 })
 export type Ack = typeof Ack.Type
 export const ErrorMessage = serverMessage("error", {
@@ -209,6 +258,30 @@ export type ApprovalRequestedMessage = typeof ApprovalRequestedMessage.Type
 export const QuestionAskedMessage = serverMessage("question_asked", { ...sessionScoped, request: Question })
 export const TokensUpdatedMessage = serverMessage("tokens_updated", { ...sessionScoped, usage: TokenUsage })
 
+/**
+ * Minor 2: one entry of the inbox, a session that needs its person (its `attention_detail`, with
+ * what a list row needs to show it).
+ */
+export const InboxItem = Schema.Struct({
+  session_id: SessionId,
+  reason: AttentionReason,
+  since: Timestamp,
+  request_id: Schema.optional(RequestId),
+  summary: Schema.String,
+  seen: Schema.Boolean,
+  snoozed_until: Schema.optional(Timestamp),
+  provider: Provider,
+  cwd: Schema.String,
+  title: Schema.optional(Schema.String)
+})
+export type InboxItem = typeof InboxItem.Type
+/** Minor 2: the inbox, longest waiting first (snoozed items left out until they wake). */
+export const InboxMessage = serverMessage("inbox", { items: Schema.Array(InboxItem) })
+export type InboxMessage = typeof InboxMessage.Type
+/** Minor 2: a session's inbox entry changed (`item`), or left the inbox (`item: null`). */
+export const InboxChanged = serverMessage("inbox_changed", { session_id: SessionId, item: Schema.NullOr(InboxItem) })
+export type InboxChanged = typeof InboxChanged.Type
+
 const sessionMessages = [
   SessionCreatedMessage,
   SessionEndedMessage,
@@ -232,6 +305,8 @@ export const ServerMessage = Schema.Union(
   SessionsList,
   SessionUpdated,
   SessionSnapshot,
+  InboxMessage,
+  InboxChanged,
   ...sessionMessages
 )
 export type ServerMessage = typeof ServerMessage.Type
@@ -265,6 +340,10 @@ export const EventsPage = Schema.Struct({
   next_after: Schema.NullOr(Schema.Number)
 })
 export type EventsPage = typeof EventsPage.Type
+
+/** `GET /api/inbox`. */
+export const InboxResponse = Schema.Struct({ items: Schema.Array(InboxItem) })
+export type InboxResponse = typeof InboxResponse.Type
 
 export const HttpError = Schema.Struct({ code: ErrorCode, message: Schema.String })
 export type HttpError = typeof HttpError.Type

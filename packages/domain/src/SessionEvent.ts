@@ -88,6 +88,17 @@ export const TokensUpdated = event("tokens_updated", { usage: TokenUsage })
 export const DiffUpdated = event("diff_updated", { diff: Schema.String })
 export const PlanUpdated = event("plan_updated", { plan: Schema.Array(PlanStep) })
 export const SessionEnded = event("session_ended", { reason: Schema.String })
+/** The stall watch found a turn silent since `since` (the session's last activity). */
+export const SessionStalled = event("session_stalled", { since: Timestamp })
+/**
+ * A person saw or snoozed the session's attention that started at `since` (one that has since been
+ * replaced is left alone). `snoozed_until: null` wakes it.
+ */
+export const AttentionMarked = event("attention_marked", {
+  since: Timestamp,
+  seen: Schema.optional(Schema.Boolean),
+  snoozed_until: Schema.optional(Schema.NullOr(Timestamp))
+})
 /** An ended session came back (e.g. `claude --resume` of a watched session): `waiting` again. */
 export const SessionReopened = event("session_reopened", { reason: Schema.String })
 
@@ -108,7 +119,9 @@ export const DomainEvent = Schema.Union(
   DiffUpdated,
   PlanUpdated,
   SessionEnded,
-  SessionReopened
+  SessionReopened,
+  SessionStalled,
+  AttentionMarked
 )
 export type DomainEvent = typeof DomainEvent.Type
 export type DomainEventType = DomainEvent["type"]

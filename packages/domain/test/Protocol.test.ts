@@ -16,7 +16,11 @@ describe("wire schemas", () => {
       { type: "approve_tool", session_id: "s", request_id: "r", approved: true, scope: "session" },
       { type: "answer_question", session_id: "s", request_id: "r", answer: "yes" },
       { type: "interrupt_session", session_id: "s" },
-      { type: "end_session", session_id: "s" }
+      { type: "end_session", session_id: "s" },
+      { type: "subscribe_inbox" },
+      { type: "unsubscribe_inbox" },
+      { type: "mark_attention", session_id: "s", seen: true, snoozed_until: null },
+      { type: "approve_requests", requests: [{ session_id: "s", request_id: "r" }], approved: false }
     ]
     expect(samples.map((s) => s.type).sort()).toEqual([...clientMessageTypes].sort())
     for (const sample of samples) expect(Either.isRight(decodeClient(sample))).toBe(true)
@@ -39,10 +43,25 @@ describe("wire schemas", () => {
     const ack = { type: "ack", id: "1", session_id: "s", revision: 3 }
     expect(Either.isRight(Schema.decodeUnknownEither(ServerFrame)(hello))).toBe(true)
     expect(Schema.decodeUnknownEither(ServerFrame)({ ...hello, protocol_minor: PROTOCOL_MINOR })).toEqual(
-      Either.right({ ...hello, protocol_minor: 1 })
+      Either.right({ ...hello, protocol_minor: 2 })
     )
     expect(Either.isRight(Schema.decodeUnknownEither(ServerFrame)({ type: "error", id: null, code: "invalid_message", message: "m" }))).toBe(true)
     expect(Either.isRight(Schema.decodeUnknownEither(ServerFrame)([ack, ack]))).toBe(true)
+  })
+
+  it("minor 2: a v1 message with the new fields still decodes, and a batch is bounded", () => {
+    const summary = {
+      id: "s", provider: "sim", status: "waiting", cwd: "/", created_at: "t", last_activity_at: "t",
+      message_count: 0, attention: false, token_usage: { input: 0, output: 0, cached_input: 0, total: 0 }, revision: 1
+    }
+    const detail = { reason: "turn_finished", since: "t", summary: "done", seen: false }
+    expect(Either.isRight(Schema.decodeUnknownEither(ServerFrame)({ type: "session_updated", session: summary }))).toBe(true)
+    expect(
+      Either.isRight(Schema.decodeUnknownEither(ServerFrame)({ type: "session_updated", session: { ...summary, attention_detail: detail } }))
+    ).toBe(true)
+    expect(Either.isLeft(decodeClient({ type: "approve_requests", requests: [], approved: true }))).toBe(true)
+    const many = Array.from({ length: 257 }, (_, i) => ({ session_id: "s", request_id: `r${i}` }))
+    expect(Either.isLeft(decodeClient({ type: "approve_requests", requests: many, approved: true }))).toBe(true)
   })
 
   it("name every domain event type once", () => {

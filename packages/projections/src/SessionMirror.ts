@@ -13,6 +13,7 @@ import type {
   SessionState,
   SessionSummary
 } from "@orbitdock/domain"
+import * as Attention from "./Attention.js"
 
 /** The longest title derived from a first user message. */
 export const TITLE_LENGTH = 80
@@ -45,6 +46,10 @@ const applyChanges = (state: SessionState, changes: SessionChanges): SessionStat
   else if (ended_at !== undefined) next.ended_at = ended_at
   return { ...next, attention: next.pending_approval !== null || next.pending_question !== null }
 }
+
+/** A sign of life from the agent ends a stall (the rest of `Attention`'s rules arrive in deltas). */
+const endStall = (state: SessionState): SessionState =>
+  state.attention_detail?.reason === "stalled" ? { ...state, attention_detail: null } : state
 
 /**
  * How the message list changes. `persistent` copies: every state handed out stays as it was. The
@@ -83,9 +88,9 @@ const appendMessage = (
     // older ones are paged out to the log), and the count is of all of them.
     message_count: state.message_count + 1
   }
-  if (state.title !== undefined || message.role !== "user") return next
+  if (state.title !== undefined || message.role !== "user") return endStall(next)
   const title = titleFrom(message.content)
-  return title === undefined ? next : { ...next, title }
+  return endStall(title === undefined ? next : { ...next, title })
 }
 
 const updateMessage = (
@@ -104,7 +109,7 @@ const updateMessage = (
     messages = ops.replace(messages, i, changeMessage(message, changes))
     break
   }
-  return { ...state, revision, last_activity_at: occurredAt ?? state.last_activity_at, messages }
+  return endStall({ ...state, revision, last_activity_at: occurredAt ?? state.last_activity_at, messages })
 }
 
 /** A message with `changes` applied (what `message_updated` does to the message it names). */
@@ -130,14 +135,24 @@ export const applyMessage = (
     case "approval_requested": {
       const next = withEnvelope(state, message.revision, message.occurred_at)
       // A request queued behind another becomes visible when the first one is resolved (a delta).
-      return next.pending_approval === null ? { ...next, pending_approval: message.request, attention: true } : next
+      // An approval outranks a question: it becomes the attention.
+      return next.pending_approval === null
+        ? endStall({
+            ...next,
+            pending_approval: message.request,
+            attention: true,
+            attention_detail: Attention.forApproval(message.request)
+          })
+        : endStall(next)
     }
     case "question_asked": {
       const next = withEnvelope(state, message.revision, message.occurred_at)
-      return next.pending_question === null ? { ...next, pending_question: message.request, attention: true } : next
+      if (next.pending_question !== null) return endStall(next)
+      const attention_detail = next.pending_approval === null ? Attention.forQuestion(message.request) : next.attention_detail
+      return endStall({ ...next, pending_question: message.request, attention: true, attention_detail })
     }
     case "tokens_updated":
-      return { ...withEnvelope(state, message.revision, message.occurred_at), token_usage: message.usage }
+      return endStall({ ...withEnvelope(state, message.revision, message.occurred_at), token_usage: message.usage })
     case "session_ended":
       return {
         ...withEnvelope(state, message.revision, message.occurred_at),
@@ -145,7 +160,8 @@ export const applyMessage = (
         ended_at: message.ended_at,
         pending_approval: null,
         pending_question: null,
-        attention: false
+        attention: false,
+        attention_detail: null
       }
   }
 }

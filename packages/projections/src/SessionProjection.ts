@@ -6,6 +6,7 @@
  */
 import type {
   ApprovalRequest,
+  AttentionDetail,
   DomainEvent,
   Question,
   SessionChanges,
@@ -14,6 +15,7 @@ import type {
   SessionState,
   StoredEvent
 } from "@orbitdock/domain"
+import * as Attention from "./Attention.js"
 import { transient } from "./internal/transientLists.js"
 import { applyMessage, type ListOps, persistent } from "./SessionMirror.js"
 
@@ -29,6 +31,8 @@ export interface SessionProjection {
   readonly questions: ReadonlyArray<Question>
   /** Every request id the session ever issued, to tell `conflict` (resolved) from `not_found`. */
   readonly issued: Readonly<Record<string, RequestKind>>
+  /** What the turn left for the person (finished, failed, stalled), shown when no request is pending. */
+  readonly turnAttention: AttentionDetail | null
 }
 
 /** The projection before revision 1 (only `session_created` gives it meaning). */
@@ -42,6 +46,7 @@ export const empty = (sessionId: SessionId): SessionProjection => ({
     last_activity_at: "",
     message_count: 0,
     attention: false,
+    attention_detail: null,
     token_usage: { input: 0, output: 0, cached_input: 0, total: 0 },
     revision: 0,
     messages: [],
@@ -50,10 +55,11 @@ export const empty = (sessionId: SessionId): SessionProjection => ({
   },
   approvals: [],
   questions: [],
-  issued: {}
+  issued: {},
+  turnAttention: null
 })
 
-const delta = (stored: StoredEvent, changes: SessionChanges): SessionMessage => ({
+const deltaOf = (stored: StoredEvent, changes: SessionChanges): SessionMessage => ({
   type: "session_delta",
   session_id: stored.session_id,
   revision: stored.revision,
@@ -61,15 +67,24 @@ const delta = (stored: StoredEvent, changes: SessionChanges): SessionMessage => 
   changes
 })
 
-/** The protocol message an event becomes, given the queues after the event. */
+/**
+ * The protocol message an event becomes, given the queues and the attention after the event. A
+ * `session_delta` carries `attention_detail` when it changed; the other messages change it the way
+ * `SessionMirror` derives (a new first request, a sign of life ending a stall, the end).
+ */
 const toMessage = (
   p: SessionProjection,
   stored: StoredEvent,
   approvals: ReadonlyArray<ApprovalRequest>,
-  questions: ReadonlyArray<Question>
+  questions: ReadonlyArray<Question>,
+  attention: AttentionDetail | null
 ): SessionMessage => {
   const event: DomainEvent = stored.event
   const envelope = { session_id: stored.session_id, revision: stored.revision, occurred_at: stored.occurred_at }
+  const delta = (stored: StoredEvent, changes: SessionChanges): SessionMessage =>
+    attention === (p.state.attention_detail ?? null)
+      ? deltaOf(stored, changes)
+      : deltaOf(stored, { ...changes, attention_detail: attention })
   switch (event.type) {
     case "session_created": {
       const { type: _t, approval_policy: _a, sandbox: _s, ...fields } = event
@@ -83,6 +98,7 @@ const toMessage = (
           last_activity_at: stored.occurred_at,
           message_count: 0,
           attention: false,
+          attention_detail: null,
           token_usage: { input: 0, output: 0, cached_input: 0, total: 0 },
           revision: stored.revision
         }
@@ -127,6 +143,9 @@ const toMessage = (
       return { type: "session_ended", ...envelope, reason: event.reason, ended_at: stored.occurred_at }
     case "session_reopened":
       return delta(stored, { status: "waiting", ended_at: null })
+    case "session_stalled":
+    case "attention_marked":
+      return delta(stored, {})
   }
 }
 
@@ -174,9 +193,22 @@ export const evolveWith = (
   ops: ListOps
 ): readonly [SessionProjection, SessionMessage | null] => {
   if (stored.revision <= p.state.revision) return [p, null]
-  const next = queues(p, stored.event)
-  const message = toMessage(p, stored, next.approvals, next.questions)
-  return [{ ...next, state: applyMessage(p.state, message, ops) }, message]
+  const event = stored.event
+  const next = queues(p, event)
+  const turnAttention = Attention.nextTurnAttention(
+    p.turnAttention,
+    event,
+    stored.occurred_at,
+    p.state.messages,
+    p.state.status
+  )
+  let current = p.state.attention_detail ?? null
+  if (event.type === "attention_marked" && current !== null && current.since === event.since) {
+    current = Attention.mark(current, event)
+  }
+  const attention = Attention.effective(current, next.approvals, next.questions, turnAttention)
+  const message = toMessage(p, stored, next.approvals, next.questions, attention)
+  return [{ ...next, turnAttention, state: applyMessage(p.state, message, ops) }, message]
 }
 
 /**

@@ -1,3 +1,5 @@
+export * as Attention from "./Attention.js"
+export * as Inbox from "./Inbox.js"
 export * as SessionMirror from "./SessionMirror.js"
 export * as SessionProjection from "./SessionProjection.js"
 export * as SessionSummaries from "./SessionSummaries.js"

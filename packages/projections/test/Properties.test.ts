@@ -14,6 +14,8 @@ const at = "2026-01-01T00:00:00.000Z"
 const ids = ["a", "b", "c", "d"]
 const id = fc.constantFrom(...ids)
 const text = fc.string({ maxLength: 12 })
+// The times events are stored at (`stored`), so a mark or a stall can name the current attention.
+const since = fc.constantFrom(at, ...Array.from({ length: 41 }, (_, i) => new Date(Date.UTC(2026, 0, 1, 0, 0, i + 1)).toISOString()))
 
 const eventArb: fc.Arbitrary<DomainEvent> = fc.oneof(
   fc.constant<DomainEvent>({ type: "turn_started" }),
@@ -45,7 +47,16 @@ const eventArb: fc.Arbitrary<DomainEvent> = fc.oneof(
   fc.constantFrom("starting", "working", "waiting" as const).map((status): DomainEvent => ({ type: "status_changed", status })),
   fc.option(text, { nil: undefined }).map((title): DomainEvent => ({ type: "session_info_changed", ...(title === undefined ? {} : { title }) })),
   fc.constant<DomainEvent>({ type: "session_ended", reason: "done" }),
-  fc.constant<DomainEvent>({ type: "session_reopened", reason: "resumed" })
+  fc.constant<DomainEvent>({ type: "session_reopened", reason: "resumed" }),
+  since.map((at): DomainEvent => ({ type: "session_stalled", since: at })),
+  fc.tuple(since, fc.option(fc.boolean(), { nil: undefined }), fc.option(fc.option(since, { nil: null }), { nil: undefined })).map(
+    ([at, seen, snoozed]): DomainEvent => ({
+      type: "attention_marked",
+      since: at,
+      ...(seen === undefined ? {} : { seen }),
+      ...(snoozed === undefined ? {} : { snoozed_until: snoozed })
+    })
+  )
 )
 
 const history = fc.array(eventArb, { maxLength: 40 }).map((events) => stored([created, ...events]))

@@ -39,6 +39,8 @@ export interface ServerConfigShape {
   readonly evictIdleMs: number
   /** Most WebSocket connections at once; more are refused (`503`). */
   readonly maxConnections: number
+  /** A working session silent this long is `stalled` (0: never). */
+  readonly stallAfterMs: number
 }
 
 export class ServerConfig extends Context.Tag("@orbitdock/server/ServerConfig")<ServerConfig, ServerConfigShape>() {}
@@ -61,6 +63,12 @@ export const DEFAULT_BATCH_SIZE = 500
  */
 export const DEFAULT_MAX_CONNECTIONS = 512
 
+/**
+ * How long a turn may stay silent before its session asks for its person (`stalled`). Long enough
+ * for a test suite or a build run by the agent, short enough that a hung agent is not left for long.
+ */
+export const DEFAULT_STALL_AFTER_MS = 5 * 60_000
+
 /** The defaults of `orbitdock serve`, for a data directory. */
 export const defaults = (dataDir: string = defaultDataDir()): ServerConfigShape => ({
   host: "127.0.0.1",
@@ -78,7 +86,8 @@ export const defaults = (dataDir: string = defaultDataDir()): ServerConfigShape 
   claudeBin: null,
   fileLogging: true,
   evictIdleMs: 10 * 60_000,
-  maxConnections: DEFAULT_MAX_CONNECTIONS
+  maxConnections: DEFAULT_MAX_CONNECTIONS,
+  stallAfterMs: DEFAULT_STALL_AFTER_MS
 })
 
 export const layer = (config: ServerConfigShape): Layer.Layer<ServerConfig> => Layer.succeed(ServerConfig, config)

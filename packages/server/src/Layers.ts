@@ -44,7 +44,10 @@ const dataDirLayer = Layer.effectDiscard(
 export const server = (config: ServerConfigShape, options: ServerOptions = {}) =>
   HttpTransport.layerWith(options.transport ?? {}).pipe(
     Layer.provideMerge(
-      SessionRegistry.layer(options.connectors ?? connectorFactories(config), { evictIdleMs: config.evictIdleMs })
+      SessionRegistry.layer(options.connectors ?? connectorFactories(config), {
+        evictIdleMs: config.evictIdleMs,
+        stallAfterMs: config.stallAfterMs
+      })
     ),
     Layer.provideMerge(EventLogSqlite.layer),
     Layer.provideMerge(dataDirLayer),

@@ -19,6 +19,11 @@ export type DropReason =
   | "ended"
   /** `session_reopened` of a session that has not ended means nothing. */
   | "not_ended"
+  /**
+   * Overtaken: a stall of a session no longer working (its turn ended meanwhile), or a mark of an
+   * attention that is no longer the session's (a new one started: it starts unseen).
+   */
+  | "moot"
 
 export type Verdict =
   | { readonly _tag: "Record"; readonly stored: StoredEvent }
@@ -34,7 +39,7 @@ export interface DecideContext {
 }
 
 /** The part of the state the rules look at. */
-export type DecisionState = Pick<SessionState, "revision" | "status">
+export type DecisionState = Pick<SessionState, "revision" | "status" | "attention_detail">
 
 // One object per reason: a dropped event allocates nothing.
 const drops: { readonly [R in DropReason]: Verdict } = {
@@ -42,7 +47,8 @@ const drops: { readonly [R in DropReason]: Verdict } = {
   not_created: { _tag: "Drop", reason: "not_created" },
   already_created: { _tag: "Drop", reason: "already_created" },
   ended: { _tag: "Drop", reason: "ended" },
-  not_ended: { _tag: "Drop", reason: "not_ended" }
+  not_ended: { _tag: "Drop", reason: "not_ended" },
+  moot: { _tag: "Drop", reason: "moot" }
 }
 const drop = (reason: DropReason): Verdict => drops[reason]
 
@@ -68,6 +74,8 @@ export const decide = (state: DecisionState, input: EventInput, context: DecideC
   } else if (type === "session_reopened") {
     return drop("not_ended")
   }
+  if (type === "session_stalled" && state.status !== "working") return drop("moot")
+  if (type === "attention_marked" && state.attention_detail?.since !== input.event.since) return drop("moot")
   return {
     _tag: "Record",
     stored: {

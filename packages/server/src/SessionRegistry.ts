@@ -6,9 +6,11 @@
  * recovery of turns whose agent did not survive.
  */
 import {
+  type ApproveRequests,
   internal,
   notFound,
-  type ProtocolError,
+  ProtocolError,
+  type RequestResult,
   type Provider,
   type SessionId,
   type SessionState,
@@ -34,6 +36,7 @@ import {
 } from "./connectors/Connector.js"
 import { EventLog, EventLogError } from "./eventlog/EventLog.js"
 import * as Hydration from "./Hydration.js"
+import * as InboxHub from "./InboxHub.js"
 import * as LoadedMap from "./internal/loadedMap.js"
 import * as ListHub from "./ListHub.js"
 import * as Metrics from "./Metrics.js"
@@ -62,10 +65,14 @@ export interface RegistryOptions {
    * from memory; its summary stays listed and it is rehydrated from the log on first use.
    */
   readonly evictIdleMs?: number
+  /** A working session silent this long gets `session_stalled` (0 or absent: never). */
+  readonly stallAfterMs?: number
 }
 
 /** How often idle sessions are looked for (at most). */
 const EVICTION_SWEEP_MS = 10_000
+/** How often silent turns and snoozes that ran out are looked for. */
+const ATTENTION_SWEEP_MS = 1_000
 
 /** Builds the registry, its connectors (from the factories) and recovers interrupted turns. */
 export const make = (factories: ReadonlyArray<ConnectorFactory>, options: RegistryOptions = {}) =>
@@ -77,10 +84,14 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
     const newId = idsFrom(clock)
     const hub = ListHub.make()
     yield* Effect.addFinalizer(() => Effect.sync(hub.close))
+    const inbox = InboxHub.make(() => isoNow(clock))
     // The live actors, hydrated on first use (loads run in the registry's scope).
     const actors = yield* LoadedMap.make<SessionId, SessionActor.SessionActor, ProtocolError>(scope)
 
-    for (const summary of yield* log.summaries) hub.load(summary)
+    for (const summary of yield* log.summaries) {
+      hub.load(summary)
+      inbox.load(summary)
+    }
     yield* Metric.set(Metrics.sessions, hub.all().length)
 
     const startActor = (initial: Hydration.Hydrated) =>
@@ -88,6 +99,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         log,
         onChange: (summary, messages) => {
           hub.update(summary, messages)
+          inbox.update(summary)
           if (messages[0]?.type === "session_created") Metrics.sessions.unsafeUpdate(hub.count(), [])
         }
       }).pipe(Scope.extend(scope))
@@ -213,6 +225,40 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
     const runSessionCommand = (command: Commands.SessionCommand): Effect.Effect<void, ProtocolError> =>
       actorFor(command.session_id, false).pipe(Effect.flatMap((actor) => actor.command(carryOut(actor, command))))
 
+    /** Records that a person saw or snoozed a session's attention (an event: every device sees it). */
+    const markAttention = (command: Commands.MarkAttention): Effect.Effect<void, ProtocolError> =>
+      actorFor(command.session_id, false).pipe(
+        Effect.flatMap((actor) =>
+          actor.command(
+            Effect.suspend(() => {
+              const event = Commands.markAttention(actor.projection().state, command)
+              return event instanceof ProtocolError ? Effect.fail(event) : Effect.asVoid(ingest(command.session_id, [{ event }], undefined))
+            })
+          )
+        )
+      )
+
+    /** Each request as its own `approve_tool` (resolved once, or refused on its own); never fails as a whole. */
+    const approveRequests = (command: ApproveRequests): Effect.Effect<ReadonlyArray<RequestResult>> =>
+      Effect.forEach(
+        command.requests,
+        ({ session_id, request_id }) =>
+          execute({
+            type: "approve_tool",
+            session_id,
+            request_id,
+            approved: command.approved,
+            ...(command.scope === undefined ? {} : { scope: command.scope })
+          }).pipe(
+            Effect.match({
+              onSuccess: (): RequestResult => ({ session_id, request_id, ok: true }),
+              onFailure: (error): RequestResult => ({ session_id, request_id, ok: false, code: error.code, message: error.message })
+            })
+          ),
+        // Requests of one session are resolved one at a time by its actor; sessions go side by side.
+        { concurrency: 16 }
+      )
+
     /** Validates a command against the session's state, then has its connector carry it out. */
     const carryOut = (actor: SessionActor.SessionActor, command: Commands.SessionCommand): Effect.Effect<void, ProtocolError> =>
       Effect.gen(function* () {
@@ -240,8 +286,11 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
       })
 
     const execute: SessionsShape["execute"] = (command: Command) => {
+      if (command.type === "approve_requests") return Effect.map(approveRequests(command), (results) => ({ results }))
       const run =
-        command.type === "create_session"
+        command.type === "mark_attention"
+          ? markAttention(command).pipe(Effect.as({ session_id: command.session_id }))
+          : command.type === "create_session"
           ? Effect.gen(function* () {
               const connector = yield* connectorOf(command.provider)
               const sessionId = newId("ses") as SessionId
@@ -341,11 +390,36 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         )
       },
       listNow: () => hub.list(),
+      inbox: (options) => Effect.sync(() => (options?.snoozed === true ? inbox.all() : inbox.items())),
+      subscribeInbox: (subscriber) => Effect.sync(() => inbox.subscribe(subscriber)),
+      unsubscribeInbox: (subscriber) => Effect.sync(() => inbox.unsubscribe(subscriber)),
+      inboxNow: () => inbox.message(),
       execute
     }
 
     yield* Recovery.recoverInterruptedTurns(hub.all(), actorFor, connectors, host)
     yield* Recovery.resumeWatching(hub.all(), connectors)
+
+    // Snoozes that ran out come back to the inbox; a turn silent for `stallAfterMs` is `stalled`.
+    const stallAfterMs = options.stallAfterMs ?? 0
+    const attentionSweep = Effect.gen(function* () {
+      inbox.wake()
+      if (stallAfterMs <= 0) return
+      const now = clock.unsafeCurrentTimeMillis()
+      for (const summary of hub.all()) {
+        // Only a turn nobody is asked about yet: a pending request already has the person's attention.
+        if (summary.status !== "working" || (summary.attention_detail ?? null) !== null) continue
+        if (now - Date.parse(summary.last_activity_at) < stallAfterMs) continue
+        yield* ingest(summary.id, [{ event: { type: "session_stalled", since: summary.last_activity_at } }], undefined).pipe(
+          Effect.catchAll((error) => Effect.logWarning(`marking session ${summary.id} stalled failed: ${error.message}`))
+        )
+      }
+    })
+    yield* attentionSweep.pipe(
+      Effect.repeat(Schedule.spaced(ATTENTION_SWEEP_MS)),
+      Effect.interruptible,
+      Effect.forkScoped
+    )
 
     if (options.evictIdleMs !== undefined && options.evictIdleMs > 0) {
       const idleMs = options.evictIdleMs

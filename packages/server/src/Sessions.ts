@@ -6,6 +6,9 @@
 import type {
   ClientMessage,
   EventsPage,
+  InboxItem,
+  InboxMessage,
+  RequestResult,
   ProtocolError,
   Provider,
   SessionId,
@@ -20,6 +23,9 @@ import type {
   SessionEndedMessage
 } from "@orbitdock/domain"
 import { Context, type Effect, type Option } from "effect"
+import type { InboxSubscriber } from "./InboxHub.js"
+
+export type { InboxSubscriber } from "./InboxHub.js"
 
 /**
  * Receives one session's messages. `push` must never block or throw: a subscriber that cannot keep up
@@ -41,6 +47,7 @@ export interface ListSubscriber {
 export interface AckFields {
   readonly session_id?: SessionId
   readonly revision?: number
+  readonly results?: ReadonlyArray<RequestResult>
 }
 
 export interface SessionFilter {
@@ -59,6 +66,8 @@ export type Command = Extract<
       | "answer_question"
       | "interrupt_session"
       | "end_session"
+      | "mark_attention"
+      | "approve_requests"
   }
 >
 
@@ -92,6 +101,13 @@ export interface SessionsShape {
   readonly snapshot: (sessionId: SessionId) => Effect.Effect<Option.Option<SessionSnapshot>>
   /** The current list, synchronously (resync of a list subscriber). */
   readonly listNow: () => SessionsList
+  /** The inbox, longest waiting first; snoozed entries only with `snoozed`. */
+  readonly inbox: (options?: { readonly snoozed?: boolean }) => Effect.Effect<ReadonlyArray<InboxItem>>
+  /** Pushes `inbox` now, then `inbox_changed` for every change. */
+  readonly subscribeInbox: (subscriber: InboxSubscriber) => Effect.Effect<void>
+  readonly unsubscribeInbox: (subscriber: InboxSubscriber) => Effect.Effect<void>
+  /** The current inbox, synchronously (resync of an inbox subscriber). */
+  readonly inboxNow: () => InboxMessage
   /** Runs a command; succeeds once its events are durable, with the ack's extra fields. */
   readonly execute: (command: Command) => Effect.Effect<AckFields, ProtocolError>
 }

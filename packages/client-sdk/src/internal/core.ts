@@ -9,7 +9,7 @@
  */
 import type { Ack, ClientMessage, ServerId, ServerMessage, SessionId, SessionState } from "@orbitdock/domain"
 import { ProtocolError } from "@orbitdock/domain"
-import type { SessionSummaries } from "@orbitdock/projections"
+import type { Inbox, SessionSummaries } from "@orbitdock/projections"
 import { Deferred, Duration, Effect, FiberId, PubSub, Scope, SubscriptionRef } from "effect"
 import * as Backoff from "../Backoff.js"
 import * as Codec from "../Codec.js"
@@ -89,7 +89,13 @@ export const make = (options: CoreOptions) =>
       Effect.gen(function* () {
         if (dirty) {
           dirty = false
-          mirror = { connection, serverId, list: subscriptions.list, sessions: subscriptions.sessions() }
+          mirror = {
+            connection,
+            serverId,
+            list: subscriptions.list,
+            inbox: subscriptions.inbox,
+            sessions: subscriptions.sessions()
+          }
           yield* SubscriptionRef.set(mirrorRef, mirror)
           notifier.change(mirror)
         }
@@ -209,6 +215,9 @@ export const make = (options: CoreOptions) =>
         case "session_ended":
           subscriptions.onListMessage(message)
           return subscriptions.onSessionMessage(message, message.session_id)
+        case "inbox":
+        case "inbox_changed":
+          return subscriptions.onInboxMessage(message)
         default:
           return subscriptions.onSessionMessage(message, message.session_id)
       }
@@ -352,27 +361,51 @@ export const make = (options: CoreOptions) =>
         return online ? Effect.zipRight(local, Effect.asVoid(request({ type: "unsubscribe_session", session_id: sessionId }, call))) : local
       })
 
-    const subscribeList = (call: CallOptions = {}): Effect.Effect<SessionSummaries.SessionList, ClientError> =>
-      Effect.suspend(() => {
-        const operation = "subscribe_list"
-        if (isClosed()) return Effect.fail(new ClosedError({ operation }))
-        const synced = subscriptions.syncedList()
-        if (synced !== undefined) return Effect.succeed(synced)
-        if (!subscriptions.wantsList && !online && !(call.queue ?? options.queueWhileOffline)) {
-          return Effect.fail(new OfflineError({ operation }))
+    /** Subscribes a whole-server feed (the list, the inbox), kept across reconnects; it once received. */
+    const subscribeFeed =
+      <S>(
+        operation: "subscribe_list" | "subscribe_inbox",
+        feed: {
+          readonly synced: () => S | undefined
+          readonly wants: () => boolean
+          readonly want: (online: boolean, waiter: Deferred.Deferred<S, ClientError>) => void
         }
-        const deferred = Deferred.unsafeMake<SessionSummaries.SessionList, ClientError>(FiberId.none)
-        subscriptions.wantList(online, deferred)
-        const timeoutMs = call.timeoutMs ?? options.commandTimeoutMs
-        return awaitWithin(deferred, operation, timeoutMs, () => new TimeoutError({ operation, timeoutMs, sent: online }))
-      })
+      ) =>
+      (call: CallOptions = {}): Effect.Effect<S, ClientError> =>
+        Effect.suspend(() => {
+          if (isClosed()) return Effect.fail(new ClosedError({ operation }))
+          const synced = feed.synced()
+          if (synced !== undefined) return Effect.succeed(synced)
+          if (!feed.wants() && !online && !(call.queue ?? options.queueWhileOffline)) {
+            return Effect.fail(new OfflineError({ operation }))
+          }
+          const deferred = Deferred.unsafeMake<S, ClientError>(FiberId.none)
+          feed.want(online, deferred)
+          const timeoutMs = call.timeoutMs ?? options.commandTimeoutMs
+          return awaitWithin(deferred, operation, timeoutMs, () => new TimeoutError({ operation, timeoutMs, sent: online }))
+        })
 
-    const unsubscribeList = (call: CallOptions = {}): Effect.Effect<void, ClientError> =>
-      Effect.suspend(() => {
-        subscriptions.unwantList()
-        const local = flush([])
-        return online ? Effect.zipRight(local, Effect.asVoid(request({ type: "unsubscribe_list" }, call))) : local
-      })
+    const unsubscribeFeed =
+      (type: "unsubscribe_list" | "unsubscribe_inbox", unwant: () => void) =>
+      (call: CallOptions = {}): Effect.Effect<void, ClientError> =>
+        Effect.suspend(() => {
+          unwant()
+          const local = flush([])
+          return online ? Effect.zipRight(local, Effect.asVoid(request({ type }, call))) : local
+        })
+
+    const subscribeList = subscribeFeed<SessionSummaries.SessionList>("subscribe_list", {
+      synced: () => subscriptions.syncedList(),
+      wants: () => subscriptions.wantsList,
+      want: (online, waiter) => subscriptions.wantList(online, waiter)
+    })
+    const unsubscribeList = unsubscribeFeed("unsubscribe_list", () => subscriptions.unwantList())
+    const subscribeInbox = subscribeFeed<Inbox.InboxMirror>("subscribe_inbox", {
+      synced: () => subscriptions.syncedInbox(),
+      wants: () => subscriptions.wantsInbox,
+      want: (online, waiter) => subscriptions.wantInbox(online, waiter)
+    })
+    const unsubscribeInbox = unsubscribeFeed("unsubscribe_inbox", () => subscriptions.unwantInbox())
 
     const awaitOnline = (timeoutMs: number): Effect.Effect<void, ClientError> =>
       Effect.suspend(() => {
@@ -393,6 +426,8 @@ export const make = (options: CoreOptions) =>
       unsubscribeSession,
       subscribeList,
       unsubscribeList,
+      subscribeInbox,
+      unsubscribeInbox,
       awaitOnline
     } as const
   })

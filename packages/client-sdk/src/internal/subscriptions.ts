@@ -5,9 +5,17 @@
  * Does not own the socket or the request/ack plumbing (the core passes `request` in), nor the rules
  * about revisions (Mirror).
  */
-import type { Ack, ClientMessage, ServerMessage, SessionId, SessionState } from "@orbitdock/domain"
+import type {
+  Ack,
+  ClientMessage,
+  InboxChanged,
+  InboxMessage,
+  ServerMessage,
+  SessionId,
+  SessionState
+} from "@orbitdock/domain"
 import { ProtocolError } from "@orbitdock/domain"
-import { SessionSummaries } from "@orbitdock/projections"
+import { Inbox, SessionSummaries } from "@orbitdock/projections"
 import { type Deferred, Effect } from "effect"
 import type { ClientError } from "../Errors.js"
 import * as Mirror from "../Mirror.js"
@@ -33,20 +41,105 @@ interface Tracked {
 
 const MAX_REFETCHES = 5
 
+type ListMessage = Extract<ServerMessage, { type: "sessions_list" | "session_updated" | "session_created" | "session_ended" }>
+
+/**
+ * A whole-server feed kept across reconnects (the list, the inbox): one subscribe message, a first
+ * message that carries all of it, changes applied after it.
+ */
+class Feed<S, M extends { readonly type: string }> {
+  wanted = false
+  inFlight = false
+  state: S | undefined
+  private readonly waiters: Array<Deferred.Deferred<S, ClientError>> = []
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly subscribeType: "subscribe_list" | "subscribe_inbox",
+    private readonly firstType: M["type"],
+    private readonly apply: (state: S | undefined, message: M) => S
+  ) {}
+
+  synced(): S | undefined {
+    return this.wanted && !this.inFlight ? this.state : undefined
+  }
+
+  want(online: boolean, waiter: Deferred.Deferred<S, ClientError>): void {
+    this.waiters.push(waiter)
+    if (this.wanted) return
+    this.wanted = true
+    if (online) this.subscribe()
+  }
+
+  unwant(): void {
+    this.wanted = false
+    this.state = undefined
+    this.deps.touch()
+  }
+
+  forget(): void {
+    this.state = undefined
+  }
+
+  resubscribe(): void {
+    if (this.wanted) this.subscribe()
+  }
+
+  receive(message: M): void {
+    if (!this.wanted) return
+    // Before the first whole message of a subscription there is nothing to change.
+    if (this.state === undefined && message.type !== this.firstType) return
+    this.state = this.apply(this.state, message)
+    this.deps.touch()
+  }
+
+  failWaiters(error: (operation: string) => ClientError): void {
+    for (const w of this.waiters.splice(0)) this.deps.settle(w, Effect.fail(error(this.subscribeType)))
+  }
+
+  private subscribe(): void {
+    this.inFlight = true
+    this.deps.request(
+      { type: this.subscribeType },
+      () => {
+        this.inFlight = false
+        const state = this.state
+        if (!this.wanted || state === undefined) return
+        for (const w of this.waiters.splice(0)) this.deps.settle(w, Effect.succeed(state))
+      },
+      (error) => {
+        this.inFlight = false
+        this.unwant()
+        for (const w of this.waiters.splice(0)) this.deps.settle(w, Effect.fail(error))
+      }
+    )
+  }
+}
+
 type SessionScoped = Parameters<typeof Mirror.receive>[1]
 
 export class Subscriptions {
   private readonly tracked = new Map<SessionId, Tracked>()
-  private listWanted = false
-  private listInFlight = false
-  private listState: SessionSummaries.SessionList | undefined
-  private readonly listWaiters: Array<Deferred.Deferred<SessionSummaries.SessionList, ClientError>> = []
+  private readonly listFeed: Feed<SessionSummaries.SessionList, ListMessage>
+  private readonly inboxFeed: Feed<Inbox.InboxMirror, InboxMessage | InboxChanged>
 
-  constructor(private readonly deps: Deps) {}
+  constructor(private readonly deps: Deps) {
+    this.listFeed = new Feed(deps, "subscribe_list", "sessions_list", (list, message) =>
+      SessionSummaries.applyListMessage(list ?? new Map(), message)
+    )
+    this.inboxFeed = new Feed(deps, "subscribe_inbox", "inbox", (inbox, message) =>
+      Inbox.applyInboxMessage(inbox ?? new Map(), message)
+    )
+  }
 
   /** The list as mirrored (undefined until subscribed and received). */
   get list(): SessionSummaries.SessionList | undefined {
-    return this.listState
+    return this.listFeed.state
+  }
+
+  /** The inbox as mirrored (undefined until subscribed and received). */
+  get inbox(): Inbox.InboxMirror | undefined {
+    return this.inboxFeed.state
   }
 
   /** Every subscribed session whose state is known. */
@@ -144,55 +237,49 @@ export class Subscriptions {
     this.subscribe(sessionId, verdict.since)
   }
 
-  // ── The list ───────────────────────────────────────────────────────────────────────────────────
+  // ── The list and the inbox ─────────────────────────────────────────────────────────────────
 
   /** The synced list, if subscribed and received (no fetch in flight). */
   syncedList(): SessionSummaries.SessionList | undefined {
-    return this.listWanted && !this.listInFlight ? this.listState : undefined
+    return this.listFeed.synced()
   }
 
   get wantsList(): boolean {
-    return this.listWanted
+    return this.listFeed.wanted
   }
 
   wantList(online: boolean, waiter: Deferred.Deferred<SessionSummaries.SessionList, ClientError>): void {
-    this.listWaiters.push(waiter)
-    if (this.listWanted) return
-    this.listWanted = true
-    if (online) this.subscribeList()
+    this.listFeed.want(online, waiter)
   }
 
   unwantList(): void {
-    this.listWanted = false
-    this.listState = undefined
-    this.deps.touch()
-  }
-
-  private subscribeList(): void {
-    this.listInFlight = true
-    this.deps.request(
-      { type: "subscribe_list" },
-      () => {
-        this.listInFlight = false
-        const list = this.listState
-        if (!this.listWanted || list === undefined) return
-        for (const w of this.listWaiters.splice(0)) this.deps.settle(w, Effect.succeed(list))
-      },
-      (error) => {
-        this.listInFlight = false
-        this.unwantList()
-        for (const w of this.listWaiters.splice(0)) this.deps.settle(w, Effect.fail(error))
-      }
-    )
+    this.listFeed.unwant()
   }
 
   /** A list message (`session_ended` also goes to `onSessionMessage`). */
-  onListMessage(message: Extract<ServerMessage, { type: "sessions_list" | "session_updated" | "session_created" | "session_ended" }>): void {
-    if (!this.listWanted) return
-    // Before the first `sessions_list` of a subscription there is no list to update.
-    if (this.listState === undefined && message.type !== "sessions_list") return
-    this.listState = SessionSummaries.applyListMessage(this.listState ?? new Map(), message)
-    this.deps.touch()
+  onListMessage(message: ListMessage): void {
+    this.listFeed.receive(message)
+  }
+
+  /** The synced inbox, if subscribed and received. */
+  syncedInbox(): Inbox.InboxMirror | undefined {
+    return this.inboxFeed.synced()
+  }
+
+  get wantsInbox(): boolean {
+    return this.inboxFeed.wanted
+  }
+
+  wantInbox(online: boolean, waiter: Deferred.Deferred<Inbox.InboxMirror, ClientError>): void {
+    this.inboxFeed.want(online, waiter)
+  }
+
+  unwantInbox(): void {
+    this.inboxFeed.unwant()
+  }
+
+  onInboxMessage(message: InboxMessage | InboxChanged): void {
+    this.inboxFeed.receive(message)
   }
 
   // ── Connection events ──────────────────────────────────────────────────────────────────────────
@@ -202,22 +289,26 @@ export class Subscriptions {
     if (restarted) {
       // What we mirrored may include activity the old process never made durable: start over.
       for (const t of this.tracked.values()) t.sync = Mirror.forget(t.sync)
-      this.listState = undefined
+      this.listFeed.forget()
+      this.inboxFeed.forget()
       this.deps.touch()
     }
-    if (this.listWanted) this.subscribeList()
+    this.listFeed.resubscribe()
+    this.inboxFeed.resubscribe()
     for (const [id, t] of this.tracked) this.subscribe(id, Mirror.resumeFrom(t.sync))
   }
 
   /** On disconnect: the requests in flight died with the socket. */
   disconnected(): void {
-    this.listInFlight = false
+    this.listFeed.inFlight = false
+    this.inboxFeed.inFlight = false
     for (const t of this.tracked.values()) t.sync = { ...t.sync, resyncing: false }
   }
 
   /** On close: every waiter fails. */
   failWaiters(error: (operation: string) => ClientError): void {
-    for (const w of this.listWaiters.splice(0)) this.deps.settle(w, Effect.fail(error("subscribe_list")))
+    this.listFeed.failWaiters(error)
+    this.inboxFeed.failWaiters(error)
     for (const t of this.tracked.values()) for (const w of t.waiters.splice(0)) this.deps.settle(w, Effect.fail(error("subscribe_session")))
   }
 }

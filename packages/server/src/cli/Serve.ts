@@ -40,6 +40,10 @@ const options = {
     Options.withDefault(600_000),
     Options.withDescription("Idle sessions leave memory after this many ms (0: never); they reload from the log on use")
   ),
+  stallAfter: Options.integer("stall-after").pipe(
+    Options.withDefault(Config.DEFAULT_STALL_AFTER_MS / 1000),
+    Options.withDescription("A working session silent for this many seconds needs its person: stalled (0: never)")
+  ),
   maxConnections: Options.integer("max-connections").pipe(
     Options.withDefault(Config.DEFAULT_MAX_CONNECTIONS),
     Options.withDescription("Most WebSocket connections at once; more are refused with 503")
@@ -58,6 +62,7 @@ export const configFrom = (flags: ServeFlags): Config.ServerConfigShape => {
   if (flags.flushMs < 1) throw new Error("--flush-ms must be at least 1")
   if (flags.batchSize < 1) throw new Error("--batch-size must be at least 1")
   if (flags.maxConnections < 1) throw new Error("--max-connections must be at least 1")
+  if (flags.stallAfter < 0) throw new Error("--stall-after must be 0 (never) or more seconds")
   return {
     ...Config.defaults(dataDir),
     host: flags.host,
@@ -72,6 +77,7 @@ export const configFrom = (flags: ServeFlags): Config.ServerConfigShape => {
     publicHosts: flags.publicHost,
     evictIdleMs: flags.evictIdleMs,
     maxConnections: flags.maxConnections,
+    stallAfterMs: flags.stallAfter * 1000,
     codexBin: Option.getOrNull(flags.codexBin),
     claudeBin: Option.getOrNull(flags.claudeBin)
   }

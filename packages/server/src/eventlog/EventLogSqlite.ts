@@ -209,7 +209,11 @@ export const make = (options: EventLogSqliteOptions) =>
             const exists = yield* Effect.try({ try: () => hot.eventAt.get(sessionId, revision), catch: fail("EventLog.loadSession") })
             if (exists === undefined) decoded = { _tag: "Corrupt", reason: `ahead of the log: no event at revision ${revision}` }
           }
-          if (decoded?._tag === "Corrupt") {
+          if (decoded?._tag === "Outdated") {
+            yield* Effect.logInfo("projection snapshot from an older version; replaying the session").pipe(
+              Effect.annotateLogs({ module: "EventLog", session_id: sessionId, reason: decoded.reason })
+            )
+          } else if (decoded?._tag === "Corrupt") {
             // Derived data gone bad (a torn disk page, a hand edit): the events are the truth.
             yield* Effect.logWarning("unreadable projection snapshot ignored; replaying the session").pipe(
               Effect.annotateLogs({ module: "EventLog", session_id: sessionId, reason: decoded.reason })

@@ -1,6 +1,6 @@
 /**
  * How a projection snapshot is stored: the JSON of the `SessionProjection` (`state`, `approvals`,
- * `questions`, `issued`) as of the row's `revision`, whose `state.messages` are the messages after
+ * `questions`, `issued`, `turn_attention`) as of the row's `revision`, whose `state.messages` are the messages after
  * the row's `paged` ones (those are in `message_pages`). Owns encoding (in the writer
  * worker, and the bench's log writer) and the careful decoding on hydration.
  *
@@ -14,7 +14,13 @@ import type { SessionId } from "@orbitdock/domain"
 import type { SessionProjection } from "@orbitdock/projections"
 
 export const encodeSnapshot = (p: SessionProjection.SessionProjection): string =>
-  JSON.stringify({ approvals: p.approvals, questions: p.questions, issued: p.issued, state: p.state })
+  JSON.stringify({
+    approvals: p.approvals,
+    questions: p.questions,
+    issued: p.issued,
+    turn_attention: p.turnAttention,
+    state: p.state
+  })
 
 export type DecodedSnapshot =
   | {
@@ -24,6 +30,8 @@ export type DecodedSnapshot =
       readonly paged: number
     }
   | { readonly _tag: "Corrupt"; readonly reason: string }
+  /** Written by an older version whose fold kept less: replayed from the events, like a corrupt one. */
+  | { readonly _tag: "Outdated"; readonly reason: string }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
@@ -44,7 +52,7 @@ export const decodeSnapshot = (sessionId: SessionId, revision: unknown, text: un
     return corrupt(`projection is not JSON: ${cause instanceof Error ? cause.message : String(cause)}`)
   }
   if (!isRecord(value)) return corrupt("projection is not an object")
-  const { state, approvals, questions, issued } = value
+  const { state, approvals, questions, issued, turn_attention } = value
   if (!isRecord(state)) return corrupt("no state")
   if (state.id !== sessionId) return corrupt(`state of ${String(state.id)}, not of ${sessionId}`)
   if (typeof revision !== "number" || state.revision !== revision) {
@@ -53,13 +61,18 @@ export const decodeSnapshot = (sessionId: SessionId, revision: unknown, text: un
   if (!Array.isArray(state.messages)) return corrupt("state.messages is not a list")
   if (!Array.isArray(approvals) || !Array.isArray(questions)) return corrupt("approvals/questions are not lists")
   if (!isRecord(issued)) return corrupt("issued is not an object")
+  // Written before sessions had an attention detail: the events know it, the snapshot does not.
+  if (turn_attention === undefined || !("attention_detail" in state)) {
+    return { _tag: "Outdated", reason: "written before sessions had an attention detail" }
+  }
+  if (turn_attention !== null && !isRecord(turn_attention)) return corrupt("turn_attention is not an object")
   if (typeof paged !== "number" || !Number.isInteger(paged) || paged < 0) return corrupt(`paged is ${String(paged)}`)
   if (typeof state.message_count !== "number" || state.message_count !== paged + state.messages.length) {
     return corrupt(`${String(state.message_count)} messages, not ${paged} paged + ${state.messages.length}`)
   }
   return {
     _tag: "Snapshot",
-    projection: { state, approvals, questions, issued } as unknown as SessionProjection.SessionProjection,
+    projection: { state, approvals, questions, issued, turnAttention: turn_attention } as unknown as SessionProjection.SessionProjection,
     paged
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The HTTP routes of PROTOCOL.md ("HTTP"): health, sessions (list, state, time travel, events), the
- * protocol's JSON Schema, Prometheus metrics, and the routes connectors bring (e.g. Claude's
+ * inbox, the protocol's JSON Schema, Prometheus metrics, and the routes connectors bring (e.g. Claude's
  * `POST /hook`). Runs after the access checks (see `Access.ts`); answers JSON `{code, message}` on
  * every error. Reads come from the sessions service's live state, never from the disk on this path.
  */
@@ -102,6 +102,14 @@ export const makeHandler = (deps: ApiDeps) => {
             ...(provider === undefined ? {} : { provider })
           }
           return json(yield* sessions.list(filter))
+        })
+      case "/api/inbox":
+        return Effect.gen(function* () {
+          const snoozed = params.get("snoozed")
+          if (snoozed !== null && snoozed !== "true" && snoozed !== "false") {
+            return yield* invalid("snoozed must be true or false")
+          }
+          return json({ items: yield* sessions.inbox({ snoozed: snoozed === "true" }) })
         })
       case "/api/protocol.json":
         return Effect.sync(() => json((protocolDocument ??= protocolJsonSchema())))

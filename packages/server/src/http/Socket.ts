@@ -28,8 +28,9 @@ import {
 } from "@orbitdock/domain"
 import { Cause, Effect, Exit, type Fiber, FiberMap, FiberSet, Option, Queue, Runtime, Scope } from "effect"
 import type { WebSocket } from "ws"
+import type { InboxHubMessage } from "../InboxHub.js"
 import * as Metrics from "../Metrics.js"
-import type { AckFields, Command, ListMessage, ListSubscriber, SessionSubscriber, SessionsShape } from "../Sessions.js"
+import type { AckFields, InboxSubscriber, Command, ListMessage, ListSubscriber, SessionSubscriber, SessionsShape } from "../Sessions.js"
 import type { FrameCodec } from "./FrameCodec.js"
 import { type Inbound, validate } from "./Inbound.js"
 import { Outbox } from "./Outbox.js"
@@ -66,6 +67,10 @@ interface ListSubscription extends ListSubscriber {
   active: boolean
 }
 
+interface InboxSubscription extends InboxSubscriber {
+  active: boolean
+}
+
 /**
  * The lane a client message is handled in: messages with the same lane are handled one at a time,
  * in order; undefined: on its own, at once (`create_session`, a refused frame).
@@ -77,7 +82,11 @@ const laneOf = (item: Inbound): string | undefined => {
     case "subscribe_list":
     case "unsubscribe_list":
       return "list"
+    case "subscribe_inbox":
+    case "unsubscribe_inbox":
+      return "inbox"
     case "create_session":
+    case "approve_requests":
       return undefined
     default:
       return `session:${message.session_id}`
@@ -87,6 +96,8 @@ const laneOf = (item: Inbound): string | undefined => {
 const isCommand = (message: ClientMessage): message is Command =>
   message.type !== "subscribe_list" &&
   message.type !== "unsubscribe_list" &&
+  message.type !== "subscribe_inbox" &&
+  message.type !== "unsubscribe_inbox" &&
   message.type !== "subscribe_session" &&
   message.type !== "unsubscribe_session"
 
@@ -144,6 +155,7 @@ export class Connection {
   /** Given up on: closing, waiting for the socket to go. */
   private dropping = false
   private list: ListSubscription | null = null
+  private inboxSubscription: InboxSubscription | null = null
   private readonly subscriptions = new Map<SessionId, SessionSubscription>()
 
   constructor(
@@ -372,6 +384,25 @@ export class Connection {
         )
       case "unsubscribe_list":
         return this.removeList().pipe(Effect.as({}))
+      case "subscribe_inbox":
+        return this.removeInbox().pipe(
+          Effect.zipRight(
+            Effect.suspend(() => {
+              const subscription: InboxSubscription = {
+                active: true,
+                push: (m: InboxHubMessage) => {
+                  if (subscription.active) this.outbox.pushData(m)
+                }
+              }
+              this.inboxSubscription = subscription
+              Metrics.subscribers.unsafeModify(1, [])
+              return sessions.subscribeInbox(subscription)
+            })
+          ),
+          Effect.as({})
+        )
+      case "unsubscribe_inbox":
+        return this.removeInbox().pipe(Effect.as({}))
       case "subscribe_session":
         return Effect.suspend(() => {
           const sessionId = message.session_id
@@ -436,6 +467,10 @@ export class Connection {
       this.outbox.pushData(this.deps.sessions.listNow())
       count++
     }
+    if (this.inboxSubscription !== null) {
+      this.outbox.pushData(this.deps.sessions.inboxNow())
+      count++
+    }
     for (const [sessionId, subscription] of this.subscriptions) {
       subscription.held = []
       count++
@@ -475,6 +510,17 @@ export class Connection {
     })
   }
 
+  private removeInbox(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const inbox = this.inboxSubscription
+      if (inbox === null) return Effect.void
+      inbox.active = false
+      this.inboxSubscription = null
+      Metrics.subscribers.unsafeModify(-1, [])
+      return this.deps.sessions.unsubscribeInbox(inbox)
+    })
+  }
+
   private forgetSession(sessionId: SessionId, subscription: SessionSubscription): void {
     subscription.active = false
     if (this.subscriptions.get(sessionId) === subscription) {
@@ -495,7 +541,7 @@ export class Connection {
   private unsubscribeAll(): Effect.Effect<void> {
     return Effect.suspend(() =>
       Effect.zipRight(
-        this.removeList(),
+        Effect.zipRight(this.removeList(), this.removeInbox()),
         Effect.forEach([...this.subscriptions.keys()], (sessionId) => this.removeSession(sessionId), { discard: true })
       )
     )
