@@ -10,6 +10,7 @@ import { Console, Effect } from "effect"
 import * as ClientCommands from "./cli/ClientCommands.js"
 import { withCleanHelp } from "./cli/Help.js"
 import * as Hooks from "./cli/hooks.js"
+import * as InboxCommands from "./cli/InboxCommands.js"
 import * as Open from "./cli/Open.js"
 import * as Serve from "./cli/Serve.js"
 import { VERSION } from "./http/HttpTransport.js"
@@ -23,6 +24,7 @@ const orbitdock = Command.make("orbitdock").pipe(
     ClientCommands.replay,
     ClientCommands.tail,
     ClientCommands.approve,
+    InboxCommands.command,
     Open.command,
     Hooks.command
   ])

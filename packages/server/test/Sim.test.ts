@@ -77,7 +77,8 @@ describe("sim provider", () => {
           'update {"content":"echo: hello "}',
           'update {"content":"echo: hello world","streaming":false}',
           "tokens 11/17/28",
-          'delta {"status":"waiting"}'
+          // Minor 2: the turn's end is what the person waits for.
+          'delta {"status":"waiting","attention_detail":{"reason":"turn_finished","since":"1970-01-01T00:00:00.000Z","summary":"echo: hello world","seen":false}}'
         ])
         const revisions = collector.received.map((m) => m.revision)
         expect(revisions).toEqual([2, 3, 4, 5, 6, 7, 8, 9])

@@ -2,7 +2,7 @@
  * Human-readable lines for the CLI: session tables, live messages, replay steps. Pure string
  * functions, so what `tail` and `replay` print is testable.
  */
-import type { EventRecord, ServerMessage, SessionState, SessionSummary } from "@orbitdock/domain"
+import type { EventRecord, InboxItem, ServerMessage, SessionState, SessionSummary } from "@orbitdock/domain"
 
 const clip = (text: string, max: number): string => {
   const line = text.replace(/\s+/g, " ").trim()
@@ -22,6 +22,31 @@ export const sessionTable = (sessions: ReadonlyArray<SessionSummary>): string =>
     clip(s.title ?? s.cwd, 60)
   ])
   const header = ["SESSION", "PROVIDER", "STATUS", "!", "MSGS", "TOKENS", "TITLE"]
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n")
+}
+
+/** How long ago, short: `42s`, `7m`, `3h05m`, `2d4h`. */
+export const waited = (since: string, now: number): string => {
+  const s = Math.max(0, Math.floor((now - Date.parse(since)) / 1000))
+  if (Number.isNaN(s)) return "?"
+  if (s < 60) return `${s}s`
+  if (s < 3600) return `${Math.floor(s / 60)}m`
+  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`
+  return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`
+}
+
+/** The inbox, one line per entry in its order: how long it waits, why, the session, what is asked. */
+export const inboxTable = (items: ReadonlyArray<InboxItem>, now: number): string => {
+  if (items.length === 0) return "nothing needs you"
+  const rows = items.map((item) => [
+    waited(item.since, now),
+    item.reason,
+    item.session_id,
+    clip(item.title ?? item.cwd, 30),
+    `${clip(item.summary, 70)}${item.seen ? "" : " *"}${item.snoozed_until === undefined ? "" : ` (snoozed until ${item.snoozed_until})`}`
+  ])
+  const header = ["WAITING", "REASON", "SESSION", "TITLE", "ASKS (* unseen)"]
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n")
 }

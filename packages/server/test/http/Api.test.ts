@@ -3,7 +3,7 @@
  * filters, state and time travel, events paging, the protocol schema, metrics, connector routes
  * (body limit, JSON), and the error answers (404, 405, 400, 413).
  */
-import type { Provider, SessionId } from "@orbitdock/domain"
+import { PROTOCOL_MINOR, type Provider, type SessionId } from "@orbitdock/domain"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { Connector, ConnectorFactory } from "../../src/connectors/Connector.js"
@@ -54,7 +54,7 @@ describe("HTTP API", () => {
   it("GET /health", async () => {
     const { status, body } = await server.request("/health", { auth: false })
     expect(status).toBe(200)
-    expect(body).toEqual({ status: "ok", version: server.transport.version, protocol: 1, protocol_minor: 1, server_id: server.transport.serverId, uptime_s: expect.any(Number) })
+    expect(body).toEqual({ status: "ok", version: server.transport.version, protocol: 1, protocol_minor: PROTOCOL_MINOR, server_id: server.transport.serverId, uptime_s: expect.any(Number) })
   })
 
   it("GET /api/sessions with filters, validating their values", async () => {

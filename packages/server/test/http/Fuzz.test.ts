@@ -9,7 +9,7 @@
  *
  * `npm run fuzz` runs it longer: ORBITDOCK_FUZZ_RUNS (frames, default 2000), ORBITDOCK_FUZZ_SEED.
  */
-import { MAX_FRAME_BYTES, type ServerMessage } from "@orbitdock/domain"
+import { MAX_FRAME_BYTES, type ServerMessage, PROTOCOL_MINOR } from "@orbitdock/domain"
 import * as fc from "fast-check"
 import * as fs from "node:fs"
 import * as http from "node:http"
@@ -155,7 +155,7 @@ describe("fuzz: arbitrary frames and requests against a real server", () => {
     const check = async () => {
       const health = await request({ method: "GET", path: "/health", accept: "*/*" }, 10_000)
       expect(health.status).toBe(200)
-      expect(JSON.parse(health.text)).toMatchObject({ status: "ok", protocol: 1, protocol_minor: 1 })
+      expect(JSON.parse(health.text)).toMatchObject({ status: "ok", protocol: 1, protocol_minor: PROTOCOL_MINOR })
       const content = `ping ${++pings}`
       const ack = await bystander.request({ type: "send_message", session_id: watched, content }, 10_000)
       expect(ack).toMatchObject({ type: "ack" })

@@ -4,6 +4,7 @@
  * negotiation, and the ping rule.
  */
 import { Packr } from "msgpackr"
+import { PROTOCOL_MINOR } from "@orbitdock/domain"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import WebSocket from "ws"
 import { makeClient, startTestServer, type TestClient, type TestServer } from "../helpers/testServer.js"
@@ -23,7 +24,7 @@ describe("WebSocket connection", () => {
       const kinds: Array<boolean> = []
       client.ws.on("message", (_data, isBinary) => kinds.push(isBinary))
       const hello = await client.next()
-      expect(hello).toEqual({ type: "hello", server_id: server.transport.serverId, version: server.transport.version, protocol: 1, protocol_minor: 1 })
+      expect(hello).toEqual({ type: "hello", server_id: server.transport.serverId, version: server.transport.version, protocol: 1, protocol_minor: PROTOCOL_MINOR })
       expect(Array.isArray(client.frames[0])).toBe(false)
       expect(client.ws.protocol).toBe(protocol === "msgpack" ? "orbitdock.v1.msgpack" : protocol === "json" ? "orbitdock.v1.json" : "")
       // Binary frames for msgpack, text for JSON.

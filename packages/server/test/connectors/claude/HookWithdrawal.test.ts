@@ -92,7 +92,7 @@ describe("a held PermissionRequest follows the hook that asked", () => {
     await expect(held.answer).rejects.toThrow()
     // Subscribers see it go, through the message v1 clients know.
     const gone = (await client.next(isDelta("pending_approval"), 10_000)) as any
-    expect(gone.changes).toEqual({ pending_approval: null, attention: false })
+    expect(gone.changes).toEqual({ pending_approval: null, attention: false, attention_detail: null })
 
     const late = (await client.request({ type: "approve_tool", session_id: SESSION, request_id: asked.request.id, approved: true })) as any
     expect(late).toMatchObject({ type: "error", code: "conflict" })
