@@ -8,6 +8,7 @@
 import type { SessionId, SessionSummary, StoredEvent } from "@orbitdock/domain"
 import type { SessionProjection } from "@orbitdock/projections"
 import { Context, Data, type Effect, type Option, type Stream } from "effect"
+import type { DeliveryRow, NotificationRow } from "./writerProtocol.js"
 
 /** A connector's resume point (e.g. a transcript's byte offset), committed with the events it produced. */
 export interface Checkpoint {
@@ -29,6 +30,10 @@ export interface AppendEntry {
   readonly checkpoints?: ReadonlyArray<Checkpoint>
   /** The session's summary after these events; the writer keeps the latest per session. */
   readonly summary?: SessionSummary
+  /** Notifications these events cause, committed with them (`notify/`). */
+  readonly notifications?: ReadonlyArray<NotificationRow>
+  /** Deliveries of notifications to record (an entry of its own, no events). */
+  readonly deliveries?: ReadonlyArray<DeliveryRow>
   /**
    * Someone is waiting for this (a command's ack): flush now instead of waiting for the timer, and
    * ahead of other sessions' queued entries (after this session's own).
@@ -67,6 +72,29 @@ export interface LoadedSession {
 export interface PagedProgress {
   readonly revision: number
   readonly paged: number
+}
+
+/** A queued notification and what became of it on each channel so far. */
+export interface OutboxEntry {
+  readonly id: string
+  readonly sessionId: SessionId
+  readonly revision: number
+  readonly createdAt: string
+  /** The notification as JSON (`notify/Notification.ts`). */
+  readonly payload: string
+  /** By channel id: the latest delivery row. */
+  readonly deliveries: ReadonlyMap<string, DeliveryRecord>
+}
+
+/** One notification's delivery to one channel. */
+export interface DeliveryRecord {
+  readonly notificationId: string
+  readonly channelId: string
+  /** `sent`, `failed` (after its retries), `skipped` (not needed any more, or quiet), `retrying`. */
+  readonly status: string
+  readonly attempts: number
+  readonly updatedAt: string
+  readonly detail: string
 }
 
 export class EventLogError extends Data.TaggedError("EventLogError")<{
@@ -134,6 +162,10 @@ export interface EventLogShape {
   readonly sourceKeyDigests: (sessionId: SessionId) => Effect.Effect<Set<number>, EventLogError>
   /** Whether a committed event of the session carries this source key (an actor checks a digest it has seen before). */
   readonly hasSourceKey: (sessionId: SessionId, key: string) => Effect.Effect<boolean, EventLogError>
+  /** Committed notifications queued after `createdAfter` (ISO time), oldest first, with their deliveries. */
+  readonly outbox: (createdAfter: string) => Effect.Effect<ReadonlyArray<OutboxEntry>, EventLogError>
+  /** The latest committed deliveries, newest first, at most `limit`. */
+  readonly deliveries: (limit: number) => Effect.Effect<ReadonlyArray<DeliveryRecord>, EventLogError>
   /** Completes when everything queued so far is committed. */
   readonly flush: Effect.Effect<void, EventLogError>
 }

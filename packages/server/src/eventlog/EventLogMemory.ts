@@ -5,7 +5,16 @@
  */
 import type { SessionId, SessionSummary, StoredEvent } from "@orbitdock/domain"
 import { Effect, Layer, Option, Stream } from "effect"
-import { type AppendEntry, EventLog, EventLogError, type EventLogShape, type PositionedEvent, type WriterStatus } from "./EventLog.js"
+import {
+  type AppendEntry,
+  type DeliveryRecord,
+  EventLog,
+  EventLogError,
+  type EventLogShape,
+  type OutboxEntry,
+  type PositionedEvent,
+  type WriterStatus
+} from "./EventLog.js"
 import { digest } from "./sourceKeyDigest.js"
 
 export const make = Effect.sync((): EventLogShape => {
@@ -14,6 +23,8 @@ export const make = Effect.sync((): EventLogShape => {
   const keys = new Map<SessionId, Set<string>>()
   const summaries = new Map<SessionId, SessionSummary>()
   const checkpoints = new Map<string, string>()
+  const outbox = new Map<string, Omit<OutboxEntry, "deliveries">>()
+  const deliveries = new Map<string, Map<string, DeliveryRecord>>()
 
   /** Why the entry cannot be committed (a revision out of order, a source key seen), or undefined. */
   const refusal = (entry: AppendEntry): string | undefined => {
@@ -54,6 +65,14 @@ export const make = Effect.sync((): EventLogShape => {
       }
       for (const c of entry.checkpoints ?? []) checkpoints.set(c.key, c.value)
       if (entry.summary !== undefined) summaries.set(entry.summary.id, entry.summary)
+      for (const [id, sessionId, revision, createdAt, payload] of entry.notifications ?? []) {
+        if (!outbox.has(id)) outbox.set(id, { id, sessionId: sessionId as SessionId, revision, createdAt, payload })
+      }
+      for (const [notificationId, channelId, status, attempts, updatedAt, detail] of entry.deliveries ?? []) {
+        const byChannel = deliveries.get(notificationId) ?? new Map<string, DeliveryRecord>()
+        byChannel.set(channelId, { notificationId, channelId, status, attempts, updatedAt, detail })
+        deliveries.set(notificationId, byChannel)
+      }
       return Effect.void
     })
 
@@ -83,6 +102,20 @@ export const make = Effect.sync((): EventLogShape => {
     checkpoint: (key) => Effect.sync(() => Option.fromNullable(checkpoints.get(key))),
     sourceKeyDigests: (sessionId) => Effect.sync(() => new Set([...(keys.get(sessionId) ?? [])].map(digest))),
     hasSourceKey: (sessionId, key) => Effect.sync(() => keys.get(sessionId)?.has(key) === true),
+    outbox: (createdAfter) =>
+      Effect.sync(() =>
+        [...outbox.values()]
+          .filter((row) => row.createdAt > createdAfter)
+          .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1))
+          .map((row) => ({ ...row, deliveries: deliveries.get(row.id) ?? new Map() }))
+      ),
+    deliveries: (limit) =>
+      Effect.sync(() =>
+        [...deliveries.values()]
+          .flatMap((byChannel) => [...byChannel.values()])
+          .sort((a, b) => (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : 0))
+          .slice(0, limit)
+      ),
     flush: Effect.void
   }
 })

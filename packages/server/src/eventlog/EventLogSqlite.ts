@@ -23,7 +23,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Worker as NodeThread } from "node:worker_threads"
 import { ServerConfig } from "../Config.js"
-import { EventLog, EventLogError, type PagedProgress } from "./EventLog.js"
+import { type DeliveryRecord, EventLog, EventLogError, type OutboxEntry, type PagedProgress } from "./EventLog.js"
 import { digest } from "./sourceKeyDigest.js"
 import * as PrivateFiles from "../internal/privateFiles.js"
 import { migrate, pragmas } from "./eventLogSchema.js"
@@ -271,6 +271,33 @@ export const make = (options: EventLogSqliteOptions) =>
           .unsafe("SELECT summary FROM session_summaries ORDER BY created_at, rowid")
           .values.pipe(Effect.map((rows) => rows.map((row) => decodeSummary(row[0] as string))))
       ),
+      outbox: (createdAfter: string) =>
+        read(
+          "EventLog.outbox",
+          Effect.all([
+            sql.unsafe(
+              "SELECT id, session_id, revision, created_at, payload FROM notification_outbox WHERE created_at > ? ORDER BY created_at, id",
+              [createdAfter]
+            ).values,
+            sql.unsafe(
+              `SELECT d.notification_id, d.channel_id, d.status, d.attempts, d.updated_at, d.detail
+               FROM notification_deliveries d JOIN notification_outbox o ON o.id = d.notification_id
+               WHERE o.created_at > ?`,
+              [createdAfter]
+            ).values
+          ]).pipe(Effect.map(([rows, deliveries]) => outboxEntries(rows, deliveries)))
+        ),
+      deliveries: (limit: number) =>
+        read(
+          "EventLog.deliveries",
+          sql
+            .unsafe(
+              `SELECT notification_id, channel_id, status, attempts, updated_at, detail FROM notification_deliveries
+               ORDER BY updated_at DESC LIMIT ?`,
+              [limit]
+            )
+            .values.pipe(Effect.map((rows) => rows.map(deliveryRecord)))
+        ),
       checkpoint: (key: string) =>
         read(
           "EventLog.checkpoint",
@@ -291,6 +318,33 @@ export const make = (options: EventLogSqliteOptions) =>
         Effect.try({ try: () => hot.hasSourceKey.get(sessionId, key) !== undefined, catch: fail("EventLog.hasSourceKey") })
     })
   })
+
+const deliveryRecord = (row: ReadonlyArray<unknown>): DeliveryRecord => ({
+  notificationId: row[0] as string,
+  channelId: row[1] as string,
+  status: row[2] as string,
+  attempts: row[3] as number,
+  updatedAt: row[4] as string,
+  detail: row[5] as string
+})
+
+const outboxEntries = (rows: ReadonlyArray<ReadonlyArray<unknown>>, deliveries: ReadonlyArray<ReadonlyArray<unknown>>): Array<OutboxEntry> => {
+  const byNotification = new Map<string, Map<string, DeliveryRecord>>()
+  for (const row of deliveries) {
+    const record = deliveryRecord(row)
+    const map = byNotification.get(record.notificationId) ?? new Map<string, DeliveryRecord>()
+    map.set(record.channelId, record)
+    byNotification.set(record.notificationId, map)
+  }
+  return rows.map((row) => ({
+    id: row[0] as string,
+    sessionId: row[1] as SessionId,
+    revision: row[2] as number,
+    createdAt: row[3] as string,
+    payload: row[4] as string,
+    deliveries: byNotification.get(row[0] as string) ?? new Map()
+  }))
+}
 
 /** The event log at `ServerConfig.dbPath`, batching by `batchSize` / `flushMs`. */
 export const layer: Layer.Layer<EventLog, EventLogError, ServerConfig> = Layer.scoped(

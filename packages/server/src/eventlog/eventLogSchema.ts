@@ -93,12 +93,38 @@ const messagePages = Effect.gen(function* () {
   yield* sql.unsafe("ALTER TABLE snapshots ADD COLUMN paged INTEGER NOT NULL DEFAULT 0")
 })
 
+/**
+ * Notifications (`notify/`): the outbox, each row queued in the transaction of the events that
+ * caused it, and what became of it on each channel (sent, failed after its retries, skipped).
+ */
+const notifications = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS notification_outbox (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    payload TEXT NOT NULL
+  )`)
+  yield* sql.unsafe("CREATE INDEX IF NOT EXISTS notification_outbox_created ON notification_outbox (created_at)")
+  yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS notification_deliveries (
+    notification_id TEXT NOT NULL,
+    channel_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (notification_id, channel_id)
+  ) WITHOUT ROWID`)
+})
+
 /** Applies the migrations not yet applied (idempotent: `effect_sql_migrations` records them). */
 export const migrate = Migrator.make({})({
   loader: Migrator.fromRecord({
     "0001_event_log": initial,
     "0002_snapshots": snapshots,
-    "0003_message_pages": messagePages
+    "0003_message_pages": messagePages,
+    "0004_notifications": notifications
   }),
   table: "effect_sql_migrations"
 })

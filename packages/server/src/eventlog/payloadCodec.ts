@@ -10,7 +10,7 @@
  */
 import type { DomainEvent, SessionSummary, StoredEvent } from "@orbitdock/domain"
 import type { AppendEntry, PendingEvent, PositionedEvent } from "./EventLog.js"
-import type { CheckpointRow, EventRow, SummaryRow, WriterEntry } from "./writerProtocol.js"
+import type { CheckpointRow, DeliveryRow, EventRow, NotificationRow, SummaryRow, WriterEntry } from "./writerProtocol.js"
 
 export const encodeEvent = (event: DomainEvent): string => JSON.stringify(event)
 
@@ -40,19 +40,15 @@ export const encodeEvents = (events: ReadonlyArray<PendingEvent>): string =>
 /** Appends an entry to a batch's lines: its header, its summary if `withSummary`, its `encodeEvents`. */
 export const packEntry = (lines: Array<string>, entry: AppendEntry, events: string, withSummary: boolean): void => {
   const summary = withSummary ? entry.summary : undefined
-  lines.push(
-    JSON.stringify([
-      (entry.checkpoints ?? []).map(({ key, value }) => [key, value]),
-      summary ? [summary.id, summary.revision, summary.created_at] : null,
-      entry.events.map(({ source_key, stored }) => [
-        stored.session_id,
-        stored.revision,
-        stored.event.type,
-        stored.occurred_at,
-        source_key
-      ])
-    ])
-  )
+  const header: Array<unknown> = [
+    (entry.checkpoints ?? []).map(({ key, value }) => [key, value]),
+    summary ? [summary.id, summary.revision, summary.created_at] : null,
+    entry.events.map(({ source_key, stored }) => [stored.session_id, stored.revision, stored.event.type, stored.occurred_at, source_key])
+  ]
+  if (entry.notifications !== undefined || entry.deliveries !== undefined) {
+    header.push(entry.notifications ?? [], entry.deliveries ?? [])
+  }
+  lines.push(JSON.stringify(header))
   if (summary) lines.push(encodeSummary(summary))
   if (events !== "") lines.push(events)
 }
@@ -63,14 +59,16 @@ export const unpackBatch = (text: string): Array<WriterEntry> => {
   const entries: Array<WriterEntry> = []
   let at = 0
   while (at < lines.length) {
-    const [checkpoints, summary, events] = JSON.parse(lines[at++]!) as [
+    const [checkpoints, summary, events, notifications = [], deliveries = []] = JSON.parse(lines[at++]!) as [
       Array<CheckpointRow>,
       [string, number, string] | null,
-      Array<[string, number, string, string, string | null]>
+      Array<[string, number, string, string, string | null]>,
+      Array<NotificationRow>?,
+      Array<DeliveryRow>?
     ]
     const summaryRow: SummaryRow | null = summary === null ? null : [...summary, lines[at++]!]
     const rows = events.map((meta): EventRow => [...meta, lines[at++]!])
-    entries.push({ events: rows, checkpoints, summary: summaryRow })
+    entries.push({ events: rows, checkpoints, summary: summaryRow, notifications, deliveries })
   }
   return entries
 }

@@ -19,11 +19,21 @@ export type CheckpointRow = readonly [string, string]
 /** A row of `session_summaries`: session_id, revision, created_at, summary (JSON). */
 export type SummaryRow = readonly [string, number, string, string]
 
+/**
+ * A row of `notification_outbox`: id, session_id, revision, created_at, payload (JSON). Queued with
+ * the events that caused it, so it is committed exactly when they are (`notify/`).
+ */
+export type NotificationRow = readonly [string, string, number, string, string]
+/** A row of `notification_deliveries`: notification_id, channel_id, status, attempts, updated_at, detail. */
+export type DeliveryRow = readonly [string, string, string, number, string, string]
+
 /** One `AppendEntry` as the worker sees it (no `urgent`: batching is decided on the main side). */
 export interface WriterEntry {
   readonly events: ReadonlyArray<EventRow>
   readonly checkpoints: ReadonlyArray<CheckpointRow>
   readonly summary: SummaryRow | null
+  readonly notifications: ReadonlyArray<NotificationRow>
+  readonly deliveries: ReadonlyArray<DeliveryRow>
 }
 
 /** What `postMessage` carries: a `CommitRequest` whose entries are packed into one text. */

@@ -47,8 +47,22 @@ const SUMMARIES = "INSERT INTO session_summaries (session_id, revision, created_
 const SUMMARIES_UPSERT = `ON CONFLICT (session_id) DO UPDATE SET revision = excluded.revision,
   summary = excluded.summary WHERE excluded.revision >= session_summaries.revision`
 
+const NOTIFICATIONS = "INSERT INTO notification_outbox (id, session_id, revision, created_at, payload)"
+// A notification is queued once: an entry re-sent after a worker crash adds nothing.
+const NOTIFICATIONS_IGNORE = "ON CONFLICT (id) DO NOTHING"
+const DELIVERIES = "INSERT INTO notification_deliveries (notification_id, channel_id, status, attempts, updated_at, detail)"
+const DELIVERIES_UPSERT = `ON CONFLICT (notification_id, channel_id) DO UPDATE SET status = excluded.status,
+  attempts = excluded.attempts, updated_at = excluded.updated_at, detail = excluded.detail`
+
 /** Each lane's last committed batch token (`eventLogSchema.ts`). */
 const stateTable: Record<CommitLane, string> = { main: "writer_state", express: "writer_express_state" }
+
+/** The last row per (notification, channel): one statement may not upsert the same key twice. */
+const latestDeliveries = (entries: ReadonlyArray<WriterEntry>): Array<Row> => {
+  const latest = new Map<string, Row>()
+  for (const entry of entries) for (const row of entry.deliveries) latest.set(`${row[0]}\u0000${row[1]}`, row)
+  return [...latest.values()]
+}
 
 export const makeWriterStore = (sql: SqlClient) => {
   const insertRows = (head: string, width: number, rows: ReadonlyArray<Row>, suffix = "") =>
@@ -93,6 +107,8 @@ export const makeWriterStore = (sql: SqlClient) => {
         insertRows(EVENTS, 6, entries.flatMap((entry) => entry.events)),
         insertRows(CHECKPOINTS, 2, [...checkpoints.values()], CHECKPOINTS_UPSERT),
         insertRows(SUMMARIES, 4, [...summaries.values()], SUMMARIES_UPSERT),
+        insertRows(NOTIFICATIONS, 5, entries.flatMap((entry) => entry.notifications), NOTIFICATIONS_IGNORE),
+        insertRows(DELIVERIES, 6, latestDeliveries(entries), DELIVERIES_UPSERT),
         markBatch(lane, token, rejected)
       ],
       { discard: true }
@@ -114,7 +130,9 @@ export const makeWriterStore = (sql: SqlClient) => {
               [
                 insertRows(EVENTS, 6, entry.events),
                 insertRows(CHECKPOINTS, 2, entry.checkpoints, CHECKPOINTS_UPSERT),
-                insertRows(SUMMARIES, 4, entry.summary ? [entry.summary] : [], SUMMARIES_UPSERT)
+                insertRows(SUMMARIES, 4, entry.summary ? [entry.summary] : [], SUMMARIES_UPSERT),
+                insertRows(NOTIFICATIONS, 5, entry.notifications, NOTIFICATIONS_IGNORE),
+                insertRows(DELIVERIES, 6, latestDeliveries([entry]), DELIVERIES_UPSERT)
               ],
               { discard: true }
             )

@@ -27,6 +27,32 @@ const implementations: ReadonlyArray<readonly [string, Effect.Effect<EventLogSha
 ]
 
 describe.each(implementations)("the %s event log", (_, open) => {
+  it.scopedLive("commits a notification with the events that caused it, once, and its deliveries' latest state", () =>
+    Effect.gen(function* () {
+      const log = yield* open
+      const note = ["n1", s1, 2, "2026-01-01T00:00:02.000Z", '{"reason":"approval"}'] as const
+      yield* Effect.flatten(log.append({ events: events(s1, 1, 2), notifications: [note] }))
+      // Queued again (a re-sent entry): still one.
+      yield* Effect.flatten(log.append({ events: [], notifications: [note] }))
+      yield* Effect.flatten(
+        log.append({
+          events: [],
+          deliveries: [
+            ["n1", "c1", "retrying", 1, "2026-01-01T00:00:03.000Z", "HTTP 500"],
+            ["n1", "c1", "sent", 2, "2026-01-01T00:00:04.000Z", "HTTP 200"]
+          ]
+        })
+      )
+      yield* Effect.flatten(log.append({ events: [], deliveries: [["n1", "c2", "skipped", 0, "2026-01-01T00:00:05.000Z", "seen"]] }))
+      const [entry, ...rest] = yield* log.outbox("2026-01-01T00:00:00.000Z")
+      expect(rest).toStrictEqual([])
+      expect(entry).toMatchObject({ id: "n1", sessionId: s1, revision: 2, payload: '{"reason":"approval"}' })
+      expect(entry!.deliveries.get("c1")).toMatchObject({ status: "sent", attempts: 2, detail: "HTTP 200" })
+      expect(entry!.deliveries.get("c2")).toMatchObject({ status: "skipped" })
+      expect(yield* log.outbox("2026-01-01T00:00:02.000Z")).toStrictEqual([])
+      expect((yield* log.deliveries(10)).map((d) => d.channelId)).toStrictEqual(["c2", "c1"])
+    }))
+
   it.scopedLive("commits entries in order: read back by session, globally in log order, with the latest summary", () =>
     Effect.gen(function* () {
       const log = yield* open
