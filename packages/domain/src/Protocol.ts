@@ -28,7 +28,7 @@ export const PROTOCOL_VERSION = 1 as const
  * talk to the server (what a minor adds is ignorable by a v1 client); it tells a client what to expect.
  * 1: `protocol_minor` itself, `id` rules (`error.id: null`), the `unavailable` code.
  * 2: `attention_detail` on summaries, the inbox (`subscribe_inbox`, `inbox`, `inbox_changed`),
- *    `mark_attention`, `approve_requests` and the ack's `results`.
+ *    `mark_attention`, `approve_requests` and the ack's `results`, `set_viewing`.
  */
 export const PROTOCOL_MINOR = 2 as const
 
@@ -112,6 +112,15 @@ export const MarkAttention = clientMessage("mark_attention", {
   snoozed_until: Schema.optional(Schema.NullOr(Timestamp))
 })
 export type MarkAttention = typeof MarkAttention.Type
+/**
+ * Minor 2: the sessions this client shows its person right now (none: e.g. the page is hidden).
+ * No notification goes out for a session some client shows. Replaces what it said before; a
+ * connection's say ends with it.
+ */
+export const SetViewing = clientMessage("set_viewing", {
+  session_ids: Schema.Array(SessionId).pipe(Schema.maxItems(256))
+})
+export type SetViewing = typeof SetViewing.Type
 /** The most requests one `approve_requests` may carry. */
 export const MAX_BATCH = 256
 /** One request of a batch. */
@@ -144,7 +153,8 @@ export const ClientMessage = Schema.Union(
   SubscribeInbox,
   UnsubscribeInbox,
   MarkAttention,
-  ApproveRequests
+  ApproveRequests,
+  SetViewing
 )
 export type ClientMessage = typeof ClientMessage.Type
 export type ClientMessageType = ClientMessage["type"]

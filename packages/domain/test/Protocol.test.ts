@@ -20,7 +20,8 @@ describe("wire schemas", () => {
       { type: "subscribe_inbox" },
       { type: "unsubscribe_inbox" },
       { type: "mark_attention", session_id: "s", seen: true, snoozed_until: null },
-      { type: "approve_requests", requests: [{ session_id: "s", request_id: "r" }], approved: false }
+      { type: "approve_requests", requests: [{ session_id: "s", request_id: "r" }], approved: false },
+      { type: "set_viewing", session_ids: ["s"] }
     ]
     expect(samples.map((s) => s.type).sort()).toEqual([...clientMessageTypes].sort())
     for (const sample of samples) expect(Either.isRight(decodeClient(sample))).toBe(true)

@@ -1,6 +1,6 @@
 /**
  * All wiring in one place: config → event log → session registry (with its connectors) →
- * HTTP/WebSocket transport. `bin.ts` serves it; tests build it with a temp data dir and port 0.
+ * notifier → HTTP/WebSocket transport. `bin.ts` serves it; tests build it with a temp data dir and port 0.
  */
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
@@ -12,6 +12,8 @@ import { makeCodexConnector } from "./connectors/codex/CodexConnector.js"
 import * as Sim from "./connectors/Sim.js"
 import * as EventLogSqlite from "./eventlog/EventLogSqlite.js"
 import * as HttpTransport from "./http/HttpTransport.js"
+import * as Routes from "./http/Routes.js"
+import * as Notifier from "./notify/Notifier.js"
 import * as SessionRegistry from "./SessionRegistry.js"
 
 /**
@@ -28,6 +30,7 @@ export interface ServerOptions {
   readonly transport?: HttpTransport.Options
   /** Replaces the configured connectors (tests of a single connector). */
   readonly connectors?: ReadonlyArray<ConnectorFactory>
+  readonly notifier?: Notifier.NotifierOptions
 }
 
 /** The data directory, private to the user (0700), created before anything writes there. */
@@ -43,12 +46,15 @@ const dataDirLayer = Layer.effectDiscard(
 /** The whole server: everything above, listening once built. */
 export const server = (config: ServerConfigShape, options: ServerOptions = {}) =>
   HttpTransport.layerWith(options.transport ?? {}).pipe(
+    Layer.provideMerge(Notifier.layer(options.notifier)),
     Layer.provideMerge(
       SessionRegistry.layer(options.connectors ?? connectorFactories(config), {
         evictIdleMs: config.evictIdleMs,
         stallAfterMs: config.stallAfterMs
       })
     ),
+    Layer.provideMerge(Notifier.queueLayer),
+    Layer.provideMerge(Routes.layer),
     Layer.provideMerge(EventLogSqlite.layer),
     Layer.provideMerge(dataDirLayer),
     Layer.provideMerge(Config.layer(config))

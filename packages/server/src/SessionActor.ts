@@ -31,6 +31,7 @@ import { PendingReceipt } from "./internal/pendingReceipt.js"
 import { RecentEvents } from "./internal/recentEvents.js"
 import { digest } from "./eventlog/sourceKeyDigest.js"
 import * as Metrics from "./Metrics.js"
+import * as Notification from "./notify/Notification.js"
 import { type DecideContext, decide, duplicate } from "./SessionDecider.js"
 import type { SessionSubscriber } from "./Sessions.js"
 
@@ -116,6 +117,8 @@ export interface ActorOptions {
   readonly log: EventLogShape
   /** Called after each folded step with the new summary (the registry updates the list from it). */
   readonly onChange: (summary: SessionSummary, messages: ReadonlyArray<SessionMessage>) => void
+  /** An attention started (its notification is queued in the log with the step): `committed` says when it is durable. */
+  readonly onAttention?: (notification: Notification.Notification, committed: Effect.Effect<void, EventLogError>) => void
 }
 
 /** A new session's start: nothing folded, nothing paged. */
@@ -379,6 +382,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
         const revisions: Array<Array<number>> = []
         let urgent = false
         const stepEvents = items.reduce((n, item) => n + item.events.length, 0)
+        const attentionBefore = projection.state.attention_detail
         // The fold and its publishing take turns with the other actors' (`eventLoopSlice.ts`);
         // `now`, which stamps the events, is when the turn came.
         const summary = yield* inTurn(() => {
@@ -394,11 +398,21 @@ export const make = Effect.fn("SessionActor.make")(function* (
           return summary
         }, { cost: stepCost, items: stepEvents, urgent: items.some((item) => item.options?.urgent === true) })
         let durable: Receipt["durable"] = Effect.void
+        // An attention that started in this step is notified; its outbox row commits with the events.
+        const started = Notification.startedBy(attentionBefore, projection.state)
+        const notifications = started === null ? undefined : [Notification.toRow(started, isoNow(clock))]
         // An urgent item whose events were all duplicates still waits for the originals: an empty
         // entry commits after everything queued before it.
         if (pending.length > 0 || checkpoints.length > 0 || urgent) {
-          durable = yield* options.log.append({ events: pending, checkpoints, summary, urgent })
+          durable = yield* options.log.append({
+            events: pending,
+            checkpoints,
+            summary,
+            urgent,
+            ...(notifications === undefined ? {} : { notifications })
+          })
         }
+        if (started !== null) options.onAttention?.(started, durable)
         if (reserved > 0) options.log.release(reserved)
         let i = 0
         for (const item of items) item.receipt.settle(revisions[i++]!, durable)

@@ -40,6 +40,7 @@ import * as InboxHub from "./InboxHub.js"
 import * as LoadedMap from "./internal/loadedMap.js"
 import * as ListHub from "./ListHub.js"
 import * as Metrics from "./Metrics.js"
+import { NotifyQueue } from "./notify/Notifier.js"
 import * as Recovery from "./Recovery.js"
 import * as SessionActor from "./SessionActor.js"
 import { type Command, Sessions, type SessionsShape } from "./Sessions.js"
@@ -85,6 +86,9 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
     const hub = ListHub.make()
     yield* Effect.addFinalizer(() => Effect.sync(hub.close))
     const inbox = InboxHub.make(() => isoNow(clock))
+    // Who shows which sessions to their person (`set_viewing`): notifications skip those.
+    const viewing = new Map<object, ReadonlySet<SessionId>>()
+    const viewers = new Map<SessionId, number>()
     // The live actors, hydrated on first use (loads run in the registry's scope).
     const actors = yield* LoadedMap.make<SessionId, SessionActor.SessionActor, ProtocolError>(scope)
 
@@ -94,9 +98,13 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
     }
     yield* Metric.set(Metrics.sessions, hub.all().length)
 
+    const notifications = Option.getOrUndefined(yield* Effect.serviceOption(NotifyQueue))
     const startActor = (initial: Hydration.Hydrated) =>
       SessionActor.make(initial, {
         log,
+        ...(notifications === undefined
+          ? {}
+          : { onAttention: (notification, committed) => void notifications.unsafeOffer({ notification, committed }) }),
         onChange: (summary, messages) => {
           hub.update(summary, messages)
           inbox.update(summary)
@@ -394,6 +402,18 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
       subscribeInbox: (subscriber) => Effect.sync(() => inbox.subscribe(subscriber)),
       unsubscribeInbox: (subscriber) => Effect.sync(() => inbox.unsubscribe(subscriber)),
       inboxNow: () => inbox.message(),
+      summary: (sessionId) => hub.get(sessionId),
+      setViewing: (viewer, sessionIds) => {
+        for (const id of viewing.get(viewer) ?? []) {
+          const left = (viewers.get(id) ?? 1) - 1
+          if (left <= 0) viewers.delete(id)
+          else viewers.set(id, left)
+        }
+        if (sessionIds.length === 0) viewing.delete(viewer)
+        else viewing.set(viewer, new Set(sessionIds))
+        for (const id of viewing.get(viewer) ?? []) viewers.set(id, (viewers.get(id) ?? 0) + 1)
+      },
+      isViewed: (sessionId) => viewers.has(sessionId),
       execute
     }
 

@@ -108,6 +108,12 @@ export interface SessionsShape {
   readonly unsubscribeInbox: (subscriber: InboxSubscriber) => Effect.Effect<void>
   /** The current inbox, synchronously (resync of an inbox subscriber). */
   readonly inboxNow: () => InboxMessage
+  /** A session's latest summary, synchronously (undefined: no such session). */
+  readonly summary: (sessionId: SessionId) => SessionSummary | undefined
+  /** Records the sessions `viewer` (a connection) shows its person now; `[]` when it shows none. */
+  readonly setViewing: (viewer: object, sessionIds: ReadonlyArray<SessionId>) => void
+  /** Whether some client shows the session to its person now. */
+  readonly isViewed: (sessionId: SessionId) => boolean
   /** Runs a command; succeeds once its events are durable, with the ack's extra fields. */
   readonly execute: (command: Command) => Effect.Effect<AckFields, ProtocolError>
 }

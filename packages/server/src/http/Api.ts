@@ -18,6 +18,7 @@ import { Cause, Effect, Either, Exit, Fiber, Runtime, Schema } from "effect"
 import type { ConnectorRoute } from "../connectors/Connector.js"
 import type { SessionFilter, SessionsShape } from "../Sessions.js"
 import * as Prometheus from "./Prometheus.js"
+import type { RoutesShape } from "./Routes.js"
 import { jsonChunksOf } from "../eventlog/assembledState.js"
 import * as AnswerBuffers from "./AnswerBuffers.js"
 import { decodeJson } from "./FrameCodec.js"
@@ -26,6 +27,8 @@ import { type Headers, readBody, sendError, sendJson, sendPooledJson, sendText }
 export interface ApiDeps {
   readonly sessions: SessionsShape
   readonly routes: ReadonlyArray<ConnectorRoute>
+  /** Routes other services add once built (`Routes.ts`). */
+  readonly extraRoutes?: RoutesShape
   readonly runtime: Runtime.Runtime<never>
   readonly health: () => Health
 }
@@ -176,7 +179,7 @@ export const makeHandler = (deps: ApiDeps) => {
     const method = req.method === "HEAD" ? "GET" : (req.method ?? "GET")
 
     let handler: Effect.Effect<Answer, ProtocolError | { error: ProtocolError; status: number }>
-    const byMethod = connectorRoutes.get(pathname)
+    const byMethod = connectorRoutes.get(pathname) ?? deps.extraRoutes?.get(pathname)
     if (byMethod !== undefined) {
       const route = byMethod.get(method)
       handler = route === undefined ? methodNotAllowed(method, pathname) : connector(route, req, via)

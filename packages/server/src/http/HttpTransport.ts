@@ -16,7 +16,7 @@ import * as net from "node:net"
 import * as path from "node:path"
 import type * as stream from "node:stream"
 import { type Health, type Hello, MAX_FRAME_BYTES, PROTOCOL_MINOR, PROTOCOL_VERSION, type ServerId, type ServerStatus } from "@orbitdock/domain"
-import { Context, Data, Effect, ExecutionStrategy, Layer, Runtime, Scope, Stream } from "effect"
+import { Context, Data, Effect, ExecutionStrategy, Layer, Option, Runtime, Scope, Stream } from "effect"
 import { WebSocketServer } from "ws"
 import { ServerConfig } from "../Config.js"
 import { Connectors } from "../connectors/Connector.js"
@@ -28,6 +28,7 @@ import * as Api from "./Api.js"
 import * as FrameCodec from "./FrameCodec.js"
 import * as Prometheus from "./Prometheus.js"
 import { refuseUpgrade, sendError } from "./Respond.js"
+import { Routes } from "./Routes.js"
 import * as Socket from "./Socket.js"
 import * as WebPage from "./WebPage.js"
 
@@ -210,7 +211,8 @@ const make = (options: Options) =>
       uptime_s: Math.round((Date.now() - startedAt) / 100) / 10
     })
     const routes = [...connectors.values()].flatMap((connector) => connector.routes ?? [])
-    const api = Api.makeHandler({ sessions, routes, runtime, health })
+    const extraRoutes = Option.getOrUndefined(yield* Effect.serviceOption(Routes))
+    const api = Api.makeHandler({ sessions, routes, ...(extraRoutes === undefined ? {} : { extraRoutes }), runtime, health })
     const page = WebPage.makeServer(options.webRoot ?? WebPage.defaultRoot())
     const reservedPaths: ReadonlySet<string> = new Set(["/ws", "/health", "/metrics", ...routes.map((route) => route.path)])
 

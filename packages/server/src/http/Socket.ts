@@ -88,6 +88,8 @@ const laneOf = (item: Inbound): string | undefined => {
     case "create_session":
     case "approve_requests":
       return undefined
+    case "set_viewing":
+      return "viewing"
     default:
       return `session:${message.session_id}`
   }
@@ -98,6 +100,7 @@ const isCommand = (message: ClientMessage): message is Command =>
   message.type !== "unsubscribe_list" &&
   message.type !== "subscribe_inbox" &&
   message.type !== "unsubscribe_inbox" &&
+  message.type !== "set_viewing" &&
   message.type !== "subscribe_session" &&
   message.type !== "unsubscribe_session"
 
@@ -403,6 +406,11 @@ export class Connection {
         )
       case "unsubscribe_inbox":
         return this.removeInbox().pipe(Effect.as({}))
+      case "set_viewing":
+        return Effect.sync(() => {
+          sessions.setViewing(this, message.session_ids)
+          return {}
+        })
       case "subscribe_session":
         return Effect.suspend(() => {
           const sessionId = message.session_id
@@ -541,7 +549,9 @@ export class Connection {
   private unsubscribeAll(): Effect.Effect<void> {
     return Effect.suspend(() =>
       Effect.zipRight(
-        Effect.zipRight(this.removeList(), this.removeInbox()),
+        Effect.zipRight(this.removeList(), this.removeInbox()).pipe(
+          Effect.zipRight(Effect.sync(() => this.deps.sessions.setViewing(this, [])))
+        ),
         Effect.forEach([...this.subscriptions.keys()], (sessionId) => this.removeSession(sessionId), { discard: true })
       )
     )

@@ -1,0 +1,127 @@
+/**
+ * Where notifications go: the channels a person set up (a webhook, an ntfy topic, a Slack-style
+ * incoming webhook, the desktop) and the quiet hours, kept in `<data-dir>/notify.json` (0600: it
+ * holds webhook secrets). The schemas here are the one source for that file, the HTTP API and
+ * the CLI.
+ */
+import { AttentionReason, invalid, type ProtocolError } from "@orbitdock/domain"
+import { Effect, Either, Schema } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+export const ChannelKind = Schema.Literal("webhook", "ntfy", "slack", "desktop")
+export type ChannelKind = typeof ChannelKind.Type
+
+const HourMinute = Schema.String.pipe(Schema.pattern(/^([01]\d|2[0-3]):[0-5]\d$/)).annotations({ description: "HH:MM, 24-hour" })
+
+/** No notification from `from` to `to` (local time of the server; may wrap past midnight). */
+export const QuietHours = Schema.Struct({ from: HourMinute, to: HourMinute })
+export type QuietHours = typeof QuietHours.Type
+
+export const Channel = Schema.Struct({
+  id: Schema.String,
+  kind: ChannelKind,
+  /** webhook, ntfy, slack: where to POST. */
+  url: Schema.optional(Schema.String),
+  /** webhook: the HMAC key of `X-OrbitDock-Signature`; ntfy: an access token. */
+  secret: Schema.optional(Schema.String),
+  /** Only these reasons (default: all). */
+  reasons: Schema.optional(Schema.Array(AttentionReason)),
+  name: Schema.optional(Schema.String),
+  created_at: Schema.String
+})
+export type Channel = typeof Channel.Type
+
+/** A channel as the API and CLI show it: its secret never leaves the server. */
+export type ChannelView = Omit<Channel, "secret"> & { readonly has_secret: boolean }
+
+export const view = ({ secret, ...rest }: Channel): ChannelView => ({ ...rest, has_secret: secret !== undefined })
+
+export const Settings = Schema.Struct({
+  channels: Schema.Array(Channel),
+  quiet_hours: Schema.optional(QuietHours)
+})
+export type Settings = typeof Settings.Type
+
+/** What `POST /api/notify/channels` (and `orbitdock notify add`) takes. */
+export const ChannelInput = Schema.Struct({
+  kind: ChannelKind,
+  url: Schema.optional(Schema.String),
+  secret: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1024))),
+  reasons: Schema.optional(Schema.Array(AttentionReason).pipe(Schema.minItems(1))),
+  name: Schema.optional(Schema.String.pipe(Schema.maxLength(200)))
+})
+export type ChannelInput = typeof ChannelInput.Type
+
+const decodeInput = Schema.decodeUnknownEither(ChannelInput)
+
+/** A new channel from untrusted input, or why not. */
+export const channelFrom = (input: unknown, id: string, now: string): Either.Either<Channel, ProtocolError> => {
+  const decoded = decodeInput(input)
+  if (Either.isLeft(decoded)) return Either.left(invalid(`not a channel: ${decoded.left.message.slice(0, 300)}`))
+  const { kind, url, secret, reasons, name } = decoded.right
+  if (kind === "desktop") {
+    if (url !== undefined || secret !== undefined) return Either.left(invalid("a desktop channel has no url or secret"))
+  } else {
+    if (url === undefined) return Either.left(invalid(`a ${kind} channel needs a url`))
+    let parsed: URL
+    try {
+      parsed = new URL(url)
+    } catch {
+      return Either.left(invalid(`not a URL: ${url.slice(0, 200)}`))
+    }
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return Either.left(invalid("the url must be http or https"))
+    if (kind === "slack" && secret !== undefined) return Either.left(invalid("a slack channel has no secret (its URL is the secret)"))
+  }
+  return Either.right({
+    id,
+    kind,
+    ...(url === undefined ? {} : { url }),
+    ...(secret === undefined ? {} : { secret }),
+    ...(reasons === undefined ? {} : { reasons }),
+    ...(name === undefined ? {} : { name }),
+    created_at: now
+  })
+}
+
+/** Whether `channel` takes notifications of this reason. */
+export const takes = (channel: Channel, reason: AttentionReason): boolean =>
+  channel.reasons === undefined || channel.reasons.includes(reason)
+
+const decodeSettings = Schema.decodeUnknownEither(Schema.parseJson(Settings))
+
+export const empty: Settings = { channels: [] }
+
+/** The settings file: read at start, written whole (a temporary file renamed over it) on each change. */
+export const fileOf = (dataDir: string): string => path.join(dataDir, "notify.json")
+
+export const load = (file: string): Effect.Effect<Settings> =>
+  Effect.gen(function* () {
+    let text: string
+    try {
+      text = fs.readFileSync(file, "utf8")
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
+        yield* Effect.logError(`cannot read ${file}; starting without notification channels`, error)
+      }
+      return empty
+    }
+    const decoded = decodeSettings(text)
+    if (Either.isRight(decoded)) return decoded.right
+    // Kept aside, not overwritten: the person may want what was in it.
+    const aside = `${file}.unreadable-${Date.now()}`
+    yield* Effect.logError(`${file} is not valid (${decoded.left.message.slice(0, 200)}); moved to ${aside}`)
+    yield* Effect.sync(() => fs.renameSync(file, aside)).pipe(Effect.catchAllDefect(() => Effect.void))
+    return empty
+  })
+
+export const save = (file: string, settings: Settings): Effect.Effect<void, Error> =>
+  Effect.try({
+    try: () => {
+      const temporary = `${file}.${process.pid}.tmp`
+      fs.writeFileSync(temporary, `${JSON.stringify(settings, null, 2)}\n`, { mode: 0o600 })
+      fs.chmodSync(temporary, 0o600)
+      fs.renameSync(temporary, file)
+    },
+    catch: (cause) => (cause instanceof Error ? cause : new Error(String(cause)))
+  })
