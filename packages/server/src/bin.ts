@@ -11,6 +11,7 @@ import * as ClientCommands from "./cli/ClientCommands.js"
 import { withCleanHelp } from "./cli/Help.js"
 import * as Hooks from "./cli/hooks.js"
 import * as InboxCommands from "./cli/InboxCommands.js"
+import * as NotifyCommands from "./cli/NotifyCommands.js"
 import * as Open from "./cli/Open.js"
 import * as Serve from "./cli/Serve.js"
 import { VERSION } from "./http/HttpTransport.js"
@@ -25,6 +26,7 @@ const orbitdock = Command.make("orbitdock").pipe(
     ClientCommands.tail,
     ClientCommands.approve,
     InboxCommands.command,
+    NotifyCommands.command,
     Open.command,
     Hooks.command
   ])

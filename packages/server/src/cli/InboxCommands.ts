@@ -83,7 +83,7 @@ const snooze = Command.make(
   "snooze",
   {
     ...clientOptions,
-    sessionId: Args.text({ name: "session_id" }),
+    sessionId: Args.text({ name: "session_id" }).pipe(Args.withDescription("The session (as the inbox lists it)")),
     until: Args.text({ name: "for" }).pipe(Args.withDescription("How long (90s, 30m, 2h, 1d) or until when (an ISO time)"))
   },
   (flags) =>

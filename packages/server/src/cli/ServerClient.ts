@@ -70,40 +70,49 @@ const describe = (endpoint: Endpoint) => endpoint.socketPath ?? endpoint.baseUrl
 
 /** GET a JSON resource; a non-2xx answer fails with the server's `{code, message}`. */
 export const getJson = (endpoint: Endpoint, pathAndQuery: string): Effect.Effect<unknown, CliError> =>
+  requestJson(endpoint, "GET", pathAndQuery)
+
+/** POST a JSON body; the answer as `getJson`'s. */
+export const postJson = (endpoint: Endpoint, pathAndQuery: string, body: unknown): Effect.Effect<unknown, CliError> =>
+  requestJson(endpoint, "POST", pathAndQuery, JSON.stringify(body))
+
+const requestJson = (endpoint: Endpoint, method: "GET" | "POST", pathAndQuery: string, body?: string): Effect.Effect<unknown, CliError> =>
   Effect.async<unknown, CliError>((resume) => {
     const url = new URL(pathAndQuery, endpoint.baseUrl)
+    const headers: Record<string, string> = endpoint.token === null ? {} : { authorization: `Bearer ${endpoint.token}` }
+    if (body !== undefined) headers["content-type"] = "application/json"
     const request = http.request(
       {
-        method: "GET",
+        method,
         ...(endpoint.socketPath === null
           ? { hostname: url.hostname, port: url.port }
           : { socketPath: endpoint.socketPath }),
         path: url.pathname + url.search,
-        headers: endpoint.token === null ? {} : { authorization: `Bearer ${endpoint.token}` }
+        headers
       },
       (response) => {
         const chunks: Array<Buffer> = []
         response.on("data", (c: Buffer) => chunks.push(c))
         response.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8")
-          let body: unknown
+          let answer: unknown
           try {
-            body = JSON.parse(text)
+            answer = JSON.parse(text)
           } catch {
             return resume(Effect.fail(new CliError({ message: `unexpected answer from ${describe(endpoint)}: ${text.slice(0, 200)}` })))
           }
           if ((response.statusCode ?? 500) >= 300) {
-            const error = body as { code?: string; message?: string }
+            const error = answer as { code?: string; message?: string }
             return resume(Effect.fail(new CliError({ message: `${error.code ?? response.statusCode}: ${error.message ?? text}` })))
           }
-          resume(Effect.succeed(body))
+          resume(Effect.succeed(answer))
         })
       }
     )
     request.on("error", (e) =>
       resume(Effect.fail(new CliError({ message: `cannot reach the OrbitDock server at ${describe(endpoint)}: ${e.message}` })))
     )
-    request.end()
+    request.end(body)
   })
 
 /** A WebSocket session with the server: send messages with ids, await acks, receive pushes. */

@@ -19,7 +19,21 @@ const COMMANDS = [
   ["open"],
   ["hooks", "install"],
   ["hooks", "uninstall"],
-  ["hooks", "status"]
+  ["hooks", "status"],
+  ["inbox"],
+  ["inbox", "seen"],
+  ["inbox", "snooze"],
+  ["inbox", "wake"],
+  ["inbox", "approve"],
+  ["notify", "add", "webhook"],
+  ["notify", "add", "ntfy"],
+  ["notify", "add", "slack"],
+  ["notify", "add", "desktop"],
+  ["notify", "list"],
+  ["notify", "remove"],
+  ["notify", "test"],
+  ["notify", "quiet"],
+  ["notify", "deliveries"]
 ] as const
 
 const plain = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, "")
