@@ -44,22 +44,27 @@ const rowOf = ({ source_key, stored }: PendingEvent) => [
 
 describe("a batch's text for the writer worker", () => {
   it("unpacks into the rows of every entry, in order, whatever the events' text holds", () => {
-    // Given entries with awkward text, checkpoints, a summary and an entry with no events
+    // Given entries with awkward text, checkpoints, a summary, an entry with no events, a
+    // notification and a delivery
+    const note = ["n\n1", s2, 1, "2026-01-01T00:00:03.000Z", '{"summary":"line\\nbreak"}'] as const
+    const delivery = ["n\n1", "ch_1", "sent", 1, "2026-01-01T00:00:04.000Z", "HTTP 200"] as const
     const entries: Array<AppendEntry> = [
       { events: [awkward(1, 'key "with" quotes\nand a newline'), event(s1, 2, null)], summary: summary(s1, 2) },
-      { events: [], checkpoints: [{ key: "codex:thread\n1", value: '{"offset":12}' }] },
-      { events: [event(s2, 1)], checkpoints: [{ key: "k", value: "v" }], summary: summary(s2, 1, 3) }
+      { events: [], checkpoints: [{ key: "codex:thread\n1", value: '{"offset":12}' }], deliveries: [delivery] },
+      { events: [event(s2, 1)], checkpoints: [{ key: "k", value: "v" }], summary: summary(s2, 1, 3), notifications: [note] }
     ]
     // When they are packed (the second summary only) and unpacked
     const rows = unpackBatch(pack(entries, (i) => i === 2))
     // Then each entry comes back as the writer's rows
     expect(rows).toStrictEqual([
-      { events: entries[0]!.events.map(rowOf), checkpoints: [], summary: null },
-      { events: [], checkpoints: [["codex:thread\n1", '{"offset":12}']], summary: null },
+      { events: entries[0]!.events.map(rowOf), checkpoints: [], summary: null, notifications: [], deliveries: [] },
+      { events: [], checkpoints: [["codex:thread\n1", '{"offset":12}']], summary: null, notifications: [], deliveries: [delivery] },
       {
         events: entries[2]!.events.map(rowOf),
         checkpoints: [["k", "v"]],
-        summary: [s2, 1, summary(s2, 1, 3).created_at, JSON.stringify(summary(s2, 1, 3))]
+        summary: [s2, 1, summary(s2, 1, 3).created_at, JSON.stringify(summary(s2, 1, 3))],
+        notifications: [note],
+        deliveries: []
       }
     ])
     // And each payload parses back to the event that was appended
