@@ -136,7 +136,10 @@ describe("driven claude sessions", () => {
     process.kill(pid!, "SIGKILL")
     // Subscribers see it go, through the session_delta v1 clients know.
     const gone = await client.next((m) => m.type === "session_delta" && m.session_id === sessionId && "pending_approval" in m.changes)
-    expect(gone.changes).toEqual({ pending_approval: null, attention: false })
+    // What v1 clients read, exactly; minor 2 adds the attention detail.
+    const { attention_detail: _detail, ...v1 } = gone.changes
+    expect(v1).toEqual({ pending_approval: null, attention: false })
+    expect(gone.changes).toHaveProperty("attention_detail")
     await statusBecomes(client, sessionId, "waiting")
     const late = await client.request({ type: "approve_tool", session_id: sessionId, request_id: asked.request.id, approved: true })
     expect(late).toMatchObject({ type: "error", code: "conflict" })

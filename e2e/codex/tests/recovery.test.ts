@@ -110,7 +110,10 @@ describe("codex recovery", () => {
 
       // Subscribers see it go (the session_delta v1 clients know), before the turn's end.
       const gone = await s.next((m) => m.type === "session_delta" && "pending_approval" in m.changes)
-      expect(gone.changes).toEqual({ pending_approval: null, attention: false })
+      // What v1 clients read, exactly; minor 2 adds the attention detail.
+      const { attention_detail: _detail, ...v1 } = gone.changes
+      expect(v1).toEqual({ pending_approval: null, attention: false })
+      expect(gone.changes).toHaveProperty("attention_detail")
       await s.status("waiting")
       const late = await s.command({ type: "approve_tool", request_id: asked.request.id, approved: true })
       expect(late).toMatchObject({ type: "error", code: "conflict" })

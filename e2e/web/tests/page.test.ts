@@ -171,6 +171,33 @@ describe("the web page", () => {
     expect(await page.locator('[data-testid="attention-count"]').innerText()).toContain("nothing needs you")
   })
 
+  it("lists what needs the person in the inbox: approves two sessions at once, marks one seen, opens one", async () => {
+    const one = await newSimSession("/work/inbox-one")
+    const two = await newSimSession("/work/inbox-two")
+    await sdk.sendMessage(one, "/exec make one")
+    await sdk.sendMessage(two, "/exec make two")
+    await page.locator('[data-testid="inbox-button"]').click()
+    const item = (id: string, reason: string) => page.locator(`[data-testid="inbox-item"][data-session-id="${id}"][data-reason="${reason}"]`)
+    await item(one, "approval").waitFor()
+    await item(two, "approval").waitFor()
+    expect(await item(one, "approval").innerText()).toContain("run: make one")
+    await item(one, "approval").locator('[data-testid="inbox-pick"]').check()
+    await item(two, "approval").locator('[data-testid="inbox-pick"]').check()
+    await page.screenshot({ path: path.join(shots, "inbox-light.png") })
+    await page.locator('[data-testid="inbox-approve"]').click()
+    await page.locator('[data-testid="inbox-status"]', { hasText: "approved 2" }).waitFor()
+    // Both turns run on and finish: they wait for the person again.
+    await item(one, "turn_finished").waitFor()
+    await item(two, "turn_finished").waitFor()
+    await item(one, "turn_finished").locator('[data-testid="inbox-seen"]').click()
+    await page.locator(`[data-testid="inbox-item"][data-session-id="${one}"].seen`).waitFor()
+    const inbox = (await server.get("/api/inbox")).items as Array<{ session_id: string; seen: boolean }>
+    expect(inbox.find((i) => i.session_id === one)?.seen).toBe(true)
+    await item(two, "turn_finished").locator(".inbox-open").click()
+    await page.locator(`[data-testid="session-view"][data-session-id="${two}"]`).waitFor()
+    await waitForMessage("echo: done")
+  })
+
   it("creates a session from the page, interrupts its turn and ends it", async () => {
     await page.locator('[data-testid="new-session-button"]').click()
     await page.locator('[data-testid="new-provider"]').selectOption("sim")

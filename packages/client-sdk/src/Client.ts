@@ -4,6 +4,7 @@
  * mirror is read synchronously and observed with listeners. A thin adapter over `OrbitClient`.
  */
 import type { Ack, InboxItem, RequestResult, ServerMessage, SessionId, SessionState, SessionSummary } from "@orbitdock/domain"
+import { Inbox } from "@orbitdock/projections"
 import { Cause, Effect, Exit, Scope } from "effect"
 import type { ClientError } from "./Errors.js"
 import type { Mirror } from "./Mirror.js"
@@ -29,6 +30,8 @@ export interface Client {
   session(sessionId: string): SessionState | undefined
   /** The subscribed list, oldest first (empty until subscribed). */
   sessions(): ReadonlyArray<SessionSummary>
+  /** The subscribed inbox, longest waiting first (empty until subscribed). */
+  inbox(): ReadonlyArray<InboxItem>
   /** Calls `listener` with a session's state each time it changes; returns a function that removes it. */
   onSession(sessionId: string, listener: (state: SessionState | undefined) => void): () => void
   /** Adds a listener; returns a function that removes it. */
@@ -95,6 +98,7 @@ export const connect = async (options: Options = {}): Promise<Client> => {
     },
     session: (sessionId) => client.current().sessions.get(sessionId as SessionId),
     sessions: () => [...(client.current().list?.values() ?? [])],
+    inbox: () => Inbox.ordered(client.current().inbox ?? new Map()),
     on: (event, listener) => {
       switch (event) {
         case "change":

@@ -10,20 +10,30 @@ import * as Fleet from "../logic/fleet.js"
 import * as Theme from "../theme.js"
 import { ConnectionBadge } from "./ConnectionBadge.js"
 import { FleetView } from "./FleetView.js"
+import { InboxView } from "./InboxView.js"
 import { NewSession } from "./NewSession.js"
 import { SessionView } from "./SessionView.js"
 
-type Route = { readonly _tag: "fleet" } | { readonly _tag: "session"; readonly id: string } | { readonly _tag: "new" }
+type Route =
+  | { readonly _tag: "fleet" }
+  | { readonly _tag: "session"; readonly id: string }
+  | { readonly _tag: "new" }
+  | { readonly _tag: "inbox" }
 
 const parseRoute = (hash: string): Route => {
   const session = /^#\/s\/(.+)$/.exec(hash)
   if (session !== null) return { _tag: "session", id: decodeURIComponent(session[1]) }
   if (hash === "#/new") return { _tag: "new" }
+  if (hash === "#/inbox") return { _tag: "inbox" }
+  // A notification's link: `/?session=<id>`.
+  const linked = new URLSearchParams(window.location.search).get("session")
+  if (linked !== null && (hash === "" || hash === "#/")) return { _tag: "session", id: linked }
   return { _tag: "fleet" }
 }
 
 export const go = (route: Route): void => {
-  window.location.hash = route._tag === "session" ? `#/s/${encodeURIComponent(route.id)}` : route._tag === "new" ? "#/new" : "#/"
+  window.location.hash =
+    route._tag === "session" ? `#/s/${encodeURIComponent(route.id)}` : route._tag === "new" ? "#/new" : route._tag === "inbox" ? "#/inbox" : "#/"
 }
 
 const isTyping = (target: EventTarget | null): boolean =>
@@ -67,6 +77,34 @@ export const App = ({ client, token }: { client: OrbitClient; token: string }) =
       cancelled = true
     }
   }, [client])
+
+  useEffect(() => {
+    let cancelled = false
+    const subscribe = () => {
+      client.subscribeInbox({ queue: true, timeoutMs: 60_000 }).catch(() => {
+        if (!cancelled) setTimeout(subscribe, 1000)
+      })
+    }
+    subscribe()
+    return () => {
+      cancelled = true
+    }
+  }, [client])
+
+  // The session shown while the page is visible: the server sends no notification for it. Told
+  // again on every new connection (the server forgets what a closed one said).
+  const shownId = route._tag === "session" ? route.id : undefined
+  const online = mirror.connection === "online"
+  useEffect(() => {
+    if (!online) return
+    const tell = () => {
+      const ids = shownId !== undefined && document.visibilityState === "visible" ? [shownId] : []
+      client.send({ type: "set_viewing", session_ids: ids as never }).catch(() => {})
+    }
+    tell()
+    document.addEventListener("visibilitychange", tell)
+    return () => document.removeEventListener("visibilitychange", tell)
+  }, [client, shownId, online])
 
   useEffect(
     () =>
@@ -131,6 +169,9 @@ export const App = ({ client, token }: { client: OrbitClient; token: string }) =
         case "c":
           go({ _tag: "new" })
           break
+        case "b":
+          go({ _tag: "inbox" })
+          break
         case "g":
           go({ _tag: "fleet" })
           break
@@ -157,6 +198,7 @@ export const App = ({ client, token }: { client: OrbitClient; token: string }) =
   }, [onKey])
 
   const attention = summaries.filter((s) => s.attention).length
+  const inbox = useMemo(() => client.inbox(), [client, mirror.inbox])
   useEffect(() => {
     document.title = attention > 0 ? `(${attention}) OrbitDock` : "OrbitDock"
   }, [attention])
@@ -169,6 +211,9 @@ export const App = ({ client, token }: { client: OrbitClient; token: string }) =
           {attention > 0 ? `${attention} need${attention === 1 ? "s" : ""} you` : "nothing needs you"}
         </span>
         <span className="spacer" />
+        <button type="button" onClick={() => go({ _tag: "inbox" })} data-testid="inbox-button" title="Inbox (b)">
+          Inbox{inbox.length > 0 ? ` (${inbox.length})` : ""}
+        </button>
         <button type="button" onClick={() => go({ _tag: "new" })} data-testid="new-session-button" title="New session (c)">
           + New session
         </button>
@@ -215,6 +260,8 @@ export const App = ({ client, token }: { client: OrbitClient; token: string }) =
             <SessionView key={route.id} client={client} token={token} sessionId={route.id} mirror={mirror} actions={actions} />
           ) : route._tag === "new" ? (
             <NewSession client={client} sessions={summaries} onCreated={(id) => go({ _tag: "session", id })} />
+          ) : route._tag === "inbox" ? (
+            <InboxView client={client} items={inbox} loaded={mirror.inbox !== undefined} onOpen={(id) => go({ _tag: "session", id })} />
           ) : (
             <Overview total={summaries.length} attention={attention} />
           )}
@@ -241,6 +288,7 @@ const SHORTCUTS: ReadonlyArray<readonly [string, string]> = [
   ["i or /", "write a message"],
   ["h", "history scrubber"],
   ["c", "new session"],
+  ["b", "the inbox"],
   ["g", "back to the fleet"],
   ["t", "theme"],
   ["Esc", "leave a field / close"]
