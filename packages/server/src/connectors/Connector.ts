@@ -146,6 +146,8 @@ export interface RouteResponse {
 export interface ConnectorRoute {
   readonly method: "GET" | "POST"
   readonly path: string
+  /** The route checks its callers itself (e.g. a signed ticket): no token is asked of them. */
+  readonly tokenFree?: boolean
   /** Interrupted when the client's connection closes before the answer (the client stopped waiting). */
   readonly handle: (request: RouteRequest) => Effect.Effect<RouteResponse>
 }

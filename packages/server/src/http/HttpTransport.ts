@@ -331,7 +331,8 @@ const make = (options: Options) =>
       const origin = req.headers.origin
       const pageRequest = WebPage.classify(requestHead.method, requestHead.pathname, req.headers.accept, reservedPaths)
       if (via === "tcp") {
-        const denied = Access.check(requestHead, policy, { tokenFree: pageRequest._tag !== "none" })
+        const ownCheck = extraRoutes?.get(requestHead.pathname)?.get(requestHead.method)?.tokenFree === true
+        const denied = Access.check(requestHead, policy, { tokenFree: pageRequest._tag !== "none" || ownCheck })
         if (denied !== undefined) {
           res.writeHead(denied.status, { "content-type": "application/json; charset=utf-8" })
           res.end(JSON.stringify({ code: denied.code, message: denied.message }))

@@ -1,6 +1,6 @@
 /**
  * Where notifications go: the channels a person set up (a webhook, an ntfy topic, a Slack-style
- * incoming webhook, the desktop) and the quiet hours, kept in `<data-dir>/notify.json` (0600: it
+ * incoming webhook, the desktop, a browser or phone through Web Push) and the quiet hours, kept in `<data-dir>/notify.json` (0600: it
  * holds webhook secrets). The schemas here are the one source for that file, the HTTP API and
  * the CLI.
  */
@@ -8,8 +8,9 @@ import { AttentionReason, invalid, type ProtocolError } from "@orbitdock/domain"
 import { Effect, Either, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { Subscription } from "./WebPush.js"
 
-export const ChannelKind = Schema.Literal("webhook", "ntfy", "slack", "desktop")
+export const ChannelKind = Schema.Literal("webhook", "ntfy", "slack", "desktop", "webpush")
 export type ChannelKind = typeof ChannelKind.Type
 
 const HourMinute = Schema.String.pipe(Schema.pattern(/^([01]\d|2[0-3]):[0-5]\d$/)).annotations({ description: "HH:MM, 24-hour" })
@@ -25,6 +26,8 @@ export const Channel = Schema.Struct({
   url: Schema.optional(Schema.String),
   /** webhook: the HMAC key of `X-OrbitDock-Signature`; ntfy: an access token. */
   secret: Schema.optional(Schema.String),
+  /** webpush: the browser's push subscription. */
+  subscription: Schema.optional(Subscription),
   /** Only these reasons (default: all). */
   reasons: Schema.optional(Schema.Array(AttentionReason)),
   name: Schema.optional(Schema.String),
@@ -32,10 +35,17 @@ export const Channel = Schema.Struct({
 })
 export type Channel = typeof Channel.Type
 
-/** A channel as the API and CLI show it: its secret never leaves the server. */
-export type ChannelView = Omit<Channel, "secret"> & { readonly has_secret: boolean }
+/**
+ * A channel as the API and CLI show it: its secret never leaves the server, nor does a push
+ * subscription (its endpoint and keys are what lets anyone write to that browser): only its service.
+ */
+export type ChannelView = Omit<Channel, "secret" | "subscription"> & { readonly has_secret: boolean; readonly push_service?: string }
 
-export const view = ({ secret, ...rest }: Channel): ChannelView => ({ ...rest, has_secret: secret !== undefined })
+export const view = ({ secret, subscription, ...rest }: Channel): ChannelView => ({
+  ...rest,
+  has_secret: secret !== undefined,
+  ...(subscription === undefined ? {} : { push_service: new URL(subscription.endpoint).host })
+})
 
 export const Settings = Schema.Struct({
   channels: Schema.Array(Channel),
@@ -48,6 +58,7 @@ export const ChannelInput = Schema.Struct({
   kind: ChannelKind,
   url: Schema.optional(Schema.String),
   secret: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1024))),
+  subscription: Schema.optional(Subscription),
   reasons: Schema.optional(Schema.Array(AttentionReason).pipe(Schema.minItems(1))),
   name: Schema.optional(Schema.String.pipe(Schema.maxLength(200)))
 })
@@ -59,9 +70,14 @@ const decodeInput = Schema.decodeUnknownEither(ChannelInput)
 export const channelFrom = (input: unknown, id: string, now: string): Either.Either<Channel, ProtocolError> => {
   const decoded = decodeInput(input)
   if (Either.isLeft(decoded)) return Either.left(invalid(`not a channel: ${decoded.left.message.slice(0, 300)}`))
-  const { kind, url, secret, reasons, name } = decoded.right
+  const { kind, url, secret, subscription, reasons, name } = decoded.right
+  if (subscription !== undefined && kind !== "webpush") return Either.left(invalid(`a ${kind} channel has no subscription`))
   if (kind === "desktop") {
     if (url !== undefined || secret !== undefined) return Either.left(invalid("a desktop channel has no url or secret"))
+  } else if (kind === "webpush") {
+    if (subscription === undefined) return Either.left(invalid("a webpush channel needs the browser's push subscription"))
+    if (url !== undefined || secret !== undefined) return Either.left(invalid("a webpush channel has no url or secret"))
+    if (!isHttpUrl(subscription.endpoint)) return Either.left(invalid("the subscription's endpoint must be an http or https URL"))
   } else {
     if (url === undefined) return Either.left(invalid(`a ${kind} channel needs a url`))
     let parsed: URL
@@ -78,10 +94,20 @@ export const channelFrom = (input: unknown, id: string, now: string): Either.Eit
     kind,
     ...(url === undefined ? {} : { url }),
     ...(secret === undefined ? {} : { secret }),
+    ...(subscription === undefined ? {} : { subscription }),
     ...(reasons === undefined ? {} : { reasons }),
     ...(name === undefined ? {} : { name }),
     created_at: now
   })
+}
+
+const isHttpUrl = (text: string): boolean => {
+  try {
+    const url = new URL(text)
+    return url.protocol === "http:" || url.protocol === "https:"
+  } catch {
+    return false
+  }
 }
 
 /** Whether `channel` takes notifications of this reason. */

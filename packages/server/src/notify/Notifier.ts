@@ -6,9 +6,13 @@
  * the outbox holds that no channel finished, so a restart neither loses nor repeats a delivery.
  * Owns the channel settings (`Channels.ts`) and their HTTP routes.
  */
-import { conflict, invalid, notFound, ProtocolError, type SessionId } from "@orbitdock/domain"
+import { conflict, httpStatus, invalid, notFound, ProtocolError, type SessionId } from "@orbitdock/domain"
 import { Context, Duration, Effect, Either, FiberSet, Layer, Queue, Ref, Schema } from "effect"
 import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import type * as https from "node:https"
+import * as os from "node:os"
+import * as path from "node:path"
 import { ServerConfig } from "../Config.js"
 import type { ConnectorRoute, RouteResponse } from "../connectors/Connector.js"
 import { EventLog, type EventLogError } from "../eventlog/EventLog.js"
@@ -18,6 +22,7 @@ import * as Channels from "./Channels.js"
 import * as Notification from "./Notification.js"
 import * as Policy from "./Policy.js"
 import * as Senders from "./Senders.js"
+import * as WebPush from "./WebPush.js"
 
 /** A notification an actor queued, and when its step is durable. */
 export interface Queued {
@@ -33,6 +38,8 @@ export const queueLayer: Layer.Layer<NotifyQueue> = Layer.effect(NotifyQueue, Qu
 export interface NotifierOptions {
   /** Waits between attempts; one attempt more than there are waits. */
   readonly retryDelaysMs?: ReadonlyArray<number>
+  /** The HTTPS agent Web Push uses (tests: one that trusts their local push service's certificate). */
+  readonly pushAgent?: https.Agent
 }
 
 /** 1 s, 5 s, 30 s, 2 min, 10 min: a receiver that is down for a deploy still gets it. */
@@ -52,6 +59,7 @@ export interface NotifierShape {
 export class Notifier extends Context.Tag("@orbitdock/server/Notifier")<Notifier, NotifierShape>() {}
 
 const IdBody = Schema.Struct({ id: Schema.String })
+const ActBody = Schema.Struct({ ticket: Schema.String.pipe(Schema.maxLength(2048)) })
 const QuietBody = Schema.Union(Channels.QuietHours, Schema.Struct({ off: Schema.Literal(true) }))
 
 export const make = (options: NotifierOptions = {}) =>
@@ -65,6 +73,15 @@ export const make = (options: NotifierOptions = {}) =>
     const file = Channels.fileOf(config.dataDir)
     const settings = yield* Ref.make(yield* Channels.load(file))
     const run = yield* FiberSet.makeRuntime<never, void, never>()
+    const pushKeys: WebPush.PushKeys = yield* WebPush.loadKeys(config.dataDir).pipe(
+      Effect.catchAll((error) =>
+        Effect.logError("the Web Push keys could not be kept in the data dir; browsers subscribed now stop receiving after a restart", error).pipe(
+          Effect.zipRight(WebPush.loadKeys(fs.mkdtempSync(path.join(os.tmpdir(), "orbitdock-push-")))),
+          Effect.orDie
+        )
+      )
+    )
+    const push: WebPush.PushContext = { keys: pushKeys, ...(options.pushAgent === undefined ? {} : { agent: options.pushAgent }) }
 
     const nowIso = () => new Date(clock.unsafeCurrentTimeMillis()).toISOString()
     const link = (sessionId: SessionId) =>
@@ -74,6 +91,15 @@ export const make = (options: NotifierOptions = {}) =>
     const lastSent = new Map<string, number>()
     /** Deliveries under way in this process (a notification the start-up scan and an actor both hand over). */
     const underway = new Set<string>()
+
+    const change = (update: (s: Channels.Settings) => Channels.Settings) =>
+      Effect.gen(function* () {
+        const next = update(yield* Ref.get(settings))
+        yield* Channels.save(file, next).pipe(
+          Effect.mapError((error) => new ProtocolError({ code: "internal", message: `saving the notification settings failed: ${error.message}` }))
+        )
+        yield* Ref.set(settings, next)
+      })
 
     const record = (n: Notification.Notification, channelId: string, status: string, attempts: number, detail: string) =>
       Effect.flatten(log.append({ events: [], deliveries: [[n.id, channelId, status, attempts, nowIso(), detail.slice(0, 500)]] })).pipe(
@@ -99,10 +125,16 @@ export const make = (options: NotifierOptions = {}) =>
           if (verdict._tag === "Skip") return yield* record(n, channel.id, "skipped", attempt - 1, verdict.why)
           // A channel removed meanwhile gets no more attempts.
           if (!(yield* Ref.get(settings)).channels.some((c) => c.id === channel.id)) return
-          const outcome = yield* Senders.send(channel, n, link(n.session_id))
+          const outcome = yield* Senders.send(channel, n, link(n.session_id), push)
           if (outcome._tag === "Sent") {
             lastSent.set(burstKey, clock.unsafeCurrentTimeMillis())
             return yield* record(n, channel.id, "sent", attempt, outcome.detail)
+          }
+          if (outcome.gone === true) {
+            // A browser that unsubscribed (or a phone reset): the channel is dropped, not retried forever.
+            yield* Effect.logInfo(`channel ${channel.id} is gone (${outcome.detail}); removed`)
+            yield* change((s) => ({ ...s, channels: s.channels.filter((c) => c.id !== channel.id) })).pipe(Effect.ignore)
+            return yield* record(n, channel.id, "failed", attempt, `${outcome.detail}: the subscription is gone; channel removed`)
           }
           const delay = retryDelays[attempt - 1]
           if (!outcome.retry || delay === undefined) {
@@ -154,15 +186,6 @@ export const make = (options: NotifierOptions = {}) =>
     }).pipe(Effect.catchAll((error) => Effect.logError("reading the notification outbox failed; earlier notifications are not resumed", error)))
     yield* resume
 
-    const change = (update: (s: Channels.Settings) => Channels.Settings) =>
-      Effect.gen(function* () {
-        const next = update(yield* Ref.get(settings))
-        yield* Channels.save(file, next).pipe(
-          Effect.mapError((error) => new ProtocolError({ code: "internal", message: `saving the notification settings failed: ${error.message}` }))
-        )
-        yield* Ref.set(settings, next)
-      })
-
     const notifier: NotifierShape = {
       settings: Effect.map(Ref.get(settings), (s) => ({
         channels: s.channels.map(Channels.view),
@@ -172,8 +195,14 @@ export const make = (options: NotifierOptions = {}) =>
         Effect.gen(function* () {
           const channel = Channels.channelFrom(input, `ch_${crypto.randomBytes(6).toString("hex")}`, nowIso())
           if (Either.isLeft(channel)) return yield* Effect.fail(channel.left)
-          yield* change((s) => ({ ...s, channels: [...s.channels, channel.right] }))
-          return Channels.view(channel.right)
+          const added = channel.right
+          // The same browser subscribing again replaces its channel.
+          const endpoint = added.subscription?.endpoint
+          yield* change((s) => ({
+            ...s,
+            channels: [...s.channels.filter((c) => endpoint === undefined || c.subscription?.endpoint !== endpoint), added]
+          }))
+          return Channels.view(added)
         }),
       removeChannel: (id) =>
         Effect.gen(function* () {
@@ -195,7 +224,7 @@ export const make = (options: NotifierOptions = {}) =>
             cwd: config.dataDir,
             provider: "sim"
           }
-          return yield* Senders.send(channel, sample, link(sample.session_id))
+          return yield* Senders.send(channel, sample, link(sample.session_id), push)
         }),
       setQuietHours: (quiet) =>
         change(({ quiet_hours: _q, ...rest }) => (quiet === null ? rest : { ...rest, quiet_hours: quiet }))
@@ -206,7 +235,7 @@ export const make = (options: NotifierOptions = {}) =>
         Effect.map((body): RouteResponse => ({ status, body: body ?? {} })),
         Effect.catchAll((error) =>
           Effect.succeed<RouteResponse>({
-            status: error.code === "not_found" ? 404 : error.code === "conflict" ? 409 : error.code === "internal" ? 500 : 400,
+            status: httpStatus(error.code),
             body: { code: error.code, message: error.message }
           })
         )
@@ -239,6 +268,24 @@ export const make = (options: NotifierOptions = {}) =>
         method: "POST",
         path: "/api/notify/quiet",
         handle: ({ body }) => respond(withBody(QuietBody, body, (quiet) => notifier.setQuietHours("off" in quiet ? null : quiet)))
+      },
+      { method: "GET", path: "/api/notify/push/key", handle: () => respond(Effect.succeed({ public_key: pushKeys.publicKey })) },
+      {
+        // A notification's Approve/Deny button: its ticket is the credential (a service worker holds no token).
+        method: "POST",
+        path: "/api/notify/act",
+        tokenFree: true,
+        handle: ({ body }) =>
+          respond(
+            withBody(ActBody, body, ({ ticket }) => {
+              const read = WebPush.readTicket(pushKeys.ticketKey, ticket, clock.unsafeCurrentTimeMillis())
+              if (Either.isLeft(read)) return Effect.fail(new ProtocolError({ code: "unauthorized", message: read.left }))
+              const { session_id, request_id, approved } = read.right
+              return sessions
+                .execute({ type: "approve_tool", session_id: session_id as SessionId, request_id: request_id as never, approved })
+                .pipe(Effect.as({ session_id, request_id, approved }))
+            })
+          )
       },
       {
         method: "GET",

@@ -7,11 +7,15 @@ import { execFile } from "node:child_process"
 import * as crypto from "node:crypto"
 import type { Channel } from "./Channels.js"
 import { headline, type Notification } from "./Notification.js"
+import * as WebPush from "./WebPush.js"
 
 export type Outcome =
   | { readonly _tag: "Sent"; readonly detail: string }
-  /** `retry`: a later attempt may succeed (a 5xx, a timeout, a refused connection). */
-  | { readonly _tag: "Failed"; readonly detail: string; readonly retry: boolean }
+  /**
+   * `retry`: a later attempt may succeed (a 5xx, a timeout, a refused connection); `gone`: the
+   * channel will never work again (a browser that unsubscribed).
+   */
+  | { readonly _tag: "Failed"; readonly detail: string; readonly retry: boolean; readonly gone?: boolean }
 
 const SEND_TIMEOUT_MS = 10_000
 
@@ -85,9 +89,11 @@ const run = (file: string, args: ReadonlyArray<string>): Effect.Effect<Outcome> 
 // AppleScript string literal.
 const appleString = (text: string): string => `"${text.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`
 
-/** Sends `n` to `channel`; never fails (a failure is an `Outcome`). */
-export const send = (channel: Channel, n: Notification, link: string): Effect.Effect<Outcome> => {
+/** Sends `n` to `channel`; never fails (a failure is an `Outcome`). `push`: what Web Push needs. */
+export const send = (channel: Channel, n: Notification, link: string, push: WebPush.PushContext): Effect.Effect<Outcome> => {
   switch (channel.kind) {
+    case "webpush":
+      return WebPush.send(push, channel.subscription!, WebPush.payloadOf(n, link, push.keys.ticketKey, Date.now()), urgent(n))
     case "webhook": {
       const body = webhookBody(n, link)
       const headers: Record<string, string> = { "content-type": "application/json" }
