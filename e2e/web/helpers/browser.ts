@@ -20,14 +20,16 @@ export const FLAGS = [
   "--disable-sync"
 ]
 
-/** A browser with a new, empty user data dir; close it with `context.close()`. */
-export const launch = (options: { readonly colorScheme?: "light" | "dark" } = {}): Promise<BrowserContext> =>
+/** A browser with a new, empty user data dir; close it with `context.close()`. `phone`: 390×844, touch. */
+export const launch = (options: { readonly colorScheme?: "light" | "dark"; readonly phone?: boolean } = {}): Promise<BrowserContext> =>
   chromium.launchPersistentContext(tempDir("orbitdock-chromium-"), {
     executablePath,
     headless: true,
     args: FLAGS,
-    viewport: { width: 1280, height: 800 },
-    colorScheme: options.colorScheme ?? "light"
+    colorScheme: options.colorScheme ?? "light",
+    ...(options.phone === true
+      ? { viewport: { width: 390, height: 844 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true }
+      : { viewport: { width: 1280, height: 800 } })
   })
 
 /** Where screenshots go (git-ignored): `packages/web/test-artifacts/`. */

@@ -30,13 +30,20 @@ export interface Server {
 export const tempDir = (prefix: string): string => fs.mkdtempSync(path.join(os.tmpdir(), prefix))
 
 /** Starts the server (the bundle `npm start` runs); `port` 0 picks a free one (use the same port to restart). */
-export const startServer = async (options: { readonly dataDir: string; readonly port?: number }): Promise<Server> => {
+export const startServer = async (options: {
+  readonly dataDir: string
+  readonly port?: number
+  /** More environment (e.g. `NODE_EXTRA_CA_CERTS`). */
+  readonly env?: Readonly<Record<string, string>>
+}): Promise<Server> => {
   // The token comes from <data-dir>/token, as for a user (never a stray ORBITDOCK_TOKEN).
+  const { ORBITDOCK_TOKEN: _token, ...env } = process.env
   const server = await launchServer({
     dataDir: options.dataDir,
     entry: "bundle",
     port: options.port ?? 0,
-    args: ["--socket", "none", "--flush-ms", "20"]
+    args: ["--socket", "none", "--flush-ms", "20"],
+    env: { ...env, ...options.env }
   })
   const { listening, token } = server
   return {

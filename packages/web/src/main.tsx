@@ -3,11 +3,14 @@ import { createRoot } from "react-dom/client"
 import { App } from "./components/App.js"
 import { TokenScreen } from "./components/TokenScreen.js"
 import * as Connection from "./connection.js"
+import * as Push from "./logic/push.js"
 import * as Theme from "./theme.js"
 import * as Token from "./token.js"
 import "./styles.css"
 
 Theme.apply(Theme.load())
+// The service worker makes the page installable and shows notifications; it asks for nothing.
+void Push.registerWorker().catch(() => {})
 const root = createRoot(document.getElementById("root")!)
 
 const start = async (token: string): Promise<void> => {

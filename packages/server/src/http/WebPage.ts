@@ -28,7 +28,8 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   ".ico": "image/x-icon",
   ".woff2": "font/woff2",
   ".woff": "font/woff",
-  ".txt": "text/plain; charset=utf-8"
+  ".txt": "text/plain; charset=utf-8",
+  ".webmanifest": "application/manifest+json"
 }
 
 /** The content type for a file name (by extension). */
@@ -41,14 +42,21 @@ const ASSET = /^\/assets\/([A-Za-z0-9][A-Za-z0-9._-]*)$/
 const isReserved = (pathname: string, reserved: ReadonlySet<string>): boolean =>
   pathname === "/api" || pathname.startsWith("/api/") || reserved.has(pathname)
 
+/**
+ * Files the page needs at fixed names beside it: the service worker (its scope is the folder it is
+ * served from: `/`), the web app manifest and its icons.
+ */
+const ROOT_FILES: ReadonlySet<string> = new Set(["/sw.js", "/manifest.webmanifest", "/icon.svg", "/icon-192.png", "/icon-512.png"])
+
 /** What a request is, as far as the page is concerned. */
 export type PageRequest =
   | { readonly _tag: "index" }
   | { readonly _tag: "asset"; readonly name: string }
+  | { readonly _tag: "file"; readonly name: string }
   | { readonly _tag: "none" }
 
 /**
- * Classifies a request: `/` and `/index.html`, `/assets/<file>`, and (SPA fallback) a GET of any
+ * Classifies a request: `/` and `/index.html`, `/assets/<file>`, the root files, and (SPA fallback) a GET of any
  * non-reserved path by a browser asking for HTML. Everything else goes to the API (and its token).
  */
 export const classify = (
@@ -59,6 +67,7 @@ export const classify = (
 ): PageRequest => {
   if (method !== "GET" && method !== "HEAD") return { _tag: "none" }
   if (pathname === "/" || pathname === "/index.html") return { _tag: "index" }
+  if (ROOT_FILES.has(pathname)) return { _tag: "file", name: pathname.slice(1) }
   const asset = ASSET.exec(pathname)
   if (asset !== null) return { _tag: "asset", name: asset[1] }
   if (isReserved(pathname, reserved) || pathname.startsWith("/assets/")) return { _tag: "none" }
@@ -112,6 +121,14 @@ export const makeServer = (root: string) => {
       const headers = { ...pageHeaders(req.headers.host), "content-type": CONTENT_TYPES[".html"], "cache-control": "no-cache" }
       if (html === undefined) return write(req, res, 503, headers, NOT_BUILT)
       return write(req, res, 200, headers, html)
+    }
+    if (request._tag === "file") {
+      const body = await read(request.name)
+      if (body === undefined) {
+        return write(req, res, 404, { "content-type": CONTENT_TYPES[".json"], "x-content-type-options": "nosniff" }, JSON.stringify({ code: "not_found", message: `no ${request.name}` }))
+      }
+      // Fixed names: revalidated each time, so a new build's worker and manifest are picked up.
+      return write(req, res, 200, { "content-type": contentType(request.name), "cache-control": "no-cache", "x-content-type-options": "nosniff" }, body)
     }
     const body = await read(path.join("assets", request.name))
     if (body === undefined) {

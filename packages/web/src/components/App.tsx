@@ -204,13 +204,18 @@ export const App = ({ client, token }: { client: OrbitClient; token: string }) =
   }, [attention])
 
   return (
-    <div className="app">
+    <div className="app" data-route={route._tag}>
       <header className="topbar">
         <span className="brand">OrbitDock</span>
         <span className="attention-count" data-testid="attention-count" title="Sessions needing you (a: jump to the next)">
           {attention > 0 ? `${attention} need${attention === 1 ? "s" : ""} you` : "nothing needs you"}
         </span>
         <span className="spacer" />
+        {route._tag !== "fleet" && (
+          <button type="button" className="phone-only" onClick={() => go({ _tag: "fleet" })} data-testid="fleet-button" title="Sessions (g)">
+            ‹ Sessions
+          </button>
+        )}
         <button type="button" onClick={() => go({ _tag: "inbox" })} data-testid="inbox-button" title="Inbox (b)">
           Inbox{inbox.length > 0 ? ` (${inbox.length})` : ""}
         </button>
@@ -261,7 +266,7 @@ export const App = ({ client, token }: { client: OrbitClient; token: string }) =
           ) : route._tag === "new" ? (
             <NewSession client={client} sessions={summaries} onCreated={(id) => go({ _tag: "session", id })} />
           ) : route._tag === "inbox" ? (
-            <InboxView client={client} items={inbox} loaded={mirror.inbox !== undefined} onOpen={(id) => go({ _tag: "session", id })} />
+            <InboxView client={client} token={token} items={inbox} loaded={mirror.inbox !== undefined} onOpen={(id) => go({ _tag: "session", id })} />
           ) : (
             <Overview total={summaries.length} attention={attention} />
           )}

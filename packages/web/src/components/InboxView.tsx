@@ -7,9 +7,11 @@ import type { InboxItem, RequestResult } from "@orbitdock/domain"
 import { useEffect, useMemo, useState } from "react"
 import { describeError, type OrbitClient } from "../connection.js"
 import * as Format from "../logic/format.js"
+import * as Push from "../logic/push.js"
 
 interface Props {
   readonly client: OrbitClient
+  readonly token: string
   readonly items: ReadonlyArray<InboxItem>
   readonly loaded: boolean
   readonly onOpen: (sessionId: string) => void
@@ -34,7 +36,8 @@ const useNow = (everyMs: number): number => {
 
 const key = (item: InboxItem) => `${item.session_id}\u0000${item.request_id ?? ""}`
 
-export const InboxView = ({ client, items, loaded, onOpen }: Props) => {
+export const InboxView = ({ client, token, items, loaded, onOpen }: Props) => {
+  const [push, setPush] = useState<Push.PushState>(() => Push.pushState())
   const now = useNow(5000)
   const [picked, setPicked] = useState<ReadonlySet<string>>(new Set())
   const [status, setStatus] = useState<string | null>(null)
@@ -76,6 +79,20 @@ export const InboxView = ({ client, items, loaded, onOpen }: Props) => {
         <h2>Inbox</h2>
         <span className="muted">{loaded ? `${items.length} waiting` : "loading…"}</span>
         <span className="spacer" />
+        {(push === "default" || push === "granted") && (
+          <button
+            type="button"
+            data-testid="push-enable"
+            title="Get a notification on this device when a session needs you"
+            onClick={() =>
+              void Push.enablePush(token)
+                .then(setStatus, (error: unknown) => setStatus(`Notifications could not be set up: ${describeError(error)}`))
+                .finally(() => setPush(Push.pushState()))
+            }
+          >
+            {push === "granted" ? "Notify this device again" : "Notify this device"}
+          </button>
+        )}
         <button type="button" data-testid="inbox-approve" disabled={chosen.length === 0} onClick={() => void decide(true)}>
           Approve {chosen.length > 0 ? chosen.length : ""}
         </button>
