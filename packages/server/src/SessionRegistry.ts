@@ -19,7 +19,7 @@ import {
   unsupported,
   type EventsPage
 } from "@orbitdock/domain"
-import { SessionProjection } from "@orbitdock/projections"
+import { SessionMirror, SessionProjection } from "@orbitdock/projections"
 import { Context, Duration, Effect, Layer, Metric, Option, Schedule, Scope } from "effect"
 import { idsFrom, isoNow } from "./Clock.js"
 import * as CommandEmits from "./CommandEmits.js"
@@ -418,6 +418,30 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
     }
 
     yield* Recovery.recoverInterruptedTurns(hub.all(), actorFor, connectors, host)
+
+    // Sessions last written by a version without attention details: their summaries do not say
+    // whether they need their person. Each is folded again from its log once, in the background,
+    // and its summary (and inbox entry) updated; it then leaves memory like any idle session.
+    const unknownAttention = hub.all().filter((summary) => summary.status !== "ended" && !("attention_detail" in summary))
+    if (unknownAttention.length > 0) {
+      yield* Effect.forEach(
+        unknownAttention,
+        (summary) =>
+          actorFor(summary.id, false).pipe(
+            Effect.map((actor) => {
+              const refreshed = SessionMirror.summarize(actor.projection().state)
+              hub.update(refreshed, [])
+              inbox.update(refreshed)
+            }),
+            Effect.catchAll((error) => Effect.logWarning(`the attention of session ${summary.id} is unknown: ${error.message}`))
+          ),
+        { discard: true }
+      ).pipe(
+        Effect.zipRight(Effect.logInfo(`derived the attention of ${unknownAttention.length} session(s) written by an older version`)),
+        Effect.interruptible,
+        Effect.forkScoped
+      )
+    }
     yield* Recovery.resumeWatching(hub.all(), connectors)
 
     // Snoozes that ran out come back to the inbox; a turn silent for `stallAfterMs` is `stalled`.

@@ -4,6 +4,7 @@
  * shares, batch approvals resolved exactly once, stalls, and all of it after a restart.
  */
 import type { InboxItem, ServerMessage } from "@orbitdock/domain"
+import Database from "better-sqlite3"
 import { afterEach, describe, expect, it } from "vitest"
 import { startTestServer, type TestClient, type TestServer } from "./helpers/testServer.js"
 
@@ -128,6 +129,37 @@ describe("the inbox", () => {
       expect(events.filter((e) => e.type === "approval_resolved").map((e) => e.data.outcome)).toEqual(["approved"])
     }
     expect(await client.request({ type: "approve_requests", approved: true, requests: [] })).toMatchObject({ type: "error", code: "invalid_message" })
+  })
+
+  it("after an upgrade, sessions written without attention details get theirs from their log", async () => {
+    server = await startTestServer()
+    const client = await server.connect()
+    await client.request({ type: "subscribe_inbox" })
+    const a = await create(client, "hello")
+    await client.waitFor(isInboxChange(a, (i) => i?.reason === "turn_finished"))
+    const dataDir = server.dataDir
+    await server.close()
+    // What an older version left: summaries and snapshots without the attention fields.
+    const db = new Database(server.config.dbPath)
+    for (const { session_id, summary } of db.prepare("SELECT session_id, summary FROM session_summaries").all() as Array<{ session_id: string; summary: string }>) {
+      const { attention_detail: _a, ...older } = JSON.parse(summary)
+      db.prepare("UPDATE session_summaries SET summary = ? WHERE session_id = ?").run(JSON.stringify(older), session_id)
+    }
+    for (const { session_id, projection } of db.prepare("SELECT session_id, projection FROM snapshots").all() as Array<{ session_id: string; projection: string }>) {
+      const { turn_attention: _t, state, ...rest } = JSON.parse(projection)
+      const { attention_detail: _a, ...olderState } = state
+      db.prepare("UPDATE snapshots SET projection = ? WHERE session_id = ?").run(JSON.stringify({ ...rest, state: olderState }), session_id)
+    }
+    db.close()
+
+    server = await startTestServer({ dataDir })
+    const deadline = Date.now() + 10_000
+    let items: ReadonlyArray<InboxItem> = []
+    while (items.length === 0 && Date.now() < deadline) {
+      items = await inboxOf(server)
+      if (items.length === 0) await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    expect(items).toMatchObject([{ session_id: a, reason: "turn_finished", summary: "echo: hello" }])
   })
 
   it("a working session that goes silent is stalled until it speaks again", async () => {
