@@ -9,54 +9,17 @@
  * NODE_EXTRA_CA_CERTS), and the decrypted message is delivered to the service worker through the
  * DevTools protocol, as the browser's push service would deliver it.
  */
-import * as fs from "node:fs"
-import * as https from "node:https"
-import { createRequire } from "node:module"
-import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 import type { BrowserContext, Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { Client } from "../../../packages/client-sdk/dist/node.js"
+import { certFile, startPushService } from "../../../packages/server/test/kit/pushService.js"
 import { artifactsDir, launch } from "../helpers/browser.js"
-import { repoRoot, type Server, sdkClient, startServer, tempDir, waitUntil } from "../helpers/server.js"
-
-const require = createRequire(path.join(repoRoot, "package.json"))
-const TestingServer = require("web-push-testing/src/server.js")
-const { PushApiModel } = require("web-push-testing/src/PushApiModel.js")
-
-const tls = path.join(repoRoot, "packages/server/test/fixtures/push-tls")
-const cert = fs.readFileSync(path.join(tls, "cert.pem"))
-const agent = new https.Agent({ ca: cert })
+import { type Server, sdkClient, startServer, tempDir, waitUntil } from "../helpers/server.js"
 
 let server: Server
 let sdk: Client.Client
 const shots = artifactsDir()
-
-const startPushService = async () => {
-  const model = new PushApiModel()
-  const service = new TestingServer(model, 0)
-  service.setRequestHandlers()
-  const listener = https.createServer({ cert, key: fs.readFileSync(path.join(tls, "key.pem")) }, service._app)
-  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve))
-  const url = `https://127.0.0.1:${(listener.address() as AddressInfo).port}`
-  model.notifyUrl = `${url}/notify/`
-  const post = (pathname: string, body: unknown): Promise<any> =>
-    new Promise((resolve, reject) => {
-      const request = https.request(`${url}${pathname}`, { method: "POST", agent, headers: { "content-type": "application/json" } }, (response) => {
-        let text = ""
-        response.on("data", (chunk) => (text += chunk))
-        response.on("end", () => resolve(JSON.parse(text)))
-      })
-      request.on("error", reject)
-      request.end(JSON.stringify(body))
-    })
-  return {
-    // It takes the options form-encoded: `userVisibleOnly` as the string "true".
-    subscribe: async (key: string) => (await post("/subscribe", { userVisibleOnly: "true", applicationServerKey: key })).data,
-    messages: async (clientHash: string): Promise<Array<string>> => (await post("/get-notifications", { clientHash })).data.messages,
-    close: () => new Promise<void>((resolve) => listener.close(() => resolve()))
-  }
-}
 
 const api = async (method: "GET" | "POST", pathname: string, body?: unknown): Promise<any> => {
   const answer = await fetch(`${server.url}${pathname}`, {
@@ -68,7 +31,7 @@ const api = async (method: "GET" | "POST", pathname: string, body?: unknown): Pr
 }
 
 beforeAll(async () => {
-  server = await startServer({ dataDir: tempDir("orbitdock-phone-e2e-"), env: { NODE_EXTRA_CA_CERTS: path.join(tls, "cert.pem") } })
+  server = await startServer({ dataDir: tempDir("orbitdock-phone-e2e-"), env: { NODE_EXTRA_CA_CERTS: certFile } })
   sdk = await sdkClient(server)
 })
 

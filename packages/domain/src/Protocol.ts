@@ -7,7 +7,7 @@ import { Schema } from "effect"
 import {
   ApprovalPolicy,
   ApprovalRequest,
-  AttentionReason,
+  AttentionDetail,
   MessageChanges,
   Message,
   Provider,
@@ -272,18 +272,10 @@ export const TokensUpdatedMessage = serverMessage("tokens_updated", { ...session
  * Minor 2: one entry of the inbox, a session that needs its person (its `attention_detail`, with
  * what a list row needs to show it).
  */
-export const InboxItem = Schema.Struct({
-  session_id: SessionId,
-  reason: AttentionReason,
-  since: Timestamp,
-  request_id: Schema.optional(RequestId),
-  summary: Schema.String,
-  seen: Schema.Boolean,
-  snoozed_until: Schema.optional(Timestamp),
-  provider: Provider,
-  cwd: Schema.String,
-  title: Schema.optional(Schema.String)
-})
+export const InboxItem = Schema.extend(
+  AttentionDetail,
+  Schema.Struct({ session_id: SessionId, provider: Provider, cwd: Schema.String, title: Schema.optional(Schema.String) })
+)
 export type InboxItem = typeof InboxItem.Type
 /** Minor 2: the inbox, longest waiting first (snoozed items left out until they wake). */
 export const InboxMessage = serverMessage("inbox", { items: Schema.Array(InboxItem) })

@@ -5,50 +5,10 @@
  * answers the approval without the token, once; an unsubscribed browser's channel is dropped.
  */
 import * as fs from "node:fs"
-import * as https from "node:https"
-import { createRequire } from "node:module"
-import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { startTestServer, type TestServer } from "../helpers/testServer.js"
-
-const require = createRequire(import.meta.url)
-const TestingServer = require("web-push-testing/src/server.js")
-const { PushApiModel } = require("web-push-testing/src/PushApiModel.js")
-
-// Push services speak HTTPS only (and `web-push` only HTTPS): a certificate for 127.0.0.1 that the
-// server's push agent trusts.
-const tls = path.join(import.meta.dirname, "../fixtures/push-tls")
-const cert = fs.readFileSync(path.join(tls, "cert.pem"))
-const pushAgent = new https.Agent({ ca: cert })
-
-/** The mock push service on 127.0.0.1 over HTTPS (its own `start` would listen on every interface, in plain HTTP). */
-const startPushService = async () => {
-  const model = new PushApiModel()
-  const service = new TestingServer(model, 0)
-  service.setRequestHandlers()
-  const listener = https.createServer({ cert, key: fs.readFileSync(path.join(tls, "key.pem")) }, service._app)
-  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve))
-  const url = `https://127.0.0.1:${(listener.address() as AddressInfo).port}`
-  model.notifyUrl = `${url}/notify/`
-  const post = (pathname: string, body: unknown): Promise<any> =>
-    new Promise((resolve, reject) => {
-      const request = https.request(`${url}${pathname}`, { method: "POST", agent: pushAgent, headers: { "content-type": "application/json" } }, (response) => {
-        let text = ""
-        response.on("data", (chunk) => (text += chunk))
-        response.on("end", () => resolve(JSON.parse(text)))
-      })
-      request.on("error", reject)
-      request.end(JSON.stringify(body))
-    })
-  return {
-    subscribe: async (applicationServerKey: string) => // It takes the options form-encoded: `userVisibleOnly` as the string "true".
-      (await post("/subscribe", { userVisibleOnly: "true", applicationServerKey })).data,
-    messages: async (clientHash: string): Promise<Array<string>> => (await post("/get-notifications", { clientHash })).data.messages,
-    expire: (clientHash: string) => model.expireSubscription(clientHash),
-    close: () => new Promise<void>((resolve) => listener.close(() => resolve()))
-  }
-}
+import { pushAgent, startPushService } from "../kit/pushService.js"
 
 let server: TestServer | undefined
 const cleanups: Array<() => Promise<void>> = []

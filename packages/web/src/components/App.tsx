@@ -46,6 +46,22 @@ export interface ActionHandle {
   toggleHistory?: () => void
 }
 
+/** Subscribes once (queued while offline), trying again every second until the server takes it. */
+const useKept = (client: OrbitClient, subscribe: (call: { queue: boolean; timeoutMs: number }) => Promise<unknown>): void =>
+  useEffect(() => {
+    let cancelled = false
+    const attempt = () => {
+      subscribe({ queue: true, timeoutMs: 60_000 }).catch(() => {
+        if (!cancelled) setTimeout(attempt, 1000)
+      })
+    }
+    attempt()
+    return () => {
+      cancelled = true
+    }
+    // `subscribe` is the same for a client: only a new client subscribes again.
+  }, [client])
+
 export const App = ({ client, token }: { client: OrbitClient; token: string }) => {
   const mirror = useMirror(client)
   const [route, setRoute] = useState<Route>(() => parseRoute(window.location.hash))
@@ -63,48 +79,10 @@ export const App = ({ client, token }: { client: OrbitClient; token: string }) =
     return () => window.removeEventListener("hashchange", onHash)
   }, [])
 
-  // The list subscription is remembered by the SDK and redone after every reconnect; queued so that
-  // a page opened while the server is down subscribes once it is up.
-  useEffect(() => {
-    let cancelled = false
-    const subscribe = () => {
-      client.subscribeList({ queue: true, timeoutMs: 60_000 }).catch(() => {
-        if (!cancelled) setTimeout(subscribe, 1000)
-      })
-    }
-    subscribe()
-    return () => {
-      cancelled = true
-    }
-  }, [client])
-
-  useEffect(() => {
-    let cancelled = false
-    const subscribe = () => {
-      client.subscribeInbox({ queue: true, timeoutMs: 60_000 }).catch(() => {
-        if (!cancelled) setTimeout(subscribe, 1000)
-      })
-    }
-    subscribe()
-    return () => {
-      cancelled = true
-    }
-  }, [client])
-
-  // The session shown while the page is visible: the server sends no notification for it. Told
-  // again on every new connection (the server forgets what a closed one said).
-  const shownId = route._tag === "session" ? route.id : undefined
-  const online = mirror.connection === "online"
-  useEffect(() => {
-    if (!online) return
-    const tell = () => {
-      const ids = shownId !== undefined && document.visibilityState === "visible" ? [shownId] : []
-      client.send({ type: "set_viewing", session_ids: ids as never }).catch(() => {})
-    }
-    tell()
-    document.addEventListener("visibilitychange", tell)
-    return () => document.removeEventListener("visibilitychange", tell)
-  }, [client, shownId, online])
+  // The list and inbox subscriptions are remembered by the SDK and redone after every reconnect;
+  // queued so that a page opened while the server is down subscribes once it is up.
+  useKept(client, (call) => client.subscribeList(call))
+  useKept(client, (call) => client.subscribeInbox(call))
 
   useEffect(
     () =>

@@ -8,6 +8,7 @@ import { useVirtualizer } from "@tanstack/react-virtual"
 import { memo, useEffect, useRef, useState } from "react"
 import * as Fleet from "../logic/fleet.js"
 import * as Format from "../logic/format.js"
+import { useNow } from "./useNow.js"
 
 interface Props {
   readonly sessions: ReadonlyArray<SessionSummary>
@@ -19,15 +20,6 @@ interface Props {
   readonly onSelect: (id: string) => void
 }
 
-/** Re-renders relative times every few seconds. */
-const useNow = (everyMs: number): number => {
-  const [now, setNow] = useState(() => Date.now())
-  useEffect(() => {
-    const timer = setInterval(() => setNow(Date.now()), everyMs)
-    return () => clearInterval(timer)
-  }, [everyMs])
-  return now
-}
 
 const ROW_HEIGHT = 64
 

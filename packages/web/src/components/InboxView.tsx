@@ -7,6 +7,7 @@ import type { InboxItem, RequestResult } from "@orbitdock/domain"
 import { useEffect, useMemo, useState } from "react"
 import { describeError, type OrbitClient } from "../connection.js"
 import * as Format from "../logic/format.js"
+import { useNow } from "./useNow.js"
 import * as Push from "../logic/push.js"
 
 interface Props {
@@ -25,14 +26,6 @@ const REASONS: Record<InboxItem["reason"], string> = {
   stalled: "stalled"
 }
 
-const useNow = (everyMs: number): number => {
-  const [now, setNow] = useState(() => Date.now())
-  useEffect(() => {
-    const timer = setInterval(() => setNow(Date.now()), everyMs)
-    return () => clearInterval(timer)
-  }, [everyMs])
-  return now
-}
 
 const key = (item: InboxItem) => `${item.session_id}\u0000${item.request_id ?? ""}`
 
