@@ -12,6 +12,7 @@ import { makeCodexConnector } from "./connectors/codex/CodexConnector.js"
 import * as Sim from "./connectors/Sim.js"
 import * as EventLogSqlite from "./eventlog/EventLogSqlite.js"
 import * as HttpTransport from "./http/HttpTransport.js"
+import * as ListeningUrl from "./http/ListeningUrl.js"
 import * as Routes from "./http/Routes.js"
 import * as Notifier from "./notify/Notifier.js"
 import * as SessionRegistry from "./SessionRegistry.js"
@@ -55,6 +56,7 @@ export const server = (config: ServerConfigShape, options: ServerOptions = {}) =
     ),
     Layer.provideMerge(Notifier.queueLayer),
     Layer.provideMerge(Routes.layer),
+    Layer.provideMerge(ListeningUrl.layer),
     Layer.provideMerge(EventLogSqlite.layer),
     Layer.provideMerge(dataDirLayer),
     Layer.provideMerge(Config.layer(config))

@@ -28,6 +28,7 @@ import * as Api from "./Api.js"
 import * as FrameCodec from "./FrameCodec.js"
 import * as Prometheus from "./Prometheus.js"
 import { refuseUpgrade, sendError } from "./Respond.js"
+import { ListeningUrl } from "./ListeningUrl.js"
 import { Routes } from "./Routes.js"
 import * as Socket from "./Socket.js"
 import * as WebPage from "./WebPage.js"
@@ -433,6 +434,8 @@ const make = (options: Options) =>
     )
 
     const host = config.host.includes(":") ? `[${config.host}]` : config.host
+    const listeningUrl = yield* Effect.serviceOption(ListeningUrl)
+    if (listeningUrl._tag === "Some") listeningUrl.value.set(`http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}`)
     yield* Effect.logInfo(`listening on http://${host}:${port}${socketPath === null ? "" : ` and ${socketPath}`}`)
     return HttpTransport.of({
       port,

@@ -7,7 +7,7 @@
  * Owns the channel settings (`Channels.ts`) and their HTTP routes.
  */
 import { conflict, httpStatus, invalid, notFound, ProtocolError, type SessionId } from "@orbitdock/domain"
-import { Context, Duration, Effect, Either, FiberSet, Layer, Queue, Ref, Schema } from "effect"
+import { Context, Duration, Effect, Either, FiberSet, Layer, Option, Queue, Ref, Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import type * as https from "node:https"
@@ -16,6 +16,7 @@ import * as path from "node:path"
 import { ServerConfig } from "../Config.js"
 import type { ConnectorRoute, RouteResponse } from "../connectors/Connector.js"
 import { EventLog, type EventLogError } from "../eventlog/EventLog.js"
+import { ListeningUrl } from "../http/ListeningUrl.js"
 import { Routes } from "../http/Routes.js"
 import { Sessions } from "../Sessions.js"
 import * as Channels from "./Channels.js"
@@ -84,8 +85,10 @@ export const make = (options: NotifierOptions = {}) =>
     const push: WebPush.PushContext = { keys: pushKeys, ...(options.pushAgent === undefined ? {} : { agent: options.pushAgent }) }
 
     const nowIso = () => new Date(clock.unsafeCurrentTimeMillis()).toISOString()
+    // The page's address once the transport listens (it is built after this service).
+    const listening = Option.getOrUndefined(yield* Effect.serviceOption(ListeningUrl))
     const link = (sessionId: SessionId) =>
-      `http://${config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host}${config.port === 0 ? "" : `:${config.port}`}/?session=${encodeURIComponent(sessionId)}`
+      `${listening?.get() ?? `http://127.0.0.1:${config.port}`}/?session=${encodeURIComponent(sessionId)}`
 
     /** Last notification sent per session, reason and channel (the burst rule). */
     const lastSent = new Map<string, number>()
@@ -107,10 +110,15 @@ export const make = (options: NotifierOptions = {}) =>
       )
 
     const deliver = (n: Notification.Notification, channel: Channels.Channel): Effect.Effect<void> =>
-      Effect.gen(function* () {
+      Effect.suspend(() => {
         const key = `${n.id}\u0000${channel.id}`
-        if (underway.has(key)) return
+        if (underway.has(key)) return Effect.void
         underway.add(key)
+        return attempts(n, channel).pipe(Effect.ensuring(Effect.sync(() => underway.delete(key))))
+      })
+
+    const attempts = (n: Notification.Notification, channel: Channels.Channel): Effect.Effect<void> =>
+      Effect.gen(function* () {
         const burstKey = `${n.session_id}\u0000${n.reason}\u0000${channel.id}`
         for (let attempt = 1; ; attempt++) {
           const { quiet_hours } = yield* Ref.get(settings)
@@ -144,7 +152,7 @@ export const make = (options: NotifierOptions = {}) =>
           yield* record(n, channel.id, "retrying", attempt, outcome.detail)
           yield* Effect.sleep(Duration.millis(delay))
         }
-      }).pipe(Effect.ensuring(Effect.sync(() => underway.delete(`${n.id}\u0000${channel.id}`))))
+      })
 
     const deliverAll = (n: Notification.Notification, done: ReadonlySet<string> = new Set()) =>
       Effect.flatMap(Ref.get(settings), ({ channels }) =>

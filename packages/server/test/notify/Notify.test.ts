@@ -107,7 +107,8 @@ describe("webhooks", () => {
     expect(first!.body).toBe(second!.body)
     const body = JSON.parse(second!.body)
     expect(body).toMatchObject({ event: "attention", session_id: sessionId, reason: "approval", summary: "run: rm -rf build", provider: "sim" })
-    expect(body.url).toContain(`session=${sessionId}`)
+    // A link to the session on the page, at the address the server listens on.
+    expect(body.url).toBe(`http://127.0.0.1:${server.port}/?session=${sessionId}`)
     expect(typeof body.since).toBe("string")
     const expected = `sha256=${crypto.createHmac("sha256", "s3cret").update(second!.body).digest("hex")}`
     expect(second!.headers["x-orbitdock-signature"]).toBe(expected)
