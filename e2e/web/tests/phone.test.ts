@@ -107,6 +107,33 @@ describe("the page on a phone", () => {
     }
   })
 
+  it("manages notification channels and quiet hours from the page", async () => {
+    const browser = await launch()
+    try {
+      const page = await openPage(browser)
+      await page.locator('[data-testid="inbox-button"]').click()
+      await page.locator('[data-testid="notify-link"]').click()
+      await page.locator('[data-testid="notify-settings"]').waitFor()
+      await page.locator('[data-testid="notify-kind"]').selectOption("webhook")
+      await page.locator('[data-testid="notify-url"]').fill("https://hooks.example.test/orbitdock")
+      await page.locator('[data-testid="notify-name"]').fill("team hook")
+      await page.locator('[data-testid="notify-add"]').click()
+      await page.locator('[data-testid="notify-channel"]', { hasText: "team hook" }).waitFor()
+      const added = (await api("GET", "/api/notify")).channels as Array<{ id: string; name?: string; url?: string }>
+      expect(added).toMatchObject([{ name: "team hook", url: "https://hooks.example.test/orbitdock" }])
+      await page.getByRole("button", { name: "Set" }).click()
+      await page.locator('[data-testid="notify-quiet"]', { hasText: "Quiet from 22:00 to 07:00" }).waitFor()
+      expect((await api("GET", "/api/notify")).quiet_hours).toEqual({ from: "22:00", to: "07:00" })
+      await page.getByRole("button", { name: "Off" }).click()
+      await page.locator('[data-testid="notify-quiet"]', { hasText: "None." }).waitFor()
+      await page.locator(`[data-testid="notify-channel"][data-channel-id="${added[0]!.id}"] [data-testid="notify-remove"]`).click()
+      await page.locator('[data-testid="notify-status"]', { hasText: "Channel removed." }).waitFor()
+      expect((await api("GET", "/api/notify")).channels).toEqual([])
+    } finally {
+      await browser.close()
+    }
+  })
+
   it("a Web Push reaches the service worker, which shows it and approves from its button", async () => {
     const push = await startPushService()
     const browser = await launch()

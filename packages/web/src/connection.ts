@@ -41,6 +41,19 @@ export const getJson = async <A>(token: string, pathAndQuery: string, signal?: A
   return body as A
 }
 
+/** An HTTP POST of JSON to the API with the token; the JSON answer, or an Error carrying the server's message. */
+export const postJson = async <A>(token: string, pathname: string, body: unknown): Promise<A> => {
+  const answer = await fetch(pathname, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    cache: "no-store",
+    body: JSON.stringify(body)
+  })
+  const json = (await answer.json().catch(() => undefined)) as { code?: string; message?: string } | undefined
+  if (!answer.ok) throw new Error(json?.message ?? `${answer.status} ${answer.statusText}`)
+  return json as A
+}
+
 /** The mirror as React state: re-renders on each change (the SDK gives a new immutable value each time). */
 export const useMirror = (client: OrbitClient): Mirror.Mirror =>
   useSyncExternalStore(

@@ -11,6 +11,7 @@ import * as Theme from "../theme.js"
 import { ConnectionBadge } from "./ConnectionBadge.js"
 import { FleetView } from "./FleetView.js"
 import { InboxView } from "./InboxView.js"
+import { NotifySettings } from "./NotifySettings.js"
 import { NewSession } from "./NewSession.js"
 import { SessionView } from "./SessionView.js"
 
@@ -19,12 +20,14 @@ type Route =
   | { readonly _tag: "session"; readonly id: string }
   | { readonly _tag: "new" }
   | { readonly _tag: "inbox" }
+  | { readonly _tag: "notify" }
 
 const parseRoute = (hash: string): Route => {
   const session = /^#\/s\/(.+)$/.exec(hash)
   if (session !== null) return { _tag: "session", id: decodeURIComponent(session[1]) }
   if (hash === "#/new") return { _tag: "new" }
   if (hash === "#/inbox") return { _tag: "inbox" }
+  if (hash === "#/notify") return { _tag: "notify" }
   // A notification's link: `/?session=<id>`.
   const linked = new URLSearchParams(window.location.search).get("session")
   if (linked !== null && (hash === "" || hash === "#/")) return { _tag: "session", id: linked }
@@ -33,7 +36,7 @@ const parseRoute = (hash: string): Route => {
 
 export const go = (route: Route): void => {
   window.location.hash =
-    route._tag === "session" ? `#/s/${encodeURIComponent(route.id)}` : route._tag === "new" ? "#/new" : route._tag === "inbox" ? "#/inbox" : "#/"
+    route._tag === "session" ? `#/s/${encodeURIComponent(route.id)}` : route._tag === "new" ? "#/new" : route._tag === "inbox" ? "#/inbox" : route._tag === "notify" ? "#/notify" : "#/"
 }
 
 const isTyping = (target: EventTarget | null): boolean =>
@@ -243,6 +246,8 @@ export const App = ({ client, token }: { client: OrbitClient; token: string }) =
             <SessionView key={route.id} client={client} token={token} sessionId={route.id} mirror={mirror} actions={actions} />
           ) : route._tag === "new" ? (
             <NewSession client={client} sessions={summaries} onCreated={(id) => go({ _tag: "session", id })} />
+          ) : route._tag === "notify" ? (
+            <NotifySettings token={token} />
           ) : route._tag === "inbox" ? (
             <InboxView client={client} token={token} items={inbox} loaded={mirror.inbox !== undefined} onOpen={(id) => go({ _tag: "session", id })} />
           ) : (

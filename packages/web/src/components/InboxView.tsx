@@ -86,6 +86,9 @@ export const InboxView = ({ client, token, items, loaded, onOpen }: Props) => {
             {push === "granted" ? "Notify this device again" : "Notify this device"}
           </button>
         )}
+        <a className="button-link" href="#/notify" data-testid="notify-link">
+          Notifications…
+        </a>
         <button type="button" data-testid="inbox-approve" disabled={chosen.length === 0} onClick={() => void decide(true)}>
           Approve {chosen.length > 0 ? chosen.length : ""}
         </button>
