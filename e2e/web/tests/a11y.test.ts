@@ -73,20 +73,25 @@ const views: ReadonlyArray<readonly [string, () => string, string]> = [
   ["the notification settings", () => "#/notify", '[data-testid="notify-settings"]']
 ]
 
+/** Each view's serious and critical violations, by view; empty when all pass. */
+const checkViews = async (browser: BrowserContext, which: typeof views): Promise<Record<string, ReadonlyArray<Violation>>> => {
+  const found: Record<string, ReadonlyArray<Violation>> = {}
+  for (const [name, hash, ready] of which) {
+    const page = await open(browser, hash())
+    await page.locator(ready).first().waitFor()
+    const v = await violations(page)
+    if (v.length > 0) found[name] = v
+    await page.close()
+  }
+  return found
+}
+
 describe("accessibility (axe-core)", () => {
   for (const scheme of ["light", "dark"] as const) {
     it(`has no serious or critical violation in any view (${scheme})`, async () => {
       const browser = await launch({ colorScheme: scheme })
       try {
-        const found: Record<string, ReadonlyArray<Violation>> = {}
-        for (const [name, hash, ready] of views) {
-          const page = await open(browser, hash())
-          await page.locator(ready).first().waitFor()
-          const v = await violations(page)
-          if (v.length > 0) found[name] = v
-          await page.close()
-        }
-        expect(found).toEqual({})
+        expect(await checkViews(browser, views)).toEqual({})
       } finally {
         await browser.close()
       }
@@ -96,15 +101,7 @@ describe("accessibility (axe-core)", () => {
   it("has no serious or critical violation on a phone (the inbox, a session)", async () => {
     const browser = await launch({ phone: true })
     try {
-      const found: Record<string, ReadonlyArray<Violation>> = {}
-      for (const [name, hash, ready] of [views[4]!, views[1]!]) {
-        const page = await open(browser, hash())
-        await page.locator(ready).first().waitFor()
-        const v = await violations(page)
-        if (v.length > 0) found[name] = v
-        await page.close()
-      }
-      expect(found).toEqual({})
+      expect(await checkViews(browser, [views[4]!, views[1]!])).toEqual({})
     } finally {
       await browser.close()
     }
