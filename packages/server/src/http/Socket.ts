@@ -30,7 +30,8 @@ import { Cause, Effect, Exit, type Fiber, FiberMap, FiberSet, Option, Queue, Run
 import type { WebSocket } from "ws"
 import type { InboxHubMessage } from "../InboxHub.js"
 import * as Metrics from "../Metrics.js"
-import type { AckFields, InboxSubscriber, Command, ListMessage, ListSubscriber, SessionSubscriber, SessionsShape } from "../Sessions.js"
+import type { AckFields, Command, ListMessage, SessionSubscriber, SessionsShape } from "../Sessions.js"
+import { FeedSlot } from "./FeedSlot.js"
 import type { FrameCodec } from "./FrameCodec.js"
 import { type Inbound, validate } from "./Inbound.js"
 import { Outbox } from "./Outbox.js"
@@ -61,14 +62,6 @@ interface SessionSubscription extends SessionSubscriber {
   floor: number
   /** While a resync's snapshot is on its way (its pages are read): what arrives meanwhile, sent after it. */
   held: Array<SessionMessage | SessionSnapshot> | null
-}
-
-interface ListSubscription extends ListSubscriber {
-  active: boolean
-}
-
-interface InboxSubscription extends InboxSubscriber {
-  active: boolean
 }
 
 /**
@@ -157,8 +150,8 @@ export class Connection {
   private closed = false
   /** Given up on: closing, waiting for the socket to go. */
   private dropping = false
-  private list: ListSubscription | null = null
-  private inboxSubscription: InboxSubscription | null = null
+  private readonly listSlot: FeedSlot<ListMessage>
+  private readonly inboxSlot: FeedSlot<InboxHubMessage>
   private readonly subscriptions = new Map<SessionId, SessionSubscription>()
 
   constructor(
@@ -176,6 +169,16 @@ export class Connection {
       onHopeless: (reason) => this.drop(reason),
       onBroken: (reason) => this.broken(reason)
     })
+    const sessions = deps.sessions
+    const send = (message: ListMessage | InboxHubMessage) => this.outbox.pushData(message)
+    this.listSlot = new FeedSlot(
+      { subscribe: sessions.subscribeList, unsubscribe: sessions.unsubscribeList, now: sessions.listNow },
+      send
+    )
+    this.inboxSlot = new FeedSlot(
+      { subscribe: sessions.subscribeInbox, unsubscribe: sessions.unsubscribeInbox, now: sessions.inboxNow },
+      send
+    )
     // First, and alone in its frame: nothing else is queued yet, so it is sent right away.
     this.outbox.sendAlone(deps.hello)
     Metrics.connections.unsafeModify(1, [])
@@ -369,43 +372,13 @@ export class Connection {
     const sessions = this.deps.sessions
     switch (message.type) {
       case "subscribe_list":
-        return this.removeList().pipe(
-          Effect.zipRight(
-            Effect.suspend(() => {
-              const subscription: ListSubscription = {
-                active: true,
-                push: (m: ListMessage) => {
-                  if (subscription.active) this.outbox.pushData(m)
-                }
-              }
-              this.list = subscription
-              Metrics.subscribers.unsafeModify(1, [])
-              return sessions.subscribeList(subscription)
-            })
-          ),
-          Effect.as({})
-        )
+        return this.listSlot.subscribe().pipe(Effect.as({}))
       case "unsubscribe_list":
-        return this.removeList().pipe(Effect.as({}))
+        return this.listSlot.remove().pipe(Effect.as({}))
       case "subscribe_inbox":
-        return this.removeInbox().pipe(
-          Effect.zipRight(
-            Effect.suspend(() => {
-              const subscription: InboxSubscription = {
-                active: true,
-                push: (m: InboxHubMessage) => {
-                  if (subscription.active) this.outbox.pushData(m)
-                }
-              }
-              this.inboxSubscription = subscription
-              Metrics.subscribers.unsafeModify(1, [])
-              return sessions.subscribeInbox(subscription)
-            })
-          ),
-          Effect.as({})
-        )
+        return this.inboxSlot.subscribe().pipe(Effect.as({}))
       case "unsubscribe_inbox":
-        return this.removeInbox().pipe(Effect.as({}))
+        return this.inboxSlot.remove().pipe(Effect.as({}))
       case "set_viewing":
         return Effect.sync(() => {
           sessions.setViewing(this, message.session_ids)
@@ -471,14 +444,8 @@ export class Connection {
       }
     }
     let count = 0
-    if (this.list !== null) {
-      this.outbox.pushData(this.deps.sessions.listNow())
-      count++
-    }
-    if (this.inboxSubscription !== null) {
-      this.outbox.pushData(this.deps.sessions.inboxNow())
-      count++
-    }
+    if (this.listSlot.resend()) count++
+    if (this.inboxSlot.resend()) count++
     for (const [sessionId, subscription] of this.subscriptions) {
       subscription.held = []
       count++
@@ -507,28 +474,6 @@ export class Connection {
     this.log("info", `resynced ${count} subscription(s) after falling behind`)
   }
 
-  private removeList(): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const list = this.list
-      if (list === null) return Effect.void
-      list.active = false
-      this.list = null
-      Metrics.subscribers.unsafeModify(-1, [])
-      return this.deps.sessions.unsubscribeList(list)
-    })
-  }
-
-  private removeInbox(): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const inbox = this.inboxSubscription
-      if (inbox === null) return Effect.void
-      inbox.active = false
-      this.inboxSubscription = null
-      Metrics.subscribers.unsafeModify(-1, [])
-      return this.deps.sessions.unsubscribeInbox(inbox)
-    })
-  }
-
   private forgetSession(sessionId: SessionId, subscription: SessionSubscription): void {
     subscription.active = false
     if (this.subscriptions.get(sessionId) === subscription) {
@@ -549,7 +494,7 @@ export class Connection {
   private unsubscribeAll(): Effect.Effect<void> {
     return Effect.suspend(() =>
       Effect.zipRight(
-        Effect.zipRight(this.removeList(), this.removeInbox()).pipe(
+        Effect.zipRight(this.listSlot.remove(), this.inboxSlot.remove()).pipe(
           Effect.zipRight(Effect.sync(() => this.deps.sessions.setViewing(this, [])))
         ),
         Effect.forEach([...this.subscriptions.keys()], (sessionId) => this.removeSession(sessionId), { discard: true })
