@@ -1,6 +1,6 @@
 /**
  * All wiring in one place: config → event log → session registry (with its connectors) →
- * notifier → HTTP/WebSocket transport. `bin.ts` serves it; tests build it with a temp data dir and port 0.
+ * notifier → paired devices → HTTP/WebSocket transport. `bin.ts` serves it; tests build it with a temp data dir and port 0.
  */
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
@@ -10,6 +10,7 @@ import type { ConnectorFactory } from "./connectors/Connector.js"
 import { makeClaudeConnector } from "./connectors/claude/ClaudeConnector.js"
 import { makeCodexConnector } from "./connectors/codex/CodexConnector.js"
 import * as Sim from "./connectors/Sim.js"
+import * as Devices from "./devices/Devices.js"
 import * as EventLogSqlite from "./eventlog/EventLogSqlite.js"
 import * as HttpTransport from "./http/HttpTransport.js"
 import * as ListeningUrl from "./http/ListeningUrl.js"
@@ -47,6 +48,7 @@ const dataDirLayer = Layer.effectDiscard(
 /** The whole server: everything above, listening once built. */
 export const server = (config: ServerConfigShape, options: ServerOptions = {}) =>
   HttpTransport.layerWith(options.transport ?? {}).pipe(
+    Layer.provideMerge(Devices.layer),
     Layer.provideMerge(Notifier.layer(options.notifier)),
     Layer.provideMerge(
       SessionRegistry.layer(options.connectors ?? connectorFactories(config), {

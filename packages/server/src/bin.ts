@@ -8,6 +8,7 @@ import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
 import * as ClientCommands from "./cli/ClientCommands.js"
+import * as DeviceCommands from "./cli/DeviceCommands.js"
 import { withCleanHelp } from "./cli/Help.js"
 import * as Hooks from "./cli/hooks.js"
 import * as InboxCommands from "./cli/InboxCommands.js"
@@ -27,6 +28,8 @@ const orbitdock = Command.make("orbitdock").pipe(
     ClientCommands.approve,
     InboxCommands.command,
     NotifyCommands.command,
+    DeviceCommands.pair,
+    DeviceCommands.devices,
     Open.command,
     Hooks.command
   ])

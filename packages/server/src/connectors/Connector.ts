@@ -19,6 +19,7 @@ import type {
 } from "@orbitdock/domain"
 import { Context, type Effect, type Option, type Scope } from "effect"
 import type { Checkpoint, EventLogError } from "../eventlog/EventLog.js"
+import type { Principal } from "../http/Access.js"
 
 /** An event as a connector reports it; the actor assigns revision and (by default) time. */
 export interface EventInput {
@@ -136,6 +137,8 @@ export interface RouteRequest {
   readonly headers: Readonly<Record<string, string | undefined>>
   /** Whether it came through the Unix socket or TCP (with a valid token). */
   readonly via: "unix" | "tcp"
+  /** Who it speaks for (the Unix socket: the owner); null on a `tokenFree` route, where nobody was identified. */
+  readonly principal: Principal | null
 }
 
 export interface RouteResponse {

@@ -19,7 +19,17 @@ export interface AccessPolicy {
   readonly allowOrigins: ReadonlyArray<string>
   /** Accepted non-loopback Host names (`--public-host`), with or without a port. */
   readonly publicHosts: ReadonlyArray<string>
+  /** The paired device a token belongs to, if any (`Devices`). */
+  readonly deviceOf?: (token: string) => string | undefined
 }
+
+/**
+ * Who a request speaks for: the owner (the server's own token, or the Unix socket) or one paired
+ * device (its own token, revocable on its own).
+ */
+export type Principal = { readonly _tag: "Owner" } | { readonly _tag: "Device"; readonly deviceId: string }
+
+export const owner: Principal = { _tag: "Owner" }
 
 /** The parts of a request head the checks read. */
 export interface RequestHead {
@@ -74,11 +84,28 @@ export const hostAllowed = (host: string | undefined, policy: AccessPolicy): boo
   })
 }
 
-/** Whether an `Origin` header (when present) is the server's own or an allowed one. */
-export const originAllowed = (origin: string, policy: AccessPolicy): boolean =>
-  origin === `http://127.0.0.1:${policy.port}` ||
-  origin === `http://localhost:${policy.port}` ||
-  policy.allowOrigins.includes(origin)
+/**
+ * Whether an `Origin` header (when present) is the server's own or an allowed one. A configured
+ * public host is the server's own too: the page a phone loads from it calls back to it.
+ */
+export const originAllowed = (origin: string, policy: AccessPolicy): boolean => {
+  if (origin === `http://127.0.0.1:${policy.port}` || origin === `http://localhost:${policy.port}` || policy.allowOrigins.includes(origin)) {
+    return true
+  }
+  if (policy.publicHosts.length === 0) return false
+  let url: URL
+  try {
+    url = new URL(origin)
+  } catch {
+    return false
+  }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.origin !== origin) return false
+  const host = url.host.toLowerCase()
+  return policy.publicHosts.some((allowed) => {
+    const entry = allowed.trim().toLowerCase()
+    return entry === host || (url.port === "" && entry === url.hostname)
+  })
+}
 
 const sameToken = (given: string, expected: string): boolean => {
   const a = Buffer.from(given)
@@ -97,24 +124,37 @@ export const requestToken = (head: RequestHead): string | null => {
 }
 
 /**
- * The TCP access checks, in PROTOCOL.md's order: Host (403), Origin (403), token (401). `GET /health`
- * and CORS preflights need no token, nor does a request the caller marks `tokenFree` (the web page's
- * static files, which hold no secret). `undefined` means the request may proceed.
+ * The TCP access checks, in PROTOCOL.md's order: Host (403), Origin (403), token (401): the server's
+ * own or a paired device's. `GET /health` and CORS preflights need no token, nor does a request the
+ * caller marks `tokenFree` (the web page's static files, which hold no secret; routes that check
+ * their callers themselves). The principal is null for those: nobody was identified.
  */
-export const check = (head: RequestHead, policy: AccessPolicy, options?: { readonly tokenFree?: boolean }): Denied | undefined => {
+export const authenticate = (
+  head: RequestHead,
+  policy: AccessPolicy,
+  options?: { readonly tokenFree?: boolean }
+): { readonly denied: Denied } | { readonly principal: Principal | null } => {
   if (!hostAllowed(head.host, policy)) {
-    return { status: 403, code: "forbidden", message: "Host is not this server (loopback or a configured public host)" }
+    return { denied: { status: 403, code: "forbidden", message: "Host is not this server (loopback or a configured public host)" } }
   }
   if (head.origin !== undefined && !originAllowed(head.origin, policy)) {
-    return { status: 403, code: "forbidden", message: `Origin ${head.origin} is not allowed` }
+    return { denied: { status: 403, code: "forbidden", message: `Origin ${head.origin} is not allowed` } }
   }
-  if (head.method === "OPTIONS") return undefined
-  if (head.method === "GET" && head.pathname === "/health") return undefined
-  if (options?.tokenFree === true) return undefined
+  if (head.method === "OPTIONS") return { principal: null }
+  if (head.method === "GET" && head.pathname === "/health") return { principal: null }
+  if (options?.tokenFree === true) return { principal: null }
   const token = requestToken(head)
-  if (token === null) return { status: 401, code: "unauthorized", message: "a token is required" }
-  if (!sameToken(token, policy.token)) return { status: 401, code: "unauthorized", message: "wrong token" }
-  return undefined
+  if (token === null) return { denied: { status: 401, code: "unauthorized", message: "a token is required" } }
+  if (sameToken(token, policy.token)) return { principal: owner }
+  const deviceId = policy.deviceOf?.(token)
+  if (deviceId !== undefined) return { principal: { _tag: "Device", deviceId } }
+  return { denied: { status: 401, code: "unauthorized", message: "wrong token (or a device that was unpaired)" } }
+}
+
+/** `authenticate`'s refusal alone; `undefined` means the request may proceed. */
+export const check = (head: RequestHead, policy: AccessPolicy, options?: { readonly tokenFree?: boolean }): Denied | undefined => {
+  const verdict = authenticate(head, policy, options)
+  return "denied" in verdict ? verdict.denied : undefined
 }
 
 /** Headers that let an allowed browser origin read the answer. */

@@ -17,6 +17,7 @@ import {
 import { Cause, Effect, Either, Exit, Fiber, Runtime, Schema } from "effect"
 import type { ConnectorRoute } from "../connectors/Connector.js"
 import type { SessionFilter, SessionsShape } from "../Sessions.js"
+import type { Principal } from "./Access.js"
 import * as Prometheus from "./Prometheus.js"
 import type { RoutesShape } from "./Routes.js"
 import { jsonChunksOf } from "../eventlog/assembledState.js"
@@ -149,7 +150,7 @@ export const makeHandler = (deps: ApiDeps) => {
     })
   }
 
-  const connector = (route: ConnectorRoute, req: http.IncomingMessage, via: "tcp" | "unix") =>
+  const connector = (route: ConnectorRoute, req: http.IncomingMessage, via: "tcp" | "unix", principal: Principal | null) =>
     Effect.gen(function* () {
       const body = yield* Effect.promise(() => readBody(req))
       if (!body.ok) {
@@ -166,12 +167,12 @@ export const makeHandler = (deps: ApiDeps) => {
       for (const [name, value] of Object.entries(req.headers)) {
         headers[name] = Array.isArray(value) ? value.join(", ") : value
       }
-      const answer = yield* route.handle({ body: parsed, headers, via })
+      const answer = yield* route.handle({ body: parsed, headers, via, principal })
       return json(answer.body, answer.status)
     })
 
-  /** Handles one request; `headers` (CORS) go on every answer. */
-  return (req: http.IncomingMessage, res: http.ServerResponse, via: "tcp" | "unix", headers: Headers): void => {
+  /** Handles one request; `headers` (CORS) go on every answer; `principal`: who it speaks for (null: nobody identified). */
+  return (req: http.IncomingMessage, res: http.ServerResponse, via: "tcp" | "unix", headers: Headers, principal: Principal | null): void => {
     const url = req.url ?? "/"
     const q = url.indexOf("?")
     const pathname = q < 0 ? url : url.slice(0, q)
@@ -182,7 +183,7 @@ export const makeHandler = (deps: ApiDeps) => {
     const byMethod = connectorRoutes.get(pathname) ?? deps.extraRoutes?.get(pathname)
     if (byMethod !== undefined) {
       const route = byMethod.get(method)
-      handler = route === undefined ? methodNotAllowed(method, pathname) : connector(route, req, via)
+      handler = route === undefined ? methodNotAllowed(method, pathname) : connector(route, req, via, principal)
     } else if (pathname === "/ws") {
       handler = Effect.fail(new ProtocolError({ code: "invalid_message", message: "GET /ws expects a WebSocket upgrade" }))
         .pipe(Effect.mapError((error) => ({ error, status: 426 })))

@@ -20,6 +20,7 @@ import { Context, Data, Effect, ExecutionStrategy, Layer, Option, Runtime, Scope
 import { WebSocketServer } from "ws"
 import { ServerConfig } from "../Config.js"
 import { Connectors } from "../connectors/Connector.js"
+import { Devices } from "../devices/Devices.js"
 import { EventLog, type WriterStatus } from "../eventlog/EventLog.js"
 import * as Metrics from "../Metrics.js"
 import { Sessions } from "../Sessions.js"
@@ -217,11 +218,13 @@ const make = (options: Options) =>
     const page = WebPage.makeServer(options.webRoot ?? WebPage.defaultRoot())
     const reservedPaths: ReadonlySet<string> = new Set(["/ws", "/health", "/metrics", ...routes.map((route) => route.path)])
 
+    const devices = Option.getOrUndefined(yield* Effect.serviceOption(Devices))
     let policy: Access.AccessPolicy = {
       port: config.port,
       token,
       allowOrigins: config.allowOrigins,
-      publicHosts: config.publicHosts
+      publicHosts: config.publicHosts,
+      ...(devices === undefined ? {} : { deviceOf: devices.deviceOf })
     }
     const headOf = (req: http.IncomingMessage): Access.RequestHead => {
       const url = req.url ?? "/"
@@ -265,9 +268,11 @@ const make = (options: Options) =>
     const upgrade = (via: "tcp" | "unix", req: http.IncomingMessage, socket: stream.Duplex, head: Buffer) => {
       socket.on("error", () => socket.destroy())
       const requestHead = headOf(req)
+      let principal: Access.Principal | null = Access.owner
       if (via === "tcp") {
-        const denied = Access.check(requestHead, policy)
-        if (denied !== undefined) return refuseUpgrade(socket, denied.status, denied.code, denied.message)
+        const verdict = Access.authenticate(requestHead, policy)
+        if ("denied" in verdict) return refuseUpgrade(socket, verdict.denied.status, verdict.denied.code, verdict.denied.message)
+        principal = verdict.principal
       }
       if (requestHead.pathname !== "/ws") return refuseUpgrade(socket, 404, "not_found", `no WebSocket at ${requestHead.pathname}`)
       if ((req.headers.upgrade ?? "").toLowerCase() !== "websocket") {
@@ -287,7 +292,8 @@ const make = (options: Options) =>
           hello,
           outboxLimit,
           maxSubscriptions,
-          onClosed: (closed) => connections.delete(closed)
+          onClosed: (closed) => connections.delete(closed),
+          ...(principal?._tag === "Device" ? { deviceId: principal.deviceId } : {})
         }
         const connection = Runtime.runSync(runtime)(
           Scope.fork(transportScope, ExecutionStrategy.sequential).pipe(
@@ -331,14 +337,17 @@ const make = (options: Options) =>
       const requestHead = headOf(req)
       const origin = req.headers.origin
       const pageRequest = WebPage.classify(requestHead.method, requestHead.pathname, req.headers.accept, reservedPaths)
+      let principal: Access.Principal | null = Access.owner
       if (via === "tcp") {
         const ownCheck = extraRoutes?.get(requestHead.pathname)?.get(requestHead.method)?.tokenFree === true
-        const denied = Access.check(requestHead, policy, { tokenFree: pageRequest._tag !== "none" || ownCheck })
-        if (denied !== undefined) {
+        const verdict = Access.authenticate(requestHead, policy, { tokenFree: pageRequest._tag !== "none" || ownCheck })
+        if ("denied" in verdict) {
+          const { denied } = verdict
           res.writeHead(denied.status, { "content-type": "application/json; charset=utf-8" })
           res.end(JSON.stringify({ code: denied.code, message: denied.message }))
           return
         }
+        principal = verdict.principal
       }
       if (req.method === "OPTIONS") {
         res.writeHead(204, Access.preflightHeaders(origin))
@@ -352,7 +361,7 @@ const make = (options: Options) =>
         })
         return
       }
-      api(req, res, via, Access.corsHeaders(origin))
+      api(req, res, via, Access.corsHeaders(origin), principal)
     }
 
     const makeServer = (via: "tcp" | "unix") => {
@@ -399,6 +408,13 @@ const make = (options: Options) =>
         },
         catch: (cause) => new HttpTransportError({ operation: "HttpTransport.listen:unix", cause })
       })
+    }
+
+    if (devices !== undefined) {
+      const stopListening = devices.onRevoked((deviceId) => {
+        for (const connection of connections) if (connection.deviceId === deviceId) connection.revoked()
+      })
+      yield* Effect.addFinalizer(() => Effect.sync(stopListening))
     }
 
     const pingTimer = setInterval(() => {

@@ -44,10 +44,14 @@ export interface ConnectionDeps {
   readonly maxSubscriptions: number
   /** Called once the connection is gone (the transport forgets it). */
   readonly onClosed: (connection: Connection) => void
+  /** The paired device whose token opened it (closed when the device is revoked). */
+  readonly deviceId?: string
 }
 
 /** The close code for connections the server gives up on (unresponsive or hopelessly behind). */
 export const CLOSE_DROPPED = 4000
+/** The close code when the device whose token opened the connection was unpaired: reconnecting is refused (401). */
+export const CLOSE_REVOKED = 4001
 /** The close code when the server could not send what it owed the client (e.g. a message failed to encode). */
 export const CLOSE_INTERNAL = 1011
 
@@ -232,6 +236,19 @@ export class Connection {
     }
     // A client that does not read will never complete the closing handshake.
     setTimeout(() => this.ws.terminate(), 1000).unref()
+  }
+
+  get deviceId(): string | undefined {
+    return this.deps.deviceId
+  }
+
+  /** Its device was unpaired: nothing more goes out or is handled, and the client learns why. */
+  revoked(): void {
+    if (this.closed || this.dropping) return
+    this.dropping = true
+    this.log("info", "closing: its device was unpaired")
+    this.outbox.close()
+    this.close(CLOSE_REVOKED, "this device was unpaired")
   }
 
   private drop(reason: string): void {

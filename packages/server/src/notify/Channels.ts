@@ -6,8 +6,8 @@
  */
 import { AttentionReason, invalid, type ProtocolError } from "@orbitdock/domain"
 import { Effect, Either, Schema } from "effect"
-import * as fs from "node:fs"
 import * as path from "node:path"
+import * as JsonFile from "../internal/jsonFile.js"
 import { Subscription } from "./WebPush.js"
 
 export const ChannelKind = Schema.Literal("webhook", "ntfy", "slack", "desktop", "webpush")
@@ -114,40 +114,11 @@ const isHttpUrl = (text: string): boolean => {
 export const takes = (channel: Channel, reason: AttentionReason): boolean =>
   channel.reasons === undefined || channel.reasons.includes(reason)
 
-const decodeSettings = Schema.decodeUnknownEither(Schema.parseJson(Settings))
-
 export const empty: Settings = { channels: [] }
 
 /** The settings file: read at start, written whole (a temporary file renamed over it) on each change. */
 export const fileOf = (dataDir: string): string => path.join(dataDir, "notify.json")
 
-export const load = (file: string): Effect.Effect<Settings> =>
-  Effect.gen(function* () {
-    let text: string
-    try {
-      text = fs.readFileSync(file, "utf8")
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
-        yield* Effect.logError(`cannot read ${file}; starting without notification channels`, error)
-      }
-      return empty
-    }
-    const decoded = decodeSettings(text)
-    if (Either.isRight(decoded)) return decoded.right
-    // Kept aside, not overwritten: the person may want what was in it.
-    const aside = `${file}.unreadable-${Date.now()}`
-    yield* Effect.logError(`${file} is not valid (${decoded.left.message.slice(0, 200)}); moved to ${aside}`)
-    yield* Effect.sync(() => fs.renameSync(file, aside)).pipe(Effect.catchAllDefect(() => Effect.void))
-    return empty
-  })
+export const load = (file: string): Effect.Effect<Settings> => JsonFile.load(file, Settings, empty, "notification channels")
 
-export const save = (file: string, settings: Settings): Effect.Effect<void, Error> =>
-  Effect.try({
-    try: () => {
-      const temporary = `${file}.${process.pid}.tmp`
-      fs.writeFileSync(temporary, `${JSON.stringify(settings, null, 2)}\n`, { mode: 0o600 })
-      fs.chmodSync(temporary, 0o600)
-      fs.renameSync(temporary, file)
-    },
-    catch: (cause) => (cause instanceof Error ? cause : new Error(String(cause)))
-  })
+export const save = (file: string, settings: Settings): Effect.Effect<void, Error> => JsonFile.save(file, Settings, settings)

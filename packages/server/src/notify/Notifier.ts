@@ -17,6 +17,7 @@ import { ServerConfig } from "../Config.js"
 import type { ConnectorRoute, RouteResponse } from "../connectors/Connector.js"
 import { EventLog, type EventLogError } from "../eventlog/EventLog.js"
 import { ListeningUrl } from "../http/ListeningUrl.js"
+import { respond, withBody } from "../http/RouteAnswers.js"
 import { Routes } from "../http/Routes.js"
 import { Sessions } from "../Sessions.js"
 import * as Channels from "./Channels.js"
@@ -238,20 +239,6 @@ export const make = (options: NotifierOptions = {}) =>
         change(({ quiet_hours: _q, ...rest }) => (quiet === null ? rest : { ...rest, quiet_hours: quiet }))
     }
 
-    const respond = (effect: Effect.Effect<unknown, ProtocolError>, status = 200): Effect.Effect<RouteResponse> =>
-      effect.pipe(
-        Effect.map((body): RouteResponse => ({ status, body: body ?? {} })),
-        Effect.catchAll((error) =>
-          Effect.succeed<RouteResponse>({
-            status: httpStatus(error.code),
-            body: { code: error.code, message: error.message }
-          })
-        )
-      )
-    const withBody = <A, I>(schema: Schema.Schema<A, I>, body: unknown, use: (value: A) => Effect.Effect<unknown, ProtocolError>) => {
-      const decoded = Schema.decodeUnknownEither(schema)(body)
-      return Either.isLeft(decoded) ? Effect.fail(invalid(decoded.left.message.slice(0, 300))) : use(decoded.right)
-    }
     const routes: ReadonlyArray<ConnectorRoute> = [
       { method: "GET", path: "/api/notify", handle: () => respond(notifier.settings) },
       { method: "POST", path: "/api/notify/channels", handle: ({ body }) => respond(notifier.addChannel(body), 201) },

@@ -33,7 +33,10 @@ const COMMANDS = [
   ["notify", "remove"],
   ["notify", "test"],
   ["notify", "quiet"],
-  ["notify", "deliveries"]
+  ["notify", "deliveries"],
+  ["pair"],
+  ["devices"],
+  ["devices", "revoke"]
 ] as const
 
 const plain = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, "")

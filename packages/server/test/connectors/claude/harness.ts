@@ -41,7 +41,7 @@ export const startRegistry = (log: EventLogShape, options: ClaudeConnectorOption
     const route = Context.get(context, Connectors).get("claude")!.routes!.find((r) => r.path === "/hook")!
     const running: Running = {
       sessions: Context.get(context, Sessions),
-      post: (body) => route.handle({ body, headers: {}, via: "unix" }),
+      post: (body) => route.handle({ body, headers: {}, via: "unix", principal: { _tag: "Owner" } }),
       stop: Scope.close(scope, Exit.void)
     }
     return running
