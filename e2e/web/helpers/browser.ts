@@ -21,12 +21,15 @@ export const FLAGS = [
 ]
 
 /** A browser with a new, empty user data dir; close it with `context.close()`. `phone`: 390×844, touch. */
-export const launch = (options: { readonly colorScheme?: "light" | "dark"; readonly phone?: boolean } = {}): Promise<BrowserContext> =>
+export const launch = (
+  options: { readonly colorScheme?: "light" | "dark"; readonly phone?: boolean; readonly userAgent?: string } = {}
+): Promise<BrowserContext> =>
   chromium.launchPersistentContext(tempDir("orbitdock-chromium-"), {
     executablePath,
     headless: true,
     args: FLAGS,
     colorScheme: options.colorScheme ?? "light",
+    ...(options.userAgent === undefined ? {} : { userAgent: options.userAgent }),
     ...(options.phone === true
       ? { viewport: { width: 390, height: 844 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true }
       : { viewport: { width: 1280, height: 800 } })

@@ -70,7 +70,8 @@ const views: ReadonlyArray<readonly [string, () => string, string]> = [
   ["a session with a question", () => `#/s/${askingSession}`, '[data-testid="session-view"]'],
   ["the new-session form", () => "#/new", "form"],
   ["the inbox", () => "#/inbox", '[data-testid="inbox-item"]'],
-  ["the notification settings", () => "#/notify", '[data-testid="notify-settings"]']
+  ["the notification settings", () => "#/notify", '[data-testid="notify-settings"]'],
+  ["the paired devices", () => "#/devices", '[data-testid="devices"] h3']
 ]
 
 /** Each view's serious and critical violations, by view; empty when all pass. */

@@ -33,6 +33,19 @@ export const probe = async (token: string): Promise<"ok" | "refused" | "unreacha
   }
 }
 
+/** Exchanges a pairing code for this device's own token (no token needed); an Error with the server's reason. */
+export const pair = async (code: string, name: string): Promise<string> => {
+  const answer = await fetch("/api/pair", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    cache: "no-store",
+    body: JSON.stringify({ code, name })
+  })
+  const json = (await answer.json().catch(() => undefined)) as { token?: string; message?: string } | undefined
+  if (!answer.ok || typeof json?.token !== "string") throw new Error(json?.message ?? `${answer.status} ${answer.statusText}`)
+  return json.token
+}
+
 /** An HTTP GET of the API with the token; the JSON body, or an Error carrying the server's message. */
 export const getJson = async <A>(token: string, pathAndQuery: string, signal?: AbortSignal): Promise<A> => {
   const answer = await fetch(pathAndQuery, { headers: { authorization: `Bearer ${token}` }, cache: "no-store", ...(signal ? { signal } : {}) })

@@ -2,10 +2,41 @@
  * How the page gets its token without leaving it in the URL bar: `orbitdock open` forwards the
  * browser to `/#token=…` (a fragment never reaches a server, a log or a Referer); `/?token=…` works
  * too. The page reads it once, keeps it in sessionStorage (per tab, gone when the tab closes) and
- * rewrites the URL without it. Pure part (`split`) unit-tested in `test/format.test.ts`.
+ * rewrites the URL without it. A paired device's own token (from `#pair=<code>`, what
+ * `orbitdock pair`'s QR code opens) is kept in localStorage instead: a phone's home-screen app
+ * opens without a link. Pure parts (`split`, `pairCode`) unit-tested in `test/format.test.ts`.
  */
 
 const KEY = "orbitdock.token"
+const DEVICE_KEY = "orbitdock.device-token"
+
+/** The pairing code of a URL's fragment (`#pair=ABCD-EFGH`) and the same URL without it. */
+export const splitPairCode = (href: string): { readonly code: string | null; readonly cleanHref: string } => {
+  const url = new URL(href)
+  if (!url.hash.startsWith("#pair=")) return { code: null, cleanHref: href }
+  const code = new URLSearchParams(url.hash.slice(1)).get("pair")
+  url.hash = ""
+  return { code: code === null || code.trim() === "" ? null : code.trim(), cleanHref: url.toString().replace(/#$/, "") }
+}
+
+/** Whether what a person typed looks like a pairing code (8 letters and digits, a dash allowed) rather than a token. */
+export const looksLikePairCode = (text: string): boolean => /^[0-9a-z]{4}-?[0-9a-z]{4}$/i.test(text.trim())
+
+/** Takes a pairing code from the URL, removing it from the address bar (it is good once). */
+export const takePairCode = (): string | null => {
+  const { code, cleanHref } = splitPairCode(window.location.href)
+  if (code !== null) window.history.replaceState(window.history.state, "", cleanHref)
+  return code
+}
+
+/** Keeps this device's own token (from pairing) across visits. */
+export const saveDevice = (token: string): void => {
+  try {
+    window.localStorage.setItem(DEVICE_KEY, token)
+  } catch {
+    // see load()
+  }
+}
 
 /**
  * The token of a URL (its fragment `#token=…`, else its `token` query parameter) and the same URL
@@ -34,7 +65,7 @@ export const split = (href: string): { readonly token: string | null; readonly c
   return { token: token === null || token.trim() === "" ? null : token.trim(), cleanHref }
 }
 
-/** Takes the token from the URL (then removes it from the address bar) or from sessionStorage. */
+/** Takes the token from the URL (then removes it from the address bar), else sessionStorage, else this device's own. */
 export const load = (): string | null => {
   const { token, cleanHref } = split(window.location.href)
   if (token !== null) {
@@ -47,7 +78,7 @@ export const load = (): string | null => {
     return token
   }
   try {
-    return window.sessionStorage.getItem(KEY)
+    return window.sessionStorage.getItem(KEY) ?? window.localStorage.getItem(DEVICE_KEY)
   } catch {
     return null
   }
@@ -62,10 +93,11 @@ export const save = (token: string): void => {
   }
 }
 
-/** Forgets a token the server refused. */
+/** Forgets a token the server refused (a device's too: it was unpaired). */
 export const forget = (): void => {
   try {
     window.sessionStorage.removeItem(KEY)
+    window.localStorage.removeItem(DEVICE_KEY)
   } catch {
     // see load()
   }

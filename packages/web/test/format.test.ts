@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
 import * as Format from "../src/logic/format.js"
 import * as History from "../src/logic/history.js"
+import { deviceName } from "../src/logic/deviceName.js"
 import * as Token from "../src/token.js"
 
 describe("formatting", () => {
@@ -53,3 +54,32 @@ describe("the token in the URL", () => {
     expect(Token.split("http://127.0.0.1:4000/#/s/token=abc")).toEqual({ token: null, cleanHref: "http://127.0.0.1:4000/#/s/token=abc" })
   })
 })
+
+describe("a pairing link", () => {
+  it("gives its code once, the fragment dropped; a token link is not a pairing link", () => {
+    expect(Token.splitPairCode("http://box.local:4000/#pair=ABCD-EFGH")).toEqual({ code: "ABCD-EFGH", cleanHref: "http://box.local:4000/" })
+    expect(Token.splitPairCode("http://box.local:4000/#pair=")).toEqual({ code: null, cleanHref: "http://box.local:4000/" })
+    expect(Token.splitPairCode("http://box.local:4000/#token=abc")).toEqual({ code: null, cleanHref: "http://box.local:4000/#token=abc" })
+    expect(Token.split("http://box.local:4000/#pair=ABCD-EFGH").token).toBeNull()
+  })
+  it("tells a typed pairing code from a token", () => {
+    expect(Token.looksLikePairCode("abcd-efgh")).toBe(true)
+    expect(Token.looksLikePairCode(" ABCDEFGH ")).toBe(true)
+    expect(Token.looksLikePairCode("a".repeat(64))).toBe(false)
+  })
+})
+
+describe("a device's name from its user agent", () => {
+  it("names the system and the browser", () => {
+    const iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+    const pixel = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.0.0 Mobile Safari/537.36"
+    const edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.0.0 Safari/537.36 Edg/125.0.0.0"
+    const firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"
+    expect(deviceName(iphone)).toBe("iPhone · Safari")
+    expect(deviceName(pixel)).toBe("Android · Chrome")
+    expect(deviceName(edge)).toBe("Windows · Edge")
+    expect(deviceName(firefox)).toBe("Linux · Firefox")
+    expect(deviceName("curl/8.0")).toBe("browser")
+  })
+})
+

@@ -1,6 +1,7 @@
 /**
  * The page's frame: header (connection state, theme, help), the fleet on the left, the selected
- * session (or the new-session form) on the right, the route in the URL hash (`#/s/<id>`, `#/new`),
+ * session (or the new-session form, the inbox, notification settings, paired devices) on the right,
+ * the route in the URL hash (`#/s/<id>`, `#/new`, `#/inbox`, `#/notify`, `#/devices`),
  * and the global keyboard shortcuts. Live data comes only from the SDK's mirror.
  */
 import type { SessionSummary } from "@orbitdock/domain"
@@ -9,6 +10,7 @@ import { type Notice, type OrbitClient, useMirror } from "../connection.js"
 import * as Fleet from "../logic/fleet.js"
 import * as Theme from "../theme.js"
 import { ConnectionBadge } from "./ConnectionBadge.js"
+import { DevicesView } from "./DevicesView.js"
 import { FleetView } from "./FleetView.js"
 import { InboxView } from "./InboxView.js"
 import { NotifySettings } from "./NotifySettings.js"
@@ -21,6 +23,7 @@ type Route =
   | { readonly _tag: "new" }
   | { readonly _tag: "inbox" }
   | { readonly _tag: "notify" }
+  | { readonly _tag: "devices" }
 
 const parseRoute = (hash: string): Route => {
   const session = /^#\/s\/(.+)$/.exec(hash)
@@ -28,6 +31,7 @@ const parseRoute = (hash: string): Route => {
   if (hash === "#/new") return { _tag: "new" }
   if (hash === "#/inbox") return { _tag: "inbox" }
   if (hash === "#/notify") return { _tag: "notify" }
+  if (hash === "#/devices") return { _tag: "devices" }
   // A notification's link: `/?session=<id>`.
   const linked = new URLSearchParams(window.location.search).get("session")
   if (linked !== null && (hash === "" || hash === "#/")) return { _tag: "session", id: linked }
@@ -35,8 +39,7 @@ const parseRoute = (hash: string): Route => {
 }
 
 export const go = (route: Route): void => {
-  window.location.hash =
-    route._tag === "session" ? `#/s/${encodeURIComponent(route.id)}` : route._tag === "new" ? "#/new" : route._tag === "inbox" ? "#/inbox" : route._tag === "notify" ? "#/notify" : "#/"
+  window.location.hash = route._tag === "session" ? `#/s/${encodeURIComponent(route.id)}` : route._tag === "fleet" ? "#/" : `#/${route._tag}`
 }
 
 const isTyping = (target: EventTarget | null): boolean =>
@@ -248,6 +251,8 @@ export const App = ({ client, token }: { client: OrbitClient; token: string }) =
             <NewSession client={client} sessions={summaries} onCreated={(id) => go({ _tag: "session", id })} />
           ) : route._tag === "notify" ? (
             <NotifySettings token={token} />
+          ) : route._tag === "devices" ? (
+            <DevicesView token={token} />
           ) : route._tag === "inbox" ? (
             <InboxView client={client} token={token} items={inbox} loaded={mirror.inbox !== undefined} onOpen={(id) => go({ _tag: "session", id })} />
           ) : (

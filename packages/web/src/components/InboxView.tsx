@@ -89,6 +89,9 @@ export const InboxView = ({ client, token, items, loaded, onOpen }: Props) => {
         <a className="button-link" href="#/notify" data-testid="notify-link">
           Notifications…
         </a>
+        <a className="button-link" href="#/devices" data-testid="devices-link">
+          Devices…
+        </a>
         <button type="button" data-testid="inbox-approve" disabled={chosen.length === 0} onClick={() => void decide(true)}>
           Approve {chosen.length > 0 ? chosen.length : ""}
         </button>

@@ -1,4 +1,4 @@
-/** Shown when the page has no token (opened without `orbitdock open`'s link) or a refused one. */
+/** Shown when the page has no token (opened without `orbitdock open`'s link), a refused one, or while pairing. */
 import { useState } from "react"
 
 export const TokenScreen = ({ reason, onToken }: { reason: string | null; onToken: (token: string) => void }) => {
@@ -9,7 +9,8 @@ export const TokenScreen = ({ reason, onToken }: { reason: string | null; onToke
       {reason !== null && <p className="error">{reason}</p>}
       <p>
         Open this page with the link that <code>orbitdock open</code> prints (or the one in the <code>serve</code> log), or paste
-        the token from <code>~/.orbitdock/token</code>.
+        the token from <code>~/.orbitdock/token</code>. On a phone: scan the QR code of <code>orbitdock pair</code>, or type its
+        pairing code here.
       </p>
       <form
         onSubmit={(e) => {
@@ -17,7 +18,7 @@ export const TokenScreen = ({ reason, onToken }: { reason: string | null; onToke
           if (value.trim() !== "") onToken(value.trim())
         }}
       >
-        <input type="password" autoFocus placeholder="token" value={value} onChange={(e) => setValue(e.target.value)} aria-label="token" />
+        <input type="password" autoFocus placeholder="token or pairing code" value={value} onChange={(e) => setValue(e.target.value)} aria-label="token or pairing code" />
         <button type="submit">Connect</button>
       </form>
     </main>
