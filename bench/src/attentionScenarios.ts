@@ -103,7 +103,7 @@ export const attentionWebhook = async (figures: Figures, o: Options) => {
   }
   figures.note(
     S9,
-    `Webhook: a real server process with one webhook channel to an HTTP receiver in the bench process. ${busy} sim sessions receive a stream of \`message_appended\` events from the load generator; meanwhile ${askers} other sim sessions are sent \`/ask …\` one after the other. Latency: from the question's \`since\` (its time on the server) to the webhook's body fully received (wall clock, one machine). It includes waiting for the question's events to be durable, which a notification always does. Inbox: as many sim sessions each run a one-message turn, so each waits for its person (\`turn_finished\`); then \`GET /api/inbox\` is asked one request after the other over one HTTP keep-alive connection, timed on the client from the request to the body's last byte (its JSON parsed afterwards, untimed).`
+    `Webhook: a real server process with one webhook channel to an HTTP receiver in the bench process. ${busy} sim sessions receive a stream of \`message_appended\` events from the load generator; meanwhile ${askers} other sim sessions are sent \`/ask …\` one after the other. Latency: from the question's \`since\` (its time on the server) to the webhook's body fully received (wall clock, one machine). It includes waiting for the question's events to be durable, which a notification always does. Inbox: as many sim sessions each run a one-message turn, so each waits for its person (\`turn_finished\`); then \`GET /api/inbox\` is asked one request after the other over one HTTP keep-alive connection, timed on the client from the request to the body's last byte (its JSON parsed afterwards, untimed); then again, each request right after one session's attention was marked seen (acked), so that every answer is encoded anew.`
   )
 }
 
@@ -137,6 +137,14 @@ export const inboxServe = async (figures: Figures, o: Options) => {
         times.push(nowMs() - start)
         items = (JSON.parse(body) as { items: ReadonlyArray<unknown> }).items.length
       }
+      // Each request right after a change (one more session marked seen): the answer is encoded again.
+      const changedTimes: Array<number> = []
+      for (let i = 0; i < requests; i++) {
+        await driver.send({ type: "mark_attention", session_id: ids[i % ids.length], seen: true })
+        const start = nowMs()
+        await getBody(server, "/api/inbox")
+        changedTimes.push(nowMs() - start)
+      }
       // The same server's session list (the same sessions' summaries), for comparison.
       const listTimes: Array<number> = []
       for (let i = 0; i < requests; i++) {
@@ -149,6 +157,9 @@ export const inboxServe = async (figures: Figures, o: Options) => {
       const label = `inbox of ${sessions.toLocaleString("en")} sessions (each waiting for its person)`
       figures.add(S9, `${label}: GET /api/inbox p50`, "ms", latency.p50)
       figures.add(S9, `${label}: GET /api/inbox p99`, "ms", latency.p99, { op: "<=", value: 10, label: "≤ 10 ms" })
+      const changed = percentiles(changedTimes)
+      figures.add(S9, `${label}: GET /api/inbox right after a change, p50`, "ms", changed.p50)
+      figures.add(S9, `${label}: GET /api/inbox right after a change, p99`, "ms", changed.p99, { op: "<=", value: 10, label: "≤ 10 ms" })
       figures.add(S9, `${label}: GET /api/sessions p50 (for comparison)`, "ms", list.p50)
       figures.add(S9, `${label}: GET /api/sessions p99`, "ms", list.p99)
       figures.add(S9, `${label}: entries`, "count", items)

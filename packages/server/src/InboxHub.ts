@@ -29,15 +29,26 @@ export interface InboxHub {
   readonly subscriberCount: () => number
   /** The inbox as one message (a subscriber's resync). */
   readonly message: () => InboxMessage
+  /**
+   * `{"items":[…]}` of the entries shown now, as UTF-8 JSON: kept until an entry changes or a
+   * snoozed one's time comes, so a fleet that changes less often than it is asked is encoded once.
+   */
+  readonly itemsJson: () => Buffer
   /** Announces the snoozed entries whose time has come. */
   readonly wake: () => void
 }
+
+const ITEMS_OPEN = Buffer.from(`{"items":[`)
+const COMMA = Buffer.from(",")
+const ITEMS_CLOSE = Buffer.from("]}")
 
 interface Entry {
   readonly detail: AttentionDetail | null | undefined
   readonly title: string | undefined
   readonly ended: boolean
   readonly item: InboxItem | null
+  /** The item's JSON (UTF-8), made once with the entry: the encoded answer is these, copied together. */
+  readonly json: Buffer | null
   /** Whether subscribers were last told it is in the inbox. */
   shown: boolean
 }
@@ -46,18 +57,25 @@ interface Entry {
 export const make = (now: () => string): InboxHub => {
   const entries = new Map<SessionId, Entry>()
   const subscribers = new Set<InboxSubscriber>()
+  /** Bumped on every change of an entry. */
+  let version = 0
+  let encoded: { readonly version: number; readonly validUntil: string | null; readonly json: Buffer } | null = null
 
   const broadcast = (message: InboxHubMessage) => {
     for (const subscriber of subscribers) subscriber.push(message)
   }
 
-  const entryOf = (summary: SessionSummary): Entry => ({
-    detail: summary.attention_detail,
-    title: summary.title,
-    ended: summary.status === "ended",
-    item: Inbox.itemOf(summary),
-    shown: false
-  })
+  const entryOf = (summary: SessionSummary): Entry => {
+    const item = Inbox.itemOf(summary)
+    return {
+      detail: summary.attention_detail,
+      title: summary.title,
+      ended: summary.status === "ended",
+      item,
+      json: item === null ? null : Buffer.from(JSON.stringify(item)),
+      shown: false
+    }
+  }
 
   const unchanged = (entry: Entry | undefined, summary: SessionSummary): boolean =>
     entry !== undefined &&
@@ -76,15 +94,28 @@ export const make = (now: () => string): InboxHub => {
     return ordered(shown)
   }
 
+  /** Entries with an item, in inbox order, sorted again only after a change. */
+  let sorted: { readonly version: number; readonly entries: ReadonlyArray<Entry & { readonly item: InboxItem; readonly json: Buffer }> } | null = null
+  const sortedEntries = () => {
+    if (sorted !== null && sorted.version === version) return sorted.entries
+    const withItems: Array<Entry & { readonly item: InboxItem; readonly json: Buffer }> = []
+    for (const entry of entries.values()) if (entry.item !== null && entry.json !== null) withItems.push(entry as never)
+    withItems.sort((a, b) => Inbox.compare(a.item, b.item))
+    sorted = { version, entries: withItems }
+    return withItems
+  }
+
   return {
     load: (summary) => {
       const entry = entryOf(summary)
       entry.shown = shownAt(entry.item, now())
       entries.set(summary.id, entry)
+      version++
     },
     update: (summary) => {
       const before = entries.get(summary.id)
       if (unchanged(before, summary)) return
+      version++
       const entry = entryOf(summary)
       entry.shown = shownAt(entry.item, now())
       entries.set(summary.id, entry)
@@ -106,6 +137,28 @@ export const make = (now: () => string): InboxHub => {
     },
     subscriberCount: () => subscribers.size,
     message: () => ({ type: "inbox", items: items() }),
+    itemsJson: () => {
+      const at = now()
+      if (encoded !== null && encoded.version === version && (encoded.validUntil === null || at < encoded.validUntil)) {
+        return encoded.json
+      }
+      // Valid until the first snoozed entry wakes (ISO times of one clock compare as strings).
+      let validUntil: string | null = null
+      for (const entry of entries.values()) {
+        const until = entry.item?.snoozed_until
+        if (until !== undefined && until > at && (validUntil === null || until < validUntil)) validUntil = until
+      }
+      // Copying the entries' bytes together is several times faster than joining their strings and encoding that.
+      const parts: Array<Buffer> = [ITEMS_OPEN]
+      for (const entry of sortedEntries()) {
+        if (!Inbox.isShown(entry.item, at)) continue
+        if (parts.length > 1) parts.push(COMMA)
+        parts.push(entry.json)
+      }
+      parts.push(ITEMS_CLOSE)
+      encoded = { version, validUntil, json: Buffer.concat(parts) }
+      return encoded.json
+    },
     wake: () => {
       const at = now()
       for (const [sessionId, entry] of entries) {

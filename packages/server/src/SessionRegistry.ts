@@ -402,6 +402,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
       subscribeInbox: (subscriber) => Effect.sync(() => inbox.subscribe(subscriber)),
       unsubscribeInbox: (subscriber) => Effect.sync(() => inbox.unsubscribe(subscriber)),
       inboxNow: () => inbox.message(),
+      inboxJson: () => inbox.itemsJson(),
       summary: (sessionId) => hub.get(sessionId),
       setViewing: (viewer, sessionIds) => {
         for (const id of viewing.get(viewer) ?? []) {

@@ -108,6 +108,8 @@ export interface SessionsShape {
   readonly unsubscribeInbox: (subscriber: InboxSubscriber) => Effect.Effect<void>
   /** The current inbox, synchronously (resync of an inbox subscriber). */
   readonly inboxNow: () => InboxMessage
+  /** `GET /api/inbox`'s body (entries shown now), encoded once per change. */
+  readonly inboxJson: () => Buffer
   /** A session's latest summary, synchronously (undefined: no such session). */
   readonly summary: (sessionId: SessionId) => SessionSummary | undefined
   /** Records the sessions `viewer` (a connection) shows its person now; `[]` when it shows none. */

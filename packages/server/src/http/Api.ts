@@ -38,7 +38,7 @@ export interface ApiDeps {
 type Answer =
   | { readonly _tag: "json"; readonly status: number; readonly body: unknown }
   | { readonly _tag: "pooledJson"; readonly status: number; readonly json: AnswerBuffers.PooledJson }
-  | { readonly _tag: "text"; readonly status: number; readonly contentType: string; readonly text: string }
+  | { readonly _tag: "text"; readonly status: number; readonly contentType: string; readonly text: string | Buffer }
 
 const json = (body: unknown, status = 200): Answer => {
   // A state whose JSON is at hand (assembled from message pages) is copied out now, so that the
@@ -113,7 +113,8 @@ export const makeHandler = (deps: ApiDeps) => {
           if (snoozed !== null && snoozed !== "true" && snoozed !== "false") {
             return yield* invalid("snoozed must be true or false")
           }
-          return json({ items: yield* sessions.inbox({ snoozed: snoozed === "true" }) })
+          if (snoozed === "true") return json({ items: yield* sessions.inbox({ snoozed: true }) })
+          return { _tag: "text", status: 200, contentType: "application/json; charset=utf-8", text: sessions.inboxJson() } satisfies Answer
         })
       case "/api/protocol.json":
         return Effect.sync(() => json((protocolDocument ??= protocolJsonSchema())))

@@ -37,7 +37,7 @@ export const sendPooledJson = (res: http.ServerResponse, status: number, json: A
 }
 
 /** Writes a text answer. */
-export const sendText = (res: http.ServerResponse, status: number, contentType: string, text: string, headers: Headers = {}): void => {
+export const sendText = (res: http.ServerResponse, status: number, contentType: string, text: string | Buffer, headers: Headers = {}): void => {
   res.writeHead(status, { ...headers, "content-type": contentType, "content-length": Buffer.byteLength(text) })
   res.end(text)
 }
