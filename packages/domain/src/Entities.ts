@@ -70,6 +70,14 @@ export type MessageChanges = typeof MessageChanges.Type
 export const ApprovalKind = Schema.Literal("exec", "patch", "tool")
 export type ApprovalKind = typeof ApprovalKind.Type
 
+/**
+ * What a request could do, from its parsed command (or the files it touches): only reads, writes
+ * inside the session's project, writes outside it, reaches the network, destroys something (rm,
+ * a forced push, a hard reset, code piped into a shell), or acts with more privilege (sudo).
+ */
+export const RiskClass = Schema.Literal("read_only", "writes_project", "writes_outside", "network", "destructive", "privilege")
+export type RiskClass = typeof RiskClass.Type
+
 export const ApprovalRequest = Schema.Struct({
   id: RequestId,
   kind: ApprovalKind,
@@ -79,7 +87,9 @@ export const ApprovalRequest = Schema.Struct({
   diff: Schema.optional(Schema.String),
   tool_name: Schema.optional(Schema.String),
   input: Schema.optional(Schema.Unknown),
-  reason: Schema.optional(Schema.String)
+  reason: Schema.optional(Schema.String),
+  /** Computed by the server when the request is raised (minor 3). */
+  risk: Schema.optional(Schema.Array(RiskClass))
 })
 export type ApprovalRequest = typeof ApprovalRequest.Type
 

@@ -68,11 +68,18 @@ export const ApprovalOutcome = Schema.Literal("approved", "denied", "expired", "
 export type ApprovalOutcome = typeof ApprovalOutcome.Type
 /** Why a request ended without an answer (`expired`/`withdrawn`), in words for people. */
 const ResolutionReason = Schema.optional(Schema.String)
+/** Who decided a request when no person did: the rules that matched, and why (minor 3). */
+export const RuleDecision = Schema.Struct({
+  rule_ids: Schema.Array(Schema.String),
+  explanation: Schema.String
+})
+export type RuleDecision = typeof RuleDecision.Type
 export const ApprovalResolved = event("approval_resolved", {
   request_id: RequestId,
   outcome: ApprovalOutcome,
   scope: Schema.optional(Schema.Literal("once", "session")),
-  reason: ResolutionReason
+  reason: ResolutionReason,
+  decided_by: Schema.optional(RuleDecision)
 })
 export const QuestionAsked = event("question_asked", { request: Question })
 export const QuestionOutcome = Schema.Literal("answered", "expired", "withdrawn")
