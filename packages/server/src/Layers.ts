@@ -1,6 +1,6 @@
 /**
- * All wiring in one place: config → event log → session registry (with its connectors) →
- * notifier → paired devices → HTTP/WebSocket transport. `bin.ts` serves it; tests build it with a temp data dir and port 0.
+ * All wiring in one place: config → event log → approval rules → session registry (with its
+ * connectors) → notifier, the rules' routes → paired devices → HTTP/WebSocket transport. `bin.ts` serves it; tests build it with a temp data dir and port 0.
  */
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
@@ -16,6 +16,8 @@ import * as HttpTransport from "./http/HttpTransport.js"
 import * as ListeningUrl from "./http/ListeningUrl.js"
 import * as Routes from "./http/Routes.js"
 import * as Notifier from "./notify/Notifier.js"
+import * as Rules from "./rules/Rules.js"
+import * as RulesRoutes from "./rules/RulesRoutes.js"
 import * as SessionRegistry from "./SessionRegistry.js"
 
 /**
@@ -49,6 +51,7 @@ const dataDirLayer = Layer.effectDiscard(
 export const server = (config: ServerConfigShape, options: ServerOptions = {}) =>
   HttpTransport.layerWith(options.transport ?? {}).pipe(
     Layer.provideMerge(Devices.layer),
+    Layer.provideMerge(RulesRoutes.layer),
     Layer.provideMerge(Notifier.layer(options.notifier)),
     Layer.provideMerge(
       SessionRegistry.layer(options.connectors ?? connectorFactories(config), {
@@ -57,6 +60,7 @@ export const server = (config: ServerConfigShape, options: ServerOptions = {}) =
       })
     ),
     Layer.provideMerge(Notifier.queueLayer),
+    Layer.provideMerge(Rules.layer),
     Layer.provideMerge(Routes.layer),
     Layer.provideMerge(ListeningUrl.layer),
     Layer.provideMerge(EventLogSqlite.layer),

@@ -5,6 +5,7 @@
  * per session by its actor, acked once what it emitted is durable: `CommandEmits`) and startup
  * recovery of turns whose agent did not survive.
  */
+import { Rules } from "./rules/Rules.js"
 import {
   type ApproveRequests,
   internal,
@@ -99,6 +100,7 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
     yield* Metric.set(Metrics.sessions, hub.all().length)
 
     const notifications = Option.getOrUndefined(yield* Effect.serviceOption(NotifyQueue))
+    const rules = Option.getOrUndefined(yield* Effect.serviceOption(Rules))
     const startActor = (initial: Hydration.Hydrated) =>
       SessionActor.make(initial, {
         log,
@@ -214,7 +216,17 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         ),
       checkpoint: (key) => log.checkpoint(key).pipe(Effect.orElseSucceed(() => Option.none<string>())),
       newId,
-      now: () => isoNow(clock)
+      now: () => isoNow(clock),
+      screenApproval: (sessionId, request) =>
+        rules === undefined
+          ? Effect.succeed({ request, decision: null })
+          : host.state(sessionId).pipe(
+              Effect.map((state) =>
+                Option.isNone(state)
+                  ? { request, decision: null }
+                  : rules.screen({ id: sessionId, provider: state.value.provider, cwd: state.value.cwd }, request)
+              )
+            )
     }
 
     const connectors = new Map<Provider, Connector>()

@@ -57,14 +57,15 @@ describe("a batch's text for the writer worker", () => {
     const rows = unpackBatch(pack(entries, (i) => i === 2))
     // Then each entry comes back as the writer's rows
     expect(rows).toStrictEqual([
-      { events: entries[0]!.events.map(rowOf), checkpoints: [], summary: null, notifications: [], deliveries: [] },
-      { events: [], checkpoints: [["codex:thread\n1", '{"offset":12}']], summary: null, notifications: [], deliveries: [delivery] },
+      { events: entries[0]!.events.map(rowOf), checkpoints: [], summary: null, notifications: [], deliveries: [], ruleEvents: [] },
+      { events: [], checkpoints: [["codex:thread\n1", '{"offset":12}']], summary: null, notifications: [], deliveries: [delivery], ruleEvents: [] },
       {
         events: entries[2]!.events.map(rowOf),
         checkpoints: [["k", "v"]],
         summary: [s2, 1, summary(s2, 1, 3).created_at, JSON.stringify(summary(s2, 1, 3))],
         notifications: [note],
-        deliveries: []
+        deliveries: [],
+        ruleEvents: []
       }
     ])
     // And each payload parses back to the event that was appended

@@ -9,6 +9,7 @@
  */
 import type {
   ApprovalPolicy,
+  ApprovalRequest,
   DomainEvent,
   ProtocolError,
   Provider,
@@ -20,6 +21,7 @@ import type {
 import { Context, type Effect, type Option, type Scope } from "effect"
 import type { Checkpoint, EventLogError } from "../eventlog/EventLog.js"
 import type { Principal } from "../http/Access.js"
+import type { Screened } from "../rules/Rules.js"
 
 /** An event as a connector reports it; the actor assigns revision and (by default) time. */
 export interface EventInput {
@@ -81,7 +83,32 @@ export interface ConnectorHost {
   readonly newId: (prefix: string) => string
   /** The current time as OrbitDock stamps events. */
   readonly now: () => string
+  /**
+   * Before an approval is raised: the request with its risk classes, and what the approval rules
+   * decided (null: ask the person). A decided request is recorded as `approval_requested` followed,
+   * in the same emit, by `approval_resolved` with `decided_by` (`ruledResolution`), and its answer
+   * goes to the agent at once: it never waits for anyone.
+   */
+  readonly screenApproval: (sessionId: SessionId, request: ApprovalRequest) => Effect.Effect<Screened>
 }
+
+/** The events of a request the rules decided: asked and answered in one step. */
+export const ruledEvents = (
+  screened: Screened & { readonly decision: NonNullable<Screened["decision"]> },
+  keys: { readonly requested?: string; readonly resolved?: string } = {}
+): ReadonlyArray<EventInput> => [
+  { event: { type: "approval_requested", request: screened.request }, ...(keys.requested === undefined ? {} : { source_key: keys.requested }) },
+  {
+    event: {
+      type: "approval_resolved",
+      request_id: screened.request.id,
+      outcome: screened.decision.approved ? "approved" : "denied",
+      scope: "once",
+      decided_by: screened.decision.decided_by
+    },
+    ...(keys.resolved === undefined ? {} : { source_key: keys.resolved })
+  }
+]
 
 export interface CreateParams {
   readonly cwd: string
@@ -139,6 +166,10 @@ export interface RouteRequest {
   readonly via: "unix" | "tcp"
   /** Who it speaks for (the Unix socket: the owner); null on a `tokenFree` route, where nobody was identified. */
   readonly principal: Principal | null
+  /** For a `/*` route: the path after its prefix (URL-decoded). */
+  readonly pathRest?: string
+  /** The query string's parameters. */
+  readonly query?: URLSearchParams
 }
 
 export interface RouteResponse {
@@ -147,7 +178,8 @@ export interface RouteResponse {
 }
 
 export interface ConnectorRoute {
-  readonly method: "GET" | "POST"
+  readonly method: "GET" | "POST" | "DELETE"
+  /** The exact path; ending with `/*`: every path under it (`RouteRequest.pathRest` is the rest). */
   readonly path: string
   /** The route checks its callers itself (e.g. a signed ticket): no token is asked of them. */
   readonly tokenFree?: boolean

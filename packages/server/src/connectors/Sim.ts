@@ -16,7 +16,7 @@ import {
 } from "@orbitdock/domain"
 import { Deferred, Effect, Fiber, FiberSet, Option } from "effect"
 import { inTurn, TurnCost } from "../internal/eventLoopSlice.js"
-import type { Connector, ConnectorFactory, ConnectorHost, EventInput } from "./Connector.js"
+import { type Connector, type ConnectorFactory, type ConnectorHost, type EventInput, ruledEvents } from "./Connector.js"
 
 type Turn =
   | { readonly kind: "text"; readonly text: string }
@@ -200,17 +200,21 @@ export const make: ConnectorFactory = (host: ConnectorHost) =>
         case "exec":
           return Effect.gen(function* () {
             if (!sim.approvedForSession) {
-              const decision = yield* awaitDecision(id, sim, "approval", {
-                type: "approval_requested",
-                request: {
-                  id: host.newId("req") as RequestId,
-                  kind: "exec",
-                  created_at: host.now(),
-                  command: turn.command,
-                  cwd: session.cwd
-                }
+              const screened = yield* host.screenApproval(id, {
+                id: host.newId("req") as RequestId,
+                kind: "exec",
+                created_at: host.now(),
+                command: turn.command,
+                cwd: session.cwd
               })
-              if (decision.kind !== "approval" || !decision.approved) return yield* reply(id, sim, "echo: denied")
+              const decided = screened.decision
+              if (decided !== null) {
+                yield* emit(id, ruledEvents({ ...screened, decision: decided }))
+                if (!decided.approved) return yield* reply(id, sim, "echo: denied")
+              } else {
+                const decision = yield* awaitDecision(id, sim, "approval", { type: "approval_requested", request: screened.request })
+                if (decision.kind !== "approval" || !decision.approved) return yield* reply(id, sim, "echo: denied")
+              }
             }
             yield* runTool(id, sim, turn.command)
             yield* reply(id, sim, "echo: done")

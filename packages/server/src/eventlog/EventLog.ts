@@ -8,7 +8,7 @@
 import type { SessionId, SessionSummary, StoredEvent } from "@orbitdock/domain"
 import type { SessionProjection } from "@orbitdock/projections"
 import { Context, Data, type Effect, type Option, type Stream } from "effect"
-import type { DeliveryRow, NotificationRow } from "./writerProtocol.js"
+import type { DeliveryRow, NotificationRow, RuleEventRow } from "./writerProtocol.js"
 
 /** A connector's resume point (e.g. a transcript's byte offset), committed with the events it produced. */
 export interface Checkpoint {
@@ -34,6 +34,8 @@ export interface AppendEntry {
   readonly notifications?: ReadonlyArray<NotificationRow>
   /** Deliveries of notifications to record (an entry of its own, no events). */
   readonly deliveries?: ReadonlyArray<DeliveryRow>
+  /** Changes of the approval rules (an entry of its own, no events). */
+  readonly ruleEvents?: ReadonlyArray<RuleEventRow>
   /**
    * Someone is waiting for this (a command's ack): flush now instead of waiting for the timer, and
    * ahead of other sessions' queued entries (after this session's own).
@@ -166,6 +168,10 @@ export interface EventLogShape {
   readonly outbox: (createdAfter: string) => Effect.Effect<ReadonlyArray<OutboxEntry>, EventLogError>
   /** The latest committed deliveries, newest first, at most `limit`. */
   readonly deliveries: (limit: number) => Effect.Effect<ReadonlyArray<DeliveryRecord>, EventLogError>
+  /** Committed `approval_requested` and `approval_resolved` events after a position, in log order, at most `limit`. */
+  readonly readApprovals: (afterPosition: number, limit: number) => Effect.Effect<ReadonlyArray<PositionedEvent>, EventLogError>
+  /** Every committed change of the approval rules, in order: each row's payload (JSON). */
+  readonly ruleEvents: Effect.Effect<ReadonlyArray<string>, EventLogError>
   /** Completes when everything queued so far is committed. */
   readonly flush: Effect.Effect<void, EventLogError>
 }

@@ -25,6 +25,8 @@ export const make = Effect.sync((): EventLogShape => {
   const checkpoints = new Map<string, string>()
   const outbox = new Map<string, Omit<OutboxEntry, "deliveries">>()
   const deliveries = new Map<string, Map<string, DeliveryRecord>>()
+  const ruleEvents: Array<string> = []
+  const ruleEventIds = new Set<string>()
 
   /** Why the entry cannot be committed (a revision out of order, a source key seen), or undefined. */
   const refusal = (entry: AppendEntry): string | undefined => {
@@ -68,6 +70,12 @@ export const make = Effect.sync((): EventLogShape => {
       for (const [id, sessionId, revision, createdAt, payload] of entry.notifications ?? []) {
         if (!outbox.has(id)) outbox.set(id, { id, sessionId: sessionId as SessionId, revision, createdAt, payload })
       }
+      for (const [id, , , payload] of entry.ruleEvents ?? []) {
+        if (!ruleEventIds.has(id)) {
+          ruleEventIds.add(id)
+          ruleEvents.push(payload)
+        }
+      }
       for (const [notificationId, channelId, status, attempts, updatedAt, detail] of entry.deliveries ?? []) {
         const byChannel = deliveries.get(notificationId) ?? new Map<string, DeliveryRecord>()
         byChannel.set(channelId, { notificationId, channelId, status, attempts, updatedAt, detail })
@@ -98,6 +106,12 @@ export const make = Effect.sync((): EventLogShape => {
         : Effect.fail(new EventLogError({ operation: "EventLog.readPages", cause: new Error(`session ${sessionId} has no message pages`) })),
     pagedProgress: () => Effect.succeed(null),
     readAll: (after, limit) => Effect.sync(() => events.filter((e) => e.position > after).slice(0, limit)),
+    readApprovals: (after, limit) =>
+      Effect.sync(() =>
+        events
+          .filter((e) => e.position > after && (e.event.type === "approval_requested" || e.event.type === "approval_resolved"))
+          .slice(0, limit)
+      ),
     summaries: Effect.sync(() => [...summaries.values()]),
     checkpoint: (key) => Effect.sync(() => Option.fromNullable(checkpoints.get(key))),
     sourceKeyDigests: (sessionId) => Effect.sync(() => new Set([...(keys.get(sessionId) ?? [])].map(digest))),
@@ -109,6 +123,7 @@ export const make = Effect.sync((): EventLogShape => {
           .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1))
           .map((row) => ({ ...row, deliveries: deliveries.get(row.id) ?? new Map() }))
       ),
+    ruleEvents: Effect.sync(() => [...ruleEvents]),
     deliveries: (limit) =>
       Effect.sync(() =>
         [...deliveries.values()]

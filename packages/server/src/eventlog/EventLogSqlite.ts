@@ -265,6 +265,17 @@ export const make = (options: EventLogSqliteOptions) =>
             )
             .values.pipe(Effect.map((rows) => rows.map(decodeGlobalRow)))
         ),
+      readApprovals: (afterPosition: number, limit: number) =>
+        read(
+          "EventLog.readApprovals",
+          sql
+            .unsafe(
+              `SELECT position, session_id, revision, occurred_at, payload FROM events INDEXED BY events_approvals
+               WHERE type IN ('approval_requested', 'approval_resolved') AND position > ? ORDER BY position LIMIT ?`,
+              [afterPosition, limit]
+            )
+            .values.pipe(Effect.map((rows) => rows.map(decodeGlobalRow)))
+        ),
       summaries: read(
         "EventLog.summaries",
         sql
@@ -287,6 +298,9 @@ export const make = (options: EventLogSqliteOptions) =>
             ).values
           ]).pipe(Effect.map(([rows, deliveries]) => outboxEntries(rows, deliveries)))
         ),
+      ruleEvents: read("EventLog.ruleEvents", sql.unsafe("SELECT payload FROM rule_events ORDER BY position").values.pipe(
+        Effect.map((rows) => rows.map((row) => row[0] as string))
+      )),
       deliveries: (limit: number) =>
         read(
           "EventLog.deliveries",

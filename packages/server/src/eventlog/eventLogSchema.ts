@@ -118,13 +118,32 @@ const notifications = Effect.gen(function* () {
   ) WITHOUT ROWID`)
 })
 
+/**
+ * Approval rules (`rules/`): every change of the rule set, in order, so the rules in force at any
+ * past moment can be folded again.
+ */
+const ruleEvents = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS rule_events (
+    position INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    at TEXT NOT NULL,
+    type TEXT NOT NULL,
+    payload TEXT NOT NULL
+  )`)
+  // The approvals alone, for trying rules against the past: partial, so other events cost nothing more.
+  yield* sql.unsafe(`CREATE INDEX IF NOT EXISTS events_approvals ON events (position)
+    WHERE type IN ('approval_requested', 'approval_resolved')`)
+})
+
 /** Applies the migrations not yet applied (idempotent: `effect_sql_migrations` records them). */
 export const migrate = Migrator.make({})({
   loader: Migrator.fromRecord({
     "0001_event_log": initial,
     "0002_snapshots": snapshots,
     "0003_message_pages": messagePages,
-    "0004_notifications": notifications
+    "0004_notifications": notifications,
+    "0005_rule_events": ruleEvents
   }),
   table: "effect_sql_migrations"
 })

@@ -10,7 +10,7 @@
  */
 import type { DomainEvent, SessionSummary, StoredEvent } from "@orbitdock/domain"
 import type { AppendEntry, PendingEvent, PositionedEvent } from "./EventLog.js"
-import type { CheckpointRow, DeliveryRow, EventRow, NotificationRow, SummaryRow, WriterEntry } from "./writerProtocol.js"
+import type { CheckpointRow, DeliveryRow, EventRow, NotificationRow, RuleEventRow, SummaryRow, WriterEntry } from "./writerProtocol.js"
 
 export const encodeEvent = (event: DomainEvent): string => JSON.stringify(event)
 
@@ -45,8 +45,8 @@ export const packEntry = (lines: Array<string>, entry: AppendEntry, events: stri
     summary ? [summary.id, summary.revision, summary.created_at] : null,
     entry.events.map(({ source_key, stored }) => [stored.session_id, stored.revision, stored.event.type, stored.occurred_at, source_key])
   ]
-  if (entry.notifications !== undefined || entry.deliveries !== undefined) {
-    header.push(entry.notifications ?? [], entry.deliveries ?? [])
+  if (entry.notifications !== undefined || entry.deliveries !== undefined || entry.ruleEvents !== undefined) {
+    header.push(entry.notifications ?? [], entry.deliveries ?? [], entry.ruleEvents ?? [])
   }
   lines.push(JSON.stringify(header))
   if (summary) lines.push(encodeSummary(summary))
@@ -59,16 +59,17 @@ export const unpackBatch = (text: string): Array<WriterEntry> => {
   const entries: Array<WriterEntry> = []
   let at = 0
   while (at < lines.length) {
-    const [checkpoints, summary, events, notifications = [], deliveries = []] = JSON.parse(lines[at++]!) as [
+    const [checkpoints, summary, events, notifications = [], deliveries = [], ruleEvents = []] = JSON.parse(lines[at++]!) as [
       Array<CheckpointRow>,
       [string, number, string] | null,
       Array<[string, number, string, string, string | null]>,
       Array<NotificationRow>?,
-      Array<DeliveryRow>?
+      Array<DeliveryRow>?,
+      Array<RuleEventRow>?
     ]
     const summaryRow: SummaryRow | null = summary === null ? null : [...summary, lines[at++]!]
     const rows = events.map((meta): EventRow => [...meta, lines[at++]!])
-    entries.push({ events: rows, checkpoints, summary: summaryRow, notifications, deliveries })
+    entries.push({ events: rows, checkpoints, summary: summaryRow, notifications, deliveries, ruleEvents })
   }
   return entries
 }

@@ -27,6 +27,9 @@ export type NotificationRow = readonly [string, string, number, string, string]
 /** A row of `notification_deliveries`: notification_id, channel_id, status, attempts, updated_at, detail. */
 export type DeliveryRow = readonly [string, string, string, number, string, string]
 
+/** A row of `rule_events`: id, at, type, payload (the whole rule event as JSON). */
+export type RuleEventRow = readonly [string, string, string, string]
+
 /** One `AppendEntry` as the worker sees it (no `urgent`: batching is decided on the main side). */
 export interface WriterEntry {
   readonly events: ReadonlyArray<EventRow>
@@ -34,6 +37,7 @@ export interface WriterEntry {
   readonly summary: SummaryRow | null
   readonly notifications: ReadonlyArray<NotificationRow>
   readonly deliveries: ReadonlyArray<DeliveryRow>
+  readonly ruleEvents: ReadonlyArray<RuleEventRow>
 }
 
 /** What `postMessage` carries: a `CommitRequest` whose entries are packed into one text. */

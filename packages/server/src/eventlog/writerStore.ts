@@ -54,6 +54,10 @@ const DELIVERIES = "INSERT INTO notification_deliveries (notification_id, channe
 const DELIVERIES_UPSERT = `ON CONFLICT (notification_id, channel_id) DO UPDATE SET status = excluded.status,
   attempts = excluded.attempts, updated_at = excluded.updated_at, detail = excluded.detail`
 
+const RULE_EVENTS = "INSERT INTO rule_events (id, at, type, payload)"
+// A rule event is recorded once: an entry re-sent after a worker crash adds nothing.
+const RULE_EVENTS_IGNORE = "ON CONFLICT (id) DO NOTHING"
+
 /** Each lane's last committed batch token (`eventLogSchema.ts`). */
 const stateTable: Record<CommitLane, string> = { main: "writer_state", express: "writer_express_state" }
 
@@ -109,6 +113,7 @@ export const makeWriterStore = (sql: SqlClient) => {
         insertRows(SUMMARIES, 4, [...summaries.values()], SUMMARIES_UPSERT),
         insertRows(NOTIFICATIONS, 5, entries.flatMap((entry) => entry.notifications), NOTIFICATIONS_IGNORE),
         insertRows(DELIVERIES, 6, latestDeliveries(entries), DELIVERIES_UPSERT),
+        insertRows(RULE_EVENTS, 4, entries.flatMap((entry) => entry.ruleEvents), RULE_EVENTS_IGNORE),
         markBatch(lane, token, rejected)
       ],
       { discard: true }
@@ -132,7 +137,8 @@ export const makeWriterStore = (sql: SqlClient) => {
                 insertRows(CHECKPOINTS, 2, entry.checkpoints, CHECKPOINTS_UPSERT),
                 insertRows(SUMMARIES, 4, entry.summary ? [entry.summary] : [], SUMMARIES_UPSERT),
                 insertRows(NOTIFICATIONS, 5, entry.notifications, NOTIFICATIONS_IGNORE),
-                insertRows(DELIVERIES, 6, latestDeliveries([entry]), DELIVERIES_UPSERT)
+                insertRows(DELIVERIES, 6, latestDeliveries([entry]), DELIVERIES_UPSERT),
+                insertRows(RULE_EVENTS, 4, entry.ruleEvents, RULE_EVENTS_IGNORE)
               ],
               { discard: true }
             )

@@ -164,7 +164,7 @@ export const corsHeaders = (origin: string | undefined): Record<string, string> 
 /** The answer headers of a CORS preflight from an allowed origin. */
 export const preflightHeaders = (origin: string | undefined): Record<string, string> => ({
   ...corsHeaders(origin),
-  "access-control-allow-methods": "GET, POST, OPTIONS",
+  "access-control-allow-methods": "GET, POST, DELETE, OPTIONS",
   "access-control-allow-headers": "Authorization, Content-Type",
   "access-control-max-age": "600"
 })

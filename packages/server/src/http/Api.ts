@@ -19,7 +19,7 @@ import type { ConnectorRoute } from "../connectors/Connector.js"
 import type { SessionFilter, SessionsShape } from "../Sessions.js"
 import type { Principal } from "./Access.js"
 import * as Prometheus from "./Prometheus.js"
-import type { RoutesShape } from "./Routes.js"
+import { restOf, type RoutesShape } from "./Routes.js"
 import { jsonChunksOf } from "../eventlog/assembledState.js"
 import * as AnswerBuffers from "./AnswerBuffers.js"
 import { decodeJson } from "./FrameCodec.js"
@@ -151,7 +151,14 @@ export const makeHandler = (deps: ApiDeps) => {
     })
   }
 
-  const connector = (route: ConnectorRoute, req: http.IncomingMessage, via: "tcp" | "unix", principal: Principal | null) =>
+  const connector = (
+    route: ConnectorRoute,
+    req: http.IncomingMessage,
+    via: "tcp" | "unix",
+    principal: Principal | null,
+    pathname: string,
+    params: URLSearchParams
+  ) =>
     Effect.gen(function* () {
       const body = yield* Effect.promise(() => readBody(req))
       if (!body.ok) {
@@ -168,7 +175,16 @@ export const makeHandler = (deps: ApiDeps) => {
       for (const [name, value] of Object.entries(req.headers)) {
         headers[name] = Array.isArray(value) ? value.join(", ") : value
       }
-      const answer = yield* route.handle({ body: parsed, headers, via, principal })
+      const rest = restOf(route, pathname)
+      let pathRest: string | undefined
+      if (rest !== undefined) {
+        try {
+          pathRest = decodeURIComponent(rest)
+        } catch {
+          return yield* invalid(`the path ${pathname} is not valid URL encoding`)
+        }
+      }
+      const answer = yield* route.handle({ body: parsed, headers, via, principal, query: params, ...(pathRest === undefined ? {} : { pathRest }) })
       return json(answer.body, answer.status)
     })
 
@@ -184,7 +200,7 @@ export const makeHandler = (deps: ApiDeps) => {
     const byMethod = connectorRoutes.get(pathname) ?? deps.extraRoutes?.get(pathname)
     if (byMethod !== undefined) {
       const route = byMethod.get(method)
-      handler = route === undefined ? methodNotAllowed(method, pathname) : connector(route, req, via, principal)
+      handler = route === undefined ? methodNotAllowed(method, pathname) : connector(route, req, via, principal, pathname, params)
     } else if (pathname === "/ws") {
       handler = Effect.fail(new ProtocolError({ code: "invalid_message", message: "GET /ws expects a WebSocket upgrade" }))
         .pipe(Effect.mapError((error) => ({ error, status: 426 })))

@@ -7,8 +7,15 @@ import type { ConnectorRoute } from "../connectors/Connector.js"
 
 export interface RoutesShape {
   readonly add: (routes: ReadonlyArray<ConnectorRoute>) => void
-  /** The routes of a path, by method. */
+  /** The routes of a path, by method: its exact ones, else those of the longest `/*` prefix holding it. */
   readonly get: (path: string) => ReadonlyMap<string, ConnectorRoute> | undefined
+}
+
+/** The part of `path` under a `/*` route's prefix, or undefined when the route is not a prefix one or does not hold it. */
+export const restOf = (route: ConnectorRoute, path: string): string | undefined => {
+  if (!route.path.endsWith("/*")) return undefined
+  const prefix = route.path.slice(0, -1)
+  return path.startsWith(prefix) && path.length > prefix.length ? path.slice(prefix.length) : undefined
 }
 
 export class Routes extends Context.Tag("@orbitdock/server/Routes")<Routes, RoutesShape>() {}
@@ -23,7 +30,15 @@ export const make = (): RoutesShape => {
         byPath.set(route.path, byMethod)
       }
     },
-    get: (path) => byPath.get(path)
+    get: (path) => {
+      const exact = byPath.get(path)
+      if (exact !== undefined) return exact
+      for (let cut = path.lastIndexOf("/"); cut > 0; cut = path.lastIndexOf("/", cut - 1)) {
+        const under = byPath.get(`${path.slice(0, cut)}/*`)
+        if (under !== undefined) return under
+      }
+      return undefined
+    }
   }
 }
 

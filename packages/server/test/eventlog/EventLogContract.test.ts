@@ -53,6 +53,17 @@ describe.each(implementations)("the %s event log", (_, open) => {
       expect((yield* log.deliveries(10)).map((d) => d.channelId)).toStrictEqual(["c2", "c1"])
     }))
 
+  it.scopedLive("commits rule events once each, read back in order", () =>
+    Effect.gen(function* () {
+      const log = yield* open
+      const added = ["re1", "2026-01-01T00:00:01.000Z", "rule_added", '{"type":"rule_added"}'] as const
+      const removed = ["re2", "2026-01-01T00:00:02.000Z", "rule_removed", '{"type":"rule_removed"}'] as const
+      yield* Effect.flatten(log.append({ events: [], ruleEvents: [added] }))
+      // Re-sent (after a worker crash): still once.
+      yield* Effect.flatten(log.append({ events: [], ruleEvents: [added, removed] }))
+      expect(yield* log.ruleEvents).toStrictEqual(['{"type":"rule_added"}', '{"type":"rule_removed"}'])
+    }))
+
   it.scopedLive("commits entries in order: read back by session, globally in log order, with the latest summary", () =>
     Effect.gen(function* () {
       const log = yield* open

@@ -12,7 +12,7 @@
  */
 import type { ApprovalRequest, ProtocolError, RequestId, SessionId } from "@orbitdock/domain"
 import { Deferred, type Duration, Effect, Option } from "effect"
-import type { ApproveParams, ConnectorHost, EventInput } from "../Connector.js"
+import { type ApproveParams, type ConnectorHost, type EventInput, ruledEvents } from "../Connector.js"
 
 export type Decision =
   | { readonly kind: "approved"; readonly scope: "once" | "session" }
@@ -101,7 +101,7 @@ export const make = (host: ConnectorHost): PermissionHold => {
       return won
     }))
 
-  const raise = (sessionId: SessionId, requestId: RequestId, ask: Ask) => {
+  const requestOf = (requestId: RequestId, ask: Ask): ApprovalRequest => {
     const command =
       typeof ask.input === "object" && ask.input !== null && typeof (ask.input as Record<string, unknown>).command === "string"
         ? ((ask.input as Record<string, unknown>).command as string)
@@ -116,8 +116,11 @@ export const make = (host: ConnectorHost): PermissionHold => {
       ...(ask.cwd === undefined ? {} : { cwd: ask.cwd }),
       ...(ask.reason === undefined ? {} : { reason: ask.reason })
     }
-    return host.commit(sessionId, [{ event: { type: "approval_requested", request }, source_key: `asked:${requestId}` }])
+    return request
   }
+
+  const raise = (sessionId: SessionId, request: ApprovalRequest) =>
+    host.commit(sessionId, [{ event: { type: "approval_requested", request }, source_key: `asked:${request.id}` }])
 
   const hold: PermissionHold["hold"] = (sessionId, ask, timeout) =>
     // Uninterruptible from joining (or raising) the request until the withdrawal is in place: an
@@ -134,11 +137,18 @@ export const make = (host: ConnectorHost): PermissionHold => {
           entry.waiters.count++
         } else {
           requestId = host.newId("req") as RequestId
+          const screened = yield* host.screenApproval(sessionId, requestOf(requestId, ask))
+          const ruled = screened.decision
+          if (ruled !== null) {
+            // Decided by the rules: recorded asked and answered at once, nobody waits.
+            yield* host.commit(sessionId, ruledEvents({ ...screened, decision: ruled }, { requested: `asked:${requestId}`, resolved: `resolved:${requestId}` }))
+            return ruled.approved ? ({ kind: "approved", scope: "once" } as const) : ({ kind: "denied" } as const)
+          }
           entry = { sessionId, deferred: yield* Deferred.make<Decision>(), waiters: { count: 1 } }
           held.set(requestId, entry)
           if (ask.dedupeKey !== undefined) byAsk.set(ask.dedupeKey, requestId)
           const raised = entry
-          yield* raise(sessionId, requestId, ask).pipe(
+          yield* raise(sessionId, screened.request).pipe(
             Effect.tapError(() =>
               Effect.suspend(() => {
                 held.delete(requestId)

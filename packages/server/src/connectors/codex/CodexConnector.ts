@@ -18,7 +18,7 @@ import {
   type SessionState
 } from "@orbitdock/domain"
 import { Deferred, Effect, Either, FiberSet, Option, Queue, Schema } from "effect"
-import type { ApproveParams, Connector, ConnectorFactory, ConnectorHost, CreateParams, EventInput } from "../Connector.js"
+import { type ApproveParams, type Connector, type ConnectorFactory, type ConnectorHost, type CreateParams, type EventInput, ruledEvents } from "../Connector.js"
 import * as CodexAppServer from "./CodexAppServer.js"
 import { toProtocol } from "./CodexAppServer.js"
 import * as S from "./CodexSchemas.js"
@@ -104,6 +104,32 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
             Effect.catchAll((error) => Effect.logWarning(`codex: events for ${binding.sessionId} refused: ${error.message}`))
           )
 
+    /**
+     * An approval Codex asks for, screened by the approval rules: with its risk classes, or, when a
+     * rule decides, answered to Codex at once and recorded asked-and-answered (under the thread's lock).
+     */
+    const screened = (binding: Binding, events: ReadonlyArray<EventInput>) =>
+      Effect.forEach(events, (input) =>
+        Effect.gen(function* () {
+          if (input.event.type !== "approval_requested") return [input]
+          const requestId = input.event.request.id
+          const result = yield* host.screenApproval(binding.sessionId, input.event.request)
+          const decision = result.decision
+          const pending = binding.state.pending[requestId]
+          const proc = appServer.current()
+          if (decision === null || pending === undefined || proc === null) {
+            return [{ ...input, event: { ...input.event, request: result.request } }]
+          }
+          yield* proc.rpc.respond(pending.rpcId, { decision: decision.approved ? "accept" : "decline" }).pipe(Effect.mapError(toProtocol))
+          binding.state = T.answered(binding.state, requestId)
+          return ruledEvents({ ...result, decision }, { requested: input.source_key ?? `request:${requestId}`, resolved: `request:${requestId}:resolved` })
+        }).pipe(
+          Effect.catchAll((error) =>
+            Effect.logWarning(`codex: a rule's answer could not be sent (${error.message}); the person is asked`).pipe(Effect.as([input]))
+          )
+        )
+      ).pipe(Effect.map((lists) => lists.flat()))
+
     /** One message of a thread, translated and emitted under the thread's lock. */
     const handle = (binding: Binding, work: Work) =>
       binding.lock.withPermits(1)(
@@ -118,11 +144,12 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
                 ? T.translateServerRequest(before, work.request, host.now())
                 : T.processExited(before, work.detail, host.now())
           binding.state = translation.state
+          const events = work.kind === "request" ? yield* screened(binding, translation.events) : translation.events
           const turnEnded =
             work.kind === "exited" || (work.kind === "notification" && work.notification.method === "turn/completed")
           const waiter = turnEnded ? binding.turnEnded : null
           // A command waits for this turn's end: commit so its ack follows durability.
-          yield* emitFor(binding, translation.events, waiter !== null || work.kind === "exited")
+          yield* emitFor(binding, events, waiter !== null || work.kind === "exited")
           if (waiter !== null) {
             binding.turnEnded = null
             yield* Deferred.succeed(waiter, undefined)
