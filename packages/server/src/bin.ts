@@ -14,6 +14,7 @@ import * as Hooks from "./cli/hooks.js"
 import * as InboxCommands from "./cli/InboxCommands.js"
 import * as NotifyCommands from "./cli/NotifyCommands.js"
 import * as Open from "./cli/Open.js"
+import * as RulesCommands from "./cli/RulesCommands.js"
 import * as Serve from "./cli/Serve.js"
 import { VERSION } from "./http/HttpTransport.js"
 
@@ -28,6 +29,7 @@ const orbitdock = Command.make("orbitdock").pipe(
     ClientCommands.approve,
     InboxCommands.command,
     NotifyCommands.command,
+    RulesCommands.command,
     DeviceCommands.pair,
     DeviceCommands.devices,
     Open.command,

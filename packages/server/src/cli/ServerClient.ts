@@ -76,7 +76,11 @@ export const getJson = (endpoint: Endpoint, pathAndQuery: string): Effect.Effect
 export const postJson = (endpoint: Endpoint, pathAndQuery: string, body: unknown): Effect.Effect<unknown, CliError> =>
   requestJson(endpoint, "POST", pathAndQuery, JSON.stringify(body))
 
-const requestJson = (endpoint: Endpoint, method: "GET" | "POST", pathAndQuery: string, body?: string): Effect.Effect<unknown, CliError> =>
+/** DELETE a resource; the answer as `getJson`'s. */
+export const deleteJson = (endpoint: Endpoint, pathAndQuery: string): Effect.Effect<unknown, CliError> =>
+  requestJson(endpoint, "DELETE", pathAndQuery)
+
+const requestJson = (endpoint: Endpoint, method: "GET" | "POST" | "DELETE", pathAndQuery: string, body?: string): Effect.Effect<unknown, CliError> =>
   Effect.async<unknown, CliError>((resume) => {
     const url = new URL(pathAndQuery, endpoint.baseUrl)
     const headers: Record<string, string> = endpoint.token === null ? {} : { authorization: `Bearer ${endpoint.token}` }

@@ -34,6 +34,10 @@ const COMMANDS = [
   ["notify", "test"],
   ["notify", "quiet"],
   ["notify", "deliveries"],
+  ["rules", "list"],
+  ["rules", "add"],
+  ["rules", "remove"],
+  ["rules", "test"],
   ["pair"],
   ["devices"],
   ["devices", "revoke"]

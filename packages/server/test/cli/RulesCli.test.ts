@@ -1,0 +1,48 @@
+/**
+ * `orbitdock rules` against a real server process: add, list, try against the past, remove.
+ */
+import { spawnSync } from "node:child_process"
+import * as path from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import { serverKeeper } from "../helpers/serverProcess.js"
+
+const bundle = path.resolve(import.meta.dirname, "../../dist/bundle/bin.js")
+const keeper = serverKeeper()
+afterEach(() => keeper.stopAll())
+
+const cli = (dataDir: string, args: ReadonlyArray<string>) => {
+  const { ORBITDOCK_TOKEN: _t, ...env } = process.env
+  return spawnSync(process.execPath, [bundle, ...args, "--data-dir", dataDir], { env, encoding: "utf8" })
+}
+
+describe("orbitdock rules", () => {
+  it("adds, lists, tries a rule against the past, and removes", async () => {
+    const dataDir = keeper.dataDir("orbitdock-rules-cli-")
+    const server = await keeper.start(dataDir)
+    const client = await server.connect()
+    const created = (await client.request({ type: "create_session", provider: "sim", cwd: "/work/project" })) as unknown as { session_id: string }
+    const id = created.session_id
+    await client.request({ type: "subscribe_session", session_id: id })
+    await client.request({ type: "send_message", session_id: id, content: "/exec git push --force" })
+    const asked = (await client.waitFor((m) => m.type === "approval_requested")) as any
+    await client.request({ type: "approve_tool", session_id: id, request_id: asked.request.id, approved: false })
+
+    const added = cli(dataDir, ["rules", "add", "allow", "--command", "git status*", "--id", "status", "--note", "harmless"])
+    expect(added.status, added.stderr).toBe(0)
+    expect(added.stdout).toBe('added status  allow  command "git status*"  everywhere  — harmless\n')
+    const bad = cli(dataDir, ["rules", "add", "deny", "--risk", "scary"])
+    expect(bad.status).toBe(1)
+    expect(bad.stderr).toContain("unknown risk class: scary")
+    expect(cli(dataDir, ["rules", "list"]).stdout).toContain("status  allow")
+
+    const tried = cli(dataDir, ["rules", "test", "deny", "--risk", "destructive", "--project", "/work"])
+    expect(tried.status, tried.stderr).toBe(0)
+    expect(tried.stdout).toMatch(/^1 past request\(s\) judged in [\d.]+ ms: 0 decided as before\n1 ask → deny \(a person approved 0, denied 1\)\n  ses_\S+  git push --force  — `git push --force` is denied by deny rule draft_1\n$/)
+    const asJson = JSON.parse(cli(dataDir, ["rules", "test", "allow", "--command", "git push --force", "--json"]).stdout)
+    expect(asJson.changes).toEqual([expect.objectContaining({ from: "ask", to: "allow", count: 1, denied_then: 1 })])
+
+    expect(cli(dataDir, ["rules", "remove", "status"]).stdout).toBe("removed status\n")
+    expect(cli(dataDir, ["rules", "list"]).stdout).toContain("no rules")
+    expect(cli(dataDir, ["rules", "remove", "status"]).stderr).toContain("not_found: no rule status")
+  })
+})
