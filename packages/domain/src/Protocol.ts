@@ -30,7 +30,7 @@ export const PROTOCOL_VERSION = 1 as const
  * 2: `attention_detail` on summaries, the inbox (`subscribe_inbox`, `inbox`, `inbox_changed`),
  *    `mark_attention`, `approve_requests` and the ack's `results`, `set_viewing`.
  */
-export const PROTOCOL_MINOR = 2 as const
+export const PROTOCOL_MINOR = 3 as const
 
 export const JSON_SUBPROTOCOL = "orbitdock.v1.json"
 export const MSGPACK_SUBPROTOCOL = "orbitdock.v1.msgpack"

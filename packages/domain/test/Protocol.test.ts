@@ -44,7 +44,7 @@ describe("wire schemas", () => {
     const ack = { type: "ack", id: "1", session_id: "s", revision: 3 }
     expect(Either.isRight(Schema.decodeUnknownEither(ServerFrame)(hello))).toBe(true)
     expect(Schema.decodeUnknownEither(ServerFrame)({ ...hello, protocol_minor: PROTOCOL_MINOR })).toEqual(
-      Either.right({ ...hello, protocol_minor: 2 })
+      Either.right({ ...hello, protocol_minor: 3 })
     )
     expect(Either.isRight(Schema.decodeUnknownEither(ServerFrame)({ type: "error", id: null, code: "invalid_message", message: "m" }))).toBe(true)
     expect(Either.isRight(Schema.decodeUnknownEither(ServerFrame)([ack, ack]))).toBe(true)
