@@ -3,7 +3,19 @@
  * whose commands are Promises (rejected with the same error classes as the Effect face) and whose
  * mirror is read synchronously and observed with listeners. A thin adapter over `OrbitClient`.
  */
-import type { Ack, InboxItem, RequestResult, ServerMessage, SessionId, SessionState, SessionSummary } from "@orbitdock/domain"
+import type {
+  Ack,
+  InboxItem,
+  RequestResult,
+  Rule,
+  RuleInput,
+  RulesDraft,
+  ServerMessage,
+  SessionId,
+  SessionState,
+  SessionSummary,
+  SimulationReport
+} from "@orbitdock/domain"
 import { Inbox } from "@orbitdock/projections"
 import { Cause, Effect, Exit, Scope } from "effect"
 import type { ClientError } from "./Errors.js"
@@ -58,6 +70,12 @@ export interface Client {
     approved: boolean,
     call?: CallOptions & { readonly scope?: "once" | "session" }
   ): Promise<ReadonlyArray<RequestResult>>
+  /** The approval rules in force (or at a past time, ISO). */
+  listRules(at?: string, call?: CallOptions): Promise<ReadonlyArray<Rule>>
+  addRule(rule: RuleInput, call?: CallOptions): Promise<Rule>
+  removeRule(ruleId: string, call?: CallOptions): Promise<Rule>
+  /** Judges every past request by a draft (a whole set, or changes to the rules in force). */
+  simulateRules(draft: RulesDraft, call?: CallOptions): Promise<SimulationReport>
   createSession(params: OrbitClient.CreateSessionParams, call?: CallOptions): Promise<SessionId>
   sendMessage(sessionId: string, content: string, call?: CallOptions): Promise<void>
   approveTool(
@@ -128,6 +146,10 @@ export const connect = async (options: Options = {}): Promise<Client> => {
     unsubscribeInbox: (call) => run(client.unsubscribeInbox(call)),
     markAttention: (sessionId, mark, call) => run(client.markAttention(sessionId, mark, call)),
     approveRequests: (requests, approved, call) => run(client.approveRequests(requests, approved, call)),
+    listRules: (at, call) => run(client.listRules(at, call)),
+    addRule: (rule, call) => run(client.addRule(rule, call)),
+    removeRule: (ruleId, call) => run(client.removeRule(ruleId, call)),
+    simulateRules: (draft, call) => run(client.simulateRules(draft, call)),
     createSession: (params, call) => run(client.createSession(params, call)),
     sendMessage: (sessionId, content, call) => run(client.sendMessage(sessionId, content, call)),
     approveTool: (sessionId, requestId, approved, call) => run(client.approveTool(sessionId, requestId, approved, call)),

@@ -10,7 +10,11 @@ import type {
   RequestRef,
   RequestResult,
   Provider,
+  Rule,
+  RuleInput,
+  RulesDraft,
   SandboxMode,
+  SimulationReport,
   ServerMessage,
   SessionId,
   SessionState
@@ -19,7 +23,7 @@ import { Inbox, type SessionSummaries } from "@orbitdock/projections"
 import { Context, Effect, Layer, Option, PubSub, Stream, SubscriptionRef, type Scope } from "effect"
 import * as Backoff from "./Backoff.js"
 import type { Encoding } from "./Codec.js"
-import { type ClientError, TimeoutError } from "./Errors.js"
+import { type ClientError, ProtocolError, TimeoutError } from "./Errors.js"
 import * as Core from "./internal/core.js"
 import type { Listener, Notice } from "./internal/notifier.js"
 import type { Mirror } from "./Mirror.js"
@@ -117,6 +121,14 @@ export interface OrbitClientShape {
     approved: boolean,
     call?: Core.CallOptions & { readonly scope?: "once" | "session" }
   ) => Effect.Effect<ReadonlyArray<RequestResult>, ClientError>
+  /** The approval rules in force (or at a past time, ISO). */
+  readonly listRules: (at?: string, call?: Core.CallOptions) => Effect.Effect<ReadonlyArray<Rule>, ClientError>
+  /** Adds an approval rule; the rule as the server recorded it. */
+  readonly addRule: (rule: RuleInput, call?: Core.CallOptions) => Effect.Effect<Rule, ClientError>
+  /** Removes an approval rule; the rule removed. */
+  readonly removeRule: (ruleId: string, call?: Core.CallOptions) => Effect.Effect<Rule, ClientError>
+  /** Judges every past request by a draft (a whole set, or changes to the rules in force). */
+  readonly simulateRules: (draft: RulesDraft, call?: Core.CallOptions) => Effect.Effect<SimulationReport, ClientError>
 
   /** Starts a session; its id. */
   readonly createSession: (params: CreateSessionParams, call?: Core.CallOptions) => Effect.Effect<SessionId, ClientError>
@@ -142,6 +154,10 @@ export interface OrbitClientShape {
 export class OrbitClient extends Context.Tag("@orbitdock/client-sdk/OrbitClient")<OrbitClient, OrbitClientShape>() {}
 
 const DEFAULT_URL = "ws://127.0.0.1:4000/ws"
+
+/** The rule an `add_rule` / `remove_rule` ack carries. */
+const ruleOf = (ack: Ack, operation: string): Effect.Effect<Rule, ProtocolError> =>
+  ack.rule === undefined ? Effect.fail(new ProtocolError({ code: "internal", message: `${operation} was acked without its rule` })) : Effect.succeed(ack.rule)
 
 /** The URL and headers a connection uses (exported for tests and custom transports). */
 export const endpoint = (options: Options, transport: Transport.Transport): { url: string; headers: Record<string, string> } => {
@@ -236,6 +252,17 @@ export const make = (options: Options = {}): Effect.Effect<OrbitClientShape, Cli
             call
           )
           .pipe(Effect.map((ack) => ack.results ?? [])),
+      listRules: (at, call) =>
+        core.request({ type: "list_rules", ...(at === undefined ? {} : { at }) }, call).pipe(Effect.map((ack) => ack.rules ?? [])),
+      addRule: (rule, call) => core.request({ type: "add_rule", rule }, call).pipe(Effect.flatMap((ack) => ruleOf(ack, "add_rule"))),
+      removeRule: (ruleId, call) =>
+        core.request({ type: "remove_rule", rule_id: ruleId }, call).pipe(Effect.flatMap((ack) => ruleOf(ack, "remove_rule"))),
+      simulateRules: (draft, call) =>
+        core.request({ type: "simulate_rules", ...draft }, call).pipe(
+          Effect.flatMap((ack) =>
+            ack.report === undefined ? Effect.fail(new ProtocolError({ code: "internal", message: "simulate_rules was acked without a report" })) : Effect.succeed(ack.report)
+          )
+        ),
       createSession: (params, call) =>
         core.request({ type: "create_session", ...params }, call).pipe(
           Effect.map((ack) => ack.session_id as SessionId)

@@ -20,6 +20,7 @@ import {
   TokenUsage
 } from "./Entities.js"
 import { ErrorCode } from "./errors.js"
+import { Rule, RuleInput, RulesDraft, SimulationReport } from "./Rules.js"
 import { MessageId, RequestId, ServerId, SessionId } from "./ids.js"
 
 export const PROTOCOL_VERSION = 1 as const
@@ -29,6 +30,8 @@ export const PROTOCOL_VERSION = 1 as const
  * 1: `protocol_minor` itself, `id` rules (`error.id: null`), the `unavailable` code.
  * 2: `attention_detail` on summaries, the inbox (`subscribe_inbox`, `inbox`, `inbox_changed`),
  *    `mark_attention`, `approve_requests` and the ack's `results`, `set_viewing`.
+ * 3: approval rules: `risk` on requests, `decided_by` on resolutions, `list_rules`, `add_rule`,
+ *    `remove_rule`, `simulate_rules` and the ack's `rules`, `rule`, `report`.
  */
 export const PROTOCOL_MINOR = 3 as const
 
@@ -139,6 +142,15 @@ export type ApproveRequests = typeof ApproveRequests.Type
 
 export const EndSession = clientMessage("end_session", { session_id: SessionId })
 
+/** Minor 3: the approval rules in force (at `at`, a past time, when given); ack `{ rules }`. */
+export const ListRules = clientMessage("list_rules", { at: Schema.optional(Timestamp) })
+/** Minor 3: adds a rule; ack `{ rule }`. */
+export const AddRule = clientMessage("add_rule", { rule: RuleInput })
+/** Minor 3: removes a rule; ack `{ rule }` (the removed one). */
+export const RemoveRule = clientMessage("remove_rule", { rule_id: Schema.String })
+/** Minor 3: judges every past request by a draft; ack `{ report }`. */
+export const SimulateRules = clientMessage("simulate_rules", RulesDraft.fields)
+
 export const ClientMessage = Schema.Union(
   SubscribeList,
   UnsubscribeList,
@@ -154,7 +166,11 @@ export const ClientMessage = Schema.Union(
   UnsubscribeInbox,
   MarkAttention,
   ApproveRequests,
-  SetViewing
+  SetViewing,
+  ListRules,
+  AddRule,
+  RemoveRule,
+  SimulateRules
 )
 export type ClientMessage = typeof ClientMessage.Type
 export type ClientMessageType = ClientMessage["type"]
@@ -216,7 +232,13 @@ export const Ack = serverMessage("ack", {
   session_id: Schema.optional(SessionId),
   revision: Schema.optional(Schema.Number),
   /** Minor 2: one per request of an `approve_requests`, in its order. */
-  results: Schema.optional(Schema.Array(RequestResult))
+  results: Schema.optional(Schema.Array(RequestResult)),
+  /** Minor 3: `list_rules`'s rules. */
+  rules: Schema.optional(Schema.Array(Rule)),
+  /** Minor 3: the rule `add_rule` added or `remove_rule` removed. */
+  rule: Schema.optional(Rule),
+  /** Minor 3: `simulate_rules`'s report. */
+  report: Schema.optional(SimulationReport)
 })
 export type Ack = typeof Ack.Type
 export const ErrorMessage = serverMessage("error", {

@@ -58,6 +58,48 @@ export const RuleInput = Schema.Struct({
 })
 export type RuleInput = typeof RuleInput.Type
 
+/** One way the draft would have decided differently: `from` (how it was decided then) → `to`. */
+export const SimulationChange = Schema.Struct({
+  from: RuleEffect,
+  to: RuleEffect,
+  count: Schema.Number,
+  /** Of the requests a person was asked about, how many the person approved / denied then. */
+  approved_then: Schema.Number,
+  denied_then: Schema.Number,
+  examples: Schema.Array(
+    Schema.Struct({
+      session_id: Schema.String,
+      request_id: Schema.String,
+      kind: Schema.String,
+      what: Schema.String,
+      outcome: Schema.NullOr(Schema.String),
+      explanation: Schema.String
+    })
+  )
+})
+export type SimulationChange = typeof SimulationChange.Type
+
+/** Every past request judged by a draft rule set (`POST /api/rules/simulate`, `simulate_rules`). */
+export const SimulationReport = Schema.Struct({
+  requests: Schema.Number,
+  unchanged: Schema.Number,
+  changes: Schema.Array(SimulationChange),
+  /** How many requests each draft rule decided. */
+  by_rule: Schema.Record({ key: Schema.String, value: Schema.Number }),
+  /** Requests of sessions no longer known (not judged). */
+  skipped: Schema.Number,
+  elapsed_ms: Schema.Number
+})
+export type SimulationReport = typeof SimulationReport.Type
+
+/** A draft: the whole set (`rules`), or changes to the rules in force (`add`, `remove`). */
+export const RulesDraft = Schema.Struct({
+  rules: Schema.optional(Schema.Array(RuleInput).pipe(Schema.maxItems(1000))),
+  add: Schema.optional(Schema.Array(RuleInput).pipe(Schema.maxItems(1000))),
+  remove: Schema.optional(Schema.Array(Schema.String).pipe(Schema.maxItems(1000)))
+})
+export type RulesDraft = typeof RulesDraft.Type
+
 export const RuleEvent = Schema.Union(
   Schema.Struct({ type: Schema.Literal("rule_added"), at: Schema.String, rule: Rule }),
   Schema.Struct({ type: Schema.Literal("rule_removed"), at: Schema.String, rule_id: Schema.String })

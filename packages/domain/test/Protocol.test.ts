@@ -21,7 +21,11 @@ describe("wire schemas", () => {
       { type: "unsubscribe_inbox" },
       { type: "mark_attention", session_id: "s", seen: true, snoozed_until: null },
       { type: "approve_requests", requests: [{ session_id: "s", request_id: "r" }], approved: false },
-      { type: "set_viewing", session_ids: ["s"] }
+      { type: "set_viewing", session_ids: ["s"] },
+      { type: "list_rules", at: "2026-01-01T00:00:00.000Z" },
+      { type: "add_rule", rule: { effect: "allow", scope: { kind: "global" }, match: { command: "git status*", risk: ["read_only"] } } },
+      { type: "remove_rule", rule_id: "r1" },
+      { type: "simulate_rules", add: [{ effect: "deny", scope: { kind: "project", cwd: "/r" }, match: { risk: ["destructive"] } }], remove: ["r1"] }
     ]
     expect(samples.map((s) => s.type).sort()).toEqual([...clientMessageTypes].sort())
     for (const sample of samples) expect(Either.isRight(decodeClient(sample))).toBe(true)

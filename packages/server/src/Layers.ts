@@ -17,7 +17,7 @@ import * as ListeningUrl from "./http/ListeningUrl.js"
 import * as Routes from "./http/Routes.js"
 import * as Notifier from "./notify/Notifier.js"
 import * as Rules from "./rules/Rules.js"
-import * as RulesRoutes from "./rules/RulesRoutes.js"
+import * as RulesApi from "./rules/RulesApi.js"
 import * as SessionRegistry from "./SessionRegistry.js"
 
 /**
@@ -51,7 +51,7 @@ const dataDirLayer = Layer.effectDiscard(
 export const server = (config: ServerConfigShape, options: ServerOptions = {}) =>
   HttpTransport.layerWith(options.transport ?? {}).pipe(
     Layer.provideMerge(Devices.layer),
-    Layer.provideMerge(RulesRoutes.layer),
+    Layer.provideMerge(RulesApi.layer),
     Layer.provideMerge(Notifier.layer(options.notifier)),
     Layer.provideMerge(
       SessionRegistry.layer(options.connectors ?? connectorFactories(config), {

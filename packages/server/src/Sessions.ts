@@ -5,6 +5,8 @@
  */
 import type {
   ClientMessage,
+  Rule,
+  SimulationReport,
   EventsPage,
   InboxItem,
   InboxMessage,
@@ -48,6 +50,9 @@ export interface AckFields {
   readonly session_id?: SessionId
   readonly revision?: number
   readonly results?: ReadonlyArray<RequestResult>
+  readonly rules?: ReadonlyArray<Rule>
+  readonly rule?: Rule
+  readonly report?: SimulationReport
 }
 
 export interface SessionFilter {

@@ -21,6 +21,7 @@ import { WebSocketServer } from "ws"
 import { ServerConfig } from "../Config.js"
 import { Connectors } from "../connectors/Connector.js"
 import { Devices } from "../devices/Devices.js"
+import { RulesApiTag } from "../rules/RulesApi.js"
 import { EventLog, type WriterStatus } from "../eventlog/EventLog.js"
 import * as Metrics from "../Metrics.js"
 import { Sessions } from "../Sessions.js"
@@ -219,6 +220,7 @@ const make = (options: Options) =>
     const reservedPaths: ReadonlySet<string> = new Set(["/ws", "/health", "/metrics", ...routes.map((route) => route.path)])
 
     const devices = Option.getOrUndefined(yield* Effect.serviceOption(Devices))
+    const rules = Option.getOrUndefined(yield* Effect.serviceOption(RulesApiTag))
     let policy: Access.AccessPolicy = {
       port: config.port,
       token,
@@ -293,6 +295,7 @@ const make = (options: Options) =>
           outboxLimit,
           maxSubscriptions,
           onClosed: (closed) => connections.delete(closed),
+          ...(rules === undefined ? {} : { rules }),
           ...(principal?._tag === "Device" ? { deviceId: principal.deviceId } : {})
         }
         const connection = Runtime.runSync(runtime)(

@@ -31,6 +31,7 @@ import type { WebSocket } from "ws"
 import type { InboxHubMessage } from "../InboxHub.js"
 import * as Metrics from "../Metrics.js"
 import type { AckFields, Command, ListMessage, SessionSubscriber, SessionsShape } from "../Sessions.js"
+import type { RulesApi } from "../rules/RulesApi.js"
 import { FeedSlot } from "./FeedSlot.js"
 import type { FrameCodec } from "./FrameCodec.js"
 import { type Inbound, validate } from "./Inbound.js"
@@ -46,6 +47,8 @@ export interface ConnectionDeps {
   readonly onClosed: (connection: Connection) => void
   /** The paired device whose token opened it (closed when the device is revoked). */
   readonly deviceId?: string
+  /** The approval rules (absent: the rule messages are `unsupported`). */
+  readonly rules?: RulesApi
 }
 
 /** The close code for connections the server gives up on (unresponsive or hopelessly behind). */
@@ -87,6 +90,11 @@ const laneOf = (item: Inbound): string | undefined => {
       return undefined
     case "set_viewing":
       return "viewing"
+    case "list_rules":
+    case "add_rule":
+    case "remove_rule":
+    case "simulate_rules":
+      return "rules"
     default:
       return `session:${message.session_id}`
   }
@@ -98,6 +106,10 @@ const isCommand = (message: ClientMessage): message is Command =>
   message.type !== "subscribe_inbox" &&
   message.type !== "unsubscribe_inbox" &&
   message.type !== "set_viewing" &&
+  message.type !== "list_rules" &&
+  message.type !== "add_rule" &&
+  message.type !== "remove_rule" &&
+  message.type !== "simulate_rules" &&
   message.type !== "subscribe_session" &&
   message.type !== "unsubscribe_session"
 
@@ -396,6 +408,20 @@ export class Connection {
         return this.inboxSlot.subscribe().pipe(Effect.as({}))
       case "unsubscribe_inbox":
         return this.inboxSlot.remove().pipe(Effect.as({}))
+      case "list_rules":
+      case "add_rule":
+      case "remove_rule":
+      case "simulate_rules": {
+        const rules = this.deps.rules
+        if (rules === undefined) return Effect.fail(new ProtocolError({ code: "unsupported", message: "this server has no approval rules" }))
+        return message.type === "list_rules"
+          ? Effect.sync(() => ({ rules: rules.list(message.at) }))
+          : message.type === "add_rule"
+            ? rules.add(message.rule).pipe(Effect.map((rule) => ({ rule })))
+            : message.type === "remove_rule"
+              ? rules.remove(message.rule_id).pipe(Effect.map((rule) => ({ rule })))
+              : rules.simulate(message).pipe(Effect.map((report) => ({ report })))
+      }
       case "set_viewing":
         return Effect.sync(() => {
           sessions.setViewing(this, message.session_ids)

@@ -14,7 +14,8 @@ import {
   RuleEvent,
   type RuleInput,
   type RuleDecision,
-  type SessionId
+  type SessionId,
+  type SimulationReport
 } from "@orbitdock/domain"
 import { Context, Effect, Layer, Schema } from "effect"
 import * as crypto from "node:crypto"
@@ -23,7 +24,7 @@ import * as path from "node:path"
 import { EventLog, type EventLogError } from "../eventlog/EventLog.js"
 import { decide, validRegex, type Verdict } from "./Decide.js"
 import { factsOf, type RequestFacts } from "./Requests.js"
-import { makeHistory, type Report } from "./Simulate.js"
+import { makeHistory } from "./Simulate.js"
 
 /** The session a request is raised in, as the rules see it. */
 export interface SessionFacts {
@@ -46,7 +47,7 @@ export interface RulesShape {
   readonly remove: (id: string) => Effect.Effect<Rule, ProtocolError>
   readonly screen: (session: SessionFacts, request: ApprovalRequest) => Screened
   /** Every past request judged by `draft`, against how it was decided then. */
-  readonly simulate: (draft: ReadonlyArray<Rule>, sessionOf: (id: SessionId) => SessionFacts | undefined) => Effect.Effect<Report, ProtocolError>
+  readonly simulate: (draft: ReadonlyArray<Rule>, sessionOf: (id: SessionId) => SessionFacts | undefined) => Effect.Effect<SimulationReport, ProtocolError>
   /** A request's facts and the verdict of `rules` on it (the current rules by default). */
   readonly judge: (session: SessionFacts, request: ApprovalRequest, rules?: ReadonlyArray<Rule>) => { readonly facts: RequestFacts; readonly verdict: Verdict }
 }

@@ -4,7 +4,7 @@
  * answered). Past requests are read once and kept (with their parsed facts), then only what the
  * log gained since is read: a draft is judged against 100,000 requests in well under a second.
  */
-import type { ApprovalOutcome, ApprovalRequest, Rule, RuleEffect, SessionId } from "@orbitdock/domain"
+import type { ApprovalOutcome, ApprovalRequest, Rule, RuleEffect, SessionId, SimulationReport } from "@orbitdock/domain"
 import { Effect } from "effect"
 import type { EventLogError, EventLogShape } from "../eventlog/EventLog.js"
 import { decide } from "./Decide.js"
@@ -21,36 +21,7 @@ interface PastRequest {
   facts: RequestFacts | null
 }
 
-export interface Example {
-  readonly session_id: string
-  readonly request_id: string
-  readonly kind: string
-  readonly what: string
-  readonly outcome: ApprovalOutcome | null
-  readonly explanation: string
-}
-
-export interface Transition {
-  readonly from: RuleEffect
-  readonly to: RuleEffect
-  readonly count: number
-  /** Of those, how many a person approved / denied back then. */
-  readonly approved_then: number
-  readonly denied_then: number
-  readonly examples: ReadonlyArray<Example>
-}
-
-export interface Report {
-  readonly requests: number
-  readonly unchanged: number
-  /** Requests the draft decides differently, by (before → after). */
-  readonly changes: ReadonlyArray<Transition>
-  /** How many requests each draft rule decided. */
-  readonly by_rule: Readonly<Record<string, number>>
-  /** Requests of sessions no longer known (skipped). */
-  readonly skipped: number
-  readonly elapsed_ms: number
-}
+type Example = SimulationReport["changes"][number]["examples"][number]
 
 const EXAMPLES = 5
 const PAGE = 10_000
@@ -60,8 +31,9 @@ export const makeHistory = (log: EventLogShape, home: string) => {
   const byId = new Map<string, PastRequest>()
   let cursor = 0
 
-  /** Reads what the log gained since the last call. */
+  /** Reads what the log gained since the last call (what was queued for it first committed). */
   const catchUp: Effect.Effect<void, EventLogError> = Effect.gen(function* () {
+    yield* log.flush
     for (;;) {
       const page = yield* log.readApprovals(cursor, PAGE)
       for (const stored of page) {
@@ -125,7 +97,7 @@ export const makeHistory = (log: EventLogShape, home: string) => {
           })
         }
       }
-      const report: Report = {
+      const report: SimulationReport = {
         requests: past.length,
         unchanged,
         changes: [...transitions.values()].map(({ approved, denied, ...rest }) => ({ ...rest, approved_then: approved, denied_then: denied })),
