@@ -290,12 +290,18 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
         switch (command.type) {
           case "send_message":
             return yield* connector.sendMessage(state, command.content)
-          case "approve_tool":
+          case "approve_tool": {
+            // "For this session" is a rule of OrbitDock's, seen and revocable, not the agent's memory.
+            const pending = state.pending_approval
+            if (command.approved && command.scope === "session" && rules !== undefined && pending !== null && pending.id === command.request_id) {
+              yield* rules.allowForSession({ id: state.id, provider: state.provider, cwd: state.cwd }, pending)
+            }
             return yield* connector.approve(state, {
               request_id: command.request_id,
               approved: command.approved,
               scope: command.scope ?? "once"
             })
+          }
           case "answer_question":
             return yield* connector.answer(state, command.request_id, command.answer)
           case "interrupt_session":

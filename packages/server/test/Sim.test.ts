@@ -1,4 +1,5 @@
 import type { ServerMessage, SessionId, SessionMessage, SessionSnapshot } from "@orbitdock/domain"
+import * as Rules from "../src/rules/Rules.js"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option, TestClock } from "effect"
 import * as Sim from "../src/connectors/Sim.js"
@@ -7,7 +8,8 @@ import * as SessionRegistry from "../src/SessionRegistry.js"
 import { Sessions } from "../src/Sessions.js"
 import { makeCollector } from "./helpers/collector.js"
 
-const TestSessions = SessionRegistry.layer([Sim.make]).pipe(Layer.provide(EventLogMemory.layer))
+// With the approval rules: "approve for this session" is one.
+const TestSessions = SessionRegistry.layer([Sim.make]).pipe(Layer.provide(Rules.layer), Layer.provide(EventLogMemory.layer))
 
 type Msg = SessionMessage | SessionSnapshot
 
@@ -122,9 +124,14 @@ describe("sim provider", () => {
           .pipe(Effect.flip)
         expect(unknown.code).toBe("not_found")
         const before = collector.received.length
-        yield* sessions.execute({ type: "send_message", session_id: id, content: "/exec pwd" })
+        yield* sessions.execute({ type: "send_message", session_id: id, content: "/exec ls -la" })
         yield* collector.until((m) => m.type === "session_delta" && m.changes.status === "waiting")
-        expect(collector.received.slice(before).some((m) => m.type === "approval_requested")).toBe(false)
+        // "For this session" became a session rule: the same command is answered by it, nobody asked.
+        const later = collector.received.slice(before)
+        expect(later.some((m) => m.type === "session_delta" && m.changes.attention === true)).toBe(false)
+        const page = yield* sessions.events(id, 0, 1000)
+        const resolutions = page.events.filter((e) => e.type === "approval_resolved").map((e) => e.data)
+        expect(resolutions.at(-1)).toMatchObject({ outcome: "approved", decided_by: { rule_ids: [expect.any(String)] } })
       })
     )
 

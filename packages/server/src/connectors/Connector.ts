@@ -121,6 +121,10 @@ export interface CreateParams {
 export interface ApproveParams {
   readonly request_id: RequestId
   readonly approved: boolean
+  /**
+   * What the person chose, as recorded. The agent is only ever told "once": a session's later
+   * requests like this one are allowed by the session rule the approval added (`Rules`).
+   */
   readonly scope: "once" | "session"
 }
 

@@ -1,7 +1,7 @@
 /**
  * The `sim` provider (PROTOCOL.md, last section): a built-in, deterministic simulated agent for
  * client developers, demos, tests and benchmarks. It needs no external program. Each session's agent
- * state (running turn, pending request, session-wide approval, running token totals) lives here;
+ * state (running turn, pending request, running token totals) lives here;
  * the turn runs in its own fiber and talks to OrbitDock only through the `ConnectorHost`.
  */
 import {
@@ -75,7 +75,6 @@ interface SimSession {
   pending: Pending | null
   /** The assistant message still streaming, to close it on interrupt. */
   streaming: MessageId | null
-  approvedForSession: boolean
   /** The running totals carried by `tokens_updated`. */
   usage: { input: number; output: number }
   /** This turn's input and output, added to `usage` when the turn ends. */
@@ -105,7 +104,6 @@ export const make: ConnectorFactory = (host: ConnectorHost) =>
           turn: null,
           pending: null,
           streaming: null,
-          approvedForSession: false,
           usage: { input: session.token_usage.input, output: session.token_usage.output },
           turnUsage: { input: 0, output: 0 }
         }
@@ -199,22 +197,21 @@ export const make: ConnectorFactory = (host: ConnectorHost) =>
           })
         case "exec":
           return Effect.gen(function* () {
-            if (!sim.approvedForSession) {
-              const screened = yield* host.screenApproval(id, {
-                id: host.newId("req") as RequestId,
-                kind: "exec",
-                created_at: host.now(),
-                command: turn.command,
-                cwd: session.cwd
-              })
-              const decided = screened.decision
-              if (decided !== null) {
-                yield* emit(id, ruledEvents({ ...screened, decision: decided }))
-                if (!decided.approved) return yield* reply(id, sim, "echo: denied")
-              } else {
-                const decision = yield* awaitDecision(id, sim, "approval", { type: "approval_requested", request: screened.request })
-                if (decision.kind !== "approval" || !decision.approved) return yield* reply(id, sim, "echo: denied")
-              }
+            const screened = yield* host.screenApproval(id, {
+              id: host.newId("req") as RequestId,
+              kind: "exec",
+              created_at: host.now(),
+              command: turn.command,
+              cwd: session.cwd
+            })
+            const decided = screened.decision
+            if (decided !== null) {
+              // Decided by an approval rule (one "approved for this session" included): nobody waits.
+              yield* emit(id, ruledEvents({ ...screened, decision: decided }))
+              if (!decided.approved) return yield* reply(id, sim, "echo: denied")
+            } else {
+              const decision = yield* awaitDecision(id, sim, "approval", { type: "approval_requested", request: screened.request })
+              if (decision.kind !== "approval" || !decision.approved) return yield* reply(id, sim, "echo: denied")
             }
             yield* runTool(id, sim, turn.command)
             yield* reply(id, sim, "echo: done")
@@ -343,7 +340,6 @@ export const make: ConnectorFactory = (host: ConnectorHost) =>
       sendMessage: startTurn,
       approve: (session, params) => {
         const sim = simOf(session)
-        if (params.approved && params.scope === "session") sim.approvedForSession = true
         return decide(
           session,
           params.request_id,

@@ -20,17 +20,44 @@ export interface Verdict {
   readonly explanation: string
 }
 
-/** A rule's `command` glob as an expression: `*` any text, `?` one character, the rest literal. */
+/**
+ * A rule's `command` glob as an expression: `*` any text, `?` one character, `\` makes the next
+ * character literal (`ls \*.ts` names that command exactly), the rest literal.
+ */
 const globCache = new Map<string, RegExp>()
 export const globExpression = (glob: string): RegExp => {
   let cached = globCache.get(glob)
   if (cached === undefined) {
-    const body = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[\\s\\S]*").replace(/\?/g, "[\\s\\S]")
+    let body = ""
+    for (let i = 0; i < glob.length; i++) {
+      const char = glob[i]!
+      if (char === "\\" && i + 1 < glob.length) body += escapeRegex(glob[++i]!)
+      else if (char === "*") body += "[\\s\\S]*"
+      else if (char === "?") body += "[\\s\\S]"
+      else body += escapeRegex(char)
+    }
     cached = new RegExp(`^${body}$`)
     if (globCache.size > 1000) globCache.clear()
     globCache.set(glob, cached)
   }
   return cached
+}
+
+const escapeRegex = (char: string): string => char.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")
+
+/** A command as a glob that matches it alone (its `*`, `?` and `\` escaped). */
+export const globLiteral = (text: string): string => text.replace(/[*?\\]/g, "\\$&")
+
+/** The command a glob names exactly, or null when it has a wildcard. */
+const exactName = (glob: string): string | null => {
+  let text = ""
+  for (let i = 0; i < glob.length; i++) {
+    const char = glob[i]!
+    if (char === "\\" && i + 1 < glob.length) text += glob[++i]
+    else if (char === "*" || char === "?") return null
+    else text += char
+  }
+  return text
 }
 
 const regexCache = new Map<string, RegExp | null>()
@@ -50,8 +77,6 @@ const expressionOf = (source: string): RegExp | null => {
 
 /** Whether a rule's regular expression is valid (checked before a rule is accepted). */
 export const validRegex = (source: string): boolean => expressionOf(source) !== null
-
-const isExactName = (glob: string): boolean => !/[*?]/.test(glob)
 
 /** How specific a rule's scope is: a session's rules, then projects (a deeper directory first), then global. */
 export const specificity = (rule: Rule): number =>
@@ -96,7 +121,7 @@ const covers = (rule: Rule, command: SimpleCommand | null, facts: RequestFacts):
   if (!commandMatches(rule.match, command, facts)) return false
   const risk = command === null ? facts.risk : command.risk
   if (!risk.includes("destructive")) return true
-  return command !== null && rule.match.command !== undefined && isExactName(rule.match.command) && rule.match.command === command.text
+  return command !== null && rule.match.command !== undefined && exactName(rule.match.command) === command.text
 }
 
 const mostSpecific = (rules: ReadonlyArray<Rule>): Rule | undefined =>

@@ -22,7 +22,7 @@ import * as crypto from "node:crypto"
 import * as os from "node:os"
 import * as path from "node:path"
 import { EventLog, type EventLogError } from "../eventlog/EventLog.js"
-import { decide, validRegex, type Verdict } from "./Decide.js"
+import { decide, globLiteral, validRegex, type Verdict } from "./Decide.js"
 import { factsOf, type RequestFacts } from "./Requests.js"
 import { makeHistory } from "./Simulate.js"
 
@@ -46,6 +46,12 @@ export interface RulesShape {
   readonly add: (input: RuleInput) => Effect.Effect<Rule, ProtocolError>
   readonly remove: (id: string) => Effect.Effect<Rule, ProtocolError>
   readonly screen: (session: SessionFacts, request: ApprovalRequest) => Screened
+  /**
+   * "Approve for this session": allow rules of that session naming what the request runs (each of
+   * its simple commands exactly; a request without commands: its kind and tool, where its files
+   * are), so the allowance is seen and revocable like any rule. The rules added (none already there).
+   */
+  readonly allowForSession: (session: SessionFacts, request: ApprovalRequest) => Effect.Effect<ReadonlyArray<Rule>, ProtocolError>
   /** Every past request judged by `draft`, against how it was decided then. */
   readonly simulate: (draft: ReadonlyArray<Rule>, sessionOf: (id: SessionId) => SessionFacts | undefined) => Effect.Effect<SimulationReport, ProtocolError>
   /** A request's facts and the verdict of `rules` on it (the current rules by default). */
@@ -117,9 +123,7 @@ export const make = Effect.gen(function* () {
     return { facts, verdict: decide(rules, facts) }
   }
 
-  return Rules.of({
-    list: (at) => (at === undefined ? current : fold(events, at)),
-    add: (input) =>
+  const add = (input: RuleInput): Effect.Effect<Rule, ProtocolError> =>
       writes.withPermits(1)(
         Effect.gen(function* () {
           const problem = problemOf(input)
@@ -139,7 +143,11 @@ export const make = Effect.gen(function* () {
           yield* Effect.logInfo(`approval rule ${id} added: ${rule.effect} ${JSON.stringify(rule.match)} (${rule.scope.kind})`)
           return rule
         })
-      ),
+      )
+
+  return Rules.of({
+    list: (at) => (at === undefined ? current : fold(events, at)),
+    add,
     remove: (id) =>
       writes.withPermits(1)(
         Effect.gen(function* () {
@@ -163,6 +171,24 @@ export const make = Effect.gen(function* () {
       }
     },
     judge,
+    allowForSession: (session, request) =>
+      Effect.gen(function* () {
+        const { facts } = judge(session, request)
+        const scope = { kind: "session" as const, session_id: session.id }
+        const matches =
+          facts.commands.length > 0
+            ? [...new Set(facts.commands.map((command) => command.text))].map((text) => ({ command: globLiteral(text) }))
+            : [{ kind: [facts.kind], tool: [facts.tool], ...(facts.paths.length > 0 ? { paths: facts.inside ? ("inside" as const) : ("outside" as const) } : {}) }]
+        const added: Array<Rule> = []
+        for (const match of matches) {
+          const same = current.some(
+            (rule) => rule.effect === "allow" && rule.scope.kind === "session" && rule.scope.session_id === session.id && JSON.stringify(rule.match) === JSON.stringify(match)
+          )
+          if (same) continue
+          added.push(yield* add({ effect: "allow", scope, match, note: `approved for this session (request ${request.id})` }))
+        }
+        return added
+      }),
     simulate: (draft, sessionOf) =>
       history.simulate(draft, sessionOf, () => performance.now()).pipe(
         Effect.mapError((error) => new ProtocolError({ code: "unavailable", message: `the log could not be read: ${error.message}` }))

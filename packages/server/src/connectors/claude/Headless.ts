@@ -100,16 +100,11 @@ export const make = (
           },
           undefined
         )
-        const suggestions = Array.isArray(request.permission_suggestions) ? request.permission_suggestions : []
+        // Never Claude's own "always allow" (permission suggestions): "for this session" is an
+        // OrbitDock rule, which answers the next such request and can be revoked.
         const response =
           decision.kind === "approved"
-            ? {
-                behavior: "allow",
-                updatedInput: input ?? {},
-                ...(decision.scope === "session" && suggestions.length > 0
-                  ? { updatedPermissions: suggestions.map((s: Record<string, unknown>) => ({ ...s, destination: "session" })) }
-                  : {})
-              }
+            ? { behavior: "allow", updatedInput: input ?? {} }
             : { behavior: "deny", message: decision.kind === "denied" ? "Denied from OrbitDock" : "No decision" }
         yield* write(d, { type: "control_response", response: { subtype: "success", request_id: requestId, response } })
       }).pipe(Effect.catchAll((e) => Effect.logWarning(`claude: permission request failed: ${e.message}`)))

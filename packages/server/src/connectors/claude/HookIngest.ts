@@ -106,13 +106,9 @@ export const make = (
           if (!watchOnly) return accepted()
           const decision = yield* holdFor(session, hook)
           switch (decision.kind) {
-            case "approved": {
-              const suggestions = decision.scope === "session" ? (hook.permission_suggestions ?? []) : []
-              const updatedPermissions = suggestions.map((s) => ({ ...s, destination: "session" }))
-              return accepted(
-                permissionAnswer({ behavior: "allow", ...(updatedPermissions.length > 0 ? { updatedPermissions } : {}) })
-              )
-            }
+            case "approved":
+              // "For this session" is an OrbitDock rule (revocable), not Claude's own permission.
+              return accepted(permissionAnswer({ behavior: "allow" }))
             case "denied":
               return accepted(permissionAnswer({ behavior: "deny", message: "Denied from OrbitDock" }))
             default:

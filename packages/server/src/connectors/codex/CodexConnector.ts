@@ -382,7 +382,8 @@ export const makeCodexConnector = (options: CodexConnectorOptions = {}): Connect
           session,
           params.request_id,
           "approval",
-          () => ({ decision: params.approved ? (params.scope === "session" ? "acceptForSession" : "accept") : "decline" }),
+          // Never `acceptForSession`: OrbitDock's session rule allows what follows, and can be revoked.
+          () => ({ decision: params.approved ? "accept" : "decline" }),
           {
             event: { type: "approval_resolved", request_id: params.request_id, outcome: params.approved ? "approved" : "denied", scope: params.scope },
             source_key: `request:${params.request_id}:resolved`
