@@ -79,12 +79,24 @@ describe("driven claude sessions", () => {
     const output = served.reduce((a, s) => a + s.usage.output_tokens, 0)
     expect(state.token_usage).toEqual({ input, output, cached_input: 0, total: input + output })
 
-    // Approved for the session: the same command runs again without asking.
+    // Approved for the session: a session rule of OrbitDock's (seen, revocable) names the command
+    // (its parsed words: quotes gone) and answers it at once, recorded with the rule; nobody is asked.
+    const { body: afterApproval } = await server.get("/api/rules")
+    expect(afterApproval.rules).toEqual([
+      expect.objectContaining({ effect: "allow", scope: { kind: "session", session_id: sessionId }, match: { command: "node -e console.log('driven-ok')" } })
+    ])
     const mark = client.messages.length
     await client.request({ type: "send_message", session_id: sessionId, content: `[[script:bash:node -e "console.log('driven-ok')"]] again` })
     await statusBecomes(client, sessionId, "working")
     await statusBecomes(client, sessionId, "waiting")
-    expect(client.messages.slice(mark).some((m) => m.type === "approval_requested")).toBe(false)
+    expect(client.messages.slice(mark).some((m) => m.type === "session_delta" && m.changes.attention === true)).toBe(false)
+    const { body: ruled } = await server.get(`/api/sessions/${sessionId}/events?limit=10000`)
+    const requests = ruled.events.filter((e: any) => e.type === "approval_requested").map((e: any) => e.data.request)
+    expect(requests.at(-1)).toMatchObject({ tool_name: "Bash", risk: ["writes_project"] })
+    expect(ruled.events.filter((e: any) => e.type === "approval_resolved").at(-1).data).toMatchObject({
+      outcome: "approved",
+      decided_by: { rule_ids: [afterApproval.rules[0].id] }
+    })
     ;({ body: state } = await server.get(`/api/sessions/${sessionId}`))
     expect(state.messages.filter((m: any) => m.role === "tool" && m.tool.output === "driven-ok")).toHaveLength(2)
 

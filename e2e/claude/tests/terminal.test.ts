@@ -143,6 +143,34 @@ describe("terminal claude sessions", () => {
     expect(events.events.filter((e: any) => e.type === "approval_resolved").map((e: any) => e.data.outcome)).toEqual(["denied"])
   })
 
+  it("approval rules answer the held PermissionRequest hook at once: an allow runs, a deny does not, nobody is asked", async () => {
+    const { world, server, client } = await watching()
+    const allow = await client.request({
+      type: "add_rule",
+      rule: { effect: "allow", scope: { kind: "global" }, match: { tool: ["Bash"], command: "node -e console.log('ruled-run')" } }
+    })
+    expect(allow.type).toBe("ack")
+    await client.request({ type: "add_rule", rule: { id: "no-destruction", effect: "deny", scope: { kind: "global" }, match: { risk: ["destructive"] } } })
+
+    const allowedRun = world.claude(`[[script:bash:node -e "console.log('ruled-run')"]] go`)
+    const first = await nextClaudeSession(client)
+    const allowed = await allowedRun.done
+    expect(allowed.lines.find((l) => l.type === "result").result).toBe("The command printed: ruled-run")
+
+    const deniedRun = world.claude("[[script:bash:rm -rf ./no-such-dir]] go")
+    const second = await nextClaudeSession(client)
+    const denied = await deniedRun.done
+    expect(denied.lines.find((l) => l.type === "result").permission_denials).toHaveLength(1)
+
+    for (const [sessionId, outcome, ruleId] of [[first, "approved", allow.rule.id], [second, "denied", "no-destruction"]] as const) {
+      const { body } = await server.get(`/api/sessions/${sessionId}/events`)
+      const resolved = body.events.filter((e: any) => e.type === "approval_resolved").map((e: any) => e.data)
+      expect(resolved).toEqual([expect.objectContaining({ outcome, decided_by: expect.objectContaining({ rule_ids: [ruleId] }) })])
+    }
+    // Nobody was asked: no session ever showed an approval.
+    expect(client.messages.some((m) => m.type === "session_updated" && m.session.attention_detail?.reason === "approval")).toBe(false)
+  })
+
   it("nobody decides in time: the hook answers no decision, the approval expires, claude falls back", async () => {
     const { world, server, client } = await watching({ ORBITDOCK_CLAUDE_PERMISSION_TIMEOUT_MS: "1500" })
     const run = world.claude(`[[script:bash:node -e "console.log('nobody')"]] go`)

@@ -86,6 +86,28 @@ describe("codex turns through OrbitDock", () => {
     expect(state.messages.at(-1).content).toContain("rejected by user")
   })
 
+  it("approval rules answer codex at once: a project's allow runs the command, a deny declines it, nobody is asked", async () => {
+    const cwd = codex.newWorkDir("ruled")
+    const s = await createSession(server, { cwd })
+    const allow = ack(await s.command({ type: "add_rule", rule: { effect: "allow", scope: { kind: "project", cwd }, match: { command: "touch ruled.txt" } } }))
+    ack(await s.command({ type: "add_rule", rule: { effect: "deny", scope: { kind: "project", cwd }, match: { command: "touch refused*" } } }))
+    await s.send("SCENARIO:shell touch ruled.txt")
+    await s.status("waiting")
+    expect(fs.existsSync(path.join(cwd, "ruled.txt"))).toBe(true)
+    await s.send("SCENARIO:shell touch refused.txt")
+    await s.status("waiting")
+    expect(fs.existsSync(path.join(cwd, "refused.txt"))).toBe(false)
+    expect(s.messages().some((m) => m.type === "session_delta" && m.changes.attention === true)).toBe(false)
+    const { events } = (await server.request(`/api/sessions/${s.id}/events?limit=10000`)).body
+    const requested = events.filter((e: any) => e.type === "approval_requested").map((e: any) => e.data.request)
+    expect(requested.map((r: any) => r.risk)).toEqual([["writes_project"], ["writes_project"]])
+    const resolved = events.filter((e: any) => e.type === "approval_resolved").map((e: any) => e.data)
+    expect(resolved).toEqual([
+      expect.objectContaining({ outcome: "approved", decided_by: expect.objectContaining({ rule_ids: [allow.rule.id] }) }),
+      expect.objectContaining({ outcome: "denied", decided_by: expect.objectContaining({ explanation: expect.stringContaining("is denied by deny rule") }) })
+    ])
+  })
+
   it("shows a patch approval with its diff, and applies it once approved", async () => {
     const cwd = codex.newWorkDir("patch")
     const s = await createSession(server, { cwd })

@@ -119,6 +119,8 @@ interface Classified {
   readonly nested: Array<string>
   /** The command a wrapper runs (`sudo rm …`): classified in its place. */
   readonly wrapped: ReadonlyArray<string> | null
+  /** Only runs a script (`bash -c '…'`, `eval`): its commands stand for it, it is not one itself. */
+  readonly scriptOnly: boolean
 }
 
 const classify = (words: ReadonlyArray<string>, context: Context, fromPipe: boolean): Classified => {
@@ -128,7 +130,7 @@ const classify = (words: ReadonlyArray<string>, context: Context, fromPipe: bool
   const name = basename(words[0] ?? "")
   const args = words.slice(1)
   const operands = args.filter((arg) => !arg.startsWith("-"))
-  const result = (wrapped: ReadonlyArray<string> | null = null): Classified => ({ risk, writes, nested, wrapped })
+  const result = (wrapped: ReadonlyArray<string> | null = null, scriptOnly = false): Classified => ({ risk, writes, nested, wrapped, scriptOnly })
 
   if (PRIVILEGE.has(name)) {
     risk.add("privilege")
@@ -160,13 +162,14 @@ const classify = (words: ReadonlyArray<string>, context: Context, fromPipe: bool
       return result(afterOptions(args, new Set(["-I", "-n", "-P", "-L", "-d", "-E", "-s", "-a"])))
     case "eval":
       nested.push(args.join(" "))
-      return result()
+      return result(null, true)
   }
   if (SHELLS.has(name)) {
-    const script = args.indexOf("-c")
+    // `-c`, or with other flags (`bash -lc '…'`, as agents run commands).
+    const script = args.findIndex((arg) => /^-[a-zA-Z]*c[a-zA-Z]*$/.test(arg))
     if (script >= 0 && script + 1 < args.length && ["sh", "bash", "zsh", "dash", "ksh", "fish"].includes(name)) {
       nested.push(args[script + 1])
-      return result()
+      return result(null, true)
     }
     // Reading its program from a pipe (`curl … | sh`): whatever arrives runs.
     if (fromPipe && (operands.length === 0 || operands[0] === "-")) risk.add("destructive")
@@ -301,8 +304,10 @@ const analyzeInto = (source: string, context: Context, commands: Array<SimpleCom
       if (target !== null) writes.push(target)
     }
     // Unwrap `sudo`, `env`, `nohup`, …: the wrapper's classes join those of what it runs.
+    let scriptOnly = false
     for (let guard = 0; guard < 8; guard++) {
       const classified = classify(words, context, receivers.has(at))
+      scriptOnly = classified.scriptOnly
       for (const risky of classified.risk) risk.add(risky)
       writes.push(...classified.writes)
       for (const script of classified.nested) {
@@ -312,6 +317,7 @@ const analyzeInto = (source: string, context: Context, commands: Array<SimpleCom
       words = classified.wrapped
       risk.delete("read_only")
     }
+    if (scriptOnly && !dynamicHead && risk.size === 0 && writes.length === 0) continue
     if (dynamicHead) risk.add("destructive") // `$CMD …`: what runs is not known
     for (const target of writes) {
       risk.delete("read_only")

@@ -16,7 +16,10 @@ describe("the simple commands of a line", () => {
     expect(texts("echo 'git status && rm -rf ~'")).toEqual(["echo git status && rm -rf ~"])
     expect(texts("echo $(whoami) `id`")).toEqual(["echo $(whoami) `id`", "whoami", "id"])
     expect(texts("(cd /tmp; ls) | wc -l")).toEqual(["cd /tmp", "ls", "wc -l"])
-    expect(texts("bash -c 'npm test && git push'")).toEqual(["bash -c npm test && git push", "npm test", "git push"])
+    // A shell given a script is its commands (as agents run them: `bash -lc '…'`).
+    expect(texts("bash -c 'npm test && git push'")).toEqual(["npm test", "git push"])
+    expect(texts("/bin/bash -lc 'touch a.txt'")).toEqual(["touch a.txt"])
+    expect(texts("sudo bash -c 'rm -rf /x'")).toEqual(["sudo bash -c rm -rf /x", "rm -rf /x"])
     expect(texts("FOO=1 npm test")).toEqual(["npm test"])
   })
 })
