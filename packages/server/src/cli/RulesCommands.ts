@@ -5,6 +5,10 @@
 import { Args, Command, Options } from "@effect/cli"
 import { ApprovalKind, Provider, RiskClass, type Rule, type RuleInput } from "@orbitdock/domain"
 import { Console, Effect, Option } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as ClaudePermissions from "../rules/ClaudePermissions.js"
 import { CliError, deleteJson, getJson, postJson } from "./ServerClient.js"
 import { clientOptions, endpointOf } from "./Shared.js"
 
@@ -159,7 +163,68 @@ const testCommand = Command.make("test", { ...clientOptions, json, ...ruleOption
   })
 ).pipe(Command.withDescription("Try a rule against every past request: what it would have decided differently"))
 
+/** Claude Code's settings files for the user (and a project), each with the scope its rules get. */
+const claudeSettingsFiles = (project: string | null): ReadonlyArray<{ readonly file: string; readonly scope: RuleInput["scope"]; readonly source: string }> => {
+  const configDir = process.env.CLAUDE_CONFIG_DIR ?? path.join(os.homedir(), ".claude")
+  const files: Array<{ file: string; scope: RuleInput["scope"]; source: string }> = [
+    { file: path.join(configDir, "settings.json"), scope: { kind: "global" }, source: "user settings" }
+  ]
+  if (project !== null) {
+    for (const name of ["settings.json", "settings.local.json"]) {
+      files.push({ file: path.join(project, ".claude", name), scope: { kind: "project", cwd: project }, source: `project ${name}` })
+    }
+  }
+  return files
+}
+
+const importClaude = Command.make(
+  "import-claude",
+  {
+    ...clientOptions,
+    json,
+    project: Options.directory("project").pipe(Options.optional, Options.withDescription("Also this project's .claude/settings.json and settings.local.json (as rules of the project)")),
+    apply: Options.boolean("apply").pipe(Options.withDescription("Add the rules (without it: show them and what they would have decided)"))
+  },
+  (flags) =>
+    Effect.gen(function* () {
+      const endpoint = yield* endpointOf(flags)
+      const project = Option.isSome(flags.project) ? path.resolve(flags.project.value) : null
+      const rules: Array<RuleInput> = []
+      const skipped: Array<{ entry: string; why: string }> = []
+      const read: Array<string> = []
+      for (const { file, scope, source } of claudeSettingsFiles(project)) {
+        let text: string
+        try {
+          text = fs.readFileSync(file, "utf8")
+        } catch {
+          continue // no such settings: nothing to import from it
+        }
+        let settings: unknown
+        try {
+          settings = JSON.parse(text)
+        } catch (error) {
+          return yield* Effect.fail(new CliError({ message: `${file} is not JSON: ${error instanceof Error ? error.message : String(error)}` }))
+        }
+        const imported = ClaudePermissions.importSettings(settings, scope, source)
+        read.push(file)
+        rules.push(...imported.rules)
+        skipped.push(...imported.skipped.map((s) => ({ ...s, entry: `${source}: ${s.entry}` })))
+      }
+      const report =
+        rules.length === 0 ? null : ((yield* postJson(endpoint, "/api/rules/simulate", { add: rules })) as { requests: number; unchanged: number })
+      const added: Array<Rule> = []
+      if (flags.apply) for (const rule of rules) added.push((yield* postJson(endpoint, "/api/rules", rule)) as Rule)
+      if (flags.json) return yield* Console.log(JSON.stringify({ read, rules, skipped, report, added }, null, 2))
+      const lines = [read.length === 0 ? "no Claude Code settings found" : `read ${read.join(", ")}`]
+      for (const rule of rules) lines.push(`${flags.apply ? "added" : "would add"}: ${rule.effect} ${JSON.stringify(rule.match)} (${rule.scope.kind === "global" ? "everywhere" : `in ${(rule.scope as { cwd: string }).cwd}`})`)
+      for (const skip of skipped) lines.push(`skipped ${skip.entry}: ${skip.why}`)
+      if (report !== null) lines.push(`against the past: ${report.requests - report.unchanged} of ${report.requests} request(s) would have been decided differently (\`orbitdock rules test\` shows which)`)
+      if (!flags.apply && rules.length > 0) lines.push("nothing was added: run again with --apply")
+      yield* Console.log(lines.join("\n"))
+    })
+).pipe(Command.withDescription("Claude Code's own permissions (allow, ask, deny) as rules: shown, or added with --apply; Claude's files are only read"))
+
 export const command = Command.make("rules").pipe(
   Command.withDescription("Approval rules: allow, ask or deny requests before they reach you"),
-  Command.withSubcommands([listCommand, addCommand, removeCommand, testCommand])
+  Command.withSubcommands([listCommand, addCommand, removeCommand, testCommand, importClaude])
 )

@@ -38,6 +38,7 @@ const COMMANDS = [
   ["rules", "add"],
   ["rules", "remove"],
   ["rules", "test"],
+  ["rules", "import-claude"],
   ["pair"],
   ["devices"],
   ["devices", "revoke"]

@@ -2,6 +2,7 @@
  * `orbitdock rules` against a real server process: add, list, try against the past, remove.
  */
 import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { serverKeeper } from "../helpers/serverProcess.js"
@@ -10,9 +11,9 @@ const bundle = path.resolve(import.meta.dirname, "../../dist/bundle/bin.js")
 const keeper = serverKeeper()
 afterEach(() => keeper.stopAll())
 
-const cli = (dataDir: string, args: ReadonlyArray<string>) => {
+const cli = (dataDir: string, args: ReadonlyArray<string>, extraEnv: Record<string, string> = {}) => {
   const { ORBITDOCK_TOKEN: _t, ...env } = process.env
-  return spawnSync(process.execPath, [bundle, ...args, "--data-dir", dataDir], { env, encoding: "utf8" })
+  return spawnSync(process.execPath, [bundle, ...args, "--data-dir", dataDir], { env: { ...env, ...extraEnv }, encoding: "utf8" })
 }
 
 describe("orbitdock rules", () => {
@@ -44,5 +45,35 @@ describe("orbitdock rules", () => {
     expect(cli(dataDir, ["rules", "remove", "status"]).stdout).toBe("removed status\n")
     expect(cli(dataDir, ["rules", "list"]).stdout).toContain("no rules")
     expect(cli(dataDir, ["rules", "remove", "status"]).stderr).toContain("not_found: no rule status")
+  })
+
+  it("imports Claude Code's permissions, reading its files only, and adds them with --apply", async () => {
+    const dataDir = keeper.dataDir("orbitdock-rules-import-")
+    await keeper.start(dataDir)
+    const configDir = keeper.dataDir("orbitdock-claude-config-")
+    const project = keeper.dataDir("orbitdock-claude-project-")
+    fs.mkdirSync(path.join(project, ".claude"))
+    const userSettings = path.join(configDir, "settings.json")
+    fs.writeFileSync(userSettings, JSON.stringify({ permissions: { allow: ["Bash(npm run test:*)", "Edit(src/**)"], deny: ["Bash(curl:*)"] } }))
+    fs.writeFileSync(path.join(project, ".claude", "settings.local.json"), JSON.stringify({ permissions: { allow: ["Read"] } }))
+    const before = fs.statSync(userSettings).mtimeMs
+    const env = { CLAUDE_CONFIG_DIR: configDir }
+
+    const shown = cli(dataDir, ["rules", "import-claude", "--project", project], env)
+    expect(shown.status, shown.stderr).toBe(0)
+    expect(shown.stdout).toContain(`would add: deny {"tool":["Bash"],"command":"curl*"} (everywhere)`)
+    expect(shown.stdout).toContain(`would add: allow {"tool":["Read"]} (in ${project})`)
+    expect(shown.stdout).toContain("skipped user settings: allow: Edit(src/**): OrbitDock's rules cannot limit Edit")
+    expect(shown.stdout).toContain("nothing was added: run again with --apply")
+    expect(cli(dataDir, ["rules", "list"]).stdout).toContain("no rules")
+
+    const applied = cli(dataDir, ["rules", "import-claude", "--project", project, "--apply", "--json"], env)
+    expect(applied.status, applied.stderr).toBe(0)
+    expect(JSON.parse(applied.stdout).added).toHaveLength(3)
+    const listed = cli(dataDir, ["rules", "list"]).stdout
+    expect(listed).toContain('allow  command "npm run test*"  tool Bash  everywhere')
+    expect(listed).toContain(`allow  tool Read  in ${project}`)
+    // Claude's own files were only read.
+    expect(fs.statSync(userSettings).mtimeMs).toBe(before)
   })
 })
