@@ -18,6 +18,7 @@ const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve("axe-co
 let server: Server
 let sdk: Client.Client
 let approvalSession: string
+let approvalRequest: string
 let askingSession: string
 
 interface Violation {
@@ -57,6 +58,10 @@ beforeAll(async () => {
   await sdk.createSession({ provider: "sim", cwd: "/work/quiet", prompt: "hello there" })
   approvalSession = await sdk.createSession({ provider: "sim", cwd: "/work/needs-approval", prompt: "/exec make deploy" })
   askingSession = await sdk.createSession({ provider: "sim", cwd: "/work/asking", prompt: "/ask Which port?" })
+  const pending = await sdk.subscribeSession(approvalSession)
+  approvalRequest =
+    pending.pending_approval?.id ??
+    (await sdk.waitFor((m) => m.sessions.get(approvalSession as never)?.pending_approval != null)).sessions.get(approvalSession as never)!.pending_approval!.id
 })
 
 afterAll(async () => {
@@ -71,7 +76,9 @@ const views: ReadonlyArray<readonly [string, () => string, string]> = [
   ["the new-session form", () => "#/new", "form"],
   ["the inbox", () => "#/inbox", '[data-testid="inbox-item"]'],
   ["the notification settings", () => "#/notify", '[data-testid="notify-settings"]'],
-  ["the paired devices", () => "#/devices", '[data-testid="devices"] h3']
+  ["the paired devices", () => "#/devices", '[data-testid="devices"] h3'],
+  ["the approval rules", () => "#/rules", '[data-testid="rule-form"]'],
+  ["a rule from a pending request", () => `#/rules/from/${approvalSession}/${approvalRequest}`, '[data-testid="rule-preview"]']
 ]
 
 /** Each view's serious and critical violations, by view; empty when all pass. */

@@ -52,6 +52,8 @@ export interface RulesShape {
    * are), so the allowance is seen and revocable like any rule. The rules added (none already there).
    */
   readonly allowForSession: (session: SessionFacts, request: ApprovalRequest) => Effect.Effect<ReadonlyArray<Rule>, ProtocolError>
+  /** Rules that would allow a request from now on in `scope`: what `allowForSession` adds, for any scope. */
+  readonly suggest: (session: SessionFacts, request: ApprovalRequest, scope: Rule["scope"]) => { readonly facts: RequestFacts; readonly rules: ReadonlyArray<RuleInput> }
   /** Every past request judged by `draft`, against how it was decided then. */
   readonly simulate: (draft: ReadonlyArray<Rule>, sessionOf: (id: SessionId) => SessionFacts | undefined) => Effect.Effect<SimulationReport, ProtocolError>
   /** A request's facts and the verdict of `rules` on it (the current rules by default). */
@@ -118,6 +120,12 @@ export const make = Effect.gen(function* () {
       )
     )
 
+  /** Matches that allow what a request does: each simple command named exactly, else its kind, tool and where its files are. */
+  const allowing = (facts: RequestFacts): ReadonlyArray<Rule["match"]> =>
+    facts.commands.length > 0
+      ? [...new Set(facts.commands.map((command) => command.text))].map((text) => ({ command: globLiteral(text) }))
+      : [{ kind: [facts.kind], tool: [facts.tool], ...(facts.paths.length > 0 ? { paths: facts.inside ? ("inside" as const) : ("outside" as const) } : {}) }]
+
   const judge: RulesShape["judge"] = (session, request, rules = current) => {
     const facts = factsOf(request, session, home)
     return { facts, verdict: decide(rules, facts) }
@@ -171,16 +179,16 @@ export const make = Effect.gen(function* () {
       }
     },
     judge,
+    suggest: (session, request, scope) => {
+      const { facts } = judge(session, request)
+      return { facts, rules: allowing(facts).map((match) => ({ effect: "allow" as const, scope, match })) }
+    },
     allowForSession: (session, request) =>
       Effect.gen(function* () {
         const { facts } = judge(session, request)
         const scope = { kind: "session" as const, session_id: session.id }
-        const matches =
-          facts.commands.length > 0
-            ? [...new Set(facts.commands.map((command) => command.text))].map((text) => ({ command: globLiteral(text) }))
-            : [{ kind: [facts.kind], tool: [facts.tool], ...(facts.paths.length > 0 ? { paths: facts.inside ? ("inside" as const) : ("outside" as const) } : {}) }]
         const added: Array<Rule> = []
-        for (const match of matches) {
+        for (const match of allowing(facts)) {
           const same = current.some(
             (rule) => rule.effect === "allow" && rule.scope.kind === "session" && rule.scope.session_id === session.id && JSON.stringify(rule.match) === JSON.stringify(match)
           )

@@ -3,7 +3,17 @@
  * `remove_rule`, `simulate_rules` (`RulesApi`, used by `Socket.ts`) and `/api/rules` over HTTP
  * (PROTOCOL.md "Approval rules"), one implementation for both.
  */
-import { invalid, type ProtocolError, type Rule, RuleInput, RulesDraft, type SessionId, type SimulationReport } from "@orbitdock/domain"
+import {
+  type ApprovalRequest,
+  invalid,
+  notFound,
+  type ProtocolError,
+  type Rule,
+  RuleInput,
+  RulesDraft,
+  type SessionId,
+  type SimulationReport
+} from "@orbitdock/domain"
 import { Context, Effect, Layer } from "effect"
 import type { ConnectorRoute } from "../connectors/Connector.js"
 import { respond, withBody } from "../http/RouteAnswers.js"
@@ -17,6 +27,16 @@ export interface RulesApi {
   readonly add: (input: RuleInput) => Effect.Effect<Rule, ProtocolError>
   readonly remove: (id: string) => Effect.Effect<Rule, ProtocolError>
   readonly simulate: (draft: RulesDraft) => Effect.Effect<SimulationReport, ProtocolError>
+  /** A session's pending approval as the rules see it, and rules (of its project) that would allow it. */
+  readonly suggest: (sessionId: SessionId, requestId: string) => Effect.Effect<Suggestion, ProtocolError>
+}
+
+export interface Suggestion {
+  readonly request: ApprovalRequest
+  readonly commands: ReadonlyArray<{ readonly text: string; readonly risk: ReadonlyArray<string> }>
+  readonly risk: ReadonlyArray<string>
+  readonly inside: boolean
+  readonly rules: ReadonlyArray<RuleInput>
 }
 
 export class RulesApiTag extends Context.Tag("@orbitdock/server/RulesApi")<RulesApiTag, RulesApi>() {}
@@ -44,6 +64,21 @@ const sessionLookup = (sessions: SessionsShape) => (id: SessionId): SessionFacts
 }
 
 export const make = (rules: RulesShape, sessions: SessionsShape): RulesApi => ({
+  suggest: (sessionId, requestId) =>
+    sessions.get(sessionId).pipe(
+      Effect.flatMap((state) => {
+        const request = state.pending_approval
+        if (request === null || request.id !== requestId) return Effect.fail(notFound(`session ${sessionId} is not waiting for approval ${requestId}`))
+        const { facts, rules: suggested } = rules.suggest({ id: state.id, provider: state.provider, cwd: state.cwd }, request, { kind: "project", cwd: state.cwd })
+        return Effect.succeed<Suggestion>({
+          request,
+          commands: facts.commands.map((command) => ({ text: command.text, risk: command.risk })),
+          risk: facts.risk,
+          inside: facts.inside,
+          rules: suggested
+        })
+      })
+    ),
   list: (at) => rules.list(at === undefined ? undefined : new Date(at).toISOString()),
   add: rules.add,
   remove: rules.remove,
@@ -78,7 +113,20 @@ export const routes = (api: RulesApi): ReadonlyArray<ConnectorRoute> => [
     path: "/api/rules/*",
     handle: ({ pathRest }) => respond(api.remove(pathRest ?? "").pipe(Effect.map((removed) => ({ removed }))))
   },
-  { method: "POST", path: "/api/rules/simulate", handle: ({ body }) => respond(withBody(RulesDraft, body, api.simulate)) }
+  { method: "POST", path: "/api/rules/simulate", handle: ({ body }) => respond(withBody(RulesDraft, body, api.simulate)) },
+  {
+    method: "GET",
+    path: "/api/rules/suggest",
+    handle: ({ query }) =>
+      respond(
+        Effect.suspend(() => {
+          const sessionId = query?.get("session_id")
+          const requestId = query?.get("request_id")
+          if (!sessionId || !requestId) return Effect.fail(invalid("session_id and request_id are required"))
+          return api.suggest(sessionId as SessionId, requestId)
+        })
+      )
+  }
 ]
 
 /** The rules for clients: the WebSocket's (a service the transport finds) and HTTP's routes. */

@@ -1,7 +1,7 @@
 /**
  * The page's frame: header (connection state, theme, help), the fleet on the left, the selected
  * session (or the new-session form, the inbox, notification settings, paired devices) on the right,
- * the route in the URL hash (`#/s/<id>`, `#/new`, `#/inbox`, `#/notify`, `#/devices`),
+ * the route in the URL hash (`#/s/<id>`, `#/new`, `#/inbox`, `#/notify`, `#/devices`, `#/rules`),
  * and the global keyboard shortcuts. Live data comes only from the SDK's mirror.
  */
 import type { SessionSummary } from "@orbitdock/domain"
@@ -11,6 +11,7 @@ import * as Fleet from "../logic/fleet.js"
 import * as Theme from "../theme.js"
 import { ConnectionBadge } from "./ConnectionBadge.js"
 import { DevicesView } from "./DevicesView.js"
+import { RulesView } from "./RulesView.js"
 import { FleetView } from "./FleetView.js"
 import { InboxView } from "./InboxView.js"
 import { NotifySettings } from "./NotifySettings.js"
@@ -24,6 +25,7 @@ type Route =
   | { readonly _tag: "inbox" }
   | { readonly _tag: "notify" }
   | { readonly _tag: "devices" }
+  | { readonly _tag: "rules"; readonly from: { readonly sessionId: string; readonly requestId: string } | null }
 
 const parseRoute = (hash: string): Route => {
   const session = /^#\/s\/(.+)$/.exec(hash)
@@ -32,6 +34,9 @@ const parseRoute = (hash: string): Route => {
   if (hash === "#/inbox") return { _tag: "inbox" }
   if (hash === "#/notify") return { _tag: "notify" }
   if (hash === "#/devices") return { _tag: "devices" }
+  if (hash === "#/rules") return { _tag: "rules", from: null }
+  const fromRequest = /^#\/rules\/from\/([^/]+)\/([^/]+)$/.exec(hash)
+  if (fromRequest !== null) return { _tag: "rules", from: { sessionId: decodeURIComponent(fromRequest[1]!), requestId: decodeURIComponent(fromRequest[2]!) } }
   // A notification's link: `/?session=<id>`.
   const linked = new URLSearchParams(window.location.search).get("session")
   if (linked !== null && (hash === "" || hash === "#/")) return { _tag: "session", id: linked }
@@ -39,7 +44,14 @@ const parseRoute = (hash: string): Route => {
 }
 
 export const go = (route: Route): void => {
-  window.location.hash = route._tag === "session" ? `#/s/${encodeURIComponent(route.id)}` : route._tag === "fleet" ? "#/" : `#/${route._tag}`
+  window.location.hash =
+    route._tag === "session"
+      ? `#/s/${encodeURIComponent(route.id)}`
+      : route._tag === "fleet"
+        ? "#/"
+        : route._tag === "rules" && route.from !== null
+          ? `#/rules/from/${encodeURIComponent(route.from.sessionId)}/${encodeURIComponent(route.from.requestId)}`
+          : `#/${route._tag}`
 }
 
 const isTyping = (target: EventTarget | null): boolean =>
@@ -253,6 +265,8 @@ export const App = ({ client, token }: { client: OrbitClient; token: string }) =
             <NotifySettings token={token} />
           ) : route._tag === "devices" ? (
             <DevicesView token={token} />
+          ) : route._tag === "rules" ? (
+            <RulesView key={window.location.hash} client={client} token={token} from={route.from} />
           ) : route._tag === "inbox" ? (
             <InboxView client={client} token={token} items={inbox} loaded={mirror.inbox !== undefined} onOpen={(id) => go({ _tag: "session", id })} />
           ) : (

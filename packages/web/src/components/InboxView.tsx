@@ -92,6 +92,9 @@ export const InboxView = ({ client, token, items, loaded, onOpen }: Props) => {
         <a className="button-link" href="#/devices" data-testid="devices-link">
           Devices…
         </a>
+        <a className="button-link" href="#/rules" data-testid="rules-link">
+          Rules…
+        </a>
         <button type="button" data-testid="inbox-approve" disabled={chosen.length === 0} onClick={() => void decide(true)}>
           Approve {chosen.length > 0 ? chosen.length : ""}
         </button>

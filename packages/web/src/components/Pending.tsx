@@ -1,8 +1,17 @@
 /** What a session waits for: an approval (approve once / for the session, deny) or a question. */
-import type { SessionState } from "@orbitdock/domain"
+import type { RiskClass, SessionState } from "@orbitdock/domain"
 import { useState } from "react"
 import type { OrbitClient } from "../connection.js"
 import { DiffView } from "./DiffView.js"
+
+export const RISK_LABELS: Record<RiskClass, string> = {
+  read_only: "reads only",
+  writes_project: "writes in the project",
+  writes_outside: "writes outside the project",
+  network: "network",
+  destructive: "destructive",
+  privilege: "privilege"
+}
 
 /** `readOnly` (the history view): what was pending, without the actions. */
 export const Pending = ({
@@ -26,6 +35,15 @@ export const Pending = ({
           <strong>Approval requested</strong> <span className="badge">{approval.kind}</span>
           {approval.tool_name !== undefined && <span className="badge">{approval.tool_name}</span>}
         </div>
+        {approval.risk !== undefined && approval.risk.length > 0 && (
+          <div className="risk" data-testid="approval-risk" aria-label="What it could do">
+            {approval.risk.map((risk) => (
+              <span key={risk} className={`badge risk-${risk}`} data-risk={risk}>
+                {RISK_LABELS[risk]}
+              </span>
+            ))}
+          </div>
+        )}
         {approval.command !== undefined && (
           <pre className="command" data-testid="approval-command">
             $ {approval.command}
@@ -45,6 +63,14 @@ export const Pending = ({
           <button type="button" className="danger" onClick={() => onRun(client.approveTool(session.id, approval.id, false))} data-testid="deny" title="d">
             Deny <kbd>d</kbd>
           </button>
+          <a
+            className="button-link"
+            href={`#/rules/from/${encodeURIComponent(session.id)}/${encodeURIComponent(approval.id)}`}
+            data-testid="make-rule"
+            title="A rule that answers requests like this one from now on, previewed against the past"
+          >
+            Make a rule…
+          </a>
         </div>}
       </div>
     )
