@@ -34,7 +34,7 @@ const getBody = (server: OrbitServer, pathname: string): Promise<string> =>
   })
 const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i)
 
-const api = async (server: OrbitServer, method: "GET" | "POST", pathname: string, body?: unknown): Promise<any> => {
+export const api = async (server: OrbitServer, method: "GET" | "POST", pathname: string, body?: unknown): Promise<any> => {
   const response = await fetch(`http://127.0.0.1:${server.port}${pathname}`, {
     method,
     headers: { authorization: `Bearer ${server.token}`, "content-type": "application/json" },

@@ -11,6 +11,7 @@ import { cpuLimit, openCpuLimit, setCpuLimit } from "./lib/cpuLimit.js"
 import { Figures, machine, markdownTables, repoRoot, textTable } from "./lib/report.js"
 import { parseOptions, type Options } from "./options.js"
 import { attentionWebhook, inboxServe } from "./attentionScenarios.js"
+import { rulesSimulate } from "./rulesScenarios.js"
 import { burstAcks, burstStall } from "./burstScenarios.js"
 import { coldStart, stalledClient } from "./coldScenarios.js"
 import { fanout, ingest, stalls, uiLatency } from "./orbitScenarios.js"
@@ -32,7 +33,8 @@ const groups: ReadonlyArray<readonly [string, (f: Figures, o: Options) => unknow
   ["burst-stall", burstStall],
   ["burst-ack", burstAcks],
   ["attention-webhook", attentionWebhook],
-  ["attention-inbox", inboxServe]
+  ["attention-inbox", inboxServe],
+  ["rules", rulesSimulate]
 ]
 
 const selected = (o: Options, name: string) => o.only === null || o.only.has(name) || o.only.has(name.split("-")[0]!)
@@ -84,7 +86,7 @@ const render = (figures: Figures, o: Options, startedAt: Date, seconds: number, 
     "npm run bench -- --quick            # smoke run (CI): small sizes, prints the table only",
     "npm run bench -- --only=raw,fanout  # some groups; --runs=N; --out=FILE",
     "npm run bench -- --slow=0.5         # slow-machine mode: the server and raw references get half a core (root: a cgroup CPU quota); writes BENCHMARKS.slow.md",
-    "# groups: raw (raw-append, raw-stall, raw-fanout, raw-latency, raw-decode), ingest, latency, stall, fanout, cold, memory, burst (burst-stall, burst-ack), attention (attention-webhook, attention-inbox)",
+    "# groups: raw (raw-append, raw-stall, raw-fanout, raw-latency, raw-decode), ingest, latency, stall, fanout, cold, memory, burst (burst-stall, burst-ack), attention (attention-webhook, attention-inbox), rules",
     "BENCH_PROFILE_DIR=/tmp/prof npm run bench -- --only=stall --runs=1   # CPU profiles of the server processes",
     'BENCH_SERVER_ARGS="--trace-gc-nvp" npm run bench -- --only=stall --runs=1   # more Node options for the server process',
     "node bench/dist/tools/profile.js /tmp/prof/<file>.cpuprofile        # where the time went",

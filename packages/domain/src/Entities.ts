@@ -89,7 +89,17 @@ export const ApprovalRequest = Schema.Struct({
   input: Schema.optional(Schema.Unknown),
   reason: Schema.optional(Schema.String),
   /** Computed by the server when the request is raised (minor 3). */
-  risk: Schema.optional(Schema.Array(RiskClass))
+  risk: Schema.optional(Schema.Array(RiskClass)),
+  /**
+   * Minor 3: what the server read from it when it was raised: each simple command of its command
+   * line with its risk classes, and the files it would write (resolved; `?` when not known).
+   */
+  analysis: Schema.optional(
+    Schema.Struct({
+      commands: Schema.Array(Schema.Struct({ text: Schema.String, risk: Schema.Array(RiskClass) })),
+      paths: Schema.Array(Schema.String)
+    })
+  )
 })
 export type ApprovalRequest = typeof ApprovalRequest.Type
 

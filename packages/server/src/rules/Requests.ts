@@ -53,6 +53,18 @@ export const factsOf = (
   const cwd = path.normalize(request.cwd ?? session.cwd)
   const resolve = (file: string) => (path.isAbsolute(file) ? path.normalize(file) : path.resolve(cwd, file))
   const base = { kind: request.kind, provider: session.provider, cwd: path.normalize(session.cwd), sessionId: session.id }
+  // Read when it was raised: no need to parse it again (what trying rules against the past relies on).
+  const recorded = request.analysis
+  if (recorded !== undefined && request.risk !== undefined) {
+    return {
+      ...base,
+      tool: request.tool_name ?? (request.kind === "patch" ? "apply_patch" : request.kind === "exec" ? "shell" : "tool"),
+      commands: recorded.commands.map(({ text, risk }) => ({ words: [], text, risk, writes: [] })),
+      risk: request.risk,
+      paths: recorded.paths,
+      inside: recorded.paths.every((target) => target !== Shell.UNKNOWN_PATH && isInside(target, base.cwd))
+    }
+  }
   const command = request.command ?? (request.tool_name === "Bash" ? stringField(request.input, "command") : undefined)
   if (command !== undefined && (request.kind === "exec" || request.tool_name === "Bash")) {
     const analysis = Shell.analyze(command, cwd, home)

@@ -168,7 +168,13 @@ export const make = Effect.gen(function* () {
       ),
     screen: (session, request) => {
       const { facts, verdict } = judge(session, request)
-      const screened: ApprovalRequest = { ...request, risk: facts.risk }
+      const screened: ApprovalRequest = {
+        ...request,
+        risk: facts.risk,
+        ...(facts.commands.length === 0 && facts.paths.length === 0
+          ? {}
+          : { analysis: { commands: facts.commands.map(({ text, risk }) => ({ text, risk })), paths: facts.paths } })
+      }
       if (verdict.effect === "ask") return { request: screened, decision: null }
       return {
         request: screened,

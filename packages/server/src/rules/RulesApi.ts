@@ -129,12 +129,21 @@ export const routes = (api: RulesApi): ReadonlyArray<ConnectorRoute> => [
   }
 ]
 
+/** After start, the past is read in the background so that a first try of a draft is quick too. */
+const WARM_UP_AFTER = "10 seconds"
+
 /** The rules for clients: the WebSocket's (a service the transport finds) and HTTP's routes. */
-export const layer: Layer.Layer<RulesApiTag, never, Rules | Sessions | Routes> = Layer.effect(
+export const layer: Layer.Layer<RulesApiTag, never, Rules | Sessions | Routes> = Layer.scoped(
   RulesApiTag,
   Effect.gen(function* () {
     const api = make(yield* Rules, yield* Sessions)
     ;(yield* Routes).add(routes(api))
+    yield* api.simulate({ rules: [] }).pipe(
+      Effect.delay(WARM_UP_AFTER),
+      Effect.catchAll((error) => Effect.logWarning(`the past requests could not be read ahead: ${error.message}`)),
+      Effect.interruptible,
+      Effect.forkScoped
+    )
     return api
   })
 )

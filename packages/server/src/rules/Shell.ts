@@ -9,6 +9,7 @@
 import type { RiskClass } from "@orbitdock/domain"
 import * as path from "node:path"
 import sh, { type Node } from "mvdan-sh"
+import { BoundedCache } from "../internal/boundedCache.js"
 
 export interface SimpleCommand {
   /** Its words as the shell would pass them (quotes removed); a word with an expansion keeps its source text. */
@@ -347,8 +348,20 @@ const inside = (target: string, context: Context): boolean =>
 const ORDER: ReadonlyArray<RiskClass> = ["read_only", "writes_project", "writes_outside", "network", "destructive", "privilege"]
 const ordered = (risk: ReadonlySet<RiskClass>): ReadonlyArray<RiskClass> => ORDER.filter((r) => risk.has(r))
 
+// Agents run the same few commands over and over: a parse (~0.3 ms) is done once per line and directory.
+const analyses = new BoundedCache<string, CommandAnalysis>(20_000)
+
 /** The simple commands of `line` run in `cwd` (null: unknown) by a user whose home is `home`. */
 export const analyze = (line: string, cwd: string | null, home: string): CommandAnalysis => {
+  const key = `${cwd ?? ""}\u0000${home}\u0000${line}`
+  const known = analyses.get(key)
+  if (known !== undefined) return known
+  const analysis = analyzeLine(line, cwd, home)
+  analyses.set(key, analysis)
+  return analysis
+}
+
+const analyzeLine = (line: string, cwd: string | null, home: string): CommandAnalysis => {
   const project = cwd === null ? null : path.normalize(cwd)
   const context: Context = { home, project, cwd: project }
   const commands: Array<SimpleCommand> = []

@@ -7,6 +7,7 @@
 import type { ApprovalOutcome, ApprovalRequest, Rule, RuleEffect, SessionId, SimulationReport } from "@orbitdock/domain"
 import { Effect } from "effect"
 import type { EventLogError, EventLogShape } from "../eventlog/EventLog.js"
+import { inTurn, TURN_MS, TurnCost } from "../internal/eventLoopSlice.js"
 import { decide } from "./Decide.js"
 import { factsOf, type RequestFacts } from "./Requests.js"
 import type { SessionFacts } from "./Rules.js"
@@ -24,7 +25,10 @@ interface PastRequest {
 type Example = SimulationReport["changes"][number]["examples"][number]
 
 const EXAMPLES = 5
-const PAGE = 10_000
+// Small pages, and judging in turns: trying a draft never holds the event loop for long.
+const PAGE = 2_000
+const MAX_TURN_ITEMS = 5_000
+const judgeCost = new TurnCost()
 
 export const makeHistory = (log: EventLogShape, home: string) => {
   const past: Array<PastRequest> = []
@@ -33,7 +37,8 @@ export const makeHistory = (log: EventLogShape, home: string) => {
 
   /** Reads what the log gained since the last call (what was queued for it first committed). */
   const catchUp: Effect.Effect<void, EventLogError> = Effect.gen(function* () {
-    yield* log.flush
+    // What was queued a moment ago too, unless the log cannot commit now (then what is committed).
+    yield* log.flush.pipe(Effect.timeout("2 seconds"), Effect.ignore)
     for (;;) {
       const page = yield* log.readApprovals(cursor, PAGE)
       for (const stored of page) {
@@ -62,12 +67,12 @@ export const makeHistory = (log: EventLogShape, home: string) => {
       const byRule: Record<string, number> = {}
       let unchanged = 0
       let skipped = 0
-      for (const entry of past) {
+      const judgeOne = (entry: PastRequest): void => {
         if (entry.facts === null) {
           const session = sessionOf(entry.sessionId)
           if (session === undefined) {
             skipped++
-            continue
+            return
           }
           entry.facts = factsOf(entry.request, session, home)
         }
@@ -75,7 +80,7 @@ export const makeHistory = (log: EventLogShape, home: string) => {
         for (const rule of verdict.rules) byRule[rule.id] = (byRule[rule.id] ?? 0) + 1
         if (verdict.effect === entry.before) {
           unchanged++
-          continue
+          return
         }
         const key = `${entry.before}>${verdict.effect}`
         let transition = transitions.get(key)
@@ -96,6 +101,18 @@ export const makeHistory = (log: EventLogShape, home: string) => {
             explanation: verdict.explanation
           })
         }
+      }
+      // In turns of a few milliseconds: the event loop serves clients between them.
+      for (let start = 0; start < past.length; ) {
+        const from = start
+        const count = Math.min(judgeCost.itemsWithin(TURN_MS, MAX_TURN_ITEMS), past.length - from)
+        yield* inTurn(
+          () => {
+            for (let index = from; index < from + count; index++) judgeOne(past[index]!)
+          },
+          { cost: judgeCost, items: count }
+        )
+        start += count
       }
       const report: SimulationReport = {
         requests: past.length,
