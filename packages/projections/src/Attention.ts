@@ -57,8 +57,26 @@ const inputText = (input: unknown): string | undefined => {
   return undefined
 }
 
-/** What an approval asks, in one line: the command, the files of a patch, the tool and its target. */
+/** The risk classes worth a person's second look, in words (the inbox, notifications). */
+const WARNINGS: ReadonlyArray<readonly [string, string]> = [
+  ["destructive", "destructive"],
+  ["privilege", "privilege"],
+  ["writes_outside", "writes outside the project"],
+  ["network", "network"]
+]
+
+/**
+ * What an approval asks, in one line: the command, the files of a patch, the tool and its target,
+ * then what of its risk deserves attention (`[destructive, network]`).
+ */
 export const describeApproval = (request: ApprovalRequest): string => {
+  const risk = request.risk ?? []
+  const warnings = WARNINGS.filter(([risky]) => risk.includes(risky as never)).map(([, words]) => words)
+  const what = describeAsk(request)
+  return warnings.length === 0 ? what : `${what} [${warnings.join(", ")}]`
+}
+
+const describeAsk = (request: ApprovalRequest): string => {
   switch (request.kind) {
     case "exec":
       return `run: ${request.command ?? request.reason ?? "a command"}`

@@ -108,6 +108,11 @@ describe("attention", () => {
     const long = Attention.forApproval({ id: "r" as RequestId, kind: "exec", created_at: asked, command: "a\n".repeat(200) })
     expect(long.summary).toHaveLength(Attention.SUMMARY_LENGTH)
     expect(long.summary).not.toContain("\n")
+    // What of its risk deserves a second look is said; reading or writing in the project is not.
+    expect(Attention.describeApproval({ id: "r" as RequestId, kind: "exec", created_at: asked, command: "rm -rf ~", risk: ["writes_outside", "destructive"] })).toBe(
+      "run: rm -rf ~ [destructive, writes outside the project]"
+    )
+    expect(Attention.describeApproval({ id: "r" as RequestId, kind: "exec", created_at: asked, command: "npm test", risk: ["writes_project"] })).toBe("run: npm test")
   })
 })
 

@@ -39,7 +39,7 @@ describe("the inbox", () => {
 
     const a = await create(client, "/exec rm -rf build")
     const asked = (await watcher.waitFor(isInboxChange(a, (item) => item?.reason === "approval"))) as Extract<ServerMessage, { type: "inbox_changed" }>
-    expect(asked.item).toMatchObject({ session_id: a, reason: "approval", summary: "run: rm -rf build", seen: false, provider: "sim", cwd: "/repo" })
+    expect(asked.item).toMatchObject({ session_id: a, reason: "approval", summary: "run: rm -rf build [destructive]", seen: false, provider: "sim", cwd: "/repo" })
     const requestId = asked.item!.request_id!
     expect(await inboxOf(server)).toEqual([asked.item])
 

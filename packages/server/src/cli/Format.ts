@@ -87,7 +87,7 @@ export const messageLine = (m: ServerMessage): string | null => {
       return `#${m.revision} APPROVAL ${m.request.id} (${m.request.kind}) ${clip(
         m.request.command ?? m.request.tool_name ?? m.request.diff ?? "",
         120
-      )}`
+      )}${m.request.risk === undefined ? "" : ` risk: ${m.request.risk.join(", ")}`}`
     case "question_asked":
       return `#${m.revision} QUESTION ${m.request.id}: ${clip(m.request.question, 120)}`
     case "tokens_updated":

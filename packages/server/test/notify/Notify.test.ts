@@ -106,7 +106,7 @@ describe("webhooks", () => {
     const [first, second] = await receiver.until(2)
     expect(first!.body).toBe(second!.body)
     const body = JSON.parse(second!.body)
-    expect(body).toMatchObject({ event: "attention", session_id: sessionId, reason: "approval", summary: "run: rm -rf build", provider: "sim" })
+    expect(body).toMatchObject({ event: "attention", session_id: sessionId, reason: "approval", summary: "run: rm -rf build [destructive]", provider: "sim" })
     // A link to the session on the page, at the address the server listens on.
     expect(body.url).toBe(`http://127.0.0.1:${server.port}/?session=${sessionId}`)
     expect(typeof body.since).toBe("string")
