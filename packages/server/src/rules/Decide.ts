@@ -1,9 +1,10 @@
 /**
  * What the rules say about a request (pure; given/when/then tests in `test/rules/Decide.test.ts`).
  *
- * A request's simple commands are judged one by one: `deny` when some deny rule matches the command,
- * else the most specific of the `allow` rules covering it and the `ask` rules matching it (an `ask`
- * wins a tie), else `ask`. The request is denied if any command is, allowed only if every command
+ * A request's simple commands are judged one by one: `deny` when some deny rule matches the command
+ * (one matching only by risk class gives way to an allow naming the command exactly), else the most
+ * specific of the `allow` rules covering it and the `ask` rules matching it (an `ask` wins a tie),
+ * else `ask`. The request is denied if any command is, allowed only if every command
  * is, and asked otherwise. A request with no command (a patch, a file edit) is judged as one unit.
  * An `allow` covers a command classed `destructive` only by naming it exactly (a `command` without
  * wildcards equal to it): no glob, expression or risk class lets `rm -rf ~` through.
@@ -135,10 +136,25 @@ interface UnitVerdict {
   readonly what: string
 }
 
+/** Whether a rule names a command itself (a glob or an expression), not only a class of commands. */
+const namesCommands = (rule: Rule): boolean => rule.match.command !== undefined || rule.match.command_regex !== undefined
+
 const judge = (applicable: ReadonlyArray<Rule>, command: SimpleCommand | null, facts: RequestFacts): UnitVerdict => {
   const what = command === null ? `this ${facts.kind} request` : `\`${command.text}\``
-  const deny = mostSpecific(applicable.filter((rule) => rule.effect === "deny" && commandMatches(rule.match, command, facts)))
+  const denies = applicable.filter((rule) => rule.effect === "deny" && commandMatches(rule.match, command, facts))
+  // "Deny destructive unless a rule names the command exactly": a deny by class gives way to an
+  // allow naming this very command; a deny that names commands itself never does.
+  const named =
+    command === null
+      ? undefined
+      : mostSpecific(
+          applicable.filter(
+            (rule) => rule.effect === "allow" && rule.match.command !== undefined && exactName(rule.match.command) === command.text && commandMatches(rule.match, command, facts)
+          )
+        )
+  const deny = mostSpecific(named === undefined ? denies : denies.filter(namesCommands))
   if (deny !== undefined) return { effect: "deny", rule: deny, what }
+  if (named !== undefined && denies.length > 0) return { effect: "allow", rule: named, what: `${what} (named exactly: a deny by its class gives way)` }
   const allow = mostSpecific(applicable.filter((rule) => rule.effect === "allow" && covers(rule, command, facts)))
   const ask = mostSpecific(applicable.filter((rule) => rule.effect === "ask" && commandMatches(rule.match, command, facts)))
   if (ask !== undefined && (allow === undefined || specificity(ask) >= specificity(allow))) return { effect: "ask", rule: ask, what }

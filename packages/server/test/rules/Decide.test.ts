@@ -51,6 +51,20 @@ describe("given allow read_only everywhere and deny destructive", () => {
   })
 })
 
+describe("given deny destructive, and an allow naming one destructive command exactly", () => {
+  const noDestruction = rule("deny", { risk: ["destructive"] })
+  const cleanBuild = rule("allow", { command: "rm -rf build" })
+  it("that command is allowed (a deny by class gives way to a rule naming it); any other destructive one is denied", () => {
+    expect(decide([noDestruction, cleanBuild], facts(exec("rm -rf build")))).toMatchObject({ effect: "allow", rules: [cleanBuild] })
+    expect(decide([noDestruction, cleanBuild], facts(exec("rm -rf build && rm -rf ~")))).toMatchObject({ effect: "deny", rules: [noDestruction] })
+    expect(decide([noDestruction, cleanBuild], facts(exec("rm -rf dist"))).effect).toBe("deny")
+  })
+  it("a deny naming commands itself still beats the exact allow", () => {
+    const noRm = rule("deny", { command: "rm *" })
+    expect(decide([noRm, cleanBuild], facts(exec("rm -rf build"))).effect).toBe("deny")
+  })
+})
+
 describe("deny beats allow; the most specific scope wins among the others", () => {
   it("a deny anywhere beats an allow of the session", () => {
     const allow = rule("allow", { command: "npm *" }, { kind: "session", session_id: session.id })
