@@ -291,16 +291,20 @@ export const make = (factories: ReadonlyArray<ConnectorFactory>, options: Regist
           case "send_message":
             return yield* connector.sendMessage(state, command.content)
           case "approve_tool": {
-            // "For this session" is a rule of OrbitDock's, seen and revocable, not the agent's memory.
             const pending = state.pending_approval
-            if (command.approved && command.scope === "session" && rules !== undefined && pending !== null && pending.id === command.request_id) {
-              yield* rules.allowForSession({ id: state.id, provider: state.provider, cwd: state.cwd }, pending)
-            }
-            return yield* connector.approve(state, {
+            yield* connector.approve(state, {
               request_id: command.request_id,
               approved: command.approved,
               scope: command.scope ?? "once"
             })
+            // "For this session" is a rule of OrbitDock's, seen and revocable, not the agent's memory;
+            // added once the approval went through (a rule that could not be saved only means asking again).
+            if (command.approved && command.scope === "session" && rules !== undefined && pending !== null && pending.id === command.request_id) {
+              yield* rules
+                .allowForSession({ id: state.id, provider: state.provider, cwd: state.cwd }, pending)
+                .pipe(Effect.catchAll((error) => Effect.logWarning(`the session rule of ${pending.id} was not added: ${error.message}`)))
+            }
+            return
           }
           case "answer_question":
             return yield* connector.answer(state, command.request_id, command.answer)
