@@ -18,6 +18,19 @@ const gc = () => (globalThis as { gc?: () => void }).gc?.()
 
 const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 })
 
+/** `count` requests one after the other, each timed alone (`before` runs untimed first); their percentiles. */
+const timedGets = async (count: number, request: () => Promise<unknown>, before?: () => Promise<unknown>) => {
+  gc()
+  const times: Array<number> = []
+  for (let i = 0; i < count; i++) {
+    if (before !== undefined) await before()
+    const start = nowMs()
+    await request()
+    times.push(nowMs() - start)
+  }
+  return percentiles(times)
+}
+
 /** A GET's whole body over a kept-alive connection (what serving it costs, not a client's parsing). */
 const getBody = (server: OrbitServer, pathname: string): Promise<string> =>
   new Promise((resolve, reject) => {
@@ -131,49 +144,27 @@ export const inboxServe = async (figures: Figures, o: Options) => {
       // Settled: the writer has written the turns' snapshots; the route is warm.
       await sleep(2_000)
       for (let i = 0; i < 20; i++) await getBody(server, "/api/inbox")
-      // The bench process's own garbage must not pause the timed requests: collected first, and
-      // the answers parsed once at the end (parsing each made the bench, not the server, pause).
-      gc()
-      const times: Array<number> = []
+      // The bench process's own garbage must not pause the timed requests: collected before each
+      // series, and only the last answer parsed (parsing each made the bench, not the server, pause).
       let body = ""
-      for (let i = 0; i < requests; i++) {
-        const start = nowMs()
+      const latency = await timedGets(requests, async () => {
         body = await getBody(server, "/api/inbox")
-        times.push(nowMs() - start)
-      }
+      })
       items = (JSON.parse(body) as { items: ReadonlyArray<unknown> }).items.length
       // Each request right after a change (one more session marked seen): the answer is encoded again.
-      gc()
-      const changedTimes: Array<number> = []
-      for (let i = 0; i < requests; i++) {
-        await driver.send({ type: "mark_attention", session_id: ids[i % ids.length], seen: true })
-        const start = nowMs()
-        await getBody(server, "/api/inbox")
-        changedTimes.push(nowMs() - start)
-      }
-      // The same server's session list (the same sessions' summaries), for comparison.
-      gc()
-      const listTimes: Array<number> = []
-      for (let i = 0; i < requests; i++) {
-        const start = nowMs()
-        await getBody(server, "/api/sessions")
-        listTimes.push(nowMs() - start)
-      }
-      // The floor: the same server's smallest answer over the same connection.
-      gc()
-      const healthTimes: Array<number> = []
-      for (let i = 0; i < requests; i++) {
-        const start = nowMs()
-        await getBody(server, "/health")
-        healthTimes.push(nowMs() - start)
-      }
-      const latency = percentiles(times)
-      const list = percentiles(listTimes)
-      const health = percentiles(healthTimes)
+      let marked = 0
+      const changed = await timedGets(
+        requests,
+        () => getBody(server, "/api/inbox"),
+        () => driver.send({ type: "mark_attention", session_id: ids[marked++ % ids.length], seen: true })
+      )
+      // The same server's session list (the same sessions' summaries), for comparison, and the floor:
+      // its smallest answer over the same connection.
+      const list = await timedGets(requests, () => getBody(server, "/api/sessions"))
+      const health = await timedGets(requests, () => getBody(server, "/health"))
       const label = `inbox of ${sessions.toLocaleString("en")} sessions (each waiting for its person)`
       figures.add(S9, `${label}: GET /api/inbox p50`, "ms", latency.p50)
       figures.add(S9, `${label}: GET /api/inbox p99`, "ms", latency.p99, { op: "<=", value: 10, label: "≤ 10 ms" })
-      const changed = percentiles(changedTimes)
       figures.add(S9, `${label}: GET /api/inbox right after a change, p50`, "ms", changed.p50)
       figures.add(S9, `${label}: GET /api/inbox right after a change, p99`, "ms", changed.p99, { op: "<=", value: 10, label: "≤ 10 ms" })
       figures.add(S9, `${label}: GET /api/sessions p50 (for comparison)`, "ms", list.p50)

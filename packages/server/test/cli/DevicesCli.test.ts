@@ -3,27 +3,22 @@
  * terminal decodes (jsQR) to the page's pairing link, the phone's exchange of its code ends the
  * waiting `pair`, and `devices revoke` cuts that device off.
  */
-import { spawn, spawnSync } from "node:child_process"
-import * as path from "node:path"
+import { spawn } from "node:child_process"
 import { afterEach, describe, expect, it } from "vitest"
+import { bundle, cliEnv, runCli } from "../helpers/cli.js"
 import { serverKeeper } from "../helpers/serverProcess.js"
 import { decodeTerminalQr } from "../helpers/terminalQr.js"
 
-const bundle = path.resolve(import.meta.dirname, "../../dist/bundle/bin.js")
 const keeper = serverKeeper()
 afterEach(() => keeper.stopAll())
 
-const cli = (dataDir: string, args: ReadonlyArray<string>) => {
-  const { ORBITDOCK_TOKEN: _t, ...env } = process.env
-  return spawnSync(process.execPath, [bundle, ...args, "--data-dir", dataDir], { env, encoding: "utf8" })
-}
+const cli = runCli
 
 describe("orbitdock pair", () => {
   it("prints a scannable QR code of the pairing link, waits for the device, and devices lists and revokes it", async () => {
     const dataDir = keeper.dataDir("orbitdock-pair-cli-")
     const server = await keeper.start(dataDir)
-    const { ORBITDOCK_TOKEN: _t, ...env } = process.env
-    const pairing = spawn(process.execPath, [bundle, "pair", "--name", "Anna's phone", "--data-dir", dataDir], { env, stdio: ["ignore", "pipe", "pipe"] })
+    const pairing = spawn(process.execPath, [bundle, "pair", "--name", "Anna's phone", "--data-dir", dataDir], { env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
     pairing.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")))

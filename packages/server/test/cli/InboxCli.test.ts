@@ -2,20 +2,16 @@
  * `orbitdock inbox` and `orbitdock notify` against a real server process (over its Unix socket, as
  * a person on the machine runs them): what they print, and what they change on the server.
  */
-import { spawn, spawnSync } from "node:child_process"
-import * as path from "node:path"
+import { spawn } from "node:child_process"
 import { afterEach, describe, expect, it } from "vitest"
+import { bundle, runCli } from "../helpers/cli.js"
 import { serverKeeper } from "../helpers/serverProcess.js"
 import type { TestClient } from "../helpers/testServer.js"
 
-const bundle = path.resolve(import.meta.dirname, "../../dist/bundle/bin.js")
 const keeper = serverKeeper()
 afterEach(() => keeper.stopAll())
 
-const cli = (dataDir: string, args: ReadonlyArray<string>) => {
-  const { ORBITDOCK_TOKEN: _t, ...env } = process.env
-  return spawnSync(process.execPath, [bundle, ...args, "--data-dir", dataDir], { env, encoding: "utf8" })
-}
+const cli = runCli
 
 const create = async (client: TestClient, prompt: string): Promise<string> => {
   const ack = await client.request({ type: "create_session", provider: "sim", cwd: "/work", prompt })

@@ -1,20 +1,16 @@
 /**
  * `orbitdock rules` against a real server process: add, list, try against the past, remove.
  */
-import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
+import { runCli } from "../helpers/cli.js"
 import { serverKeeper } from "../helpers/serverProcess.js"
 
-const bundle = path.resolve(import.meta.dirname, "../../dist/bundle/bin.js")
 const keeper = serverKeeper()
 afterEach(() => keeper.stopAll())
 
-const cli = (dataDir: string, args: ReadonlyArray<string>, extraEnv: Record<string, string> = {}) => {
-  const { ORBITDOCK_TOKEN: _t, ...env } = process.env
-  return spawnSync(process.execPath, [bundle, ...args, "--data-dir", dataDir], { env: { ...env, ...extraEnv }, encoding: "utf8" })
-}
+const cli = runCli
 
 describe("orbitdock rules", () => {
   it("adds, lists, tries a rule against the past, and removes", async () => {

@@ -105,6 +105,33 @@ const toggled = <A,>(set: ReadonlySet<A>, value: A): ReadonlySet<A> => {
   return next
 }
 
+/** A fieldset of checkboxes, one per value. */
+const Checks = <A extends string>({
+  legend,
+  values,
+  chosen,
+  label,
+  onToggle,
+  testId
+}: {
+  legend: string
+  values: ReadonlyArray<A>
+  chosen: ReadonlySet<A>
+  label: (value: A) => string
+  onToggle: (value: A) => void
+  testId?: (value: A) => string
+}) => (
+  <fieldset>
+    <legend>{legend}</legend>
+    {values.map((value) => (
+      <label key={value} className="check">
+        <input type="checkbox" checked={chosen.has(value)} onChange={() => onToggle(value)} {...(testId === undefined ? {} : { "data-testid": testId(value) })} />
+        {label(value)}
+      </label>
+    ))}
+  </fieldset>
+)
+
 export const matchText = (rule: RuleInput): string => {
   const m = rule.match
   const parts = [
@@ -272,33 +299,22 @@ export const RulesView = ({ client, token, from }: { client: OrbitClient; token:
             <option value="outside">outside the project</option>
           </select>
         </label>
-        <fieldset>
-          <legend>Kinds</legend>
-          {KINDS.map((kind) => (
-            <label key={kind} className="check">
-              <input type="checkbox" checked={draft.kinds.has(kind)} onChange={() => set({ kinds: toggled(draft.kinds, kind) })} />
-              {kind}
-            </label>
-          ))}
-        </fieldset>
-        <fieldset>
-          <legend>Risk</legend>
-          {RISKS.map((risk) => (
-            <label key={risk} className="check">
-              <input type="checkbox" checked={draft.risks.has(risk)} onChange={() => set({ risks: toggled(draft.risks, risk) })} data-testid={`rule-risk-${risk}`} />
-              {RISK_LABELS[risk]}
-            </label>
-          ))}
-        </fieldset>
-        <fieldset>
-          <legend>Agents</legend>
-          {PROVIDERS.map((provider) => (
-            <label key={provider} className="check">
-              <input type="checkbox" checked={draft.providers.has(provider)} onChange={() => set({ providers: toggled(draft.providers, provider) })} />
-              {provider}
-            </label>
-          ))}
-        </fieldset>
+        <Checks legend="Kinds" values={KINDS} chosen={draft.kinds} label={(kind) => kind} onToggle={(kind) => set({ kinds: toggled(draft.kinds, kind) })} />
+        <Checks
+          legend="Risk"
+          values={RISKS}
+          chosen={draft.risks}
+          label={(risk) => RISK_LABELS[risk]}
+          testId={(risk) => `rule-risk-${risk}`}
+          onToggle={(risk) => set({ risks: toggled(draft.risks, risk) })}
+        />
+        <Checks
+          legend="Agents"
+          values={PROVIDERS}
+          chosen={draft.providers}
+          label={(provider) => provider}
+          onToggle={(provider) => set({ providers: toggled(draft.providers, provider) })}
+        />
         <label>
           Note
           <input value={draft.note} onChange={(e) => set({ note: e.target.value })} placeholder="why this rule exists" />
