@@ -415,7 +415,7 @@ export class Connection {
         const rules = this.deps.rules
         if (rules === undefined) return Effect.fail(new ProtocolError({ code: "unsupported", message: "this server has no approval rules" }))
         return message.type === "list_rules"
-          ? Effect.sync(() => ({ rules: rules.list(message.at) }))
+          ? rules.list(message.at).pipe(Effect.map((list) => ({ rules: list })))
           : message.type === "add_rule"
             ? rules.add(message.rule).pipe(Effect.map((rule) => ({ rule })))
             : message.type === "remove_rule"

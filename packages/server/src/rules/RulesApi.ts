@@ -22,8 +22,8 @@ import { Sessions, type SessionsShape } from "../Sessions.js"
 import { problemOf, Rules, type RulesShape, type SessionFacts } from "./Rules.js"
 
 export interface RulesApi {
-  /** The rules in force, or at a past time (ISO). */
-  readonly list: (at?: string) => ReadonlyArray<Rule>
+  /** The rules in force, or at a past time (ISO; anything else is `invalid_message`). */
+  readonly list: (at?: string) => Effect.Effect<ReadonlyArray<Rule>, ProtocolError>
   readonly add: (input: RuleInput) => Effect.Effect<Rule, ProtocolError>
   readonly remove: (id: string) => Effect.Effect<Rule, ProtocolError>
   readonly simulate: (draft: RulesDraft) => Effect.Effect<SimulationReport, ProtocolError>
@@ -79,7 +79,12 @@ export const make = (rules: RulesShape, sessions: SessionsShape): RulesApi => ({
         })
       })
     ),
-  list: (at) => rules.list(at === undefined ? undefined : new Date(at).toISOString()),
+  list: (at) =>
+    at === undefined
+      ? Effect.succeed(rules.list())
+      : Number.isNaN(Date.parse(at))
+        ? Effect.fail(invalid(`at must be an ISO time, not ${JSON.stringify(at.slice(0, 60))}`))
+        : Effect.succeed(rules.list(new Date(at).toISOString())),
   add: rules.add,
   remove: rules.remove,
   simulate: ({ rules: replacement, add, remove }) =>
@@ -99,13 +104,7 @@ export const routes = (api: RulesApi): ReadonlyArray<ConnectorRoute> => [
     method: "GET",
     path: "/api/rules",
     handle: ({ query }) =>
-      respond(
-        Effect.suspend(() => {
-          const at = query?.get("at") ?? undefined
-          if (at !== undefined && Number.isNaN(Date.parse(at))) return Effect.fail(invalid("at must be an ISO time"))
-          return Effect.succeed({ rules: api.list(at) })
-        })
-      )
+      respond(api.list(query?.get("at") ?? undefined).pipe(Effect.map((rules) => ({ rules }))))
   },
   { method: "POST", path: "/api/rules", handle: ({ body }) => respond(withBody(RuleInput, body, api.add), 201) },
   {

@@ -361,14 +361,25 @@ export const analyze = (line: string, cwd: string | null, home: string): Command
   return analysis
 }
 
+/** Longer lines are not parsed (an agent's command line is short; a huge one would hold the event loop). */
+export const MAX_PARSED_LENGTH = 16_384
+
 const analyzeLine = (line: string, cwd: string | null, home: string): CommandAnalysis => {
   const project = cwd === null ? null : path.normalize(cwd)
   const context: Context = { home, project, cwd: project }
   const commands: Array<SimpleCommand> = []
   const extra = new Set<RiskClass>()
-  const parsed = analyzeInto(line, context, commands, extra, 0)
+  let parsed = false
+  if (line.length <= MAX_PARSED_LENGTH) {
+    try {
+      parsed = analyzeInto(line, context, commands, extra, 0)
+    } catch {
+      // A tree too deep to walk (hostile nesting): judged like a line that does not parse.
+      parsed = false
+    }
+  }
   if (!parsed) {
-    const text = line.trim().split(/\s+/).join(" ")
+    const text = line.slice(0, MAX_PARSED_LENGTH).trim().split(/\s+/).join(" ")
     return { commands: [{ words: [line], text, risk: ["destructive"], writes: [] }], parsed: false, risk: ["destructive"], writes: [] }
   }
   const risk = new Set<RiskClass>(extra)

@@ -78,6 +78,10 @@ describe("rules decide on the server", () => {
 
     expect((await server.request("/api/rules")).body.rules.map((r: { id: string }) => r.id)).toEqual(["a", "b"])
     expect((await server.request(`/api/rules?at=${encodeURIComponent(between)}`)).body.rules.map((r: { id: string }) => r.id)).toEqual(["a"])
+    expect((await server.request("/api/rules?at=yesterday")).status).toBe(400)
+    const client = await server.connect()
+    expect(await client.request({ type: "list_rules", at: "not a time" })).toMatchObject({ type: "error", code: "invalid_message" })
+    expect(await client.request({ type: "list_rules", at: between })).toMatchObject({ type: "ack", rules: [expect.objectContaining({ id: "a" })] })
     const removed = await server.request("/api/rules/a", { method: "DELETE" })
     expect(removed.body).toMatchObject({ removed: { id: "a" } })
     expect((await server.request("/api/rules/a", { method: "DELETE" })).status).toBe(404)

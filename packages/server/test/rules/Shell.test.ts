@@ -57,9 +57,13 @@ describe("risk classes", () => {
     expect(risk("sudo apt-get install jq")).toContain("privilege")
     expect(risk("env FOO=1 sudo -u root ls")).toEqual(["privilege"])
   })
-  it("a line that does not parse is one destructive command of its text", () => {
+  it("a line that does not parse or is too long is one destructive command of its text", () => {
     const analysis = analyze("echo (")
     expect(analysis.parsed).toBe(false)
     expect(analysis.risk).toEqual(["destructive"])
+    expect(analyze(`echo ${"a".repeat(Shell.MAX_PARSED_LENGTH)}`).risk).toEqual(["destructive"])
+    // Deep nesting is read or refused, never a crash.
+    const deep = `${"$(echo ".repeat(1500)}x${")".repeat(1500)}`
+    expect(analyze(deep).risk.length).toBeGreaterThan(0)
   })
 })
