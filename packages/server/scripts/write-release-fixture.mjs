@@ -1,6 +1,6 @@
 /**
  * Writes the release fixture for the upgrade test (`test/eventlog/ReleaseFixture.test.ts`): an event
- * log written by this build, and every session's state as this build serves it. Run it from a
+ * log written by this build, and every session's state and the rules in force as this build serves them. Run it from a
  * release's build (`npm run build` first) and commit the result under
  * `test/fixtures/releases/<version>/`; later versions must open that log and replay every session
  * to the same state.
@@ -132,6 +132,7 @@ await sleep(1500)
 const sessions = await http("/api/sessions")
 const states = {}
 for (const summary of sessions.sessions ?? sessions) states[summary.id] = await http(`/api/sessions/${summary.id}`)
+const rules = await http("/api/rules")
 ws.close()
 child.kill("SIGTERM")
 await new Promise((resolve) => child.once("exit", resolve))
@@ -142,7 +143,7 @@ fs.copyFileSync(path.join(dataDir, "orbitdock.db"), path.join(out, "orbitdock.db
 if (fs.existsSync(path.join(dataDir, "orbitdock.db-wal"))) throw new Error("the log was not checkpointed at shutdown")
 fs.writeFileSync(
   path.join(out, "states.json"),
-  `${JSON.stringify({ version, written_at: new Date().toISOString(), sessions: states }, null, 1)}\n`
+  `${JSON.stringify({ version, written_at: new Date().toISOString(), rules, sessions: states }, null, 1)}\n`
 )
 fs.rmSync(dataDir, { recursive: true, force: true })
 console.log(`wrote ${out}: ${Object.keys(states).length} sessions`)

@@ -7,6 +7,7 @@ import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import * as path from "node:path"
 import * as Config from "../Config.js"
+import { SchemaUpgrade } from "../eventlog/schemaUpgrade.js"
 import { HttpTransport } from "../http/HttpTransport.js"
 import * as Layers from "../Layers.js"
 import * as Logging from "../Logging.js"
@@ -101,6 +102,8 @@ export const serve = (config: Config.ServerConfigShape) =>
       ),
       () => Effect.sync(() => removeServerFile(config.dataDir))
     )
+    // Listening on the new schema: the copy made before migrating has served its purpose.
+    yield* Effect.flatMap(SchemaUpgrade, (upgrade) => upgrade.confirm)
     process.stdout.write(
       `${JSON.stringify({
         event: "listening",

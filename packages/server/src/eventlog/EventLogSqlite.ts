@@ -18,7 +18,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import type { SessionId } from "@orbitdock/domain"
 import Database from "better-sqlite3"
-import { Deferred, Effect, ExecutionStrategy, Layer, Option, Scope } from "effect"
+import { Context, Deferred, Effect, ExecutionStrategy, Layer, Option, Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Worker as NodeThread } from "node:worker_threads"
@@ -26,7 +26,8 @@ import { ServerConfig } from "../Config.js"
 import { type DeliveryRecord, EventLog, EventLogError, type OutboxEntry, type PagedProgress } from "./EventLog.js"
 import { digest } from "./sourceKeyDigest.js"
 import * as PrivateFiles from "../internal/privateFiles.js"
-import { migrate, pragmas } from "./eventLogSchema.js"
+import { migrate, migrations, pragmas, versionOf } from "./eventLogSchema.js"
+import * as SchemaUpgrade from "./schemaUpgrade.js"
 import { decodeGlobalRow, decodeSessionRow, decodeSummary } from "./payloadCodec.js"
 import * as MessagePages from "./messagePages.js"
 import { decodeSnapshot } from "./snapshotCodec.js"
@@ -55,12 +56,19 @@ export interface EventLogSqliteOptions {
   readonly batchSize: number
   /** Called with every writer thread started (a crashed one is replaced); tests kill it through this. */
   readonly onWriterStarted?: ((thread: NodeThread) => void) | undefined
+  /** The migrations to bring the database to (tests of upgrades); default: `eventLogSchema.migrations`. */
+  readonly migrations?: Parameters<typeof migrate>[0]
 }
 
-/** Opens the log; the scope's close commits everything queued, then stops the worker. */
-export const make = (options: EventLogSqliteOptions) =>
+/**
+ * Opens the log, after refusing a newer database and backing up an older one (`schemaUpgrade.ts`);
+ * the scope's close commits everything queued, then stops the worker.
+ */
+export const open = (options: EventLogSqliteOptions) =>
   Effect.gen(function* () {
     const { dbPath } = options
+    const schema = options.migrations ?? migrations
+    const upgrade = yield* SchemaUpgrade.prepare(dbPath, versionOf(schema))
     yield* Effect.try({
       try: () => {
         fs.mkdirSync(path.dirname(dbPath), { recursive: true, mode: 0o700 })
@@ -76,9 +84,18 @@ export const make = (options: EventLogSqliteOptions) =>
       // better-sqlite3 throws from its constructor (unreadable file, not a database): a defect there.
       Effect.catchAllDefect((cause) => Effect.fail(fail("EventLog.open:connection")(cause)))
     )
-    yield* Effect.zipRight(pragmas(5000), migrate).pipe(
+    yield* Effect.zipRight(pragmas(5000), migrate(schema)).pipe(
       Effect.provideService(SqlClient.SqlClient, sql),
-      Effect.mapError(fail("EventLog.open:migrate"))
+      // The Migrator turns a failed migration into a defect (its transaction rolled back): a typed failure here.
+      Effect.catchAllDefect(Effect.fail),
+      Effect.mapError((cause) => {
+        const message = [cause, (cause as { cause?: unknown }).cause]
+          .filter((c) => c instanceof Error)
+          .map((c) => (c as Error).message)
+          .join(": ")
+        const where = upgrade.backup === null ? "" : ` (the database is as it was; a copy from before is at ${upgrade.backup})`
+        return fail("EventLog.open:migrate")(new Error(`${message || String(cause)}${where}`))
+      })
     )
     // WAL mode is on now, so its files exist: ones an older version created readable become 0600.
     yield* Effect.try({ try: () => PrivateFiles.sqliteFiles.sidecars(dbPath), catch: fail("EventLog.open:permissions") })
@@ -189,7 +206,7 @@ export const make = (options: EventLogSqliteOptions) =>
     const read = <A>(operation: string, query: Effect.Effect<A, unknown>) =>
       Effect.mapError(query, fail(operation))
 
-    return EventLog.of({
+    const eventLog = EventLog.of({
       append: writes.append,
       room: writes.room,
       release: writes.release,
@@ -331,7 +348,11 @@ export const make = (options: EventLogSqliteOptions) =>
       hasSourceKey: (sessionId: SessionId, key: string) =>
         Effect.try({ try: () => hot.hasSourceKey.get(sessionId, key) !== undefined, catch: fail("EventLog.hasSourceKey") })
     })
+    return { eventLog, upgrade }
   })
+
+/** The log alone (see `open`). */
+export const make = (options: EventLogSqliteOptions) => Effect.map(open(options), ({ eventLog }) => eventLog)
 
 const deliveryRecord = (row: ReadonlyArray<unknown>): DeliveryRecord => ({
   notificationId: row[0] as string,
@@ -360,11 +381,12 @@ const outboxEntries = (rows: ReadonlyArray<ReadonlyArray<unknown>>, deliveries: 
   }))
 }
 
-/** The event log at `ServerConfig.dbPath`, batching by `batchSize` / `flushMs`. */
-export const layer: Layer.Layer<EventLog, EventLogError, ServerConfig> = Layer.scoped(
-  EventLog,
+/** The event log at `ServerConfig.dbPath`, batching by `batchSize` / `flushMs`, and the schema upgrade its opening made. */
+export const layer: Layer.Layer<EventLog | SchemaUpgrade.SchemaUpgrade, EventLogError, ServerConfig> = Layer.scopedContext(
   Effect.flatMap(ServerConfig, (config) =>
-    make({ dbPath: config.dbPath, flushMs: config.flushMs, batchSize: config.batchSize })
+    open({ dbPath: config.dbPath, flushMs: config.flushMs, batchSize: config.batchSize }).pipe(
+      Effect.map(({ eventLog, upgrade }) => Context.make(EventLog, eventLog).pipe(Context.add(SchemaUpgrade.SchemaUpgrade, upgrade)))
+    )
   )
 )
 

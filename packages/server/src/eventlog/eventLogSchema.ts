@@ -136,14 +136,31 @@ const ruleEvents = Effect.gen(function* () {
     WHERE type IN ('approval_requested', 'approval_resolved')`)
 })
 
-/** Applies the migrations not yet applied (idempotent: `effect_sql_migrations` records them). */
-export const migrate = Migrator.make({})({
-  loader: Migrator.fromRecord({
-    "0001_event_log": initial,
-    "0002_snapshots": snapshots,
-    "0003_message_pages": messagePages,
-    "0004_notifications": notifications,
-    "0005_rule_events": ruleEvents
-  }),
-  table: "effect_sql_migrations"
-})
+/**
+ * The migrations, in order: the number before `_` is the schema version each one brings. Append
+ * only; a released migration never changes (databases out there have run it).
+ */
+export const migrations: Readonly<Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>>> = {
+  "0001_event_log": initial,
+  "0002_snapshots": snapshots,
+  "0003_message_pages": messagePages,
+  "0004_notifications": notifications,
+  "0005_rule_events": ruleEvents
+}
+
+/** The schema version `migrations` bring a database to. */
+export const versionOf = (record: Readonly<Record<string, unknown>>): number =>
+  Math.max(0, ...Object.keys(record).map((key) => Number.parseInt(key, 10)))
+
+export const SCHEMA_VERSION = versionOf(migrations)
+
+/**
+ * Applies the migrations not yet applied, all in one transaction (`effect_sql_migrations` records
+ * them), then stamps the version as `PRAGMA user_version` (see `schemaUpgrade.ts`).
+ */
+export const migrate = (record: Readonly<Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>>> = migrations) =>
+  Effect.gen(function* () {
+    yield* Migrator.make({})({ loader: Migrator.fromRecord(record), table: "effect_sql_migrations" })
+    const sql = yield* SqlClient.SqlClient
+    yield* sql.unsafe(`PRAGMA user_version = ${versionOf(record)}`)
+  })
