@@ -7,6 +7,7 @@
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
+import * as BackupCommands from "./cli/BackupCommands.js"
 import * as ClientCommands from "./cli/ClientCommands.js"
 import * as DeviceCommands from "./cli/DeviceCommands.js"
 import { withCleanHelp } from "./cli/Help.js"
@@ -33,7 +34,9 @@ const orbitdock = Command.make("orbitdock").pipe(
     DeviceCommands.pair,
     DeviceCommands.devices,
     Open.command,
-    Hooks.command
+    Hooks.command,
+    BackupCommands.backup,
+    BackupCommands.restore
   ])
 )
 

@@ -66,8 +66,15 @@ export const backupDatabase = async (source: string, target: string): Promise<vo
   const db = new Database(source, { readonly: true, fileMustExist: true })
   try {
     await db.backup(target)
+    // One self-contained file: out of WAL mode, so opening the copy leaves no -wal and -shm beside it.
+    const copy = new Database(target, { fileMustExist: true })
+    try {
+      copy.pragma("journal_mode = DELETE")
+    } finally {
+      copy.close()
+    }
   } catch (error) {
-    fs.rmSync(target, { force: true })
+    for (const suffix of ["", "-wal", "-shm", "-journal"]) fs.rmSync(`${target}${suffix}`, { force: true })
     throw error
   } finally {
     db.close()
