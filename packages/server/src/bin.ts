@@ -10,6 +10,7 @@ import { Console, Effect } from "effect"
 import * as BackupCommands from "./cli/BackupCommands.js"
 import * as ClientCommands from "./cli/ClientCommands.js"
 import * as DeviceCommands from "./cli/DeviceCommands.js"
+import * as Doctor from "./cli/Doctor.js"
 import { withCleanHelp } from "./cli/Help.js"
 import * as Hooks from "./cli/hooks.js"
 import * as InboxCommands from "./cli/InboxCommands.js"
@@ -17,6 +18,7 @@ import * as NotifyCommands from "./cli/NotifyCommands.js"
 import * as Open from "./cli/Open.js"
 import * as RulesCommands from "./cli/RulesCommands.js"
 import * as Serve from "./cli/Serve.js"
+import * as Service from "./cli/Service.js"
 import { VERSION } from "./http/HttpTransport.js"
 
 const orbitdock = Command.make("orbitdock").pipe(
@@ -35,6 +37,8 @@ const orbitdock = Command.make("orbitdock").pipe(
     DeviceCommands.devices,
     Open.command,
     Hooks.command,
+    Service.command,
+    Doctor.command,
     BackupCommands.backup,
     BackupCommands.restore
   ])

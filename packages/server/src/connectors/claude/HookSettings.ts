@@ -127,3 +127,27 @@ export const installed = (settings: Json): Partial<Record<string, "http" | "unix
   }
   return out
 }
+
+/** Where each installed OrbitDock hook sends its event: the Unix socket a command hook names, or an http hook's URL. */
+export const destinations = (settings: Json): Partial<Record<string, string>> => {
+  const out: Partial<Record<string, string>> = {}
+  const hooks = settings.hooks
+  if (typeof hooks !== "object" || hooks === null) return out
+  for (const [event, groups] of Object.entries(hooks as Json)) {
+    if (!Array.isArray(groups)) continue
+    for (const group of groups) {
+      const entries = typeof group === "object" && group !== null ? (group as Json).hooks : undefined
+      if (!Array.isArray(entries)) continue
+      for (const h of entries) {
+        if (!isOurs(h)) continue
+        const hook = h as Json
+        if (typeof hook.url === "string") out[event] = hook.url.replace(/\/hook\?.*$/, "")
+        else if (typeof hook.command === "string") {
+          const socket = /--unix-socket '((?:[^']|'\\'')*)'/.exec(hook.command)
+          if (socket !== null) out[event] = socket[1]!.replace(/'\\''/g, "'")
+        }
+      }
+    }
+  }
+  return out
+}
