@@ -9,3 +9,4 @@ Transport.setDefault(NodeTransport.transport)
 
 export * from "./index.js"
 export * as NodeTransport from "./NodeTransport.js"
+export * as ServerManager from "./ServerManager.js"

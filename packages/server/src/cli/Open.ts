@@ -17,7 +17,7 @@ import { pathToFileURL } from "node:url"
 import { childEnv } from "../internal/childEnv.js"
 import * as Discovery from "./Discovery.js"
 import { CliError } from "./ServerClient.js"
-import { dataDirOption, tokenFlagWarning } from "./Shared.js"
+import { dataDirOption, startIfAsked, startOption, tokenFlagWarning } from "./Shared.js"
 
 /** The page URL for a server base URL, with the token in the fragment when there is one. */
 export const pageUrl = (baseUrl: string, token: string | null): string => {
@@ -100,12 +100,14 @@ export const command = Command.make(
       Options.optional,
       Options.withDescription("Token (default: ORBITDOCK_TOKEN or <data-dir>/token); visible to every local user in ps, prefer those")
     ),
+    start: startOption,
     noBrowser: Options.boolean("no-browser").pipe(Options.withDescription("Only print the URL (with the token), even when $BROWSER is set"))
   },
   (flags) =>
     Effect.gen(function* () {
       yield* tokenFlagWarning(flags.token)
       const dataDir = path.resolve(flags.dataDir)
+      yield* startIfAsked(flags.start && Option.isNone(flags.url), dataDir)
       const fromEnv = process.env.ORBITDOCK_TOKEN?.trim()
       const token = Option.getOrNull(flags.token) ?? (fromEnv === undefined || fromEnv === "" ? null : fromEnv) ?? readToken(dataDir)
       const baseUrl = yield* baseUrlOf(dataDir, flags.url)

@@ -18,7 +18,10 @@ const logLevels = ["trace", "debug", "info", "warn", "error", "none"] as const
 
 const options = {
   host: Options.text("host").pipe(Options.withDefault("127.0.0.1"), Options.withDescription("TCP host to listen on")),
-  port: Options.integer("port").pipe(Options.withDefault(4000), Options.withDescription("TCP port (0: any free port)")),
+  port: Options.integer("port").pipe(
+    Options.withDefault(process.env.ORBITDOCK_PORT === undefined ? 4000 : Number(process.env.ORBITDOCK_PORT)),
+    Options.withDescription("TCP port (0: any free port; default: ORBITDOCK_PORT, else 4000)")
+  ),
   socket: Options.text("socket").pipe(
     Options.optional,
     Options.withDescription("Unix socket path (default <data-dir>/server.sock; 'none' to disable)")
@@ -59,7 +62,9 @@ type ServeFlags = Command.Command.ParseConfig<typeof options>
 export const configFrom = (flags: ServeFlags): Config.ServerConfigShape => {
   const dataDir = path.resolve(flags.dataDir)
   const socket = Option.getOrElse(flags.socket, () => path.join(dataDir, "server.sock"))
-  if (!Number.isInteger(flags.port) || flags.port < 0 || flags.port > 65535) throw new Error(`--port ${flags.port} is not a port`)
+  if (!Number.isInteger(flags.port) || flags.port < 0 || flags.port > 65535) {
+    throw new Error(`${process.env.ORBITDOCK_PORT === undefined ? "--port" : "--port (or ORBITDOCK_PORT)"} ${flags.port} is not a port`)
+  }
   if (flags.flushMs < 1) throw new Error("--flush-ms must be at least 1")
   if (flags.batchSize < 1) throw new Error("--batch-size must be at least 1")
   if (flags.maxConnections < 1) throw new Error("--max-connections must be at least 1")

@@ -1,14 +1,31 @@
 /** Options shared by the CLI's commands. */
 import { Options } from "@effect/cli"
+import { ensureServer, ServerStartError } from "@orbitdock/client-sdk/server-manager"
 import { Console, Effect, Option } from "effect"
 import * as path from "node:path"
 import { defaultDataDir } from "../Config.js"
-import { resolveEndpoint } from "./ServerClient.js"
+import { selfCommand } from "./SelfCommand.js"
+import { CliError, resolveEndpoint } from "./ServerClient.js"
 
 export const dataDirOption = Options.text("data-dir").pipe(
   Options.withDefault(process.env.ORBITDOCK_DATA_DIR ?? defaultDataDir()),
   Options.withDescription("Data directory (token, socket, logs, default database)")
 )
+
+export const startOption = Options.boolean("start").pipe(
+  Options.withDescription("Start the server on the data dir when none runs (it keeps running after this command)")
+)
+
+/** With `--start`: the data dir's server, started (detached, by this same orbitdock) when none answers. */
+export const startIfAsked = (start: boolean, dataDir: string): Effect.Effect<void, CliError> =>
+  start
+    ? Effect.tryPromise({
+        try: () => ensureServer({ dataDir: path.resolve(dataDir), command: selfCommand(), restart: false }),
+        catch: (e) => new CliError({ message: e instanceof ServerStartError ? e.message : `could not start the server: ${String(e)}` })
+      }).pipe(
+        Effect.flatMap((server) => (server.started ? Console.error(`orbitdock: started a server on ${server.dataDir} (pid ${server.pid()})`) : Effect.void))
+      )
+    : Effect.void
 
 /** How client commands find the server. */
 export const clientOptions = {
@@ -17,7 +34,8 @@ export const clientOptions = {
   token: Options.text("token").pipe(
     Options.optional,
     Options.withDescription("Token for TCP (default: ORBITDOCK_TOKEN or <data-dir>/token); visible to every local user in ps, prefer those")
-  )
+  ),
+  start: startOption
 }
 
 /**
@@ -36,4 +54,9 @@ export const endpointOf = (flags: {
   readonly dataDir: string
   readonly url: Option.Option<string>
   readonly token: Option.Option<string>
-}) => Effect.zipRight(tokenFlagWarning(flags.token), resolveEndpoint({ dataDir: path.resolve(flags.dataDir), url: Option.getOrNull(flags.url), token: Option.getOrNull(flags.token) }))
+  readonly start?: boolean
+}) =>
+  Effect.zipRight(
+    Effect.zipRight(tokenFlagWarning(flags.token), startIfAsked(flags.start === true && Option.isNone(flags.url), flags.dataDir)),
+    resolveEndpoint({ dataDir: path.resolve(flags.dataDir), url: Option.getOrNull(flags.url), token: Option.getOrNull(flags.token) })
+  )
