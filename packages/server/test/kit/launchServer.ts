@@ -24,6 +24,10 @@ export interface LaunchOptions {
   readonly env?: NodeJS.ProcessEnv
   /** Default "dist". */
   readonly entry?: keyof typeof serverBins
+  /** Another `orbitdock` to run (program and leading arguments: an installed package, the single executable); replaces `entry`. */
+  readonly command?: ReadonlyArray<string>
+  /** The working directory; default this process's. */
+  readonly cwd?: string
   /** Default 0: a free port. The same port again restarts a server where its clients reconnect. */
   readonly port?: number
   /** How long it may take to listen; default 20 s. */
@@ -58,10 +62,11 @@ const withoutToken = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => {
 
 export const launchServer = (options: LaunchOptions): Promise<Launched> =>
   new Promise((resolve, reject) => {
+    const [program, ...leading] = options.command ?? [process.execPath, serverBins[options.entry ?? "dist"]]
     const child = spawn(
-      process.execPath,
+      program!,
       [
-        serverBins[options.entry ?? "dist"],
+        ...leading,
         "serve",
         "--port",
         String(options.port ?? 0),
@@ -71,7 +76,7 @@ export const launchServer = (options: LaunchOptions): Promise<Launched> =>
         "warn",
         ...(options.args ?? [])
       ],
-      { stdio: ["ignore", "pipe", "pipe"], env: options.env ?? withoutToken(process.env) }
+      { stdio: ["ignore", "pipe", "pipe"], env: options.env ?? withoutToken(process.env), ...(options.cwd === undefined ? {} : { cwd: options.cwd }) }
     )
     let stderr = ""
     child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
