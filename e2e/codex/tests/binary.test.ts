@@ -4,6 +4,9 @@
  * against the real `codex app-server` (handshake, error responses, thread/start with the mock).
  */
 import { Deferred, Effect, Schema } from "effect"
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as CodexProcess from "../../../packages/server/src/connectors/codex/CodexProcess.js"
@@ -33,6 +36,23 @@ describe("codex binary lookup", () => {
     expect(onPath.path).toBe(nativeCodexBin())
     const fromEnv = await Effect.runPromise(CodexProcess.resolveBinary(null, { ORBITDOCK_CODEX_BIN: nativeCodexBin(), PATH: "" }))
     expect(fromEnv.path).toBe(nativeCodexBin())
+  })
+
+  it("orbitdock doctor finds it and knows it is the version the connector is tested with", () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "orbitdock-doctor-codex-"))
+    try {
+      const bundle = path.resolve(import.meta.dirname, "../../../packages/server/dist/bundle/bin.js")
+      const run = spawnSync(process.execPath, [bundle, "doctor", "--json", "--data-dir", dataDir, "--codex-bin", wrapperCodexBin()], { encoding: "utf8" })
+      const codexFinding = JSON.parse(run.stdout).findings.find((f: { check: string }) => f.check === "codex")
+      const pinned = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, "../package.json"), "utf8")).devDependencies["@openai/codex"]
+      expect(codexFinding).toEqual({
+        check: "codex",
+        level: "ok",
+        summary: `codex ${pinned} at ${nativeCodexBin()} (the version the connector was tested with)`
+      })
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true })
+    }
   })
 
   it("answers create_session with `unsupported` when there is no codex, and keeps serving", async () => {

@@ -162,5 +162,12 @@ export const migrate = (record: Readonly<Record<string, Effect.Effect<void, unkn
   Effect.gen(function* () {
     yield* Migrator.make({})({ loader: Migrator.fromRecord(record), table: "effect_sql_migrations" })
     const sql = yield* SqlClient.SqlClient
-    yield* sql.unsafe(`PRAGMA user_version = ${versionOf(record)}`)
+    const version = versionOf(record)
+    const [stamped] = yield* sql.unsafe<{ user_version: number }>("PRAGMA user_version")
+    if (stamped?.user_version === version) return
+    // A log the migrations table already dates is readable without the stamp: a database that is
+    // busy now (another process holds its lock) still opens, and is stamped at a later start.
+    yield* sql.unsafe(`PRAGMA user_version = ${version}`).pipe(
+      Effect.catchAll((error) => Effect.logWarning(`could not stamp the event log's schema version ${version} yet: ${error.message}`))
+    )
   })
