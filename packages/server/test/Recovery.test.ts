@@ -4,31 +4,17 @@
  * command's event present, the HTTP state equal to the fold of the log, and interrupted turns closed
  * (pending requests expired, `interrupted: server restarted`, status waiting).
  */
-import type { SessionState, StoredEvent } from "@orbitdock/domain"
+import type { SessionState } from "@orbitdock/domain"
 import { SessionProjection } from "@orbitdock/projections"
 import Database from "better-sqlite3"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { type ServerProcess, serverKeeper } from "./helpers/serverProcess.js"
+import { allEvents, serverKeeper } from "./helpers/serverProcess.js"
 
 const keeper = serverKeeper()
 afterEach(keeper.stopAll)
 const start = (dataDir: string) => keeper.start(dataDir)
 
-/** Every event of a session through the HTTP events endpoint, page by page. */
-const allEvents = async (server: ServerProcess, id: string): Promise<Array<StoredEvent>> => {
-  const events: Array<StoredEvent> = []
-  let after = 0
-  for (;;) {
-    const { status, body } = await server.http(`/api/sessions/${id}/events?after=${after}&limit=10000`)
-    expect(status).toBe(200)
-    for (const e of body.events) {
-      events.push({ session_id: id as never, revision: e.revision, occurred_at: e.occurred_at, event: { type: e.type, ...e.data } })
-    }
-    if (body.next_after === null) return events
-    after = body.next_after
-  }
-}
 
 describe("recovery after kill -9", () => {
   it("replays to a consistent state with every acked command and closes interrupted turns", async () => {

@@ -157,6 +157,17 @@ export const discoverVerified = (dataDir: string): Effect.Effect<Discovered> =>
     return found
   })
 
+/** Whether a server answers `GET /health` with 200 on the Unix socket (no token needed there). */
+export const socketAnswers = (socketPath: string, timeoutMs = 2000): Effect.Effect<boolean> =>
+  Effect.async<boolean>((resume) => {
+    const request = http.get({ socketPath, path: "/health", timeout: timeoutMs }, (response) => {
+      response.resume()
+      resume(Effect.succeed(response.statusCode === 200))
+    })
+    request.on("error", () => resume(Effect.succeed(false)))
+    request.on("timeout", () => request.destroy(new Error("timeout")))
+  })
+
 /** The line a command prints when it ignores a stale file. */
 export const staleMessage = (dataDir: string, reason: string): string =>
   `ignoring ${serverFilePath(dataDir)}, left by a server that is not running any more: ${reason}`

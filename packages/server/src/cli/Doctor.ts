@@ -6,7 +6,6 @@ import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
-import * as http from "node:http"
 import * as net from "node:net"
 import * as path from "node:path"
 import { findClaudeBin } from "../connectors/claude/HeadlessProcess.js"
@@ -46,17 +45,6 @@ export interface DoctorOptions {
   readonly env: Readonly<Record<string, string | undefined>>
 }
 
-/** `GET /health` over the Unix socket: whether it answers 200. */
-const socketAnswers = (socketPath: string): Effect.Effect<boolean> =>
-  Effect.async<boolean>((resume) => {
-    const req = http.get({ socketPath, path: "/health", timeout: 2000 }, (res) => {
-      res.resume()
-      resume(Effect.succeed(res.statusCode === 200))
-    })
-    req.on("error", () => resume(Effect.succeed(false)))
-    req.on("timeout", () => req.destroy(new Error("timeout")))
-  })
-
 /** The server on this data dir, and a stale server.json. */
 const serverCheck = (options: DoctorOptions) =>
   Effect.gen(function* () {
@@ -81,7 +69,7 @@ const serverCheck = (options: DoctorOptions) =>
     }
     const file = found.file
     const findings: Array<Finding> = []
-    const socket = file.socket === null ? null : yield* socketAnswers(file.socket)
+    const socket = file.socket === null ? null : yield* Discovery.socketAnswers(file.socket)
     const where = `${file.url}${file.socket === null ? "" : ` and ${file.socket}`}`
     findings.push(
       socket === false

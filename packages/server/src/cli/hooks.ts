@@ -8,7 +8,6 @@
 import { Command, Options } from "@effect/cli"
 import { Console, Duration, Effect, Option } from "effect"
 import * as fs from "node:fs"
-import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
 import { DEFAULT_PERMISSION_TIMEOUT } from "../connectors/claude/ClaudeConnector.js"
@@ -157,20 +156,6 @@ export const uninstall = (settingsPath: string) =>
     return { changed: true, backup }
   })
 
-/** Whether the server answers `GET /health` on its Unix socket. */
-const reachable = (socketPath: string): Effect.Effect<boolean> =>
-  Effect.async<boolean>((resume) => {
-    const req = http.get({ socketPath, path: "/health", timeout: 1000 }, (res) => {
-      res.resume()
-      resume(Effect.succeed(res.statusCode === 200))
-    })
-    req.on("error", () => resume(Effect.succeed(false)))
-    req.on("timeout", () => {
-      req.destroy()
-      resume(Effect.succeed(false))
-    })
-  })
-
 const settingsOption = Options.text("settings").pipe(
   Options.optional,
   Options.withDescription("Claude Code settings file (default: $CLAUDE_CONFIG_DIR or ~/.claude, settings.json)")
@@ -244,7 +229,7 @@ const statusCommand = Command.make(
       const dataDir = path.resolve(flags.dataDir)
       const found = Discovery.discover(dataDir)
       const socketPath = (found._tag === "Running" ? found.file.socket : null) ?? path.join(dataDir, "server.sock")
-      const server = yield* reachable(socketPath)
+      const server = yield* Discovery.socketAnswers(socketPath, 1000)
       const missing = HOOK_EVENTS.filter((e) => hooks[e] === undefined)
       if (flags.json) {
         yield* Console.log(JSON.stringify({ settings: settingsPath, hooks, missing, server_reachable: server }))

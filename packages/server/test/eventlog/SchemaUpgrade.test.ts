@@ -5,7 +5,7 @@
  * migrations run in one transaction, the copy kept until the server has started; a newer one is
  * refused untouched. Real SQLite files, the real server process.
  */
-import type { SessionState, StoredEvent } from "@orbitdock/domain"
+import type { SessionState } from "@orbitdock/domain"
 import { SessionProjection } from "@orbitdock/projections"
 import * as SqlClient from "@effect/sql/SqlClient"
 import Database from "better-sqlite3"
@@ -18,7 +18,7 @@ import * as EventLogSqlite from "../../src/eventlog/EventLogSqlite.js"
 import { migrations, SCHEMA_VERSION } from "../../src/eventlog/eventLogSchema.js"
 import { readSchemaVersion } from "../../src/eventlog/schemaUpgrade.js"
 import { bundle, cliEnv } from "../helpers/cli.js"
-import { type ServerProcess, serverKeeper } from "../helpers/serverProcess.js"
+import { allEvents, serverKeeper } from "../helpers/serverProcess.js"
 import { spawnSync } from "node:child_process"
 
 const keeper = serverKeeper()
@@ -33,19 +33,6 @@ const dataDirWith = (release: string): string => {
   return dataDir
 }
 
-const allEvents = async (server: ServerProcess, id: string): Promise<Array<StoredEvent>> => {
-  const events: Array<StoredEvent> = []
-  let after = 0
-  for (;;) {
-    const { status, body } = await server.http(`/api/sessions/${id}/events?after=${after}&limit=10000`)
-    expect(status).toBe(200)
-    for (const e of body.events) {
-      events.push({ session_id: id as never, revision: e.revision, occurred_at: e.occurred_at, event: { type: e.type, ...e.data } })
-    }
-    if (body.next_after === null) return events
-    after = body.next_after
-  }
-}
 
 const sha256 = (file: string) => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex")
 

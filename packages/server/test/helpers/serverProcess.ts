@@ -3,7 +3,7 @@
  * (SIGKILL) and start it again on the same data directory, with HTTP and WebSocket clients like
  * `testServer.ts`'s.
  */
-import { JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL } from "@orbitdock/domain"
+import { JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL, type StoredEvent } from "@orbitdock/domain"
 import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -89,5 +89,20 @@ export const serverKeeper = () => {
       await Promise.all(servers.splice(0).map((s) => s.kill("SIGKILL")))
       for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
     }
+  }
+}
+
+/** Every event of a session through `GET /api/sessions/:id/events`, page by page, as stored events. */
+export const allEvents = async (server: ServerProcess, id: string): Promise<Array<StoredEvent>> => {
+  const events: Array<StoredEvent> = []
+  let after = 0
+  for (;;) {
+    const { status, body } = await server.http(`/api/sessions/${id}/events?after=${after}&limit=10000`)
+    if (status !== 200) throw new Error(`GET /api/sessions/${id}/events: ${status}`)
+    for (const e of body.events) {
+      events.push({ session_id: id as never, revision: e.revision, occurred_at: e.occurred_at, event: { type: e.type, ...e.data } })
+    }
+    if (body.next_after === null) return events
+    after = body.next_after
   }
 }

@@ -112,41 +112,35 @@ export const withOurs = (settings: Json, target: HookTarget): Json => {
   return { ...base, hooks }
 }
 
-/** Which events have an OrbitDock hook, and through what (a command hook goes over the Unix socket). */
-export const installed = (settings: Json): Partial<Record<string, "http" | "unix">> => {
-  const out: Partial<Record<string, "http" | "unix">> = {}
+/** Every OrbitDock hook entry in the settings, with its event. */
+function* ourHooks(settings: Json): Generator<readonly [string, Json]> {
   const hooks = settings.hooks
-  if (typeof hooks !== "object" || hooks === null) return out
+  if (typeof hooks !== "object" || hooks === null) return
   for (const [event, groups] of Object.entries(hooks as Json)) {
     if (!Array.isArray(groups)) continue
     for (const group of groups) {
       const entries = typeof group === "object" && group !== null ? (group as Json).hooks : undefined
       if (!Array.isArray(entries)) continue
-      for (const h of entries) if (isOurs(h)) out[event] = (h as Json).type === "http" ? "http" : "unix"
+      for (const h of entries) if (isOurs(h)) yield [event, h as Json] as const
     }
   }
+}
+
+/** Which events have an OrbitDock hook, and through what (a command hook goes over the Unix socket). */
+export const installed = (settings: Json): Partial<Record<string, "http" | "unix">> => {
+  const out: Partial<Record<string, "http" | "unix">> = {}
+  for (const [event, hook] of ourHooks(settings)) out[event] = hook.type === "http" ? "http" : "unix"
   return out
 }
 
 /** Where each installed OrbitDock hook sends its event: the Unix socket a command hook names, or an http hook's URL. */
 export const destinations = (settings: Json): Partial<Record<string, string>> => {
   const out: Partial<Record<string, string>> = {}
-  const hooks = settings.hooks
-  if (typeof hooks !== "object" || hooks === null) return out
-  for (const [event, groups] of Object.entries(hooks as Json)) {
-    if (!Array.isArray(groups)) continue
-    for (const group of groups) {
-      const entries = typeof group === "object" && group !== null ? (group as Json).hooks : undefined
-      if (!Array.isArray(entries)) continue
-      for (const h of entries) {
-        if (!isOurs(h)) continue
-        const hook = h as Json
-        if (typeof hook.url === "string") out[event] = hook.url.replace(/\/hook\?.*$/, "")
-        else if (typeof hook.command === "string") {
-          const socket = /--unix-socket '((?:[^']|'\\'')*)'/.exec(hook.command)
-          if (socket !== null) out[event] = socket[1]!.replace(/'\\''/g, "'")
-        }
-      }
+  for (const [event, hook] of ourHooks(settings)) {
+    if (typeof hook.url === "string") out[event] = hook.url.replace(/\/hook\?.*$/, "")
+    else if (typeof hook.command === "string") {
+      const socket = /--unix-socket '((?:[^']|'\\'')*)'/.exec(hook.command)
+      if (socket !== null) out[event] = socket[1]!.replace(/'\\''/g, "'")
     }
   }
   return out
