@@ -33,16 +33,28 @@ interface Serve {
   readonly stop: () => Promise<void>
 }
 
-/** Starts the real CLI on `dataDir` and resolves once it printed its `listening` line. */
-const serve = (dataDir: string): Promise<Serve> =>
+/** `npm run package`'s single executable for this machine, when it was built. */
+const singleExecutable = (): string | null => {
+  const root = path.resolve(path.dirname(binPath), "../../../..")
+  const { version } = JSON.parse(fs.readFileSync(path.join(root, "packages/server/package.json"), "utf8")) as { version: string }
+  const file = path.join(root, "release", `orbitdock-${version}-${process.platform}-${process.arch}`)
+  return fs.existsSync(file) ? file : null
+}
+
+/**
+ * Starts the real CLI on `dataDir` (or the single executable, with `executable` and its unpacking
+ * cache) and resolves once it printed its `listening` line.
+ */
+const serve = (dataDir: string, executable?: { readonly file: string; readonly cacheDir: string }): Promise<Serve> =>
   new Promise((resolve, reject) => {
     // BENCH_PROFILE_DIR=<dir>: write a CPU profile of the server (written when it exits on SIGTERM).
     const profile = process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []
     const more = (process.env.BENCH_SERVER_ARGS ?? "").split(" ").filter((arg) => arg !== "")
-    const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...profile, ...more, binPath, "serve", "--port", "0", "--socket", "none", "--data-dir", dataDir, "--log-level", "warn"], {
+    const serveArgs = ["serve", "--port", "0", "--socket", "none", "--data-dir", dataDir, "--log-level", "warn"]
+    const child = spawn(executable?.file ?? process.execPath, executable === undefined ? [...SERVER_NODE_FLAGS, ...profile, ...more, binPath, ...serveArgs] : serveArgs, {
       stdio: ["ignore", "pipe", "inherit"],
       // The token in the environment, not the argv (where `serve` warns that every local user sees it).
-      env: { ...process.env, ORBITDOCK_TOKEN: TOKEN }
+      env: { ...process.env, ORBITDOCK_TOKEN: TOKEN, ...(executable === undefined ? {} : { ORBITDOCK_CACHE_DIR: executable.cacheDir }) }
     })
     if (child.pid !== undefined) cpuLimit()?.place(child.pid)
     const timer = setTimeout(() => reject(new Error("orbitdock serve did not start within 60 s")), 60_000)
@@ -145,6 +157,23 @@ export const coldStart = async (figures: Figures, o: Options) => {
       figures.add(S6, "RSS of an idle server, empty log", "MB", rssOf(empty.child.pid!))
       await empty.stop()
       fs.rmSync(emptyDir, { recursive: true, force: true })
+      const file = singleExecutable()
+      if (file !== null) {
+        // The same with `npm run package`'s single executable: its first start unpacks its files.
+        const cacheDir = tempDir("sea-cache")
+        for (const label of ["first start (unpacks)", "later start"]) {
+          const dir = tempDir("empty")
+          const s0 = nowMs()
+          const started = await serve(dir, { file, cacheDir })
+          while ((await get(started.port, "/health")).status !== 200);
+          figures.add(S5, `single executable, empty log, ${label}: start → /health answers`, "s", (nowMs() - s0) / 1000)
+          if (label === "later start") figures.add(S6, "RSS of an idle single executable, empty log", "MB", rssOf(started.child.pid!))
+          await started.stop()
+          fs.rmSync(dir, { recursive: true, force: true })
+        }
+        fs.rmSync(cacheDir, { recursive: true, force: true })
+        if (run === 0) figures.note(S5, `The single executable (${path.basename(file)}, ${(fs.statSync(file).size / 2 ** 20).toFixed(1)} MiB) runs without \`--single-threaded-gc\` (it takes no Node options).`)
+      }
 
       const t0 = nowMs()
       const server = await serve(dataDir)
