@@ -24,7 +24,7 @@ import { tempDir } from "./raw/sqliteAppend.js"
 export const S5 = "5. Cold start and replay (real `orbitdock serve` on a pre-written log)"
 export const S6 = "6. Memory (server RSS)"
 
-const TOKEN = "c".repeat(64)
+export const TOKEN = "c".repeat(64)
 
 interface Serve {
   readonly child: ChildProcess
@@ -45,7 +45,7 @@ const singleExecutable = (): string | null => {
  * Starts the real CLI on `dataDir` (or the single executable, with `executable` and its unpacking
  * cache) and resolves once it printed its `listening` line.
  */
-const serve = (dataDir: string, executable?: { readonly file: string; readonly cacheDir: string }): Promise<Serve> =>
+export const serve = (dataDir: string, executable?: { readonly file: string; readonly cacheDir: string }): Promise<Serve> =>
   new Promise((resolve, reject) => {
     // BENCH_PROFILE_DIR=<dir>: write a CPU profile of the server (written when it exits on SIGTERM).
     const profile = process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []
@@ -78,7 +78,7 @@ const serve = (dataDir: string, executable?: { readonly file: string; readonly c
     })
   })
 
-const get = (port: number, pathAndQuery: string): Promise<{ status: number; body: string }> =>
+export const get = (port: number, pathAndQuery: string): Promise<{ status: number; body: string }> =>
   new Promise((resolve, reject) => {
     const req = http.get({ host: "127.0.0.1", port, path: pathAndQuery, headers: { authorization: `Bearer ${TOKEN}` } }, (res) => {
       const chunks: Array<Buffer> = []
@@ -88,7 +88,7 @@ const get = (port: number, pathAndQuery: string): Promise<{ status: number; body
     req.on("error", reject)
   })
 
-const rssOf = (pid: number): number => {
+export const rssOf = (pid: number): number => {
   const status = fs.readFileSync(`/proc/${pid}/status`, "utf8")
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN)
   return kb / 1024

@@ -14,6 +14,8 @@ import { attentionWebhook, inboxServe } from "./attentionScenarios.js"
 import { rulesSimulate } from "./rulesScenarios.js"
 import { burstAcks, burstStall } from "./burstScenarios.js"
 import { coldStart, stalledClient } from "./coldScenarios.js"
+import { pageAtScale } from "./pageScenarios.js"
+import { soak } from "./soakScenarios.js"
 import { fanout, ingest, stalls, uiLatency } from "./orbitScenarios.js"
 import { rawAppend, rawDecode, rawFanout, rawLatency, rawStall } from "./rawScenarios.js"
 import { SERVER_NODE_FLAGS } from "./lib/server.js"
@@ -30,6 +32,8 @@ const groups: ReadonlyArray<readonly [string, (f: Figures, o: Options) => unknow
   ["fanout", fanout],
   ["cold", coldStart],
   ["memory", stalledClient],
+  ["soak", soak],
+  ["page", pageAtScale],
   ["burst-stall", burstStall],
   ["burst-ack", burstAcks],
   ["attention-webhook", attentionWebhook],
@@ -86,7 +90,7 @@ const render = (figures: Figures, o: Options, startedAt: Date, seconds: number, 
     "npm run bench -- --quick            # smoke run (CI): small sizes, prints the table only",
     "npm run bench -- --only=raw,fanout  # some groups; --runs=N; --out=FILE",
     "npm run bench -- --slow=0.5         # slow-machine mode: the server and raw references get half a core (root: a cgroup CPU quota); writes BENCHMARKS.slow.md",
-    "# groups: raw (raw-append, raw-stall, raw-fanout, raw-latency, raw-decode), ingest, latency, stall, fanout, cold, memory, burst (burst-stall, burst-ack), attention (attention-webhook, attention-inbox), rules",
+    "# groups: raw (raw-append, raw-stall, raw-fanout, raw-latency, raw-decode), ingest, latency, stall, fanout, cold, memory, burst (burst-stall, burst-ack), attention (attention-webhook, attention-inbox), rules, soak, page",
     "BENCH_PROFILE_DIR=/tmp/prof npm run bench -- --only=stall --runs=1   # CPU profiles of the server processes",
     'BENCH_SERVER_ARGS="--trace-gc-nvp" npm run bench -- --only=stall --runs=1   # more Node options for the server process',
     "node bench/dist/tools/profile.js /tmp/prof/<file>.cpuprofile        # where the time went",
