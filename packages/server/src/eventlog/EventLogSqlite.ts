@@ -89,10 +89,13 @@ export const open = (options: EventLogSqliteOptions) =>
       // The Migrator turns a failed migration into a defect (its transaction rolled back): a typed failure here.
       Effect.catchAllDefect(Effect.fail),
       Effect.mapError((cause) => {
-        const message = [cause, (cause as { cause?: unknown }).cause]
-          .filter((c) => c instanceof Error)
-          .map((c) => (c as Error).message)
-          .join(": ")
+        // A MigrationError names the migration, its SqlError the step, that one's cause what SQLite said.
+        const messages: Array<string> = []
+        for (let c: unknown = cause, depth = 0; c instanceof Error && depth < 4; c = (c as { cause?: unknown }).cause, depth++) {
+          const text = c.message.trim()
+          if (text !== "" && !messages.includes(text)) messages.push(text)
+        }
+        const message = messages.join(": ")
         const where = upgrade.backup === null ? "" : ` (the database is as it was; a copy from before is at ${upgrade.backup})`
         return fail("EventLog.open:migrate")(new Error(`${message || String(cause)}${where}`))
       })

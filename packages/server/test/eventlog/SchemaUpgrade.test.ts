@@ -108,6 +108,8 @@ describe("schema upgrades", () => {
       Effect.flip(Effect.scoped(EventLogSqlite.open({ dbPath: db, flushMs: 20, batchSize: 50, migrations: broken })))
     )
     expect(message).toContain("EventLog.open:migrate")
+    expect(message).toContain(`Migration "${SCHEMA_VERSION + 1}_broken" failed`)
+    expect(message).toContain("no such table: no_such_table")
     expect(message).toContain("the database is as it was")
 
     expect(readSchemaVersion(db)).toBe(SCHEMA_VERSION)
