@@ -4,17 +4,17 @@
  * stops reading).
  */
 import { SessionMirror, SessionProjection } from "@orbitdock/projections"
+import { launchServer, serverBins } from "@orbitdock/test-kit"
 import Database from "better-sqlite3"
-import { spawn, type ChildProcess } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as path from "node:path"
-import * as readline from "node:readline"
 import WebSocket from "ws"
 import { cpuLimit } from "./lib/cpuLimit.js"
 import { eventAt, sessionIdOf } from "./lib/events.js"
 import type { Figures } from "./lib/report.js"
-import { binPath, RECENT_EVENTS, SERVER_NODE_FLAGS, SnapshotStore } from "./lib/server.js"
+import { RECENT_EVENTS, SERVER_NODE_FLAGS, SnapshotStore } from "./lib/server.js"
 import { nowMs, summarize } from "./lib/stats.js"
 import type { Options } from "./options.js"
 import { ask, startOrbit } from "./orbit.js"
@@ -29,54 +29,39 @@ export const TOKEN = "c".repeat(64)
 interface Serve {
   readonly child: ChildProcess
   readonly port: number
-  readonly listeningAt: number
   readonly stop: () => Promise<void>
 }
 
 /** `npm run package`'s single executable for this machine, when it was built. */
 const singleExecutable = (): string | null => {
-  const root = path.resolve(path.dirname(binPath), "../../../..")
+  const root = path.resolve(path.dirname(serverBins.bundle), "../../../..")
   const { version } = JSON.parse(fs.readFileSync(path.join(root, "packages/server/package.json"), "utf8")) as { version: string }
   const file = path.join(root, "release", `orbitdock-${version}-${process.platform}-${process.arch}`)
   return fs.existsSync(file) ? file : null
 }
 
 /**
- * Starts the real CLI on `dataDir` (or the single executable, with `executable` and its unpacking
- * cache) and resolves once it printed its `listening` line.
+ * Starts the real CLI, the bundle `npm start` runs (or the single executable, with `executable`
+ * and its unpacking cache), on `dataDir` through the test kit's launcher, under the slow mode's CPU
+ * quota when there is one, and resolves once it printed its `listening` line.
  */
-export const serve = (dataDir: string, executable?: { readonly file: string; readonly cacheDir: string }): Promise<Serve> =>
-  new Promise((resolve, reject) => {
-    // BENCH_PROFILE_DIR=<dir>: write a CPU profile of the server (written when it exits on SIGTERM).
-    const profile = process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []
-    const more = (process.env.BENCH_SERVER_ARGS ?? "").split(" ").filter((arg) => arg !== "")
-    const serveArgs = ["serve", "--port", "0", "--socket", "none", "--data-dir", dataDir, "--log-level", "warn"]
-    const child = spawn(executable?.file ?? process.execPath, executable === undefined ? [...SERVER_NODE_FLAGS, ...profile, ...more, binPath, ...serveArgs] : serveArgs, {
-      stdio: ["ignore", "pipe", "inherit"],
-      // The token in the environment, not the argv (where `serve` warns that every local user sees it).
-      env: { ...process.env, ORBITDOCK_TOKEN: TOKEN, ...(executable === undefined ? {} : { ORBITDOCK_CACHE_DIR: executable.cacheDir }) }
-    })
-    if (child.pid !== undefined) cpuLimit()?.place(child.pid)
-    const timer = setTimeout(() => reject(new Error("orbitdock serve did not start within 60 s")), 60_000)
-    child.once("exit", (code) => reject(new Error(`orbitdock serve exited with ${code}`)))
-    readline.createInterface({ input: child.stdout! }).once("line", (line) => {
-      clearTimeout(timer)
-      const listeningAt = nowMs()
-      const port = (JSON.parse(line) as { port: number }).port
-      resolve({
-        child,
-        port,
-        listeningAt,
-        stop: () =>
-          new Promise<void>((done) => {
-            child.removeAllListeners("exit")
-            if (child.exitCode !== null) return done()
-            child.once("exit", () => done())
-            child.kill("SIGTERM")
-          })
-      })
-    })
+export const serve = async (dataDir: string, executable?: { readonly file: string; readonly cacheDir: string }): Promise<Serve> => {
+  // BENCH_PROFILE_DIR=<dir>: write a CPU profile of the server (written when it exits on SIGTERM).
+  const profile = process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []
+  const more = (process.env.BENCH_SERVER_ARGS ?? "").split(" ").filter((arg) => arg !== "")
+  const launched = await launchServer({
+    dataDir,
+    args: ["--socket", "none"],
+    entry: "bundle",
+    nodeArgs: [...SERVER_NODE_FLAGS, ...profile, ...more],
+    ...(executable === undefined ? {} : { command: [executable.file] }),
+    // The token in the environment, not the argv (where `serve` warns that every local user sees it).
+    env: { ...process.env, ORBITDOCK_TOKEN: TOKEN, ...(executable === undefined ? {} : { ORBITDOCK_CACHE_DIR: executable.cacheDir }) },
+    onSpawn: (pid) => cpuLimit()?.place(pid),
+    timeoutMs: 60_000
   })
+  return { child: launched.child, port: launched.listening.port, stop: () => launched.stop("SIGTERM") }
+}
 
 export const get = (port: number, pathAndQuery: string): Promise<{ status: number; body: string }> =>
   new Promise((resolve, reject) => {

@@ -50,7 +50,8 @@ const commander = async (port: number) => {
 }
 
 export const soak = async (figures: Figures, o: Options) => {
-  const totalMs = o.quick ? 30_000 : 300_000
+  // BENCH_SOAK_SECONDS=<s>: a longer (or shorter) soak, to see where the climb levels off.
+  const totalMs = process.env.BENCH_SOAK_SECONDS ? Number(process.env.BENCH_SOAK_SECONDS) * 1000 : o.quick ? 30_000 : 300_000
   const dataDir = tempDir("soak")
   const server = await serve(dataDir)
   const pid = server.child.pid!

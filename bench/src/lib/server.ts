@@ -13,7 +13,3 @@ export { HttpTransport } from "../../../packages/server/dist/http/HttpTransport.
 export type { ConnectorHost, ConnectorFactory, EventInput } from "../../../packages/server/dist/connectors/Connector.js"
 export { EventLog } from "../../../packages/server/dist/eventlog/EventLog.js"
 export { SERVER_NODE_FLAGS } from "../../../packages/server/dist/nodeFlags.js"
-
-import * as path from "node:path"
-/** `orbitdock` itself as `npm start` runs it (the esbuild bundle), for scenarios that start the real CLI. */
-export const binPath = path.resolve(new URL(".", import.meta.url).pathname, "../../../packages/server/dist/bundle/bin.js")

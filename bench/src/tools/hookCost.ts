@@ -12,30 +12,18 @@
  *
  *   node bench/dist/tools/hookCost.js [--n=300]
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import { launchServer } from "@orbitdock/test-kit"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as readline from "node:readline"
 import { hookEntry } from "../../../packages/server/dist/connectors/claude/HookSettings.js"
-import { binPath, SERVER_NODE_FLAGS } from "../lib/server.js"
+import { SERVER_NODE_FLAGS } from "../lib/server.js"
 import { quantile } from "../lib/stats.js"
 
 const n = Number(process.argv.find((a) => a.startsWith("--n="))?.slice(4) ?? 300)
 const WARMUP = 20
-
-const startServer = (dataDir: string) =>
-  new Promise<{ child: ChildProcess; url: string; socket: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, binPath, "serve", "--port", "0", "--data-dir", dataDir, "--log-level", "warn"], {
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    child.once("exit", (code) => reject(new Error(`server exited (${code})`)))
-    readline.createInterface({ input: child.stdout! }).once("line", (line) => {
-      const listening = JSON.parse(line) as { url: string; socket: string }
-      resolve({ child, url: listening.url, socket: listening.socket })
-    })
-  })
 
 /** `sh -c <command>` with `body` on stdin, as Claude runs a command hook; resolves with its stdout. */
 const runCommand = (command: string, body: string) =>
@@ -109,11 +97,12 @@ const row = (name: string, samples: ReadonlyArray<Sample>) => {
 
 const main = async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "orbitdock-hookcost-"))
-  const server = await startServer(dataDir)
+  // The bundle `npm start` runs, with its Node options, listening on TCP and its Unix socket.
+  const server = await launchServer({ dataDir, entry: "bundle", nodeArgs: SERVER_NODE_FLAGS })
   try {
-    const token = fs.readFileSync(path.join(dataDir, "token"), "utf8").trim()
+    const { token } = server
     const sessionId = "7b0c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d"
-    const target = { socketPath: server.socket, url: server.url, token, permissionTimeoutS: 120 }
+    const target = { socketPath: server.listening.socket!, url: server.listening.url, token, permissionTimeoutS: 120 }
     const unixCommand = hookEntry("Notification" as never, { ...target, transport: "unix" }).command as string
     // The session exists first: every measured delivery is then the same small hook of a known session.
     await runCommand(unixCommand, JSON.stringify({ session_id: sessionId, hook_event_name: "SessionStart", cwd: "/work/bench" }))
@@ -126,7 +115,7 @@ const main = async () => {
     })
     const kinds = {
       unix: () => runCommand(unixCommand, body),
-      http: () => post(server.url, token, body).then((status) => {
+      http: () => post(server.listening.url, token, body).then((status) => {
         if (status !== 202) throw new Error(`http hook answered ${status}`)
       }),
       shell: () => runCommand("cat >/dev/null", body)
@@ -145,8 +134,7 @@ const main = async () => {
     console.log(row("http: POST with the token", samples.http))
     console.log(row("sh -c 'cat >/dev/null' (baseline)", samples.shell))
   } finally {
-    server.child.kill("SIGTERM")
-    await new Promise((r) => server.child.once("exit", r))
+    await server.stop("SIGTERM")
     fs.rmSync(dataDir, { recursive: true, force: true })
   }
 }

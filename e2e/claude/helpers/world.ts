@@ -14,7 +14,7 @@ import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
 import WebSocket from "ws"
-import { launchServer } from "../../../packages/server/test/kit/launchServer.js"
+import { launchServer } from "@orbitdock/test-kit"
 import { type MockAnthropic, startMockAnthropic } from "./mockAnthropic.js"
 
 export const repoRoot = path.resolve(import.meta.dirname, "../../..")

@@ -9,7 +9,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Client } from "../../../packages/client-sdk/dist/node.js"
-import { launchServer } from "../../../packages/server/test/kit/launchServer.js"
+import { launchServer } from "@orbitdock/test-kit"
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
 

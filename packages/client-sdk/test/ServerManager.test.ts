@@ -10,7 +10,7 @@ import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { Client } from "../src/node.js"
 import { ensureServer, type ManagedServer, type ServerEvent } from "../src/ServerManager.js"
-import { serverBins } from "../../server/test/kit/launchServer.js"
+import { serverBins } from "@orbitdock/test-kit"
 
 const command = [process.execPath, serverBins.bundle]
 const managed: Array<ManagedServer> = []

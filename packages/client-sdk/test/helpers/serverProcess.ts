@@ -7,7 +7,7 @@ import { afterAll, beforeAll } from "vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { launchServer, type Launched, type Listening, requestJson } from "../../../server/test/kit/launchServer.js"
+import { launchServer, type Launched, type Listening, requestJson } from "@orbitdock/test-kit"
 
 export type { Listening }
 

@@ -1,5 +1,5 @@
 /**
- * The real `orbitdock serve` as a child process (`kit/launchServer.ts`), for tests that must kill it
+ * The real `orbitdock serve` as a child process (`@orbitdock/test-kit`), for tests that must kill it
  * (SIGKILL) and start it again on the same data directory, with HTTP and WebSocket clients like
  * `testServer.ts`'s.
  */
@@ -9,7 +9,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import WebSocket from "ws"
-import { launchServer, requestJson, serverBins } from "../kit/launchServer.js"
+import { launchServer, requestJson, serverBins } from "@orbitdock/test-kit"
 import { makeClient, type TestClient } from "./testServer.js"
 
 export const binPath = serverBins.dist

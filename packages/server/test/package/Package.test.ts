@@ -10,7 +10,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import WebSocket from "ws"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Launched, launchServer, requestJson } from "../kit/launchServer.js"
+import { type Launched, launchServer, requestJson } from "@orbitdock/test-kit"
 
 const root = path.resolve(import.meta.dirname, "../../../..")
 const { version } = JSON.parse(fs.readFileSync(path.join(root, "packages/server/package.json"), "utf8"))

@@ -1,9 +1,10 @@
 /**
  * The one launcher of the real `orbitdock serve` as a child process, for every suite that needs a
- * server it can kill and start again (the server's tests, the SDK's, the e2e suites): the built
- * CLI (`dist/bin.js`, or the bundle `npm start` runs), on a data dir and a port (0: a free one).
- * It resolves once the server prints its `listening` line, never after a fixed time, and reads the
- * token from the data dir, as a user's client does.
+ * server it can kill and start again (the server's tests, the SDK's, the e2e suites) and for the
+ * bench: the built CLI (`dist/bin.js`, or the bundle `npm start` runs), an installed package or
+ * the single executable, on a data dir and a port (0: a free one). It resolves once the server
+ * prints its `listening` line, never after a fixed time, and reads the token from the data dir, as
+ * a user's client does (or from `ORBITDOCK_TOKEN` when the environment given sets it).
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -11,7 +12,8 @@ import * as http from "node:http"
 import * as path from "node:path"
 import * as readline from "node:readline"
 
-const dist = path.resolve(import.meta.dirname, "../../dist")
+// From this package's `src/` (tests) and `dist/` (the bench) alike.
+const dist = path.resolve(import.meta.dirname, "../../server/dist")
 
 /** The CLI builds a test may start: the compiled modules, or the bundle `npm start` runs. */
 export const serverBins = { dist: path.join(dist, "bin.js"), bundle: path.join(dist, "bundle", "bin.js") } as const
@@ -24,6 +26,10 @@ export interface LaunchOptions {
   readonly env?: NodeJS.ProcessEnv
   /** Default "dist". */
   readonly entry?: keyof typeof serverBins
+  /** Node options for `entry` (e.g. `--single-threaded-gc`, `--cpu-prof`); not with `command`. */
+  readonly nodeArgs?: ReadonlyArray<string>
+  /** Called with the child's pid as soon as it exists, before it can do anything (e.g. to put it under a CPU quota). */
+  readonly onSpawn?: (pid: number) => void
   /** Another `orbitdock` to run (program and leading arguments: an installed package, the single executable); replaces `entry`. */
   readonly command?: ReadonlyArray<string>
   /** The working directory; default this process's. */
@@ -62,7 +68,7 @@ const withoutToken = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => {
 
 export const launchServer = (options: LaunchOptions): Promise<Launched> =>
   new Promise((resolve, reject) => {
-    const [program, ...leading] = options.command ?? [process.execPath, serverBins[options.entry ?? "dist"]]
+    const [program, ...leading] = options.command ?? [process.execPath, ...(options.nodeArgs ?? []), serverBins[options.entry ?? "dist"]]
     const child = spawn(
       program!,
       [
@@ -78,6 +84,7 @@ export const launchServer = (options: LaunchOptions): Promise<Launched> =>
       ],
       { stdio: ["ignore", "pipe", "pipe"], env: options.env ?? withoutToken(process.env), ...(options.cwd === undefined ? {} : { cwd: options.cwd }) }
     )
+    if (child.pid !== undefined) options.onSpawn?.(child.pid)
     let stderr = ""
     child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
     const exited = new Promise<void>((done) => {
@@ -100,7 +107,7 @@ export const launchServer = (options: LaunchOptions): Promise<Launched> =>
       listened = true
       clearTimeout(timer)
       const listening = JSON.parse(line) as Listening
-      const token = fs.readFileSync(path.join(options.dataDir, "token"), "utf8").trim()
+      const token = options.env?.ORBITDOCK_TOKEN?.trim() || fs.readFileSync(path.join(options.dataDir, "token"), "utf8").trim()
       resolve({
         child,
         listening,
