@@ -37,6 +37,10 @@ import type { SessionSubscriber } from "./Sessions.js"
 
 /** How many recent events an actor keeps in memory to serve `since_revision` and the log's unflushed tail. */
 export const RECENT_EVENTS = 1024
+/** Of those, committed ones older than this leave memory (`internal/recentEvents.ts`)… */
+export const RECENT_MAX_AGE_MS = 60_000
+/** …but never the last this many. */
+export const RECENT_MIN = 64
 
 /** Mailbox capacity in events: connectors wait (backpressure) when an actor is this far behind. */
 export const MAILBOX_EVENTS = 4096
@@ -146,7 +150,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
    * when the first keyed event arrives, so a session that is only read never pays for them.
    */
   let keyDigests: Set<number> | undefined = undefined
-  const recent = new RecentEvents(RECENT_EVENTS)
+  const recent = new RecentEvents({ keep: RECENT_EVENTS, maxAgeMs: RECENT_MAX_AGE_MS, minKeep: RECENT_MIN })
   let projection = initial.projection
   const paging = new LivePaging(initial)
   /**
@@ -236,6 +240,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
   const step = (
     item: Ingest,
     now: string,
+    nowMs: number,
     pending: Array<PendingEvent>,
     messages: Array<SessionMessage>,
     seen: ReadonlySet<string>,
@@ -263,7 +268,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
       if (message === null) continue
       projection = next
       shared = false
-      recent.push({ stored, message })
+      recent.push({ stored, message }, nowMs)
       publish(message)
       pending.push({ stored, source_key: key })
       revisions.push(stored.revision)
@@ -386,10 +391,13 @@ export const make = Effect.fn("SessionActor.make")(function* (
         // The fold and its publishing take turns with the other actors' (`eventLoopSlice.ts`);
         // `now`, which stamps the events, is when the turn came.
         const summary = yield* inTurn(() => {
+          const nowMs = clock.unsafeCurrentTimeMillis()
           const now = isoNow(clock)
+          // Old recent events go only once all of them are in the log (reads take the rest from there).
+          if (!options.log.uncommitted(sessionId)) recent.trimOld(nowMs)
           const stepKeys = new Set<string>()
           for (const item of items) {
-            revisions.push(step(item, now, pending, messages, seen, stepKeys))
+            revisions.push(step(item, now, nowMs, pending, messages, seen, stepKeys))
             if (item.options?.checkpoints !== undefined) checkpoints.push(...item.options.checkpoints)
             urgent ||= item.options?.urgent === true
           }

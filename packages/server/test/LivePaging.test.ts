@@ -1,5 +1,5 @@
 /**
- * A live session's paging bookkeeping (`LivePaging`) and its recent events (`RecentEvents`), pure,
+ * A live session's paging bookkeeping (`LivePaging`) and its recent events (`RecentEvents`: by count, by age once committed), pure,
  * given/when/then: when to ask the log, what its answer lets the actor drop from memory, and which
  * updates of paged messages a whole state must still apply.
  */
@@ -85,11 +85,12 @@ describe("LivePaging", () => {
 })
 
 describe("RecentEvents", () => {
-  const ring = (from: number, to: number, keep = 100) => {
-    const recent = new RecentEvents(keep)
+  /** Events `from`–`to`, folded one a second from time 0 (the event at revision r at (r - from) s). */
+  const ring = (from: number, to: number, keep = 100, maxAgeMs = 3_600_000, minKeep = 10) => {
+    const recent = new RecentEvents({ keep, maxAgeMs, minKeep })
     for (let r = from; r <= to; r++) {
       const stored = appended(r, r)
-      recent.push({ stored, message: published(stored) })
+      recent.push({ stored, message: published(stored) }, (r - from) * 1000)
     }
     return recent
   }
@@ -109,5 +110,26 @@ describe("RecentEvents", () => {
     expect(500 - oldest + 1).toBeLessThanOrEqual(100 + 256)
     expect(recent.covers(oldest - 1)).toBe(true)
     expect(recent.covers(oldest - 2)).toBe(false)
+  })
+
+  it("given events over 200 s, when told they are committed at 200 s, then those older than a minute go, and no more", () => {
+    const recent = ring(1, 200, 1000, 60_000, 10)
+    // While the oldest is less than the slack (10 s) past the minute, nothing moves: a push stays a push.
+    recent.trimOld(69_000)
+    expect(recent.size).toBe(200)
+    recent.trimOld(200_000)
+    // Folded at 0…199 s: those at 140 s and later remain (revisions 141–200).
+    expect(recent.oldestRevision()).toBe(141)
+    expect(recent.covers(140)).toBe(true)
+    expect(recent.covers(139)).toBe(false)
+    expect(recent.eventsAfter(198).map((e) => e.revision)).toStrictEqual([199, 200])
+  })
+
+  it("given a quiet session, when its events are all old, then the last few stay for a resuming client", () => {
+    const recent = ring(1, 50, 1000, 60_000, 10)
+    recent.trimOld(3_600_000)
+    expect(recent.size).toBe(10)
+    expect(recent.oldestRevision()).toBe(41)
+    expect(recent.messagesAfter(45).map((m) => m.revision)).toStrictEqual([46, 47, 48, 49, 50])
   })
 })

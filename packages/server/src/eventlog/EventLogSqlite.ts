@@ -50,6 +50,14 @@ export const writerWorkerUrl = (): URL => {
 
 const fail = (operation: string) => (cause: unknown) => new EventLogError({ operation, cause })
 
+/**
+ * The writer thread's young generation, in MB (V8 sizes it at three semi-spaces). V8 would grow it
+ * to 32 MB under a steady stream of batches, and what it holds is resident for good; the writer's
+ * garbage is short-lived (a batch's text and rows), so a smaller one costs it little. Measured:
+ * bench/FINDINGS.md, finding 25.
+ */
+export const WRITER_YOUNG_GENERATION_MB = 12
+
 export interface EventLogSqliteOptions {
   readonly dbPath: string
   readonly flushMs: number
@@ -170,7 +178,7 @@ export const open = (options: EventLogSqliteOptions) =>
       Effect.flatMap((manager) => manager.spawn<CommitMessage, CommitResult, never>({})),
       Effect.provide(
         NodeWorker.layer(() => {
-          const thread = new NodeThread(workerUrl, { workerData })
+          const thread = new NodeThread(workerUrl, { workerData, resourceLimits: { maxYoungGenerationSizeMb: WRITER_YOUNG_GENERATION_MB } })
           options.onWriterStarted?.(thread)
           return thread
         })

@@ -57,6 +57,8 @@ export class Outbox {
   /** Data was dropped: data pushes are ignored until the resync. */
   private stale = false
   private resyncing = false
+  /** `whenDrained` callers: each with the most bytes the socket may still hold for it. */
+  private drainWaiters: Array<{ readonly maxBuffered: number; readonly resume: () => void }> = []
   private readonly sendOptions: { readonly binary: boolean }
 
   constructor(
@@ -125,11 +127,42 @@ export class Outbox {
     if (!this.scheduled) this.flush()
   }
 
+  /**
+   * Calls `resume` once nothing is queued and the socket holds at most `maxBuffered` unsent bytes
+   * (at once when that is so now), or once the outbox is closed. Returns a function that cancels
+   * the wait. What a large catch-up waits for, so that a client's catch-ups are built one after the
+   * other as it reads them instead of all being held in memory at once.
+   */
+  whenDrained(maxBuffered: number, resume: () => void): () => void {
+    if (this.isDrained(maxBuffered)) {
+      resume()
+      return () => {}
+    }
+    const waiter = { maxBuffered, resume }
+    this.drainWaiters.push(waiter)
+    return () => {
+      this.drainWaiters = this.drainWaiters.filter((w) => w !== waiter)
+    }
+  }
+
   /** Stops sending and forgets the queue (the connection is closing). */
   close(): void {
     this.closed = true
     this.queue = []
     this.head = 0
+    this.wakeDrainWaiters()
+  }
+
+  private isDrained(maxBuffered: number): boolean {
+    return this.closed || (this.size === 0 && this.ws.bufferedAmount <= maxBuffered)
+  }
+
+  private wakeDrainWaiters(): void {
+    if (this.drainWaiters.length === 0) return
+    const ready = this.drainWaiters.filter((w) => this.isDrained(w.maxBuffered))
+    if (ready.length === 0) return
+    this.drainWaiters = this.drainWaiters.filter((w) => !ready.includes(w))
+    for (const waiter of ready) waiter.resume()
   }
 
   private schedule(): void {
@@ -167,6 +200,7 @@ export class Outbox {
     } catch (error) {
       this.broken(this.culprit() ?? `sending failed: ${reason(error)}`)
     }
+    this.wakeDrainWaiters()
   }
 
   /** The first queued message that cannot be encoded, described (only looked for after a failure). */
@@ -254,5 +288,6 @@ export class Outbox {
     }
     this.progressAt = Date.now()
     if (this.size > 0 || this.stale) this.kick()
+    else this.wakeDrainWaiters()
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The outbox over a real WebSocket on 127.0.0.1: coalescing (one message alone, then arrays of at
  * most 256 messages and 1 MiB, in order), and a client that stops reading (bounded memory, data dropped but acks kept,
- * resync once it drains, then live again).
+ * resync once it drains, then live again; `whenDrained` waits for it to read).
  */
 import type { AddressInfo } from "node:net"
 import type { ServerMessage } from "@orbitdock/domain"
@@ -164,6 +164,59 @@ describe("Outbox", () => {
     outbox.pushData(delta(2_000_000))
     await pair.until(() => pair.messages.some((m) => m.revision === 2_000_000))
     expect(outbox.isStale).toBe(false)
+  })
+
+  it("whenDrained: at once when nothing is held, else once the client has read what the socket held, or on close", async () => {
+    const pair = await connectPair()
+    const outbox = new Outbox(pair.server, FrameCodec.json, {
+      limit: 10_000,
+      onResync: () => {},
+      onHopeless: () => {},
+      onBroken: (reason) => {
+        throw new Error(`not broken: ${reason}`)
+      }
+    })
+    let idle = 0
+    outbox.whenDrained(0, () => idle++)
+    expect(idle).toBe(1)
+
+    // Given a client that stops reading and a few megabytes sent to it,
+    pair.client.pause()
+    const padding = "x".repeat(100_000)
+    for (let i = 1; i <= 100; i++) {
+      outbox.pushData(delta(i, padding))
+      await tick()
+    }
+    // (the socket holds a frame the kernel did not take, the rest waits in the outbox)
+    expect(pair.server.bufferedAmount).toBeGreaterThan(0)
+    expect(outbox.size).toBeGreaterThan(0)
+    // when a catch-up waits for the socket to hold at most 1 MiB,
+    let drained = 0
+    outbox.whenDrained(1 << 20, () => drained++)
+    let cancelled = 0
+    const cancel = outbox.whenDrained(1 << 20, () => cancelled++)
+    cancel()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    // then it waits while the client does not read,
+    expect(drained).toBe(0)
+    // and goes on once it has read (the cancelled wait never does).
+    pair.client.resume()
+    await pair.until(() => pair.messages.some((m) => m.revision === 100))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(drained).toBe(1)
+    expect(cancelled).toBe(0)
+
+    // A closing outbox lets its waiters go.
+    pair.client.pause()
+    for (let i = 101; i <= 200; i++) {
+      outbox.pushData(delta(i, padding))
+      await tick()
+    }
+    let released = 0
+    outbox.whenDrained(0, () => released++)
+    expect(released).toBe(0)
+    outbox.close()
+    expect(released).toBe(1)
   })
 
   it("gives up on a client whose unread acks alone exceed the limit", async () => {
