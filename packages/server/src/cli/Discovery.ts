@@ -8,6 +8,7 @@
  *   file's `server_id` (which only the server and readers of the 0600 file know).
  * Anything else is a stale file: ignored, with a message saying why.
  */
+import { answers } from "@orbitdock/client-sdk/server-manager"
 import { Health } from "@orbitdock/domain"
 import { Effect, Schema } from "effect"
 import * as childProcess from "node:child_process"
@@ -157,16 +158,9 @@ export const discoverVerified = (dataDir: string): Effect.Effect<Discovered> =>
     return found
   })
 
-/** Whether a server answers `GET /health` with 200 on the Unix socket (no token needed there). */
+/** Whether a server answers `GET /health` with 200 on the Unix socket (no token needed there): the SDK's check. */
 export const socketAnswers = (socketPath: string, timeoutMs = 2000): Effect.Effect<boolean> =>
-  Effect.async<boolean>((resume) => {
-    const request = http.get({ socketPath, path: "/health", timeout: timeoutMs }, (response) => {
-      response.resume()
-      resume(Effect.succeed(response.statusCode === 200))
-    })
-    request.on("error", () => resume(Effect.succeed(false)))
-    request.on("timeout", () => request.destroy(new Error("timeout")))
-  })
+  Effect.promise(() => answers(socketPath, timeoutMs))
 
 /** The line a command prints when it ignores a stale file. */
 export const staleMessage = (dataDir: string, reason: string): string =>
