@@ -18,6 +18,13 @@ describe("formatting", () => {
     expect(Format.ago(undefined, now)).toBe("–")
     expect(Format.ago("garbage", now)).toBe("–")
   })
+  it("shows a local wall-clock time with seconds, as the browser's own 24-hour format does", () => {
+    const iso = "2026-01-01T14:02:07Z"
+    expect(Format.clock(iso)).toBe(new Date(iso).toLocaleTimeString(undefined, { hour12: false }))
+    expect(Format.clock(iso)).toMatch(/^\d{1,2}:02:07$/)
+    expect(Format.clock(undefined)).toBe("")
+    expect(Format.clock("garbage")).toBe("")
+  })
   it("names a cwd by its last segment", () => {
     expect(Format.basename("/home/me/project/")).toBe("project")
     expect(Format.basename("/")).toBe("/")

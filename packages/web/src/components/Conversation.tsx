@@ -22,11 +22,27 @@ export const Conversation = ({ messages, follow }: { messages: ReadonlyArray<Mes
   })
   const last = messages[messages.length - 1]
 
-  // New or growing messages while at the bottom: stay at the bottom.
+  // New or growing messages while at the bottom: stay at the bottom, once per frame. Scrolling
+  // reads the element's layout; done at each change, it forced a layout inside every render of a
+  // busy session (its largest cost in the page's long tasks). In the frame callback, before the
+  // frame is drawn, it costs the layout the frame needs anyway.
+  const followFrame = useRef<number | null>(null)
+  const following = useRef(false)
+  following.current = follow && atBottom
   useLayoutEffect(() => {
-    if (!follow || !atBottom || messages.length === 0) return
-    virtualizer.scrollToIndex(messages.length - 1, { align: "end" })
+    if (!following.current || messages.length === 0 || followFrame.current !== null) return
+    followFrame.current = requestAnimationFrame(() => {
+      followFrame.current = null
+      const count = virtualizer.options.count
+      if (following.current && count > 0) virtualizer.scrollToIndex(count - 1, { align: "end" })
+    })
   }, [messages.length, last?.content, follow, atBottom, virtualizer])
+  useEffect(
+    () => () => {
+      if (followFrame.current !== null) cancelAnimationFrame(followFrame.current)
+    },
+    []
+  )
 
   useEffect(() => {
     const el = scroller.current

@@ -35,9 +35,14 @@ export const FleetView = ({ sessions, ordered, loaded, filter, onFilter, selecte
     getItemKey: (index) => ordered[index].id
   })
   const selectedIndex = ordered.findIndex((s) => s.id === selectedId)
+  // A newly selected session is scrolled into view once. Not again when it moves in the list: busy
+  // sessions reorder it many times a second, and each scroll forced a layout (and made the list jump).
+  const revealed = useRef<string | undefined>(undefined)
   useEffect(() => {
-    if (selectedIndex >= 0) virtualizer.scrollToIndex(selectedIndex, { align: "auto" })
-  }, [selectedIndex, virtualizer])
+    if (selectedIndex < 0 || revealed.current === selectedId) return
+    revealed.current = selectedId
+    virtualizer.scrollToIndex(selectedIndex, { align: "auto" })
+  }, [selectedId, selectedIndex, virtualizer])
 
   return (
     <nav className="fleet" aria-label="Sessions" data-testid="fleet">

@@ -24,11 +24,17 @@ export const ago = (iso: string | undefined, nowMs: number): string => {
   return `${Math.floor(s / 86_400)}d`
 }
 
+// One formatter for every call: `toLocaleTimeString` with options builds a new one each time, which
+// showed in the page's profile (every message row renders a time).
+let clockFormat: Intl.DateTimeFormat | undefined
+
 /** A local wall-clock time with seconds, e.g. "14:02:07". */
 export const clock = (iso: string | undefined): string => {
   if (iso === undefined) return ""
   const date = new Date(iso)
-  return Number.isNaN(date.getTime()) ? "" : date.toLocaleTimeString(undefined, { hour12: false })
+  if (Number.isNaN(date.getTime())) return ""
+  clockFormat ??= new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit", second: "2-digit", hour12: false })
+  return clockFormat.format(date)
 }
 
 /** The last path segment of a cwd (the project's name), for compact rows. */
