@@ -331,6 +331,29 @@ describe("the web page", () => {
     const rendered = await page.locator('[data-testid="conversation"] [data-testid="message"]').count()
     expect(rendered).toBeLessThan(60)
     console.log(`5,000-message session: opened and scrolled to the end in ${openMs} ms with ${rendered} message nodes in the DOM`)
+
+    // At the bottom, new messages are followed; scrolled up, they are not, until "latest" is clicked.
+    const distanceFromBottom = () =>
+      page.evaluate(() => {
+        const el = document.querySelector('[data-testid="conversation"]')!
+        return el.scrollHeight - el.scrollTop - el.clientHeight
+      })
+    await sdk.sendMessage(big, "followed while at the bottom")
+    await waitForMessage("echo: followed while at the bottom")
+    await page.waitForFunction(() => {
+      const el = document.querySelector('[data-testid="conversation"]')!
+      return el.scrollHeight - el.scrollTop - el.clientHeight < 48
+    })
+    await page.locator('[data-testid="conversation"]').evaluate((el) => (el.scrollTop = el.scrollHeight / 2))
+    await page.locator(".jump-bottom").waitFor()
+    const scrolledTo = await page.locator('[data-testid="conversation"]').evaluate((el) => el.scrollTop)
+    await sdk.sendMessage(big, "not followed while reading above")
+    await sdk.waitFor((m) => m.sessions.get(big as never)?.messages.some((x) => x.content === "echo: not followed while reading above") === true)
+    await page.waitForTimeout(300)
+    expect(await page.locator('[data-testid="conversation"]').evaluate((el) => el.scrollTop)).toBe(scrolledTo)
+    await page.locator(".jump-bottom").click()
+    await waitForMessage("echo: not followed while reading above")
+    expect(await distanceFromBottom()).toBeLessThan(48)
     await page.locator('[data-testid="filter-text"]').fill("")
     await page.screenshot({ path: path.join(shots, "session-5000-light.png") })
   })
