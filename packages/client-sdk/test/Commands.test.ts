@@ -20,6 +20,26 @@ const refused = async (promise: Promise<unknown>, code: string) => {
 }
 
 describe.each<Codec.Encoding>(["json", "msgpack"])("over %s", (encoding) => {
+  it("never changes a list it handed out: later updates make a new one", async () => {
+    const client = await Client.connect({ url: server.wsUrl(), token: server.token, encoding })
+    try {
+      await client.subscribeList()
+      const first = await client.createSession({ provider: "sim", cwd: "/tmp/sdk-list-a" })
+      const before = await client.waitFor((m) => m.list?.has(first) === true)
+      const listBefore = before.list!
+      const size = listBefore.size
+      const second = await client.createSession({ provider: "sim", cwd: "/tmp/sdk-list-b" })
+      await client.endSession(first)
+      const after = await client.waitFor((m) => m.list?.has(second) === true && m.list.get(first)?.status === "ended")
+      expect(after.list).not.toBe(listBefore)
+      expect(listBefore.size).toBe(size)
+      expect(listBefore.has(second)).toBe(false)
+      expect(listBefore.get(first)!.status).not.toBe("ended")
+    } finally {
+      await client.close()
+    }
+  })
+
   it("round-trips every command and mirrors a scripted sim session exactly", async () => {
     const client = await Client.connect({ url: server.wsUrl(), token: server.token, encoding })
     try {

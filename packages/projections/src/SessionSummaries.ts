@@ -34,35 +34,44 @@ const sameValue = (a: unknown, b: unknown): boolean => {
 /** A list mirror, oldest session first (insertion order of the map). */
 export type SessionList = ReadonlyMap<SessionId, SessionSummary>
 
-/** Applies a list message to a list mirror. */
-export const applyListMessage = (
-  list: SessionList,
-  message:
-    | { readonly type: "sessions_list"; readonly sessions: ReadonlyArray<SessionSummary> }
-    | { readonly type: "session_created" | "session_updated"; readonly session: SessionSummary }
-    | { readonly type: "session_ended"; readonly session_id: SessionId; readonly revision: number; readonly ended_at: string }
-): SessionList => {
+type ListMessage =
+  | { readonly type: "sessions_list"; readonly sessions: ReadonlyArray<SessionSummary> }
+  | { readonly type: "session_created" | "session_updated"; readonly session: SessionSummary }
+  | { readonly type: "session_ended"; readonly session_id: SessionId; readonly revision: number; readonly ended_at: string }
+
+/** Applies a list message to a list mirror (a new list when it changes; `list` is left as it was). */
+export const applyListMessage = (list: SessionList, message: ListMessage): SessionList => {
+  if (message.type === "sessions_list") return applyListMessageInPlace(new Map(), message)
+  if (message.type === "session_ended" && !list.has(message.session_id)) return list
+  return applyListMessageInPlace(new Map(list), message)
+}
+
+/**
+ * Applies a list message to a list nobody else holds, in place. For a mirror applying a frame of
+ * many updates (the server coalesces a list's changes into one frame): a copy per message made a
+ * frame of n updates to n sessions O(n²).
+ */
+export const applyListMessageInPlace = (list: Map<SessionId, SessionSummary>, message: ListMessage): Map<SessionId, SessionSummary> => {
   switch (message.type) {
     case "sessions_list":
-      return new Map(message.sessions.map((s) => [s.id, s]))
+      list.clear()
+      for (const s of message.sessions) list.set(s.id, s)
+      return list
     case "session_created":
-    case "session_updated": {
-      const next = new Map(list)
-      next.set(message.session.id, message.session)
-      return next
-    }
+    case "session_updated":
+      list.set(message.session.id, message.session)
+      return list
     case "session_ended": {
       const current = list.get(message.session_id)
       if (current === undefined) return list
-      const next = new Map(list)
-      next.set(message.session_id, {
+      list.set(message.session_id, {
         ...current,
         status: "ended",
         ended_at: message.ended_at,
         attention: false,
         revision: Math.max(current.revision, message.revision)
       })
-      return next
+      return list
     }
   }
 }

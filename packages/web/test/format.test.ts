@@ -18,10 +18,11 @@ describe("formatting", () => {
     expect(Format.ago(undefined, now)).toBe("–")
     expect(Format.ago("garbage", now)).toBe("–")
   })
-  it("shows a local wall-clock time with seconds, as the browser's own 24-hour format does", () => {
-    const iso = "2026-01-01T14:02:07Z"
-    expect(Format.clock(iso)).toBe(new Date(iso).toLocaleTimeString(undefined, { hour12: false }))
-    expect(Format.clock(iso)).toMatch(/^\d{1,2}:02:07$/)
+  it("shows a local wall-clock time with seconds, 24-hour", () => {
+    const at = new Date(2026, 0, 1, 14, 2, 7)
+    expect(Format.clock(at.toISOString())).toBe("14:02:07")
+    expect(Format.clock(new Date(2026, 0, 1, 9, 5, 0).toISOString())).toBe("09:05:00")
+    expect(Format.clock(new Date(2026, 0, 1, 0, 0, 59).toISOString())).toBe("00:00:59")
     expect(Format.clock(undefined)).toBe("")
     expect(Format.clock("garbage")).toBe("")
   })

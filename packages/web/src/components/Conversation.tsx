@@ -22,21 +22,23 @@ export const Conversation = ({ messages, follow }: { messages: ReadonlyArray<Mes
   })
   const last = messages[messages.length - 1]
 
-  // New or growing messages while at the bottom: stay at the bottom, once per frame. Scrolling
-  // reads the element's layout; done at each change, it forced a layout inside every render of a
-  // busy session (its largest cost in the page's long tasks). In the frame callback, before the
-  // frame is drawn, it costs the layout the frame needs anyway.
+  // New or growing messages while at the bottom (and rows measured taller than estimated): stay at
+  // the bottom, once per frame, by setting `scrollTop` in the frame callback, where the layout it
+  // needs is the one the frame does anyway. Not with `scrollToIndex`: a scroll command keeps the
+  // virtualizer reading the element's size at every render until it settles, and at each change of
+  // a busy session those forced layouts were the largest cost of the page's long tasks.
   const followFrame = useRef<number | null>(null)
   const following = useRef(false)
   following.current = follow && atBottom
+  const totalSize = virtualizer.getTotalSize()
   useLayoutEffect(() => {
     if (!following.current || messages.length === 0 || followFrame.current !== null) return
     followFrame.current = requestAnimationFrame(() => {
       followFrame.current = null
-      const count = virtualizer.options.count
-      if (following.current && count > 0) virtualizer.scrollToIndex(count - 1, { align: "end" })
+      const el = scroller.current
+      if (following.current && el !== null) el.scrollTop = el.scrollHeight
     })
-  }, [messages.length, last?.content, follow, atBottom, virtualizer])
+  }, [messages.length, last?.content, totalSize, follow, atBottom])
   useEffect(
     () => () => {
       if (followFrame.current !== null) cancelAnimationFrame(followFrame.current)

@@ -24,17 +24,18 @@ export const ago = (iso: string | undefined, nowMs: number): string => {
   return `${Math.floor(s / 86_400)}d`
 }
 
-// One formatter for every call: `toLocaleTimeString` with options builds a new one each time, which
-// showed in the page's profile (every message row renders a time).
-let clockFormat: Intl.DateTimeFormat | undefined
+const twoDigits = (n: number): string => (n < 10 ? `0${n}` : String(n))
 
-/** A local wall-clock time with seconds, e.g. "14:02:07". */
+/**
+ * A local wall-clock time with seconds, 24-hour, e.g. "14:02:07". Built by hand: every message row
+ * renders one, and `Intl.DateTimeFormat` (even one kept for every call) showed in the page's long
+ * tasks at fleet scale.
+ */
 export const clock = (iso: string | undefined): string => {
   if (iso === undefined) return ""
   const date = new Date(iso)
   if (Number.isNaN(date.getTime())) return ""
-  clockFormat ??= new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit", second: "2-digit", hour12: false })
-  return clockFormat.format(date)
+  return `${twoDigits(date.getHours())}:${twoDigits(date.getMinutes())}:${twoDigits(date.getSeconds())}`
 }
 
 /** The last path segment of a cwd (the project's name), for compact rows. */
