@@ -4,7 +4,7 @@
  * history scrubber. The SDK owns the protocol, reconnects and resyncs; this module only adapts it.
  */
 import { Client, type Mirror } from "@orbitdock/client-sdk"
-import { useSyncExternalStore } from "react"
+import { startTransition, useEffect, useState } from "react"
 
 export type OrbitClient = Client.Client
 export type Notice = Client.Events["notice"]
@@ -67,12 +67,22 @@ export const postJson = async <A>(token: string, pathname: string, body: unknown
   return json as A
 }
 
-/** The mirror as React state: re-renders on each change (the SDK gives a new immutable value each time). */
-export const useMirror = (client: OrbitClient): Mirror.Mirror =>
-  useSyncExternalStore(
-    (onChange) => client.on("change", onChange),
-    () => client.mirror
-  )
+/**
+ * The mirror as React state: re-renders on each change (the SDK gives a new immutable value each
+ * time), as a transition. A store read with `useSyncExternalStore` re-rendered the whole page
+ * synchronously inside each frame's message handler; at 100 busy sessions that render was most of
+ * the page's long tasks. As a transition React renders in slices between frames and input, and
+ * renders only the latest mirror when several frames arrive during one render.
+ */
+export const useMirror = (client: OrbitClient): Mirror.Mirror => {
+  const [mirror, setMirror] = useState(() => client.mirror)
+  useEffect(() => {
+    // A change between the first render and this subscription is picked up here.
+    setMirror(client.mirror)
+    return client.on("change", () => startTransition(() => setMirror(client.mirror)))
+  }, [client])
+  return mirror
+}
 
 /** A readable message for a failed command (the SDK's typed errors carry a code or a reason). */
 export const describeError = (error: unknown): string => {
