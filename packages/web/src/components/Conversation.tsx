@@ -28,10 +28,11 @@ export const Conversation = ({ messages, follow }: { messages: ReadonlyArray<Mes
   // virtualizer reading the element's size at every render until it settles, and at each change of
   // a busy session those forced layouts were the largest cost of the page's long tasks.
   const followFrame = useRef<number | null>(null)
+  // Read by the frame callback: whether to follow when it runs (set from committed renders only).
   const following = useRef(false)
-  following.current = follow && atBottom
   const totalSize = virtualizer.getTotalSize()
   useLayoutEffect(() => {
+    following.current = follow && atBottom
     if (!following.current || messages.length === 0 || followFrame.current !== null) return
     followFrame.current = requestAnimationFrame(() => {
       followFrame.current = null
