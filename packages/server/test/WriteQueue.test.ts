@@ -10,7 +10,7 @@ import { Effect, Fiber, Metric, Option, Schedule, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { AppendEntry, WriterStatus } from "../src/eventlog/EventLog.js"
-import { MIN_ROOM, URGENT_WAIT_MS, urgentBatch } from "../src/eventlog/writeQueue.js"
+import { BATCH_MS, batchLimitFor, INTERACTIVE_BATCH_MS, INTERACTIVE_MS, MAX_GROUP_COMMIT, MIN_ROOM, URGENT_WAIT_MS, urgentBatch } from "../src/eventlog/writeQueue.js"
 import * as Metrics from "../src/Metrics.js"
 import { events, openLog, sid, summary, tempDir } from "./helpers/eventLogFixtures.js"
 
@@ -86,6 +86,21 @@ const positions = (dbPath: string) => {
     db.close()
   }
 }
+
+describe("batchLimitFor (how much a batch takes)", () => {
+  it("given no command lately, then a batch holds BATCH_MS of the writer's measured work", () => {
+    expect(batchLimitFor(100, 500, Infinity)).toBe(100 * BATCH_MS)
+  })
+  it("given a command queued less than INTERACTIVE_MS ago, then it holds INTERACTIVE_BATCH_MS of work: the command's ack waits for it", () => {
+    expect(batchLimitFor(100, 500, 0)).toBe(100 * INTERACTIVE_BATCH_MS)
+    expect(batchLimitFor(100, 500, INTERACTIVE_MS - 1)).toBe(100 * INTERACTIVE_BATCH_MS)
+    expect(batchLimitFor(100, 500, INTERACTIVE_MS)).toBe(100 * BATCH_MS)
+  })
+  it("never takes fewer than the configured batch size, nor more than MAX_GROUP_COMMIT", () => {
+    expect(batchLimitFor(10, 500, 0)).toBe(500)
+    expect(batchLimitFor(1000, 500, Infinity)).toBe(MAX_GROUP_COMMIT)
+  })
+})
 
 describe("the write queue over the real log", () => {
   it.scopedLive("an urgent entry of Y commits before X's backlog and after Y's own earlier entries", () =>

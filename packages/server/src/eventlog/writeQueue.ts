@@ -92,6 +92,14 @@ const DEGRADED_LOG_EVERY_MS = 60_000
 export const ROOM_MS = 100
 /** A batch holds at most what the writer commits in this long: an urgent entry waits for it. */
 export const BATCH_MS = 25
+/**
+ * While commands come (an urgent entry of a session queued in the last `INTERACTIVE_MS`), a batch
+ * holds at most this long of work instead: a command's own batch commits right after the one in
+ * flight (the express lane), so its ack waits for that one. Bursts with nobody commanding keep
+ * the larger batches (throughput); scenario 8 measures the difference.
+ */
+export const INTERACTIVE_BATCH_MS = 10
+export const INTERACTIVE_MS = 1000
 /** Bounds of the backlog in events, whatever the measured rate says. */
 export const MIN_ROOM = 1024
 export const MAX_ROOM = 16_384
@@ -100,6 +108,16 @@ export const MAX_ROOM = 16_384
  * 4,000 rows costs far less than 80 of 50), but never more than about `BATCH_MS` of work.
  */
 export const MAX_GROUP_COMMIT = 4096
+
+/**
+ * The most events a batch takes: what the writer commits in `BATCH_MS` at its measured `rate`
+ * (events per ms), or in `INTERACTIVE_BATCH_MS` when a command was queued `sinceCommandMs` ago,
+ * less than `INTERACTIVE_MS`; never fewer than the configured `batchSize`, never more than
+ * `MAX_GROUP_COMMIT`.
+ */
+export const batchLimitFor = (rate: number, batchSize: number, sinceCommandMs: number): number =>
+  Math.min(MAX_GROUP_COMMIT, Math.max(batchSize, Math.round(rate * (sinceCommandMs < INTERACTIVE_MS ? INTERACTIVE_BATCH_MS : BATCH_MS))))
+
 /** Commit throughput assumed before one was measured (events per ms; a typical 2-core laptop). */
 const INITIAL_RATE = 20
 /** Batches smaller than this say more about per-batch overhead than throughput: not measured. */
@@ -253,7 +271,9 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
       rate = Math.min(1000, Math.max(1, rate * 0.75 + sample * 0.25))
     }
     const roomLimit = () => Math.min(MAX_ROOM, Math.max(MIN_ROOM, Math.round(rate * ROOM_MS)))
-    const batchLimit = () => Math.min(MAX_GROUP_COMMIT, Math.max(batchSize, Math.round(rate * BATCH_MS)))
+    /** When a session's urgent entry (a command's) was last queued. */
+    let commandedAt = -Infinity
+    const batchLimit = () => batchLimitFor(rate, batchSize, performance.now() - commandedAt)
 
     // ── Room: producers wait before they fold and show, not after ──
     /** Room granted by `room` that its producer has not released yet (it is about to append). */
@@ -319,6 +339,7 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
       queuedEvents += entry.events.length
       if (session !== null) uncommittedBySession.set(session, (uncommittedBySession.get(session) ?? 0) + 1)
       if (urgent) {
+        if (session !== null) commandedAt = queued.enqueuedAt
         queuedUrgent++
         options.onUrgentQueued?.(queuedUrgent)
       }
