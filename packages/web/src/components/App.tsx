@@ -92,8 +92,14 @@ export const App = ({ client, token }: { client: OrbitClient; token: string }) =
   const [actions] = useState<ActionHandle>({})
 
   useEffect(() => {
-    const onHash = () => setRoute(parseRoute(window.location.hash))
+    const onHash = () => {
+      const next = parseRoute(window.location.hash)
+      setRoute((current) => (JSON.stringify(current) === JSON.stringify(next) ? current : next))
+    }
     window.addEventListener("hashchange", onHash)
+    // A hash changed between the first render and this listener (e.g. a link followed while the
+    // page started) would otherwise be missed until the next change.
+    onHash()
     return () => window.removeEventListener("hashchange", onHash)
   }, [])
 
