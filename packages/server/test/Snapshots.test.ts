@@ -195,7 +195,8 @@ describe("projection snapshots", () => {
               if (chunks !== undefined) expect(JSON.parse(chunks.join(""))).toEqual(replayed.state)
             }
           ),
-          { numRuns: 25 }
+          // A fixed seed: which runs page out and update paged messages must not vary (25 unseeded runs once had none).
+          { numRuns: 25, seed: 20261207 }
         )
       )
       // The runs did exercise paging, and updates of paged messages after the last snapshot.
