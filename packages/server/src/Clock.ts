@@ -7,7 +7,18 @@ import type { Clock } from "effect"
 import * as crypto from "node:crypto"
 
 /** The clock's time as ISO-8601 UTC with milliseconds. */
-export const isoNow = (clock: Clock.Clock): string => new Date(clock.unsafeCurrentTimeMillis()).toISOString()
+export const isoNow = (clock: Clock.Clock): string => isoAt(clock.unsafeCurrentTimeMillis())
+
+// Every step stamps its events, many in the same millisecond: the last one is formatted once.
+let lastMs = Number.NaN
+let lastIso = ""
+const isoAt = (ms: number): string => {
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString()
+    lastMs = ms
+  }
+  return lastIso
+}
 
 // Random bytes drawn in bulk: one `randomBytes` call per id cost ~10 µs (an agent's burst makes
 // thousands of ids), one per 4 KiB costs a few µs for 680 ids.

@@ -19,12 +19,12 @@ import type {
 import { internal } from "@orbitdock/domain"
 import { SessionMirror, SessionProjection } from "@orbitdock/projections"
 import { evolveInPlace } from "@orbitdock/projections/in-place"
-import { Effect, Metric } from "effect"
+import { Effect, Exit } from "effect"
 import { isoNow } from "./Clock.js"
 import type { EmitOptions, EventInput, Receipt } from "./connectors/Connector.js"
 import type { Checkpoint, EventLogError, EventLogShape, PagedProgress, PendingEvent } from "./eventlog/EventLog.js"
 import type { Hydrated } from "./Hydration.js"
-import { inTurn, TURN_MS, TurnCost } from "./internal/eventLoopSlice.js"
+import { inTurn, inTurnNow, TURN_MS, TurnCost } from "./internal/eventLoopSlice.js"
 import * as AssembledState from "./eventlog/assembledState.js"
 import { LivePaging } from "./eventlog/livePaging.js"
 import { PendingReceipt } from "./internal/pendingReceipt.js"
@@ -170,6 +170,21 @@ export const make = Effect.fn("SessionActor.make")(function* (
 
   const publish = (message: SessionMessage) => {
     for (const subscriber of subscribers) subscriber.push(message)
+  }
+
+  /**
+   * `keysSeenBefore` when the log need not be asked (the common case): the step has no source key,
+   * or none whose digest was seen before. `undefined`: ask the log.
+   */
+  const keysSeenNow = (items: ReadonlyArray<Ingest>): ReadonlySet<string> | undefined => {
+    for (const item of items) {
+      for (const input of item.events) {
+        const key = input.source_key
+        if (key === undefined || key === null) continue
+        if (keyDigests === undefined || keyDigests.has(digest(key))) return undefined
+      }
+    }
+    return noKeys
   }
 
   /**
@@ -330,13 +345,13 @@ export const make = Effect.fn("SessionActor.make")(function* (
 
   // Only awaited when the inbox is empty: under load the actor finds its next items without yielding.
   const itemsArrive: Effect.Effect<void> = Effect.async<void>((resume) => {
-    if (inbox.length > 0 || stopped) return resume(Effect.void)
+    if (inbox.length > 0 || stopped || handoff !== undefined) return resume(Effect.void)
     wake = () => resume(Effect.void)
   })
 
-  /** Drops the messages the log has paged out since we last looked (`LivePaging`). */
-  const dropPaged = (): Effect.Effect<void> => {
-    if (!paging.due(projection.state.messages.length, clock.unsafeCurrentTimeMillis())) return Effect.void
+  /** Drops the messages the log has paged out since we last looked (`LivePaging`); `undefined`: not due. */
+  const dropPaged = (): Effect.Effect<void> | undefined => {
+    if (!paging.due(projection.state.messages.length, clock.unsafeCurrentTimeMillis())) return undefined
     return options.log.pagedProgress(sessionId).pipe(
       // An optimisation: asked again later.
       Effect.match({ onFailure: () => {}, onSuccess: dropPagedAsOf })
@@ -362,78 +377,180 @@ export const make = Effect.fn("SessionActor.make")(function* (
     return events
   }
 
+  /** What a step's fold produced, for its log entry and its receipts. */
+  interface Folded {
+    readonly summary: SessionSummary
+    readonly pending: ReadonlyArray<PendingEvent>
+    readonly checkpoints: ReadonlyArray<Checkpoint>
+    readonly revisions: ReadonlyArray<ReadonlyArray<number>>
+    readonly urgent: boolean
+  }
+
+  /** Folds and publishes a step's items (the work of its turn). */
+  const fold = (items: ReadonlyArray<Ingest>, seen: ReadonlySet<string>): Folded => {
+    const pending: Array<PendingEvent> = []
+    const messages: Array<SessionMessage> = []
+    const checkpoints: Array<Checkpoint> = []
+    const revisions: Array<Array<number>> = []
+    let urgent = false
+    // `now`, which stamps the events, is when the turn came.
+    const nowMs = clock.unsafeCurrentTimeMillis()
+    const now = isoNow(clock)
+    // Old recent events go only once all of them are in the log (reads take the rest from there).
+    if (!options.log.uncommitted(sessionId)) recent.trimOld(nowMs)
+    const stepKeys = new Set<string>()
+    for (const item of items) {
+      revisions.push(step(item, now, nowMs, pending, messages, seen, stepKeys))
+      if (item.options?.checkpoints !== undefined) checkpoints.push(...item.options.checkpoints)
+      urgent ||= item.options?.urgent === true
+    }
+    const summary = SessionMirror.summarize(projection.state)
+    if (messages.length > 0) options.onChange(summary, messages)
+    return { summary, pending, checkpoints, revisions, urgent }
+  }
+
   /**
-   * Everything queued (up to `STEP_EVENTS`) is folded, published and handed to the writer as ONE
-   * entry (one summary, one durability receipt shared by its items): under load the per-item costs
-   * (entries, summaries, list updates) are paid once per step, not per emit.
+   * One step: everything queued (up to `STEP_EVENTS`) is folded, published and handed to the writer
+   * as ONE entry (one summary, one durability receipt shared by its items): under load the per-item
+   * costs (entries, summaries, list updates) are paid once per step, not per emit.
+   *
+   * Runs synchronously as far as it can and returns `undefined` once done. Where it must wait (the
+   * log asked about source keys, room in the log, its turn on the event loop) it returns what is left
+   * as an Effect, for the actor's fiber. At a steady load a step waits for nothing: it then costs no
+   * fiber resumption and no chain of Effects.
    */
+  const runStep = (items: Array<Ingest>): Effect.Effect<void> | undefined => {
+    stepping = items
+    // First: it may wait for the log (a source key seen before).
+    const seen = keysSeenNow(items)
+    return seen === undefined
+      ? Effect.flatMap(keysSeenBefore(items), (seen) => withRoom(items, seen) ?? Effect.void)
+      : withRoom(items, seen)
+  }
+
+  /**
+   * Room in the log BEFORE the step is shown, so what subscribers see is durable soon after (the
+   * writer's room is ~100 ms of its commits). A command's step does not wait: it is small, and its
+   * ack must not wait behind the backlog.
+   */
+  const withRoom = (items: Array<Ingest>, seen: ReadonlySet<string>): Effect.Effect<void> | undefined => {
+    const reserved = roomFor(items)
+    if (reserved > 0 && !options.log.tryRoom(reserved)) {
+      return Effect.flatMap(options.log.room(reserved), () => inItsTurn(items, seen, reserved) ?? Effect.void)
+    }
+    return inItsTurn(items, seen, reserved)
+  }
+
+  /** The fold and its publishing take turns with the other actors' (`eventLoopSlice.ts`). */
+  const inItsTurn = (items: Array<Ingest>, seen: ReadonlySet<string>, reserved: number): Effect.Effect<void> | undefined => {
+    let events = 0
+    let urgent = false
+    for (const item of items) {
+      events += item.events.length
+      urgent ||= item.options?.urgent === true
+    }
+    const attentionBefore = projection.state.attention_detail
+    const work = () => fold(items, seen)
+    const turn = { cost: stepCost, items: events, urgent }
+    const now = inTurnNow(work, turn)
+    if (now === undefined) {
+      return Effect.flatMap(inTurn(work, turn), (folded) => afterFold(items, folded, attentionBefore, reserved) ?? Effect.void)
+    }
+    // A defect in the fold ends the fiber, as it would have inside it.
+    return Exit.isSuccess(now) ? afterFold(items, now.value, attentionBefore, reserved) : Exit.asVoid(now)
+  }
+
+  /** Appends the step's entry and settles its receipts. */
+  const afterFold = (
+    items: ReadonlyArray<Ingest>,
+    folded: Folded,
+    attentionBefore: SessionState["attention_detail"],
+    reserved: number
+  ): Effect.Effect<void> | undefined => {
+    let durable: Receipt["durable"] = Effect.void
+    // An attention that started in this step is notified; its outbox row commits with the events.
+    const started = Notification.startedBy(attentionBefore, projection.state)
+    const notifications = started === null ? undefined : [Notification.toRow(started, isoNow(clock))]
+    // An urgent item whose events were all duplicates still waits for the originals: an empty
+    // entry commits after everything queued before it.
+    if (folded.pending.length > 0 || folded.checkpoints.length > 0 || folded.urgent) {
+      durable = options.log.appendNow({
+        events: folded.pending,
+        checkpoints: folded.checkpoints,
+        summary: folded.summary,
+        urgent: folded.urgent,
+        ...(notifications === undefined ? {} : { notifications })
+      })
+    }
+    if (started !== null) options.onAttention?.(started, durable)
+    if (reserved > 0) options.log.release(reserved)
+    let i = 0
+    for (const item of items) item.receipt.settle(folded.revisions[i++]!, durable)
+    stepping = []
+    return dropPaged()
+  }
+
+  const countDuplicates = () => {
+    if (duplicates === 0) return
+    Metrics.eventsDeduplicated.unsafeUpdate(duplicates, [])
+    duplicates = 0
+  }
+
+  /** The rest of a step that had to wait, handed from `stepQueued` to the fiber. */
+  let handoff: Effect.Effect<void> | undefined = undefined
+
+  /** The fiber: steps whatever is queued, and what `stepQueued` handed it; sleeps when nothing is. */
   const drain = Effect.gen(function* () {
     while (true) {
-      if (inbox.length === 0 && !stopped) yield* itemsArrive
+      if (inbox.length === 0 && !stopped && handoff === undefined) yield* itemsArrive
+      if (handoff !== undefined) {
+        const rest = handoff
+        handoff = undefined
+        yield* rest
+      }
       const items = takeStep(stepCost.itemsWithin(TURN_MS, STEP_EVENTS))
       releaseWaitingForRoom()
       if (items.length > 0) {
-        stepping = items
-        // First: it may wait for the log (a source key seen before).
-        const seen = yield* keysSeenBefore(items)
-        // Room in the log BEFORE the step is shown, so what subscribers see is durable soon after
-        // (the writer's room is ~100 ms of its commits). A command's step does not wait: it is
-        // small, and its ack must not wait behind the backlog.
-        const reserved = roomFor(items)
-        if (reserved > 0) yield* options.log.room(reserved)
-        const pending: Array<PendingEvent> = []
-        const messages: Array<SessionMessage> = []
-        const checkpoints: Array<Checkpoint> = []
-        const revisions: Array<Array<number>> = []
-        let urgent = false
-        const stepEvents = items.reduce((n, item) => n + item.events.length, 0)
-        const attentionBefore = projection.state.attention_detail
-        // The fold and its publishing take turns with the other actors' (`eventLoopSlice.ts`);
-        // `now`, which stamps the events, is when the turn came.
-        const summary = yield* inTurn(() => {
-          const nowMs = clock.unsafeCurrentTimeMillis()
-          const now = isoNow(clock)
-          // Old recent events go only once all of them are in the log (reads take the rest from there).
-          if (!options.log.uncommitted(sessionId)) recent.trimOld(nowMs)
-          const stepKeys = new Set<string>()
-          for (const item of items) {
-            revisions.push(step(item, now, nowMs, pending, messages, seen, stepKeys))
-            if (item.options?.checkpoints !== undefined) checkpoints.push(...item.options.checkpoints)
-            urgent ||= item.options?.urgent === true
-          }
-          const summary = SessionMirror.summarize(projection.state)
-          if (messages.length > 0) options.onChange(summary, messages)
-          return summary
-        }, { cost: stepCost, items: stepEvents, urgent: items.some((item) => item.options?.urgent === true) })
-        let durable: Receipt["durable"] = Effect.void
-        // An attention that started in this step is notified; its outbox row commits with the events.
-        const started = Notification.startedBy(attentionBefore, projection.state)
-        const notifications = started === null ? undefined : [Notification.toRow(started, isoNow(clock))]
-        // An urgent item whose events were all duplicates still waits for the originals: an empty
-        // entry commits after everything queued before it.
-        if (pending.length > 0 || checkpoints.length > 0 || urgent) {
-          durable = yield* options.log.append({
-            events: pending,
-            checkpoints,
-            summary,
-            urgent,
-            ...(notifications === undefined ? {} : { notifications })
-          })
-        }
-        if (started !== null) options.onAttention?.(started, durable)
-        if (reserved > 0) options.log.release(reserved)
-        let i = 0
-        for (const item of items) item.receipt.settle(revisions[i++]!, durable)
-        stepping = []
-        yield* dropPaged()
+        const rest = runStep(items)
+        if (rest !== undefined) yield* rest
       }
-      if (duplicates > 0) {
-        yield* Metric.incrementBy(Metrics.eventsDeduplicated, duplicates)
-        duplicates = 0
-      }
+      countDuplicates()
       if (stopped && inbox.length === 0) return
     }
   })
+
+  /**
+   * While the fiber sleeps, what is offered is stepped in a microtask instead of resuming it (a
+   * fiber's resumption and its chain of Effects cost more than a small step itself). A step that
+   * must wait is handed to the fiber, which then takes over until the inbox is empty again.
+   */
+  let stepScheduled = false
+  const stepSoon = () => {
+    if (stepScheduled) return
+    stepScheduled = true
+    queueMicrotask(stepQueued)
+  }
+  const stepQueued = () => {
+    stepScheduled = false
+    // Awake (woken for a handoff, or stopping): the fiber takes what is queued.
+    if (wake === undefined) return
+    try {
+      while (inbox.length > 0) {
+        const items = takeStep(stepCost.itemsWithin(TURN_MS, STEP_EVENTS))
+        releaseWaitingForRoom()
+        const rest = runStep(items)
+        if (rest !== undefined) {
+          handoff = rest
+          break
+        }
+      }
+      countDuplicates()
+    } catch (defect) {
+      // Not thrown into the microtask queue (that would end the process): the fiber dies of it.
+      handoff = Effect.die(defect)
+    }
+    if (handoff !== undefined) signal()
+  }
 
   const end = Effect.sync(() => {
     stopped = true
@@ -474,7 +591,7 @@ export const make = Effect.fn("SessionActor.make")(function* (
       const receipt = new PendingReceipt()
       inbox.push({ events, options: opts, receipt })
       queuedEvents += events.length
-      if (inbox.length === 1) signal()
+      if (inbox.length === 1) stepSoon()
       return receipt
     },
     room,

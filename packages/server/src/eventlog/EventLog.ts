@@ -116,12 +116,16 @@ export interface EventLogShape {
    * were queued; an urgent entry may commit before other sessions' entries queued earlier.
    */
   readonly append: (entry: AppendEntry) => Effect.Effect<Effect.Effect<void, EventLogError>>
+  /** `append`, synchronously: queues the entry now and returns the effect that completes on its commit. */
+  readonly appendNow: (entry: AppendEntry) => Effect.Effect<void, EventLogError>
   /**
    * Waits until the writer's backlog has room for `events` more and reserves it: what a producer
    * shows after this is durable within about the writer's room (~100 ms of commits). Call it
    * before showing what will be appended, and `release` the same count once appended (or not).
    */
   readonly room: (events: number) => Effect.Effect<void>
+  /** `room` without waiting: reserves and returns true when there is room now (and nobody waits for it). */
+  readonly tryRoom: (events: number) => boolean
   /** Ends a reservation made with `room`. */
   readonly release: (events: number) => void
   /** Whether some of the session's appended entries are not committed yet (it must stay in memory). */

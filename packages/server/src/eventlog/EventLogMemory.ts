@@ -48,46 +48,47 @@ export const make = Effect.sync((): EventLogShape => {
   }
 
   // All of an entry or none of it, as in one SQLite transaction.
-  const append: EventLogShape["append"] = (entry) =>
-    Effect.sync(() => {
-      const refused = refusal(entry)
-      if (refused !== undefined) {
-        return Effect.fail(new EventLogError({ operation: "EventLog.append:constraint", cause: new Error(refused) }))
+  const appendNow: EventLogShape["appendNow"] = (entry) => {
+    const refused = refusal(entry)
+    if (refused !== undefined) {
+      return Effect.fail(new EventLogError({ operation: "EventLog.append:constraint", cause: new Error(refused) }))
+    }
+    for (const { stored, source_key } of entry.events) {
+      const stream = bySession.get(stored.session_id) ?? []
+      stream.push(stored)
+      bySession.set(stored.session_id, stream)
+      if (source_key !== null) {
+        const sessionKeys = keys.get(stored.session_id) ?? new Set()
+        sessionKeys.add(source_key)
+        keys.set(stored.session_id, sessionKeys)
       }
-      for (const { stored, source_key } of entry.events) {
-        const stream = bySession.get(stored.session_id) ?? []
-        stream.push(stored)
-        bySession.set(stored.session_id, stream)
-        if (source_key !== null) {
-          const sessionKeys = keys.get(stored.session_id) ?? new Set()
-          sessionKeys.add(source_key)
-          keys.set(stored.session_id, sessionKeys)
-        }
-        events.push({ ...stored, position: events.length + 1 })
+      events.push({ ...stored, position: events.length + 1 })
+    }
+    for (const c of entry.checkpoints ?? []) checkpoints.set(c.key, c.value)
+    if (entry.summary !== undefined) summaries.set(entry.summary.id, entry.summary)
+    for (const [id, sessionId, revision, createdAt, payload] of entry.notifications ?? []) {
+      if (!outbox.has(id)) outbox.set(id, { id, sessionId: sessionId as SessionId, revision, createdAt, payload })
+    }
+    for (const [id, , , payload] of entry.ruleEvents ?? []) {
+      if (!ruleEventIds.has(id)) {
+        ruleEventIds.add(id)
+        ruleEvents.push(payload)
       }
-      for (const c of entry.checkpoints ?? []) checkpoints.set(c.key, c.value)
-      if (entry.summary !== undefined) summaries.set(entry.summary.id, entry.summary)
-      for (const [id, sessionId, revision, createdAt, payload] of entry.notifications ?? []) {
-        if (!outbox.has(id)) outbox.set(id, { id, sessionId: sessionId as SessionId, revision, createdAt, payload })
-      }
-      for (const [id, , , payload] of entry.ruleEvents ?? []) {
-        if (!ruleEventIds.has(id)) {
-          ruleEventIds.add(id)
-          ruleEvents.push(payload)
-        }
-      }
-      for (const [notificationId, channelId, status, attempts, updatedAt, detail] of entry.deliveries ?? []) {
-        const byChannel = deliveries.get(notificationId) ?? new Map<string, DeliveryRecord>()
-        byChannel.set(channelId, { notificationId, channelId, status, attempts, updatedAt, detail })
-        deliveries.set(notificationId, byChannel)
-      }
-      return Effect.void
-    })
+    }
+    for (const [notificationId, channelId, status, attempts, updatedAt, detail] of entry.deliveries ?? []) {
+      const byChannel = deliveries.get(notificationId) ?? new Map<string, DeliveryRecord>()
+      byChannel.set(channelId, { notificationId, channelId, status, attempts, updatedAt, detail })
+      deliveries.set(notificationId, byChannel)
+    }
+    return Effect.void
+  }
 
   return {
-    append,
+    append: (entry) => Effect.sync(() => appendNow(entry)),
+    appendNow,
     // Commits on the spot: never short of room, never behind, never degraded.
     room: () => Effect.void,
+    tryRoom: () => true,
     release: () => {},
     uncommitted: () => false,
     status: Stream.make<[WriterStatus]>({ status: "ok", reason: null }),

@@ -219,7 +219,9 @@ export const open = (options: EventLogSqliteOptions) =>
 
     const eventLog = EventLog.of({
       append: writes.append,
+      appendNow: writes.appendNow,
       room: writes.room,
+      tryRoom: writes.tryRoom,
       release: writes.release,
       uncommitted: writes.uncommitted,
       status: writes.status,

@@ -297,13 +297,16 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
     }
     // A newcomer waits behind those already waiting, so a session streaming flat out cannot starve
     // the others.
+    /** Reserves room at once when there is some and nobody waits for it. */
+    const tryRoom = (events: number): boolean => {
+      if (stopped) return true
+      if (roomWaiters.length > 0 || !fits(events)) return false
+      reserved += events
+      return true
+    }
     const room = (events: number): Effect.Effect<void> =>
       Effect.suspend(() => {
-        if (stopped) return Effect.void
-        if (roomWaiters.length === 0 && fits(events)) {
-          reserved += events
-          return Effect.void
-        }
+        if (tryRoom(events)) return Effect.void
         return Effect.async<void>((resume) => {
           const waiter = { events, resume: () => resume(Effect.void) }
           roomWaiters.push(waiter)
@@ -321,9 +324,9 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
     // An append never waits (the room was waited for before the events were shown), so it is one
     // synchronous step.
     const append = (entry: AppendEntry): Effect.Effect<Effect.Effect<void, EventLogError>> =>
-      Effect.sync(() => enqueue(entry))
+      Effect.sync(() => appendNow(entry))
 
-    const enqueue = (entry: AppendEntry): Effect.Effect<void, EventLogError> => {
+    const appendNow = (entry: AppendEntry): Effect.Effect<void, EventLogError> => {
       if (stopped) return closedExit
       let events: string
       try {
@@ -655,7 +658,7 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
 
     /** Completes once everything queued before it is committed (an empty urgent entry rides behind it). */
     const flush: Effect.Effect<void, EventLogError> = Effect.suspend(() =>
-      size() === 0 && !inFlight ? Effect.void : enqueue({ events: [], urgent: true })
+      size() === 0 && !inFlight ? Effect.void : appendNow({ events: [], urgent: true })
     )
 
     /**
@@ -671,7 +674,9 @@ export const makeWriteQueue = (options: WriteQueueOptions) =>
 
     return {
       append,
+      appendNow,
       room,
+      tryRoom,
       release,
       flush,
       close,

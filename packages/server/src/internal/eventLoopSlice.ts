@@ -153,6 +153,25 @@ const turn = <A>(work: () => A, options: TurnOptions, expected: number, handOver
 const isSmall = (options: TurnOptions): boolean => options.items !== undefined && options.items <= AT_ONCE_ITEMS
 
 /**
+ * Runs `work` (synchronous, one unit) at once when its turn may begin now: a small unit always, any
+ * other when nothing waits and it fits in the stretch. Returns its outcome, or `undefined` when it
+ * must wait for its turn (then nothing ran: use `inTurn`). What a loop that is not a fiber calls.
+ */
+export const inTurnNow = <A>(work: () => A, options: TurnOptions = {}): Exit.Exit<A> | undefined => {
+  const expected = options.cost?.expected(options.items ?? 1) ?? SLICE_MS
+  // A small unit runs at once, even ahead of urgent ones; it still opens the stretch, and counts
+  // in it while under way.
+  const small = isSmall(options)
+  if (small) fits(expected)
+  if (!small && (hasWaiters() || !fits(expected))) return undefined
+  let result: Exit.Exit<A> | undefined
+  turn(work, options, expected, (exit) => {
+    result = exit
+  })
+  return result
+}
+
+/**
  * Runs `work` (synchronous, one unit: a fold and its publishing, a chunk of a burst) in its turn:
  * at once when nothing waits and it fits in the stretch, else after the turns queued before it.
  * A queued unit's work runs when its turn comes, outside its fiber (which then goes on with the
@@ -160,19 +179,10 @@ const isSmall = (options: TurnOptions): boolean => options.items !== undefined &
  */
 export const inTurn = <A>(work: () => A, options: TurnOptions = {}): Effect.Effect<A> =>
   Effect.suspend(() => {
-    const expected = options.cost?.expected(options.items ?? 1) ?? SLICE_MS
     // Decided and run in one synchronous step: a fiber may pause between any two of its steps.
-    // A small unit runs at once, even ahead of urgent ones; it still opens the stretch, and counts
-    // in it while under way.
-    const small = isSmall(options)
-    if (small) fits(expected)
-    if (small || (!hasWaiters() && fits(expected))) {
-      let result: Effect.Effect<A> = Effect.void as Effect.Effect<never>
-      turn(work, options, expected, (exit) => {
-        result = exit
-      })
-      return result
-    }
+    const now = inTurnNow(work, options)
+    if (now !== undefined) return now
+    const expected = options.cost?.expected(options.items ?? 1) ?? SLICE_MS
     const queue = options.urgent === true ? urgentWaiting : waiting
     return Effect.async<A>((resume) => {
       const waiter: Waiter = { expected, run: () => turn(work, options, expected, resume) }
