@@ -5,11 +5,11 @@
  */
 import type { SessionId, SessionMessage, SessionSnapshot } from "@orbitdock/domain"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Layer } from "effect"
+import { Effect, Exit, Fiber, Layer } from "effect"
 import { performance } from "node:perf_hooks"
 import * as Sim from "../src/connectors/Sim.js"
 import * as EventLogMemory from "../src/eventlog/EventLogMemory.js"
-import { AT_ONCE_ITEMS, inTurn, SLICE_MS, TurnCost } from "../src/internal/eventLoopSlice.js"
+import { AT_ONCE_ITEMS, inTurn, inTurnNow, SLICE_MS, TurnCost } from "../src/internal/eventLoopSlice.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
 import { Sessions } from "../src/Sessions.js"
 
@@ -114,6 +114,26 @@ describe("turns", () => {
         { concurrency: "unbounded" }
       )
       expect(log).toEqual(["long", "urgent", "a", "b"])
+    })
+  )
+
+  it.live("outside a fiber: a unit runs at once when its turn may begin now, and not at all when it must wait", () =>
+    Effect.gen(function* () {
+      yield* nextLoopTurn
+      const log: Array<string> = []
+      // Given a fresh stretch, a unit of unknown size runs at once and hands back its outcome.
+      expect(inTurnNow(() => log.push("now"))).toEqual(Exit.succeed(1))
+      // Given a stretch spent, when a unit that is not small asks, then it does not run.
+      busy(SLICE_MS + 1)
+      expect(inTurnNow(() => log.push("too late"), { items: AT_ONCE_ITEMS + 1 })).toBeUndefined()
+      // A small one still runs; a failing one hands back its defect instead of throwing.
+      expect(inTurnNow(() => log.push("small"), { items: 1 })).toEqual(Exit.succeed(2))
+      const failed = inTurnNow(() => {
+        throw new Error("fold failed")
+      }, { items: 1 })
+      expect(failed !== undefined && Exit.isFailure(failed)).toBe(true)
+      yield* nextLoopTurn
+      expect(log).toEqual(["now", "small"])
     })
   )
 
