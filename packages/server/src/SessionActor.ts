@@ -1,5 +1,6 @@
 /**
- * One session's actor: a fiber that owns the session's projection. It drains a mailbox of
+ * One session's actor: a fiber that owns the session's projection (the steps that wait for
+ * nothing run in a microtask while it sleeps: `runStep`). It drains a mailbox of
  * connector events (bounded by its producers: each emit waits for its own fold), assigns gapless
  * revisions, folds them, publishes the resulting messages to the session's subscribers at once (UI
  * path) and hands the stored events to the event log (persist path), whose durability it reports
