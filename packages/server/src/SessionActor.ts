@@ -1,7 +1,7 @@
 /**
  * One session's actor: a fiber that owns the session's projection (the steps that wait for
  * nothing run in a microtask while it sleeps: `runStep`). It drains a mailbox of
- * connector events (bounded by its producers: each emit waits for its own fold), assigns gapless
+ * connector events (bounded: an emit waits for room when it is full), assigns gapless
  * revisions, folds them, publishes the resulting messages to the session's subscribers at once (UI
  * path) and hands the stored events to the event log (persist path), whose durability it reports
  * back without waiting for it. Before it shows a step it waits for room in the log, so that what
