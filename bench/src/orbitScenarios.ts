@@ -9,7 +9,7 @@ import type { Options } from "./options.js"
 import { ask, sessionId, startOrbit, type OrbitServer } from "./orbit.js"
 import { Config } from "./lib/server.js"
 import { connectClients, drainAndReport, rate, spawnClients } from "./raw/wsBench.js"
-import { FANOUT_N, RAW_APPEND, RAW_FANOUT, RAW_LATENCY, RAW_STALL } from "./rawScenarios.js"
+import { FANOUT_N, RAW_APPEND, RAW_FANOUT, RAW_LATENCY, RAW_STALL, STRESS_FLOOR } from "./rawScenarios.js"
 
 export const S1 = "1. Durable ingest (connector interface → actors → projections → SQLite, until durable)"
 export const S2 = "2. UI-path latency: event ingest → receipt by a client, while the log writes"
@@ -114,6 +114,9 @@ export const uiLatency = async (figures: Figures, o: Options) => {
         value: stress ? 3 : 1.5,
         label: stress ? "≤ 3× floor" : "≤ 1.5× floor"
       })
+      // The stress case carries ten times R4's volume; bare ws carrying the same volume is its floor too.
+      const volumeFloor = stress ? figures.median(RAW_LATENCY, `${STRESS_FLOOR}: p99`) : Number.NaN
+      if (Number.isFinite(volumeFloor)) figures.add(S2, `${who}: p99 ÷ bare ws p99 at the same volume (same run)`, "× floor", p.p99 / volumeFloor)
       figures.add(S2, `${who}: deltas received/s`, "deltas/s", rate(report, report.deltas))
       figures.add(S2, `${who}: frames received/s (all clients)`, "frames/s", rate(report, report.frames))
       figures.add(S2, `${who}: resyncs (snapshots)`, "count", report.snapshots)

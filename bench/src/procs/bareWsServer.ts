@@ -54,8 +54,12 @@ const fanout = (encoding: string, perFrame: number, durationMs: number) =>
     pump()
   })
 
-/** Sends each client `rate` messages/s for `durationMs`, each stamped with its send time. */
-const latency = (rate: number, durationMs: number) =>
+/**
+ * Sends each client `rate` messages/s for `durationMs`, each stamped with its send time: one frame
+ * per message, or (`coalesce`) the messages due at each tick in one frame, encoded once and written
+ * to every client.
+ */
+const latency = (rate: number, durationMs: number, coalesce: boolean) =>
   new Promise<{ sent: number }>((resolve) => {
     const all = clients()
     const filler = content("latency")
@@ -64,7 +68,16 @@ const latency = (rate: number, durationMs: number) =>
     const tick = () => {
       const elapsed = nowMs() - start
       const due = Math.min(Math.floor((elapsed / 1000) * rate), Math.floor((durationMs / 1000) * rate))
-      for (; sent < due; sent++) for (const ws of all) ws.send(JSON.stringify(message(`t=${nowMs()}|${filler}`)))
+      if (coalesce) {
+        if (sent < due) {
+          const batch: Array<unknown> = []
+          for (; sent < due; sent++) batch.push(message(`t=${nowMs()}|${filler}`))
+          const data = JSON.stringify(batch)
+          for (const ws of all) ws.send(data)
+        }
+      } else {
+        for (; sent < due; sent++) for (const ws of all) ws.send(JSON.stringify(message(`t=${nowMs()}|${filler}`)))
+      }
       if (elapsed < durationMs) setTimeout(tick, 1)
       else resolve({ sent })
     }
@@ -77,7 +90,7 @@ process.on("message", async (request: Record<string, unknown>) => {
       reply({ type: "fanout-done", ...(await fanout(request.encoding as string, request.perFrame as number, request.durationMs as number)) })
       return
     case "latency":
-      reply({ type: "latency-done", ...(await latency(request.rate as number, request.durationMs as number)) })
+      reply({ type: "latency-done", ...(await latency(request.rate as number, request.durationMs as number, request.coalesce === true)) })
       return
     case "exit":
       wss.close()

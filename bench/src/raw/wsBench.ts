@@ -52,13 +52,16 @@ export const bareFanout = async (n: number, encoding: "json" | "msgpack", perFra
   }
 }
 
-/** Send-to-receipt latency with `n` clients receiving `perClientRate` messages/s each. */
-export const bareLatency = async (n: number, perClientRate: number, durationMs: number): Promise<Percentiles> => {
+/**
+ * Send-to-receipt latency with `n` clients receiving `perClientRate` messages/s each, one frame per
+ * message or (`coalesce`) one frame per tick.
+ */
+export const bareLatency = async (n: number, perClientRate: number, durationMs: number, coalesce = false): Promise<Percentiles> => {
   const server = await spawnProc(script("bareWsServer"), [], [], { underTest: true })
   const clients = await spawnClients()
   try {
     await connectClients(clients, { url: `ws://127.0.0.1:${server.up.port}`, count: n, mode: "latency" })
-    await server.request({ type: "latency", rate: perClientRate, durationMs }, ["latency-done"])
+    await server.request({ type: "latency", rate: perClientRate, durationMs, coalesce }, ["latency-done"])
     const report = await drainAndReport(clients)
     return report.latency
   } finally {

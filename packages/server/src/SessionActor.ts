@@ -190,33 +190,30 @@ export const make = Effect.fn("SessionActor.make")(function* (
 
   /**
    * The keys of a step's items that the log already has, among those whose digest was seen before
-   * (a duplicate, or, about once in 4 billion, another key with the same digest). Asked once
+   * (a duplicate, or, about once in 4 billion, another key with the same digest): what a step asks
+   * when `keysSeenNow` could not answer, loading the digests first if they are not. Asked once
    * everything appended before is committed, so the answer covers this session's own recent events.
    * A key the log cannot be asked about counts as seen: a replayed event must not be recorded twice.
    */
   const keysSeenBefore = (items: ReadonlyArray<Ingest>): Effect.Effect<ReadonlySet<string>> => {
-    let keys: Array<string> | undefined
+    const keys: Array<string> = []
     for (const item of items) {
       for (const input of item.events) {
-        if (input.source_key !== undefined && input.source_key !== null) (keys ??= []).push(input.source_key)
+        if (input.source_key !== undefined && input.source_key !== null) keys.push(input.source_key)
       }
     }
-    if (keys === undefined) return Effect.succeed(noKeys)
-    const stepKeys = keys
-    if (keyDigests !== undefined) {
-      // The common case, synchronous: no digest seen before.
-      const suspects = suspectsAmong(stepKeys)
-      return suspects.length === 0 ? Effect.succeed(noKeys) : Effect.flatMap(flushLog, () => inLog(suspects))
-    }
-    return flushLog.pipe(
-      Effect.zipRight(options.log.sourceKeyDigests(sessionId)),
-      Effect.tapError((error) => Effect.logWarning("source keys not loaded; each is checked in the log", error)),
-      Effect.orElseSucceed(() => undefined),
-      Effect.flatMap((loaded) => {
-        keyDigests = loaded
-        return inLog(suspectsAmong(stepKeys))
-      })
-    )
+    const digestsLoaded =
+      keyDigests !== undefined
+        ? flushLog
+        : flushLog.pipe(
+            Effect.zipRight(options.log.sourceKeyDigests(sessionId)),
+            Effect.tapError((error) => Effect.logWarning("source keys not loaded; each is checked in the log", error)),
+            Effect.orElseSucceed(() => undefined),
+            Effect.map((loaded) => {
+              keyDigests = loaded
+            })
+          )
+    return Effect.flatMap(digestsLoaded, () => inLog(suspectsAmong(keys)))
   }
 
   /** The keys whose digest was seen before (all of them while the digests are not loaded). */

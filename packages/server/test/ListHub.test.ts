@@ -1,7 +1,8 @@
 /**
  * The session list as its subscribers hear it (`ListHub`): status and attention changes, creation
- * and end go out at once; other changes are coalesced to the latest summary per session within
- * `COALESCE_MS`; changes of only the revision or the activity time are not announced.
+ * and end go out at once; other changes are coalesced to the latest summary per session for
+ * `COALESCE_MS`, then go out with the next fold (or by timer a little later); changes of only the
+ * revision or the activity time are not announced.
  */
 import type { SessionId, SessionMessage, SessionSummary } from "@orbitdock/domain"
 import { describe, expect, it } from "vitest"
@@ -71,6 +72,19 @@ describe("ListHub", () => {
     expect(await announced).toStrictEqual({ type: "session_updated", session: { ...base, title: "second", message_count: 2, revision: 3 } })
     expect(performance.now() - startedAt).toBeGreaterThanOrEqual(ListHub.COALESCE_MS - 1)
     expect(heard).toHaveLength(1)
+    hub.close()
+  })
+
+  it("given a coalesced change that is due, when another session folds, then the change goes out with that fold, before the timer", async () => {
+    const { hub, heard } = hubWithListener()
+    const other = { ...base, id: "ses-2" as SessionId }
+    hub.load(base)
+    hub.load(other)
+    hub.update({ ...base, title: "pending", revision: 2 }, [])
+    await new Promise((resolve) => setTimeout(resolve, ListHub.COALESCE_MS + 5))
+    expect(heard).toStrictEqual([])
+    hub.update({ ...other, revision: 2, last_activity_at: "2026-01-01T00:00:01.000Z" }, [])
+    expect(heard).toStrictEqual([{ type: "session_updated", session: { ...base, title: "pending", revision: 2 } }])
     hub.close()
   })
 
